@@ -1,0 +1,31 @@
+# `make demo` and `make test` each build .venv from nothing: the CPU build of torch first
+# (a bare `torch` requirement would let pip pick a multi-GB CUDA build), then the project.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.eftgan-installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/eftgan predict data/examples/*.vasp --format table
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) benchmarks/ecnet_accuracy.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""The ``eftgan`` command line (installed as the import package ``eftgan_cli``)."""

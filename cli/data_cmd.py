@@ -1,0 +1,53 @@
+"""``eftgan data``: validate and fetch datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from eftgan_cli.main import echo_table
+
+
+@click.group()
+def data() -> None:
+    """Read, check and download datasets."""
+
+
+@data.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {structure, reason}.")
+def validate(path: Path, as_json: bool) -> None:
+    """Check every entry of a dataset and report the inconsistent ones.
+
+    PATH is a folder with labels.csv and POSCARS/, an .extxyz file, or VASP outputs.
+    """
+    from eftgan.dataset import load_dataset
+    from eftgan.validate import validate as run_validation
+
+    ds = load_dataset(path)
+    flags = run_validation(ds)
+    if as_json:
+        click.echo(json.dumps([f.as_dict() for f in flags], indent=1))
+        return
+    if flags:
+        echo_table([f.as_dict() for f in flags], ["structure", "check", "reason"])
+        click.echo("")
+    n_bad = len({f.structure for f in flags})
+    click.echo(
+        f"{n_bad} of {len(ds)} entries flagged ({len(flags)} findings); training excludes them "
+        "unless --keep-flagged is given"
+    )
+
+
+@data.command()
+@click.option("--url", default=None, help="Archive to download (default: the public ECNet repository).")
+@click.option("--sha256", default=None, help="Expected SHA-256 of the archive.")
+@click.option("--force", is_flag=True, help="Replace data already in the cache.")
+def fetch(url: str | None, sha256: str | None, force: bool) -> None:
+    """Download the public ECNet/EFTGAN DFT data (HEA_Data) into $EFTGAN_HOME."""
+    from eftgan.fetch import DEFAULT_URL, fetch_dataset
+
+    target = fetch_dataset(url or DEFAULT_URL, sha256=sha256, force=force)
+    click.echo(f"downloaded and verified: {target}")

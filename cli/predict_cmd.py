@@ -1,0 +1,75 @@
+"""``eftgan predict``: properties of structures from files."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from eftgan_cli.main import echo_table
+
+COLUMNS = [
+    "structure",
+    "phase",
+    "eform_ev_per_atom",
+    "emix_ev_per_atom",
+    "ms_mub_per_atom",
+    "v0_a3_per_atom",
+    "phase_source",
+]
+
+
+def read_structures(paths: list[Path]) -> tuple[list[Any], list[str]]:
+    """Structures and names from CIF/POSCAR/extxyz files (every frame of an extxyz)."""
+    from eftgan.dataset import read_structure_file
+    from eftgan.errors import UserError
+
+    structures, names = [], []
+    for p in paths:
+        if p.is_dir():
+            raise UserError(f"{p} is a folder; give structure files (CIF, POSCAR, extxyz)")
+        if p.suffix.lower() in (".xyz", ".extxyz"):
+            from ase.io import read as ase_read
+            from pymatgen.io.ase import AseAtomsAdaptor
+
+            if not p.is_file():
+                raise UserError(f"structure file {p} does not exist")
+            try:
+                frames = ase_read(str(p), index=":")
+            except Exception as exc:
+                raise UserError(f"cannot read {p} as extxyz ({str(exc)[:120]})") from None
+            frames = frames if isinstance(frames, list) else [frames]
+            for i, atoms in enumerate(frames):
+                structures.append(AseAtomsAdaptor.get_structure(atoms))
+                names.append(str(atoms.info.get("structure", f"{p.name}:{i}" if len(frames) > 1 else p.name)))
+        else:
+            structures.append(read_structure_file(p))
+            names.append(p.name)
+    if not structures:
+        raise UserError("no structures given")
+    return structures, names
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help="Model folder (default: shipped model).")
+@click.option("--phase", type=click.Choice(["fcc", "bcc"]), default=None, help="Lattice of all structures (default: from the file name, else from coordination).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
+@click.option("--batch-size", default=32, show_default=True)
+def predict(files: tuple[Path, ...], model_dir: Path | None, phase: str | None, fmt: str, batch_size: int) -> None:
+    """Predict Eform, Emix, Ms and V0 for structure files (CIF, POSCAR, extxyz)."""
+    from eftgan.model import load_model
+
+    model = load_model(model_dir)
+    structures, names = read_structures(list(files))
+    rows = model.predict_structures(structures, phase=phase, names=names, batch_size=batch_size)
+    if fmt == "csv":
+        w = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
+    else:
+        echo_table(rows, COLUMNS)

@@ -1,0 +1,75 @@
+"""``eftgan train``: train models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def train() -> None:
+    """Train models (resumable: run the same command again after an interruption)."""
+
+
+@train.command()
+@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Dataset path.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run/model folder.")
+@click.option("--seed", default=0, show_default=True, help="Random seed (init, split, shuffling).")
+@click.option("--epochs", default=400, show_default=True, help="Maximum epochs.")
+@click.option("--patience", default=60, show_default=True, help="Early-stopping patience (epochs).")
+@click.option("--batch-size", default=16, show_default=True)
+@click.option("--lr", default=3e-3, show_default=True, help="Initial learning rate.")
+@click.option("--cutoff", default=4.5, show_default=True, help="Neighbour cutoff (Å).")
+@click.option("--hidden", default=32, show_default=True, help="Feature width.")
+@click.option("--keep-flagged", is_flag=True, help="Train on entries that validation flags too.")
+@click.option("--force", is_flag=True, help="Overwrite a finished model or restart a run in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def ecnet(
+    data_path: Path,
+    out: Path,
+    seed: int,
+    epochs: int,
+    patience: int,
+    batch_size: int,
+    lr: float,
+    cutoff: float,
+    hidden: int,
+    keep_flagged: bool,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Train ECNet on a labelled dataset; writes a model folder to --out."""
+    from eftgan.dataset import load_dataset
+    from eftgan.ecnet import ECNetConfig
+    from eftgan.errors import UserError
+    from eftgan.train import TrainConfig, Trainer
+    from eftgan.validate import flagged_names, validate
+
+    if epochs < 1 or patience < 1 or batch_size < 1 or hidden < 1 or cutoff <= 0:
+        raise UserError("--epochs, --patience, --batch-size, --hidden and --cutoff must be positive")
+    ds = load_dataset(data_path)
+    excluded: list[str] = []
+    if not keep_flagged:
+        excluded = sorted(flagged_names(validate(ds)))
+        ds = ds.without(set(excluded))
+        click.echo(f"excluding {len(excluded)} flagged entries (see 'eftgan data validate'); {len(ds)} left", err=True)
+    trainer = Trainer(
+        ds,
+        out,
+        ECNetConfig(elements=ds.elements, cutoff=cutoff, hidden=hidden),
+        TrainConfig(seed=seed, max_epochs=epochs, patience=patience, batch_size=batch_size, lr=lr),
+        excluded=excluded,
+        progress=not quiet,
+        force=force,
+    )
+    result = trainer.run()
+    if result.resumed_from:
+        click.echo(f"resumed from epoch {result.resumed_from}", err=True)
+    test = result.metrics.get("test", {})
+    click.echo(f"model written to {result.folder} ({result.epochs} epochs, best {result.best_epoch}, {result.wall_s:.0f} s)")
+    for phase, per in test.items():
+        click.echo(
+            f"test {phase}: "
+            + ", ".join(f"{t} MAE {m['mae']:.4f}" for t, m in per.items() if m["n"])
+        )

@@ -1,0 +1,416 @@
+"""Datasets of structures with DFT labels.
+
+Readers (all return a :class:`Dataset`):
+
+* the ECNet/EFTGAN DFT table: a folder with ``labels.csv`` and relaxed POSCARs in ``POSCARS/``
+  (:func:`read_dft_table`; columns as in the public ECNet data, see :data:`CSV_COLUMNS`);
+* extended XYZ with energies and ``info`` keys named like :data:`TARGETS` (:func:`read_extxyz`);
+* VASP outputs (``vasprun.xml``, with ``OUTCAR`` beside it for the magnetisation), through
+  pymatgen (:func:`read_vasp`).
+
+Targets, units in the names: ``eform_ev_per_atom``, ``emix_ev_per_atom``, ``ms_mub_per_atom``,
+``v0_a3_per_atom``. A missing target is NaN and is masked out of training.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import os
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eftgan.composition import composition_key, parse_composition
+from eftgan.errors import UserError
+
+TARGETS: tuple[str, ...] = (
+    "eform_ev_per_atom",
+    "emix_ev_per_atom",
+    "ms_mub_per_atom",
+    "v0_a3_per_atom",
+)
+PHASES: tuple[str, ...] = ("fcc", "bcc")
+
+#: labels.csv column -> our key. The first block is required.
+CSV_COLUMNS: dict[str, str] = {
+    "structure": "structure",
+    "Etot (eV/atom)": "etot_ev_per_atom",
+    "Eform (eV/atom)": "eform_ev_per_atom",
+    "Emix (eV/atom)": "emix_ev_per_atom",
+    "Ms (mub/atom)": "ms_mub_per_atom",
+    "V0 (A3/atom)": "v0_a3_per_atom",
+}
+CSV_OPTIONAL: dict[str, str] = {
+    "Etot (eV)": "etot_ev",
+    "Ms (emu/g)": "ms_emu_per_g",
+    "mb (mub/cell)": "mb_mub_per_cell",
+    "rmsd (\\AA)": "rmsd_angstrom",
+    "phase": "phase",
+}
+
+_PHASE_SUFFIX = re.compile(r"_sqs(fcc|bcc)$", re.IGNORECASE)
+
+
+def phase_from_name(name: str) -> str | None:
+    """``"fcc"``/``"bcc"`` from the dataset's naming convention (``..._sqsfcc``), else None."""
+    m = _PHASE_SUFFIX.search(Path(name).stem if "." in Path(name).name else name)
+    return m.group(1).lower() if m else None
+
+
+def composition_from_name(name: str) -> dict[str, float] | None:
+    """Fractions encoded in a structure name like ``Fe31Ni31Co31Cr36Mn31_sqsbcc``, else None."""
+    base = _PHASE_SUFFIX.sub("", Path(name).name)
+    if not re.fullmatch(r"(?:[A-Z][a-z]?\d*(?:\.\d+)?)+", base):
+        return None
+    try:
+        return parse_composition(base)
+    except UserError:
+        return None
+
+
+@dataclass
+class Entry:
+    """One labelled structure.
+
+    Attributes:
+        name: identifier (file name without folder for the DFT table).
+        structure: the (relaxed) pymatgen ``Structure``.
+        phase: ``"fcc"``, ``"bcc"`` or None; the lattice the relaxation started from.
+        targets: ``{key: value}`` for :data:`TARGETS`; NaN where unknown.
+        extra: other labels with units in the key (``etot_ev_per_atom``, ``mb_mub_per_cell``…).
+    """
+
+    name: str
+    structure: Any
+    phase: str | None
+    targets: dict[str, float]
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        """Atomic fractions of the structure itself."""
+        comp = self.structure.composition.fractional_composition
+        return {str(el): float(v) for el, v in comp.get_el_amt_dict().items()}
+
+    @property
+    def name_fractions(self) -> dict[str, float] | None:
+        """Atomic fractions that the entry's name claims, if the name is a formula."""
+        return composition_from_name(self.name)
+
+    @property
+    def group_key(self) -> str:
+        """Key shared by the fcc and bcc entries of one composition (used for splits)."""
+        return composition_key(self.name_fractions or self.fractions, decimals=3)
+
+    def target_vector(self) -> np.ndarray:
+        return np.array([self.targets.get(k, math.nan) for k in TARGETS], dtype=np.float64)
+
+
+@dataclass
+class Dataset:
+    """A list of :class:`Entry` with where it came from and a hash of the bytes read."""
+
+    entries: list[Entry]
+    source: str
+    data_hash: str
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)
+
+    def __getitem__(self, i: int) -> Entry:
+        return self.entries[i]
+
+    @property
+    def names(self) -> list[str]:
+        return [e.name for e in self.entries]
+
+    @property
+    def elements(self) -> tuple[str, ...]:
+        from eftgan.elements import element
+
+        found = {el for e in self.entries for el in e.fractions}
+        return tuple(sorted(found, key=lambda s: element(s).Z))
+
+    def subset(self, indices: Sequence[int]) -> Dataset:
+        return Dataset([self.entries[i] for i in indices], self.source, self.data_hash)
+
+    def without(self, names: set[str]) -> Dataset:
+        return Dataset([e for e in self.entries if e.name not in names], self.source, self.data_hash)
+
+    def targets(self) -> np.ndarray:
+        """Targets as an array of shape ``(n, len(TARGETS))`` with NaN for unknown values."""
+        return np.stack([e.target_vector() for e in self.entries])
+
+
+def _float(value: str | None) -> float:
+    if value is None or str(value).strip() == "":
+        return math.nan
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan
+
+
+def read_structure_file(path: str | os.PathLike[str], fmt: str | None = None):  # noqa: ANN201
+    """Read one structure (CIF, POSCAR/CONTCAR under any name, extxyz…) as a pymatgen Structure.
+
+    POSCARs are recognised by content as well as by name; other formats go through pymatgen
+    and then ASE. Raises :class:`UserError` naming the file when it cannot be read.
+    """
+    from pymatgen.core import Structure
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"structure file {path} does not exist")
+    text = path.read_text(errors="replace")
+    suffix = path.suffix.lower()
+    errors: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        candidates: list[str] = []
+        if fmt:
+            candidates = [fmt]
+        elif suffix == ".cif":
+            candidates = ["cif"]
+        elif suffix in (".xyz", ".extxyz"):
+            candidates = ["ase"]
+        elif suffix in (".json",):
+            candidates = ["json"]
+        else:
+            candidates = ["poscar", "ase"]
+        for c in candidates:
+            try:
+                if c == "ase":
+                    from ase.io import read as ase_read
+                    from pymatgen.io.ase import AseAtomsAdaptor
+
+                    atoms = ase_read(str(path))
+                    if not any(atoms.pbc):
+                        raise ValueError("not periodic")
+                    s = AseAtomsAdaptor.get_structure(atoms)
+                else:
+                    s = Structure.from_str(text, fmt=c)
+                if len(s) == 0:
+                    raise ValueError("no atoms")
+                return s
+            except Exception as exc:  # pymatgen raises many types for bad files
+                errors.append(f"{c}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    raise UserError(
+        f"cannot read structure file {path} ({'; '.join(errors)[:200]}); "
+        "give a CIF, POSCAR/CONTCAR or extxyz file"
+    )
+
+
+def _hash_files(paths: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def read_dft_table(folder: str | os.PathLike[str]) -> Dataset:
+    """Read the ECNet/EFTGAN DFT table format: ``labels.csv`` plus ``POSCARS/<structure>``."""
+    folder = Path(folder)
+    labels = folder / "labels.csv"
+    if not labels.is_file():
+        raise UserError(f"{folder} has no labels.csv: expected labels.csv and a POSCARS/ folder")
+    poscar_dir = folder / "POSCARS"
+    if not poscar_dir.is_dir():
+        poscar_dir = folder
+    raw = labels.read_text(encoding="utf-8-sig")
+    reader = csv.DictReader(io.StringIO(raw))
+    header = reader.fieldnames or []
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise UserError(
+            f"{labels} lacks the column(s) {', '.join(repr(c) for c in missing)}; "
+            f"it needs {', '.join(repr(c) for c in CSV_COLUMNS)}"
+        )
+    entries: list[Entry] = []
+    files: list[Path] = [labels]
+    for lineno, row in enumerate(reader, start=2):
+        name = (row.get("structure") or "").strip()
+        if not name:
+            raise UserError(f"{labels}, line {lineno}: empty 'structure' cell")
+        path = poscar_dir / name
+        if not path.is_file() and (poscar_dir / f"POSCAR_{name}").is_file():
+            path = poscar_dir / f"POSCAR_{name}"
+        if not path.is_file():
+            raise UserError(f"{labels}, line {lineno}: structure file {path} does not exist")
+        structure = read_structure_file(path, fmt="poscar")
+        files.append(path)
+        values = {key: _float(row.get(col)) for col, key in CSV_COLUMNS.items() if key != "structure"}
+        extra = {key: _float(row.get(col)) for col, key in CSV_OPTIONAL.items() if key != "phase"}
+        extra["etot_ev_per_atom"] = values.pop("etot_ev_per_atom")
+        phase = (row.get("phase") or "").strip().lower() or phase_from_name(name)
+        if phase not in PHASES:
+            phase = phase_from_name(name)
+        entries.append(
+            Entry(name=name, structure=structure, phase=phase, targets=values, extra=extra)
+        )
+    if not entries:
+        raise UserError(f"{labels} has a header but no rows")
+    return Dataset(entries, str(folder), _hash_files(files))
+
+
+def read_extxyz(path: str | os.PathLike[str]) -> Dataset:
+    """Read an extended-XYZ file; labels come from each frame's ``info`` (keys as TARGETS).
+
+    ``energy`` (total, eV) from the frame's calculator or ``info`` is kept as
+    ``etot_ev_per_atom``; ``phase`` and ``structure`` (a name) are read from ``info`` if present.
+    """
+    from ase.io import read as ase_read
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    path = Path(path)
+    try:
+        frames = ase_read(str(path), index=":", format="extxyz")
+    except Exception as exc:
+        raise UserError(f"cannot read {path} as extended XYZ ({exc})") from None
+    if not isinstance(frames, list):
+        frames = [frames]
+    entries = []
+    for i, atoms in enumerate(frames):
+        info = dict(atoms.info)
+        name = str(info.get("structure", f"{path.stem}:{i}"))
+        energy = math.nan
+        try:
+            if atoms.calc is not None:
+                energy = float(atoms.get_potential_energy())
+        except Exception:
+            energy = math.nan
+        if not math.isfinite(energy):
+            energy = _float(info.get("energy"))
+        targets = {k: _float(info.get(k)) for k in TARGETS}
+        structure = AseAtomsAdaptor.get_structure(atoms)
+        if not math.isfinite(targets["v0_a3_per_atom"]):
+            targets["v0_a3_per_atom"] = structure.volume / len(structure)
+        phase = str(info.get("phase", "")).lower() or phase_from_name(name)
+        entries.append(
+            Entry(
+                name=name,
+                structure=structure,
+                phase=phase if phase in PHASES else None,
+                targets=targets,
+                extra={"etot_ev_per_atom": energy / len(atoms)},
+            )
+        )
+    if not entries:
+        raise UserError(f"{path} holds no structures")
+    return Dataset(entries, str(path), _hash_files([path]))
+
+
+def read_vasp(path: str | os.PathLike[str]) -> Dataset:
+    """Read ``vasprun.xml`` files (one, or all under a folder) through pymatgen.
+
+    The final structure and energy are read; ``OUTCAR`` beside a vasprun gives the total
+    magnetisation. Formation and mixing energies need elemental references and are left NaN.
+    """
+    from pymatgen.io.vasp.outputs import Outcar, Vasprun
+
+    path = Path(path)
+    files = sorted(path.rglob("vasprun*.xml")) if path.is_dir() else [path]
+    if not files:
+        raise UserError(f"{path} holds no vasprun.xml files")
+    entries = []
+    for f in files:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                vr = Vasprun(str(f), parse_dos=False, parse_eigen=False, parse_potcar_file=False)
+        except Exception as exc:
+            raise UserError(f"cannot read {f} as a VASP vasprun.xml ({exc})") from None
+        s = vr.final_structure
+        n = len(s)
+        ms = math.nan
+        outcar = f.parent / "OUTCAR"
+        if outcar.is_file():
+            try:
+                tm = Outcar(str(outcar)).total_mag
+                ms = abs(float(tm)) / n if tm is not None else math.nan
+            except Exception:
+                ms = math.nan
+        name = f.parent.name if f.name == "vasprun.xml" else f.stem
+        entries.append(
+            Entry(
+                name=name,
+                structure=s,
+                phase=phase_from_name(name),
+                targets={
+                    "eform_ev_per_atom": math.nan,
+                    "emix_ev_per_atom": math.nan,
+                    "ms_mub_per_atom": ms,
+                    "v0_a3_per_atom": s.volume / n,
+                },
+                extra={"etot_ev_per_atom": float(vr.final_energy) / n},
+            )
+        )
+    return Dataset(entries, str(path), _hash_files(files))
+
+
+def load_dataset(path: str | os.PathLike[str]) -> Dataset:
+    """Read a dataset in whichever supported format ``path`` holds."""
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"dataset path {p} does not exist")
+    if p.is_dir():
+        if (p / "labels.csv").is_file():
+            return read_dft_table(p)
+        if any(p.rglob("vasprun*.xml")):
+            return read_vasp(p)
+        xyz = sorted(list(p.glob("*.extxyz")) + list(p.glob("*.xyz")))
+        if len(xyz) == 1:
+            return read_extxyz(xyz[0])
+        raise UserError(
+            f"folder {p} holds no structures: expected labels.csv with POSCARS/, one .extxyz "
+            "file, or vasprun.xml files"
+        )
+    if p.suffix.lower() in (".xyz", ".extxyz"):
+        return read_extxyz(p)
+    if p.name.startswith("vasprun") and p.suffix.lower() == ".xml":
+        return read_vasp(p)
+    if p.name == "labels.csv":
+        return read_dft_table(p.parent)
+    raise UserError(
+        f"cannot tell the format of {p}: give a folder with labels.csv, an .extxyz file or a "
+        "vasprun.xml"
+    )
+
+
+def split_by_composition(
+    dataset: Dataset,
+    fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+) -> tuple[list[int], list[int], list[int]]:
+    """Seeded train/validation/test indices; all entries of one composition share a side.
+
+    Compositions (not entries) are shuffled and cut at the given fractions, so the fcc and
+    bcc structures of a composition never straddle a split.
+    """
+    if abs(sum(fractions) - 1.0) > 1e-6 or min(fractions) < 0:
+        raise UserError(f"split fractions {fractions} must be non-negative and sum to 1")
+    keys = sorted({e.group_key for e in dataset})
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(keys))
+    n = len(keys)
+    n_train = int(round(fractions[0] * n))
+    n_val = int(round(fractions[1] * n))
+    side: dict[str, int] = {}
+    for rank, k in enumerate(order):
+        side[keys[k]] = 0 if rank < n_train else (1 if rank < n_train + n_val else 2)
+    out: tuple[list[int], list[int], list[int]] = ([], [], [])
+    for i, e in enumerate(dataset):
+        out[side[e.group_key]].append(i)
+    return out

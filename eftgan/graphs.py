@@ -1,0 +1,72 @@
+"""Periodic neighbour graphs as ``torch_geometric.data.Data``.
+
+Edges connect every atom to every periodic image of every atom within ``cutoff`` (Å), found by
+pymatgen's neighbour search, so that a structure and any supercell of it give each atom the
+same neighbourhood. (The published ECNet code builds graphs without periodic images by default;
+that makes predictions depend on the cell chosen and is not done here.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from eftgan.composition import check_elements
+
+DEFAULT_CUTOFF = 4.5  # Å: first three shells of fcc and bcc 3d-metal alloys
+
+
+def to_structure(obj: Any) -> Any:
+    """A pymatgen Structure from a Structure or an ASE Atoms object."""
+    from pymatgen.core import Structure
+
+    if isinstance(obj, Structure):
+        return obj
+    try:
+        from ase import Atoms
+    except ImportError:  # pragma: no cover - ase is a core dependency
+        Atoms = None  # type: ignore[assignment,misc]  # noqa: N806
+    if Atoms is not None and isinstance(obj, Atoms):
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        return AseAtomsAdaptor.get_structure(obj)
+    raise TypeError(f"expected a pymatgen Structure or ASE Atoms, got {type(obj).__name__}")
+
+
+def structure_to_graph(
+    structure: Any,
+    elements: Sequence[str],
+    cutoff: float = DEFAULT_CUTOFF,
+    phase_index: int = 0,
+    targets: np.ndarray | None = None,
+    name: str = "",
+) -> Data:
+    """Graph of one periodic structure.
+
+    Fields: ``slot`` (n,) element slot of each atom in ``elements``; ``edge_index`` (2, E)
+    with row 0 the neighbour j and row 1 the centre i; ``edge_dist`` (E,) in Å; ``phase`` (1,);
+    ``y`` and ``y_mask`` (1, n_targets) when targets are given.
+    """
+    structure = to_structure(structure)
+    symbols = [site.specie.symbol for site in structure]
+    check_elements({s: 1.0 for s in symbols}, elements, f"structure {name or structure.formula}")
+    index = {e: i for i, e in enumerate(elements)}
+    slot = torch.tensor([index[s] for s in symbols], dtype=torch.long)
+    center, neighbor, _, dist = structure.get_neighbor_list(float(cutoff))
+    edge_index = torch.from_numpy(np.stack([neighbor, center]).astype(np.int64))
+    data = Data(
+        slot=slot,
+        edge_index=edge_index,
+        edge_dist=torch.from_numpy(np.asarray(dist, dtype=np.float32)),
+        phase=torch.tensor([phase_index], dtype=torch.long),
+        num_nodes=len(structure),
+    )
+    if targets is not None:
+        t = torch.tensor(np.asarray(targets, dtype=np.float32)).reshape(1, -1)
+        data.y_mask = torch.isfinite(t)
+        data.y = torch.nan_to_num(t, nan=0.0)
+    return data

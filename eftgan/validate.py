@@ -1,0 +1,197 @@
+"""Consistency checks of a labelled dataset: find entries that disagree with themselves.
+
+Each check returns :class:`Flag` objects with the entry name and a readable reason:
+
+``species``
+    the structure file's composition differs from the composition its name claims;
+``volume``
+    ``V0`` differs from the volume per atom of the relaxed cell;
+``total-energy`` / ``moment``
+    per-atom and per-cell columns disagree (``Etot``, ``Ms`` against ``mb``);
+``formation-energy``
+    ``Etot - Eform`` is not the composition-weighted sum of elemental reference energies fitted
+    (robustly) from the rest of the table; references do not depend on the phase;
+``mixing-energy``
+    the same for ``Emix``, whose references are the pure elements *in the same lattice*, so
+    they are fitted per phase;
+``lattice``
+    the relaxed cell no longer looks like the lattice it started from (see
+    :mod:`eftgan.lattice`): a "bcc" start that collapsed onto fcc, or the reverse. Such an entry
+    does not describe the phase its label claims.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from eftgan.composition import formula
+from eftgan.dataset import Dataset, Entry
+from eftgan.lattice import lattice_order_parameter
+
+#: thresholds, in the units of each check
+SPECIES_TOL = 0.02  # atomic fraction
+VOLUME_RTOL = 0.002  # relative
+ENERGY_TOL = 0.01  # eV/atom, for fitted references
+TOTAL_ENERGY_TOL = 0.01  # eV per cell
+MOMENT_RTOL, MOMENT_ATOL = 0.10, 1.0  # relative, mu_B per cell
+ETA_FCC_MAX, ETA_BCC_MIN = 0.25, 0.75  # lattice order parameter: 0 fcc, 1 bcc
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One inconsistency: which entry, which check, and why."""
+
+    structure: str
+    check: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def _species_mismatch(e: Entry) -> str | None:
+    claimed = e.name_fractions
+    if claimed is None:
+        return None
+    actual = e.fractions
+    keys = set(claimed) | set(actual)
+    if max(abs(claimed.get(k, 0.0) - actual.get(k, 0.0)) for k in keys) <= SPECIES_TOL:
+        return None
+    return (
+        f"species in the file ({formula(actual)}) differ from the name's composition "
+        f"({formula(claimed)})"
+    )
+
+
+def _robust_reference_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares ``y ~ x @ mu`` refitted without outliers until stable; returns (mu, resid)."""
+    keep = np.ones(len(y), bool)
+    mu = np.zeros(x.shape[1])
+    for _ in range(20):
+        mu, *_ = np.linalg.lstsq(x[keep], y[keep], rcond=None)
+        resid = y - x @ mu
+        mad = float(np.median(np.abs(resid[keep])))
+        new = np.abs(resid) <= max(ENERGY_TOL, 6 * 1.4826 * mad)
+        if (new == keep).all():
+            break
+        keep = new
+    return mu, y - x @ mu
+
+
+def _reference_flags(
+    entries: list[Entry], target: str, check: str, label: str, skip: set[str]
+) -> list[Flag]:
+    rows = [
+        e
+        for e in entries
+        if e.name not in skip
+        and math.isfinite(e.targets.get(target, math.nan))
+        and math.isfinite(e.extra.get("etot_ev_per_atom", math.nan))
+    ]
+    if not rows:
+        return []
+    els = sorted({k for e in rows for k in (e.name_fractions or e.fractions)})
+    if len(rows) < len(els) + 3:
+        return []
+    x = np.array([[(e.name_fractions or e.fractions).get(k, 0.0) for k in els] for e in rows])
+    y = np.array([e.extra["etot_ev_per_atom"] - e.targets[target] for e in rows])
+    _, resid = _robust_reference_fit(x, y)
+    flags = []
+    for e, r in zip(rows, resid, strict=True):
+        if abs(r) > ENERGY_TOL:
+            flags.append(
+                Flag(
+                    e.name,
+                    check,
+                    f"{label} is off by {-r:+.3f} eV/atom from the elemental references "
+                    "fitted to the rest of the table",
+                )
+            )
+    return flags
+
+
+def validate(dataset: Dataset) -> list[Flag]:
+    """All flags for a dataset, in dataset order (an entry may have several)."""
+    flags: list[Flag] = []
+    species_bad: set[str] = set()
+    for e in dataset:
+        n = len(e.structure)
+        reason = _species_mismatch(e)
+        if reason:
+            flags.append(Flag(e.name, "species", reason))
+            species_bad.add(e.name)
+        v0 = e.targets.get("v0_a3_per_atom", math.nan)
+        vcell = e.structure.volume / n
+        if math.isfinite(v0) and abs(vcell - v0) > VOLUME_RTOL * v0:
+            flags.append(
+                Flag(
+                    e.name,
+                    "volume",
+                    f"V0 = {v0:.3f} A3/atom but the relaxed cell holds {vcell:.3f} A3/atom "
+                    f"({100 * (vcell - v0) / v0:+.1f} %)",
+                )
+            )
+        etot, etot_cell = e.extra.get("etot_ev_per_atom", math.nan), e.extra.get("etot_ev", math.nan)
+        if math.isfinite(etot) and math.isfinite(etot_cell) and abs(etot * n - etot_cell) > (
+            TOTAL_ENERGY_TOL
+        ):
+            flags.append(
+                Flag(
+                    e.name,
+                    "total-energy",
+                    f"Etot per atom x {n} atoms = {etot * n:.3f} eV but Etot per cell = "
+                    f"{etot_cell:.3f} eV",
+                )
+            )
+        ms, mb = e.targets.get("ms_mub_per_atom", math.nan), e.extra.get("mb_mub_per_cell", math.nan)
+        if math.isfinite(ms) and math.isfinite(mb) and abs(ms * n - mb) > max(
+            MOMENT_ATOL, MOMENT_RTOL * abs(mb)
+        ):
+            flags.append(
+                Flag(
+                    e.name,
+                    "moment",
+                    f"Ms x {n} atoms = {ms * n:.2f} mu_B but the cell moment mb = {mb:.2f} mu_B",
+                )
+            )
+        if e.phase in ("fcc", "bcc"):
+            eta = lattice_order_parameter(e.structure)
+            if math.isfinite(eta):
+                if e.phase == "bcc" and eta < ETA_FCC_MAX:
+                    flags.append(
+                        Flag(
+                            e.name,
+                            "lattice",
+                            f"started bcc but relaxed onto an fcc-like lattice (order parameter "
+                            f"{eta:.2f}; 0 = fcc, 1 = bcc)",
+                        )
+                    )
+                elif e.phase == "fcc" and eta > ETA_BCC_MIN:
+                    flags.append(
+                        Flag(
+                            e.name,
+                            "lattice",
+                            f"started fcc but relaxed onto a bcc-like lattice (order parameter "
+                            f"{eta:.2f}; 0 = fcc, 1 = bcc)",
+                        )
+                    )
+    entries = list(dataset)
+    flags += _reference_flags(entries, "eform_ev_per_atom", "formation-energy", "Eform", species_bad)
+    for phase in ("fcc", "bcc"):
+        flags += _reference_flags(
+            [e for e in entries if e.phase == phase],
+            "emix_ev_per_atom",
+            "mixing-energy",
+            f"Emix ({phase} references)",
+            species_bad,
+        )
+    order = {name: i for i, name in enumerate(dataset.names)}
+    flags.sort(key=lambda f: order.get(f.structure, len(order)))
+    return flags
+
+
+def flagged_names(flags: list[Flag]) -> set[str]:
+    return {f.structure for f in flags}
