@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/eftgan predict data/examples/*.vasp --format table
+	$(VENV)/bin/eftgan predict data/examples/*.vasp data/examples/*.cif
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra

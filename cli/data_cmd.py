@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-
 from eftgan_cli.main import echo_table
 
 
@@ -42,7 +41,9 @@ def validate(path: Path, as_json: bool) -> None:
 
 
 @data.command()
-@click.option("--url", default=None, help="Archive to download (default: the public ECNet repository).")
+@click.option(
+    "--url", default=None, help="Archive to download (default: the public ECNet repository)."
+)
 @click.option("--sha256", default=None, help="Expected SHA-256 of the archive.")
 @click.option("--force", is_flag=True, help="Replace data already in the cache.")
 def fetch(url: str | None, sha256: str | None, force: bool) -> None:

@@ -27,7 +27,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS:
             module, attr = LAZY_COMMANDS[cmd_name].split(":")
-            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
         return super().get_command(ctx, cmd_name)
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-
 from eftgan_cli.main import echo_table
 
 COLUMNS = [
@@ -44,7 +43,9 @@ def read_structures(paths: list[Path]) -> tuple[list[Any], list[str]]:
             frames = frames if isinstance(frames, list) else [frames]
             for i, atoms in enumerate(frames):
                 structures.append(AseAtomsAdaptor.get_structure(atoms))
-                names.append(str(atoms.info.get("structure", f"{p.name}:{i}" if len(frames) > 1 else p.name)))
+                names.append(
+                    str(atoms.info.get("structure", f"{p.name}:{i}" if len(frames) > 1 else p.name))
+                )
         else:
             structures.append(read_structure_file(p))
             names.append(p.name)
@@ -55,11 +56,26 @@ def read_structures(paths: list[Path]) -> tuple[list[Any], list[str]]:
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help="Model folder (default: shipped model).")
-@click.option("--phase", type=click.Choice(["fcc", "bcc"]), default=None, help="Lattice of all structures (default: from the file name, else from coordination).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Model folder (default: shipped model).",
+)
+@click.option(
+    "--phase",
+    type=click.Choice(["fcc", "bcc"]),
+    default=None,
+    help="Lattice of all structures (default: from the file name, else from coordination).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True
+)
 @click.option("--batch-size", default=32, show_default=True)
-def predict(files: tuple[Path, ...], model_dir: Path | None, phase: str | None, fmt: str, batch_size: int) -> None:
+def predict(
+    files: tuple[Path, ...], model_dir: Path | None, phase: str | None, fmt: str, batch_size: int
+) -> None:
     """Predict Eform, Emix, Ms and V0 for structure files (CIF, POSCAR, extxyz)."""
     from eftgan.model import load_model
 
@@ -67,7 +83,9 @@ def predict(files: tuple[Path, ...], model_dir: Path | None, phase: str | None, 
     structures, names = read_structures(list(files))
     rows = model.predict_structures(structures, phase=phase, names=names, batch_size=batch_size)
     if fmt == "csv":
-        w = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+        w = csv.DictWriter(
+            sys.stdout, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n"
+        )
         w.writeheader()
         for r in rows:
             w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})

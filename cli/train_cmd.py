@@ -13,11 +13,13 @@ def train() -> None:
 
 
 @train.command()
-@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path), help="Dataset path.")
+@click.option(
+    "--data", "data_path", required=True, type=click.Path(path_type=Path), help="Dataset path."
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run/model folder.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (init, split, shuffling).")
-@click.option("--epochs", default=400, show_default=True, help="Maximum epochs.")
-@click.option("--patience", default=60, show_default=True, help="Early-stopping patience (epochs).")
+@click.option("--epochs", default=300, show_default=True, help="Maximum epochs.")
+@click.option("--patience", default=50, show_default=True, help="Early-stopping patience (epochs).")
 @click.option("--batch-size", default=16, show_default=True)
 @click.option("--lr", default=3e-3, show_default=True, help="Initial learning rate.")
 @click.option("--cutoff", default=4.5, show_default=True, help="Neighbour cutoff (Å).")
@@ -43,17 +45,24 @@ def ecnet(
     from eftgan.dataset import load_dataset
     from eftgan.ecnet import ECNetConfig
     from eftgan.errors import UserError
-    from eftgan.train import TrainConfig, Trainer
+    from eftgan.train import TrainConfig, Trainer, check_output_folder
     from eftgan.validate import flagged_names, validate
 
     if epochs < 1 or patience < 1 or batch_size < 1 or hidden < 1 or cutoff <= 0:
-        raise UserError("--epochs, --patience, --batch-size, --hidden and --cutoff must be positive")
+        raise UserError(
+            "--epochs, --patience, --batch-size, --hidden and --cutoff must be positive"
+        )
+    check_output_folder(out, force)
     ds = load_dataset(data_path)
     excluded: list[str] = []
     if not keep_flagged:
         excluded = sorted(flagged_names(validate(ds)))
         ds = ds.without(set(excluded))
-        click.echo(f"excluding {len(excluded)} flagged entries (see 'eftgan data validate'); {len(ds)} left", err=True)
+        click.echo(
+            f"excluding {len(excluded)} flagged entries (see 'eftgan data validate'); "
+            f"{len(ds)} left",
+            err=True,
+        )
     trainer = Trainer(
         ds,
         out,
@@ -67,7 +76,10 @@ def ecnet(
     if result.resumed_from:
         click.echo(f"resumed from epoch {result.resumed_from}", err=True)
     test = result.metrics.get("test", {})
-    click.echo(f"model written to {result.folder} ({result.epochs} epochs, best {result.best_epoch}, {result.wall_s:.0f} s)")
+    click.echo(
+        f"model written to {result.folder} ({result.epochs} epochs, best at "
+        f"{result.best_epoch}, {result.wall_s:.0f} s)"
+    )
     for phase, per in test.items():
         click.echo(
             f"test {phase}: "

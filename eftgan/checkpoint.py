@@ -83,7 +83,9 @@ def read_model_folder(
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise CheckpointError(f"model folder {folder} does not exist; pass --model with a trained model")
+        raise CheckpointError(
+            f"model folder {folder} does not exist; pass --model with a trained model"
+        )
     cfg_path = folder / CONFIG_FILE
     if not cfg_path.is_file():
         raise CheckpointError(
@@ -92,7 +94,9 @@ def read_model_folder(
     try:
         config = json.loads(cfg_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{cfg_path} is not valid JSON ({exc}); the folder is damaged") from None
+        raise CheckpointError(
+            f"{cfg_path} is not valid JSON ({exc}); the folder is damaged"
+        ) from None
     if not isinstance(config, dict):
         raise CheckpointError(f"{cfg_path} does not hold a model configuration")
     fv = config.get("format_version")

@@ -146,7 +146,9 @@ class Dataset:
         return Dataset([self.entries[i] for i in indices], self.source, self.data_hash)
 
     def without(self, names: set[str]) -> Dataset:
-        return Dataset([e for e in self.entries if e.name not in names], self.source, self.data_hash)
+        return Dataset(
+            [e for e in self.entries if e.name not in names], self.source, self.data_hash
+        )
 
     def targets(self) -> np.ndarray:
         """Targets as an array of shape ``(n, len(TARGETS))`` with NaN for unknown values."""
@@ -162,7 +164,7 @@ def _float(value: str | None) -> float:
         return math.nan
 
 
-def read_structure_file(path: str | os.PathLike[str], fmt: str | None = None):  # noqa: ANN201
+def read_structure_file(path: str | os.PathLike[str], fmt: str | None = None):
     """Read one structure (CIF, POSCAR/CONTCAR under any name, extxyz…) as a pymatgen Structure.
 
     POSCARs are recognised by content as well as by name; other formats go through pymatgen
@@ -196,16 +198,20 @@ def read_structure_file(path: str | os.PathLike[str], fmt: str | None = None):  
                     from pymatgen.io.ase import AseAtomsAdaptor
 
                     atoms = ase_read(str(path))
+                    if isinstance(atoms, list):
+                        atoms = atoms[0]
                     if not any(atoms.pbc):
                         raise ValueError("not periodic")
                     s = AseAtomsAdaptor.get_structure(atoms)
                 else:
-                    s = Structure.from_str(text, fmt=c)
+                    s = Structure.from_str(text, fmt=c)  # type: ignore[arg-type]
                 if len(s) == 0:
                     raise ValueError("no atoms")
                 return s
             except Exception as exc:  # pymatgen raises many types for bad files
-                errors.append(f"{c}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+                errors.append(
+                    f"{c}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                )
     raise UserError(
         f"cannot read structure file {path} ({'; '.join(errors)[:200]}); "
         "give a CIF, POSCAR/CONTCAR or extxyz file"
@@ -251,7 +257,9 @@ def read_dft_table(folder: str | os.PathLike[str]) -> Dataset:
             raise UserError(f"{labels}, line {lineno}: structure file {path} does not exist")
         structure = read_structure_file(path, fmt="poscar")
         files.append(path)
-        values = {key: _float(row.get(col)) for col, key in CSV_COLUMNS.items() if key != "structure"}
+        values = {
+            key: _float(row.get(col)) for col, key in CSV_COLUMNS.items() if key != "structure"
+        }
         extra = {key: _float(row.get(col)) for col, key in CSV_OPTIONAL.items() if key != "phase"}
         extra["etot_ev_per_atom"] = values.pop("etot_ev_per_atom")
         phase = (row.get("phase") or "").strip().lower() or phase_from_name(name)

@@ -6,7 +6,8 @@ H hidden width, T targets)::
     slot (n,) ─► element embedding + projected registry descriptors ─► x (n, H)
     edge_dist (E,) ─► filter(Gaussian basis) × smooth envelope ─► L cfconv blocks on x
     x ─► mean over the atoms of each element of each structure ─► element nodes e (K, H)
-    e ─► M elemental convolutions: e += MLP([e, Σ_k c_k e_k of its structure, phase embedding])
+    e ─► M elemental convolutions: e += MLP([e, Σ_k c_k e_k of its structure, phase and cell
+         volume embedding])
     e ─► per-target head (K, T) ─► composition-weighted sum ─► properties (B, T)
 
 Every quantity is per atom (eV/atom, μB/atom, Å³/atom), so the composition-weighted sum of
@@ -74,6 +75,8 @@ def mlp(n_in: int, n_hidden: int, n_out: int) -> nn.Sequential:
 
 class GaussianBasis(nn.Module):
     """Gaussian radial basis on [0, cutoff]."""
+
+    centers: torch.Tensor
 
     def __init__(self, n_rbf: int, cutoff: float) -> None:
         super().__init__()
@@ -158,7 +161,11 @@ class ElementalConv(nn.Module):
     ) -> torch.Tensor:
         ctx = torch.zeros(n_struct, e.shape[1], dtype=e.dtype, device=e.device)
         ctx.index_add_(0, elem_struct, e * frac[:, None])
-        return e + self.mlp(torch.cat([e, ctx.index_select(0, elem_struct), phase_h.index_select(0, elem_struct)], dim=1))
+        return e + self.mlp(
+            torch.cat(
+                [e, ctx.index_select(0, elem_struct), phase_h.index_select(0, elem_struct)], dim=1
+            )
+        )
 
 
 @dataclass
@@ -171,8 +178,15 @@ class ElementNodes:
     fraction: torch.Tensor
 
 
+VOLUME_CENTER, VOLUME_SCALE = 11.5, 1.0  # Å³/atom: fixed scaling of the cell-volume input
+
+
 class ECNet(nn.Module):
     """The elemental-convolution network; see the module docstring."""
+
+    descriptors: torch.Tensor
+    target_mean: torch.Tensor
+    target_std: torch.Tensor
 
     def __init__(self, config: ECNetConfig) -> None:
         super().__init__()
@@ -180,7 +194,9 @@ class ECNet(nn.Module):
         h = config.hidden
         n_el = len(config.elements)
         self.embedding = nn.Embedding(n_el, h)
-        desc = torch.tensor(descriptor_matrix(config.elements, standardize=True), dtype=torch.float32)
+        desc = torch.tensor(
+            descriptor_matrix(config.elements, standardize=True), dtype=torch.float32
+        )
         self.register_buffer("descriptors", desc)
         self.descriptor_proj = nn.Linear(desc.shape[1], h)
         self.basis = GaussianBasis(config.n_rbf, config.cutoff)
@@ -188,6 +204,8 @@ class ECNet(nn.Module):
             CFConv(h, config.n_rbf, config.avg_neighbors) for _ in range(config.n_interactions)
         )
         self.phase_embedding = nn.Embedding(len(config.phases), h)
+        # volume per atom of the cell (a structure-level input: a relaxed cell fixes V0)
+        self.volume_proj = nn.Linear(1, h)
         self.elemental = nn.ModuleList(ElementalConv(h) for _ in range(config.n_elemental))
         self.heads = nn.ModuleList(mlp(h, h, 1) for _ in config.targets)
         self.register_buffer("target_mean", torch.tensor(config.target_mean, dtype=torch.float32))
@@ -196,6 +214,11 @@ class ECNet(nn.Module):
     def element_vectors(self) -> torch.Tensor:
         """The learned input vector of each element slot, shape (n_elements, H)."""
         return self.embedding.weight + self.descriptor_proj(self.descriptors)
+
+    @staticmethod
+    def cell_volume_per_atom(batch: Batch, atoms_per_struct: torch.Tensor) -> torch.Tensor:
+        """Volume per atom (Å³) of each structure of a batch, shape (B,)."""
+        return batch.cell_volume.reshape(-1) / atoms_per_struct
 
     def element_nodes(self, batch: Batch) -> ElementNodes:
         """Atom convolutions, then pooling into element nodes and the elemental convolutions."""
@@ -217,7 +240,10 @@ class ECNet(nn.Module):
         elem_struct = uniq // n_slots
         atoms_per_struct = torch.bincount(batch.batch, minlength=n_struct).to(x.dtype)
         frac = counts / atoms_per_struct[elem_struct]
-        phase_h = self.phase_embedding(batch.phase)
+        volume = self.cell_volume_per_atom(batch, atoms_per_struct)
+        phase_h = self.phase_embedding(batch.phase) + self.volume_proj(
+            ((volume - VOLUME_CENTER) / VOLUME_SCALE)[:, None]
+        )
         for layer in self.elemental:
             e = layer(e, frac, elem_struct, n_struct, phase_h)
         return ElementNodes(e, elem_struct, uniq % n_slots, frac)

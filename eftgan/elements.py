@@ -27,7 +27,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,7 @@ def canonical_symbol(symbol: str) -> str:
     return cand
 
 
-@lru_cache(maxsize=None)
+@cache
 def element(symbol: str) -> ElementDescriptors:
     """Static descriptors of one element from pymatgen's tables."""
     from pymatgen.core.periodic_table import Element
@@ -136,7 +136,10 @@ def element(symbol: str) -> ElementDescriptors:
     sym = canonical_symbol(symbol)
     el = Element(sym)
     ies = list(el.ionization_energies or [])
-    ie = (_nan_if_none(ies[0]) if ies else math.nan, _nan_if_none(ies[1]) if len(ies) > 1 else math.nan)
+    ie = (
+        _nan_if_none(ies[0]) if ies else math.nan,
+        _nan_if_none(ies[1]) if len(ies) > 1 else math.nan,
+    )
     return ElementDescriptors(
         symbol=sym,
         Z=int(el.Z),
@@ -267,12 +270,19 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

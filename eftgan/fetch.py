@@ -51,7 +51,9 @@ def fetch_dataset(
                     fh.write(chunk)
                     h.update(chunk)
         except (OSError, ValueError) as exc:
-            raise UserError(f"cannot download {url} ({exc}); check the address or your network") from None
+            raise UserError(
+                f"cannot download {url} ({exc}); check the address or your network"
+            ) from None
         digest = h.hexdigest()
         if expected and digest != expected:
             raise UserError(
@@ -83,7 +85,11 @@ def _extract_folder(archive: Path, folder: str, out: Path) -> None:
         if not members:
             raise UserError(f"the archive holds no {folder}/ folder")
         for m in members:
-            rel = m.filename[m.filename.index(f"{folder}/") :] if not m.filename.startswith(folder) else m.filename
+            rel = (
+                m.filename[m.filename.index(f"{folder}/") :]
+                if not m.filename.startswith(folder)
+                else m.filename
+            )
             dest = (out / rel).resolve()
             if not str(dest).startswith(str(out.resolve())):
                 raise UserError(f"refusing archive member outside the target: {m.filename}")

@@ -29,7 +29,7 @@ def to_structure(obj: Any) -> Any:
     try:
         from ase import Atoms
     except ImportError:  # pragma: no cover - ase is a core dependency
-        Atoms = None  # type: ignore[assignment,misc]  # noqa: N806
+        Atoms = None  # type: ignore[assignment,misc]
     if Atoms is not None and isinstance(obj, Atoms):
         from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -49,6 +49,7 @@ def structure_to_graph(
 
     Fields: ``slot`` (n,) element slot of each atom in ``elements``; ``edge_index`` (2, E)
     with row 0 the neighbour j and row 1 the centre i; ``edge_dist`` (E,) in Å; ``phase`` (1,);
+    ``cell_volume`` (1,) in Å³;
     ``y`` and ``y_mask`` (1, n_targets) when targets are given.
     """
     structure = to_structure(structure)
@@ -63,6 +64,7 @@ def structure_to_graph(
         edge_index=edge_index,
         edge_dist=torch.from_numpy(np.asarray(dist, dtype=np.float32)),
         phase=torch.tensor([phase_index], dtype=torch.long),
+        cell_volume=torch.tensor([structure.volume], dtype=torch.float32),
         num_nodes=len(structure),
     )
     if targets is not None:

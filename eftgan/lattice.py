@@ -16,7 +16,7 @@ import numpy as np
 BCC_RATIO = 2.0 / math.sqrt(3.0)
 
 
-def lattice_order_parameter(structure) -> float:  # noqa: ANN001 - pymatgen Structure
+def lattice_order_parameter(structure) -> float:
     """Median fcc (0) to bcc (1) order parameter of a periodic structure; NaN if undefined."""
     n = len(structure)
     if n == 0:
@@ -36,7 +36,7 @@ def lattice_order_parameter(structure) -> float:  # noqa: ANN001 - pymatgen Stru
     return float(np.median((ratio - 1.0) / (BCC_RATIO - 1.0)))
 
 
-def classify_phase(structure) -> tuple[str | None, float]:  # noqa: ANN001
+def classify_phase(structure) -> tuple[str | None, float]:
     """``("fcc" | "bcc", eta)`` by the nearer ideal lattice, or ``(None, nan)`` if undefined."""
     eta = lattice_order_parameter(structure)
     if not math.isfinite(eta):

@@ -32,7 +32,9 @@ from eftgan.paths import default_model_dir
 PhaseArg = str | Sequence[str | None] | None
 
 
-def resolve_phase(structure: Any, name: str | None = None, explicit: str | None = None) -> tuple[str, str]:
+def resolve_phase(
+    structure: Any, name: str | None = None, explicit: str | None = None
+) -> tuple[str, str]:
     """``(phase, source)`` with source ``"given"``, ``"file name"`` or ``"coordination"``."""
     if explicit is not None:
         p = explicit.lower()
@@ -104,8 +106,12 @@ class ECNetModel:
         return structs, resolved, labels
 
     def _batches(
-        self, structs: list[Any], resolved: list[tuple[str, str]], labels: list[str], batch_size: int
-    ):  # noqa: ANN202
+        self,
+        structs: list[Any],
+        resolved: list[tuple[str, str]],
+        labels: list[str],
+        batch_size: int,
+    ):
         cfg = self.net.config
         for i in range(0, len(structs), batch_size):
             graphs = [
@@ -166,7 +172,9 @@ class ECNetModel:
             nodes = self.net.element_nodes(batch)
             feats = nodes.features.numpy()
             per: list[dict[str, np.ndarray]] = [{} for _ in range(int(batch.num_graphs))]
-            for f, s, slot in zip(feats, nodes.structure.tolist(), nodes.slot.tolist(), strict=True):
+            for f, s, slot in zip(
+                feats, nodes.structure.tolist(), nodes.slot.tolist(), strict=True
+            ):
                 per[s][self.elements[slot]] = f.copy()
             out.extend(per)
         return out

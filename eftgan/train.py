@@ -43,8 +43,8 @@ class TrainConfig:
     """Optimisation settings; round-trips through JSON."""
 
     seed: int = 0
-    max_epochs: int = 400
-    patience: int = 60
+    max_epochs: int = 300
+    patience: int = 50
     batch_size: int = 16
     lr: float = 3e-3
     weight_decay: float = 0.0
@@ -166,7 +166,9 @@ def _optimizer_from_tensors(tensors: dict[str, torch.Tensor], groups: Any) -> di
     return {"state": state, "param_groups": groups}
 
 
-def _prefixed(module: torch.nn.Module | dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+def _prefixed(
+    module: torch.nn.Module | dict[str, torch.Tensor], prefix: str
+) -> dict[str, torch.Tensor]:
     sd = module.state_dict() if isinstance(module, torch.nn.Module) else module
     return {f"{prefix}.{k}": v.detach().clone().contiguous() for k, v in sd.items()}
 
@@ -208,8 +210,28 @@ def _format_metrics_table(metrics: dict[str, dict[str, dict[str, float]]]) -> st
     units = {"eform": "eV/atom", "emix": "eV/atom", "ms": "μB/atom", "v0": "Å³/atom"}
     for phase, per in metrics.items():
         for t, m in per.items():
-            rows.append(f"| {phase} | {t} ({units[t]}) | {m['mae']:.4f} | {m['rmse']:.4f} | {m['n']} |")
+            rows.append(
+                f"| {phase} | {t} ({units[t]}) | {m['mae']:.4f} | {m['rmse']:.4f} | {m['n']} |"
+            )
     return "\n".join(rows)
+
+
+def check_output_folder(out: Path, force: bool) -> None:
+    """Refuse an output folder that holds a finished model or foreign files (unless ``force``).
+
+    A folder with an unfinished run (``state.safetensors``) is accepted: training resumes there.
+    """
+    if force or not out.exists():
+        return
+    if (out / "config.json").exists():
+        raise UserError(
+            f"{out} already holds a trained model; pass --force to overwrite it or choose "
+            "another --out"
+        )
+    if not (out / STATE_FILE).exists() and any(out.iterdir()):
+        raise UserError(
+            f"{out} exists and is not an eftgan run folder; choose another --out or pass --force"
+        )
 
 
 class Trainer:
@@ -239,11 +261,15 @@ class Trainer:
         if not self.split[0]:
             raise UserError("the training split is empty: give a larger dataset or other fractions")
         if not self.split[1]:
-            raise UserError("the validation split is empty: give a larger dataset or other fractions")
+            raise UserError(
+                "the validation split is empty: give a larger dataset or other fractions"
+            )
 
     def fingerprint(self) -> dict[str, Any]:
         return {
-            "model": {k: v for k, v in self.mc.as_dict().items() if k not in ("target_mean", "target_std")},
+            "model": {
+                k: v for k, v in self.mc.as_dict().items() if k not in ("target_mean", "target_std")
+            },
             "train": self.tc.as_dict(),
             "data_hash": self.dataset.data_hash,
             "split": [list(map(int, s)) for s in self.split],
@@ -251,11 +277,7 @@ class Trainer:
 
     def _check_out(self) -> dict[str, torch.Tensor] | None:
         """Return saved state to resume from, or None for a fresh start; refuse to clobber."""
-        if (self.out / "config.json").exists() and not self.force:
-            raise UserError(
-                f"{self.out} already holds a trained model; pass --force to overwrite it or "
-                "choose another --out"
-            )
+        check_output_folder(self.out, self.force)
         state_path = self.out / STATE_FILE
         if self.force:
             state_path.unlink(missing_ok=True)
@@ -277,18 +299,13 @@ class Trainer:
                 )
             self._saved_run = saved
             return tensors
-        if self.out.exists() and any(self.out.iterdir()):
-            raise UserError(
-                f"{self.out} exists and is not an eftgan run folder; choose another --out or "
-                "pass --force"
-            )
         return None
 
     def run(self) -> TrainResult:
         t_start = time.perf_counter()
         resume = self._check_out()
         self.out.mkdir(parents=True, exist_ok=True)
-        train_idx, val_idx, test_idx = self.split
+        train_idx, val_idx, _ = self.split
         y_train = self.dataset.subset(train_idx).targets()
         mean = np.nanmean(y_train, axis=0)
         std = np.nanstd(y_train, axis=0)
@@ -299,7 +316,9 @@ class Trainer:
 
         graphs = dataset_graphs(self.dataset, self.mc)
         for g in graphs:
-            g.y = (g.y - torch.tensor(mean, dtype=torch.float32)) / torch.tensor(std, dtype=torch.float32)
+            g.y = (g.y - torch.tensor(mean, dtype=torch.float32)) / torch.tensor(
+                std, dtype=torch.float32
+            )
             g.y = torch.where(g.y_mask, g.y, torch.zeros_like(g.y))
         train_g = [graphs[i] for i in train_idx]
         val_g = [graphs[i] for i in val_idx]
@@ -372,7 +391,9 @@ class Trainer:
             )
             self._save_state(net, best_state, opt, sched, history, epoch, best_val, best_epoch, bad)
             bar.update(1)
-            bar.set_postfix(train=f"{total / max(count, 1):.3g}", val=f"{val_loss:.3g}", best=best_epoch)
+            bar.set_postfix(
+                train=f"{total / max(count, 1):.3g}", val=f"{val_loss:.3g}", best=best_epoch
+            )
             if self.on_epoch_end is not None:
                 self.on_epoch_end(epoch)
             if bad >= self.tc.patience:
@@ -444,9 +465,13 @@ class Trainer:
             "param_groups": groups,
             "scheduler": sched.state_dict(),
         }
-        atomic_write_bytes(self.out / STATE_FILE, st_save(tensors, metadata={"run": json.dumps(run)}))
+        atomic_write_bytes(
+            self.out / STATE_FILE, st_save(tensors, metadata={"run": json.dumps(run)})
+        )
 
-    def _write_outputs(self, net: ECNet, history: list[dict[str, float]], result: TrainResult) -> None:
+    def _write_outputs(
+        self, net: ECNet, history: list[dict[str, float]], result: TrainResult
+    ) -> None:
         out = self.out
         atomic_write_text(out / "history.csv", _history_csv(history))
         if history:
@@ -484,7 +509,8 @@ class Trainer:
             elements=self.mc.elements,
             vectors=vectors,
             meta={
-                "what": "ECNet input vector of each element slot (embedding + projected descriptors)",
+                "what": "ECNet input vector of each element slot "
+                "(embedding + projected descriptors)",
                 "data_sha256": self.dataset.data_hash,
             },
         ).save(out / "embeddings.json")
@@ -494,7 +520,15 @@ class Trainer:
             kind="ecnet",
             model_config=self.mc.as_dict(),
             card=self._card(result),
-            extra={"units": dict(zip(self.mc.targets, ("eV/atom", "eV/atom", "mu_B/atom", "A^3/atom"), strict=False))},
+            extra={
+                "units": dict(
+                    zip(
+                        self.mc.targets,
+                        ("eV/atom", "eV/atom", "mu_B/atom", "A^3/atom"),
+                        strict=False,
+                    )
+                )
+            },
         )
 
     def _card(self, result: TrainResult) -> str:
@@ -521,7 +555,7 @@ class Trainer:
             f"- epochs run: {result.epochs} (best at epoch {result.best_epoch}); wall time "
             f"{result.wall_s:.0f} s",
             f"- settings: `{json.dumps(self.tc.as_dict())}`",
-            f"- architecture: `{json.dumps({k: v for k, v in self.mc.as_dict().items() if k not in ('target_mean', 'target_std')})}`",
+            f"- architecture: `{json.dumps(self.fingerprint()['model'])}`",
             "",
             "## Metrics on the test split" if test else "## Metrics",
             "",
@@ -533,7 +567,7 @@ class Trainer:
             "",
             "## Limits",
             "- Trained on special quasirandom structures of Fe, Ni, Co, Cr, Mn, Pd alloys; other",
-            "  elements are refused, and ordered or strongly distorted structures are outside the data.",
+            "  elements are refused; ordered or strongly distorted cells are outside the data.",
             "- Ms is the DFT spin moment of a collinear calculation.",
             "",
         ]

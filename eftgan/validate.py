@@ -134,9 +134,14 @@ def validate(dataset: Dataset) -> list[Flag]:
                     f"({100 * (vcell - v0) / v0:+.1f} %)",
                 )
             )
-        etot, etot_cell = e.extra.get("etot_ev_per_atom", math.nan), e.extra.get("etot_ev", math.nan)
-        if math.isfinite(etot) and math.isfinite(etot_cell) and abs(etot * n - etot_cell) > (
-            TOTAL_ENERGY_TOL
+        etot, etot_cell = (
+            e.extra.get("etot_ev_per_atom", math.nan),
+            e.extra.get("etot_ev", math.nan),
+        )
+        if (
+            math.isfinite(etot)
+            and math.isfinite(etot_cell)
+            and abs(etot * n - etot_cell) > (TOTAL_ENERGY_TOL)
         ):
             flags.append(
                 Flag(
@@ -146,9 +151,14 @@ def validate(dataset: Dataset) -> list[Flag]:
                     f"{etot_cell:.3f} eV",
                 )
             )
-        ms, mb = e.targets.get("ms_mub_per_atom", math.nan), e.extra.get("mb_mub_per_cell", math.nan)
-        if math.isfinite(ms) and math.isfinite(mb) and abs(ms * n - mb) > max(
-            MOMENT_ATOL, MOMENT_RTOL * abs(mb)
+        ms, mb = (
+            e.targets.get("ms_mub_per_atom", math.nan),
+            e.extra.get("mb_mub_per_cell", math.nan),
+        )
+        if (
+            math.isfinite(ms)
+            and math.isfinite(mb)
+            and abs(ms * n - mb) > max(MOMENT_ATOL, MOMENT_RTOL * abs(mb))
         ):
             flags.append(
                 Flag(
@@ -179,7 +189,9 @@ def validate(dataset: Dataset) -> list[Flag]:
                         )
                     )
     entries = list(dataset)
-    flags += _reference_flags(entries, "eform_ev_per_atom", "formation-energy", "Eform", species_bad)
+    flags += _reference_flags(
+        entries, "eform_ev_per_atom", "formation-energy", "Eform", species_bad
+    )
     for phase in ("fcc", "bcc"):
         flags += _reference_flags(
             [e for e in entries if e.phase == phase],

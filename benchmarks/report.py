@@ -1,0 +1,135 @@
+"""Write the benchmark tables into README.md from benchmarks/results/*.json.
+
+python benchmarks/report.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, RESULTS
+
+UNITS = {"eform": "eV/atom", "emix": "eV/atom", "ms": "μB/atom", "v0": "Å³/atom"}
+
+
+def cell(m: dict[str, Any] | None, key: str = "mae") -> str:
+    if not m:
+        return "n/a"
+    std = m.get(f"{key}_std")
+    return f"{m[key]:.4f} ± {std:.4f}" if std is not None else f"{m[key]:.4f}"
+
+
+def ecnet_section(r: dict[str, Any]) -> str:
+    s = r["settings"]
+    base = {k: v for k, v in r["baselines"].items() if isinstance(v, dict)}
+    names = ["ECNet", *base]
+    lines = [
+        "## ECNet accuracy (measured)",
+        "",
+        f"From `python benchmarks/ecnet_accuracy.py` (results in "
+        f"`benchmarks/results/ecnet_accuracy.json`), on {r['machine']}. Shared dataset, "
+        f"{s['entries_used']} entries ({s['flagged_excluded']} flagged ones excluded); random "
+        f"80/10/10 splits by composition, {s['seeds']} seeds; mean ± standard deviation over "
+        f"seeds. Baselines are fitted on train + validation.",
+        "",
+        "**Test MAE, random splits**",
+        "",
+        "| phase | target | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for phase in ("fcc", "bcc"):
+        for t, unit in UNITS.items():
+            row = [cell(r["random"][phase].get(t))]
+            row += [cell(base[b].get(phase, {}).get(t)) for b in base]
+            lines.append(f"| {phase} | {t} ({unit}) | " + " | ".join(row) + " |")
+    a = r["anchors"]["ecnet_paper_random_mae"]
+    lines += [
+        "",
+        f"Published anchors (ECNet repository, 5 seeds, all entries): Eform MAE fcc "
+        f"{a['fcc']['eform']}, bcc {a['bcc']['eform']} eV/atom; Ms MAE fcc {a['fcc']['ms']}, "
+        f"bcc {a['bcc']['ms']} μB/atom.",
+        "",
+        "**Quaternary + quinary test entries (RMSE)** against the cluster-expansion transfer "
+        "model's Eform RMSE 0.008 eV/atom and Ms RMSE 0.090 μB/atom:",
+        "",
+        "| phase | Eform RMSE | Ms RMSE | n per seed |",
+        "|---|---|---|---|",
+    ]
+    for phase in ("fcc", "bcc"):
+        q = r["quaternary_quinary"][phase]
+        lines.append(
+            f"| {phase} | {cell(q.get('eform'), 'rmse')} | {cell(q.get('ms'), 'rmse')} | "
+            f"{q.get('eform', {}).get('n_per_seed', 0)} |"
+        )
+    lines += [
+        "",
+        f"**Extrapolation to quinaries** (train on binaries to quaternaries, test on all "
+        f"quinaries; {s['extrapolation_seeds']} seeds), MAE:",
+        "",
+        "| phase | target | ECNet | " + " | ".join(base) + " |",
+        "|---|---|---|" + "---|" * len(base),
+    ]
+    bq = r["baselines_quinary_extrapolation"]
+    for phase in ("fcc", "bcc"):
+        for t, unit in UNITS.items():
+            row = [cell(r["quinary_extrapolation"][phase].get(t))]
+            row += [cell(bq[b].get(phase, {}).get(t)) for b in bq]
+            lines.append(f"| {phase} | {t} ({unit}) | " + " | ".join(row) + " |")
+    lines += [
+        "",
+        f"**Learning curve**, Eform MAE (eV/atom), ECNet vs ridge; {s['curve_seeds']} seeds "
+        "below 100 %. Anchors at 20 %: fcc 0.020, bcc 0.025.",
+        "",
+        "| training data | ECNet fcc | ECNet bcc | ridge fcc | ridge bcc |",
+        "|---|---|---|---|---|",
+    ]
+    for f in ("0.2", "0.4", "0.6", "0.8", "1.0"):
+        lc = r["learning_curve"][f]
+        rb = (
+            r["baselines_learning_curve"][f]["ridge_quadratic_composition"]
+            if f != "1.0"
+            else base["ridge_quadratic_composition"]
+        )
+        lines.append(
+            f"| {int(float(f) * 100)} % | {cell(lc['fcc']['eform'])} | "
+            f"{cell(lc['bcc']['eform'])} | {cell(rb['fcc']['eform'])} | {cell(rb['bcc']['eform'])} |"
+        )
+    sp = r["speed"]
+    lines += [
+        "",
+        "**Speed** (2 threads, batch 32, default model): "
+        f"{sp['structures_per_s_32_atoms']:.0f} structures/s on 32-atom cells, "
+        f"{sp['structures_per_s_160_atoms']:.0f} structures/s on 160-atom cells; training the "
+        f"default model took {sp.get('default_model_training_wall_s', float('nan')):.0f} s "
+        f"({sp.get('default_model_epochs', '?')} epochs).",
+    ]
+    chg = r["baselines"].get("chgnet_zero_shot_refit_references")
+    if isinstance(chg, str):
+        lines += ["", f"CHGNet zero-shot: {chg}."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    path = RESULTS / "ecnet_accuracy.json"
+    if not path.is_file():
+        sys.exit("run benchmarks/ecnet_accuracy.py first")
+    section = ecnet_section(json.loads(path.read_text()))
+    readme = REPO / "README.md"
+    text = readme.read_text()
+    new = re.sub(
+        r"<!-- ecnet-accuracy:start -->.*<!-- ecnet-accuracy:end -->",
+        lambda _: f"<!-- ecnet-accuracy:start -->\n{section}\n<!-- ecnet-accuracy:end -->",
+        text,
+        flags=re.S,
+    )
+    readme.write_text(new)
+    print("README.md updated")
+
+
+if __name__ == "__main__":
+    main()

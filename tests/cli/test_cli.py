@@ -1,0 +1,179 @@
+"""The command line: output a person reads, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from eftgan_cli.main import main
+from eftgan_cli.predict_cmd import COLUMNS
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((REPO / "data" / "examples").glob("*.vasp")) + sorted(
+    (REPO / "data" / "examples").glob("*.cif")
+)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+def assert_user_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for n in needles:
+        assert n in lines[0]
+
+
+def test_help_lists_the_commands(capsys) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for cmd in ("data", "train", "predict"):
+        assert cmd in out
+
+
+def test_predict_with_the_shipped_model_table_and_csv(capsys) -> None:
+    code, out, _ = run(capsys, "predict", *map(str, EXAMPLES))
+    assert code == 0
+    header = out.splitlines()[0].split()
+    assert header == COLUMNS
+    code, out, _ = run(capsys, "predict", *map(str, EXAMPLES), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["structure"] for r in rows] == [p.name for p in EXAMPLES]
+    by = {r["structure"]: r for r in rows}
+    assert by["FeNiCoCrMn_sqsfcc.vasp"]["phase_source"] == "file name"
+    assert by["Fe3Cr_random_bcc.cif"]["phase"] == "bcc"
+    assert by["Fe3Cr_random_bcc.cif"]["phase_source"].startswith("coordination")
+    assert by["CoCrNi_random.vasp"]["phase"] == "fcc"
+    for r in rows:
+        assert 9.0 < float(r["v0_a3_per_atom"]) < 14.0
+        assert -0.5 < float(r["eform_ev_per_atom"]) < 0.5
+    code, out2, _ = run(capsys, "predict", str(EXAMPLES[0]), "--phase", "bcc", "--format", "csv")
+    assert next(iter(csv.DictReader(io.StringIO(out2))))["phase_source"] == "given"
+
+
+def test_unknown_element_is_one_line_exit_2(capsys, tmp_path: Path) -> None:
+    text = (REPO / "data" / "examples" / "FeNiCoCrMn_sqsfcc.vasp").read_text().replace("Mn", "Al")
+    (tmp_path / "POSCAR").write_text(text)
+    code, _, err = run(capsys, "predict", str(tmp_path / "POSCAR"))
+    assert_user_error(code, err, "Al", "supports")
+
+
+def test_malformed_and_missing_files(capsys, tmp_path: Path) -> None:
+    (tmp_path / "bad.vasp").write_text("hello\nworld\n")
+    code, _, err = run(capsys, "predict", str(tmp_path / "bad.vasp"))
+    assert_user_error(code, err, "bad.vasp")
+    code, _, err = run(capsys, "predict", str(tmp_path / "nope.cif"))
+    assert_user_error(code, err, "does not exist")
+    code, _, err = run(capsys, "predict", str(tmp_path))
+    assert_user_error(code, err, "is a folder")
+    code, _, err = run(capsys, "data", "validate", str(tmp_path))
+    assert_user_error(code, err, "holds no structures")
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    from eftgan.errors import UserError
+
+    with pytest.raises(UserError):
+        main(["--debug", "predict", str(tmp_path / "nope.cif")])
+
+
+def test_usage_errors_are_one_line(capsys) -> None:
+    code, _, err = run(capsys, "predict", str(EXAMPLES[0]), "--phase", "hcp")
+    assert_user_error(code, err, "--phase")
+
+
+def test_tampered_model_is_refused(capsys, tmp_path: Path) -> None:
+    from eftgan.paths import default_model_dir
+
+    bad = tmp_path / "model"
+    shutil.copytree(default_model_dir(), bad)
+    blob = bytearray((bad / "weights.safetensors").read_bytes())
+    blob[-1] ^= 0xFF
+    (bad / "weights.safetensors").write_bytes(bytes(blob))
+    code, _, err = run(capsys, "predict", str(EXAMPLES[0]), "--model", str(bad))
+    assert_user_error(code, err, "modified or damaged")
+
+
+def test_validate_json_lists_structure_and_reason(capsys, tiny_dft: Path, tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    shutil.copytree(tiny_dft, d)
+    p = d / "POSCARS" / "FeNi_sqsbcc"
+    p.write_text(p.read_text().replace("Fe  Ni", "Fe  Co").replace("Fe Ni", "Fe Co"))
+    code, out, _ = run(capsys, "data", "validate", str(d), "--json")
+    assert code == 0
+    items = json.loads(out)
+    assert any(
+        i["structure"] == "FeNi_sqsbcc" and "differ from the name" in i["reason"] for i in items
+    )
+    assert all({"structure", "reason"} <= set(i) for i in items)
+    code, out, _ = run(capsys, "data", "validate", str(d))
+    assert "FeNi_sqsbcc" in out and "1 of 28 entries flagged" in out
+
+
+@pytest.mark.slow
+def test_train_cli_writes_a_model_and_refuses_to_overwrite(
+    capsys, tiny_dft: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "m"
+    args = ["train", "ecnet", "--data", str(tiny_dft), "--out", str(out), "--seed", "2",
+            "--epochs", "3", "--hidden", "8", "--quiet"]  # fmt: skip
+    code, stdout, _ = run(capsys, *args)
+    assert code == 0 and "model written to" in stdout
+    assert (out / "config.json").is_file()
+    code, _, err = run(capsys, *args)
+    assert_user_error(code, err, "already holds a trained model", "--force")
+    code, stdout, _ = run(capsys, *args, "--force")
+    assert code == 0
+    code, out2, _ = run(capsys, "predict", str(EXAMPLES[0]), "--model", str(out), "--format", "csv")
+    assert code == 0 and "CoCrNi_random.vasp" in out2
+
+
+def _zip_with_hea_data(path: Path) -> str:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("ECNet-03774ad/README.md", "repo")
+        zf.writestr("ECNet-03774ad/HEA_Data/Binary_POSCAR_Files/POSCAR_FeNi_sqsfcc", "poscar")
+        zf.writestr("ECNet-03774ad/HEA_Data/Binary.xlsx", "xlsx")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_fetch_verifies_the_checksum_and_extracts_atomically(
+    capsys, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("EFTGAN_HOME", str(tmp_path / "home"))
+    archive = tmp_path / "src.zip"
+    digest = _zip_with_hea_data(archive)
+    url = archive.as_uri()
+    code, _, err = run(capsys, "data", "fetch", "--url", url, "--sha256", "0" * 64)
+    assert_user_error(code, err, "checksum mismatch")
+    target = tmp_path / "home" / "datasets" / "ecnet-hea"
+    assert not (target / "HEA_Data").exists()
+    assert not [p for p in target.iterdir() if p.name.startswith(".")], (
+        "temporary files left behind"
+    )
+    code, _, _ = run(capsys, "data", "fetch", "--url", url, "--sha256", digest)
+    assert code == 0
+    assert (
+        target / "HEA_Data" / "Binary_POSCAR_Files" / "POSCAR_FeNi_sqsfcc"
+    ).read_text() == "poscar"
+    code, _, err = run(capsys, "data", "fetch", "--url", url)
+    assert_user_error(code, err, "already exists", "--force")
+    # trust on first use: without a pinned checksum the first one is recorded and enforced
+    code, _, _ = run(capsys, "data", "fetch", "--url", url, "--force")
+    assert (target / "SHA256").read_text().strip() == digest
+    _zip_with_hea_data(archive)
+    with zipfile.ZipFile(archive, "a") as zf:
+        zf.writestr("ECNet-03774ad/HEA_Data/extra.txt", "changed")
+    code, _, err = run(capsys, "data", "fetch", "--url", url, "--force")
+    assert_user_error(code, err, "checksum mismatch")
