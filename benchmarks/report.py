@@ -95,10 +95,8 @@ def ecnet_section(r: dict[str, Any]) -> str:
             if f != "1.0"
             else base["ridge_quadratic_composition"]
         )
-        lines.append(
-            f"| {int(float(f) * 100)} % | {cell(lc['fcc']['eform'])} | "
-            f"{cell(lc['bcc']['eform'])} | {cell(rb['fcc']['eform'])} | {cell(rb['bcc']['eform'])} |"
-        )
+        cells = [cell(x[p]["eform"]) for x in (lc, rb) for p in ("fcc", "bcc")]
+        lines.append(f"| {int(float(f) * 100)} % | " + " | ".join(cells) + " |")
     sp = r["speed"]
     lines += [
         "",
