@@ -138,24 +138,23 @@ def subsample_train(ds, train: list[int], frac: float, seed: int) -> list[int]:
     return [i for i in train if ds[i].group_key in keep]
 
 
-def chgnet_predictions(python: str, ds, indices: list[int]) -> np.ndarray | None:
-    """Total energies per atom from CHGNet (zero shot), run in another interpreter."""
+def run_chgnet(python: str, structures: list[Any], *flags: str) -> Any:
+    """Run benchmarks/chgnet_energies.py in another interpreter; its last JSON line, or None."""
     script = REPO / "benchmarks" / "chgnet_energies.py"
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
-        for i in indices:
+        for i, s in enumerate(structures):
             p = Path(tmp) / f"{i}.json"
-            p.write_text(json.dumps(ds[i].structure.as_dict()))
+            p.write_text(json.dumps(s.as_dict()))
             paths.append(str(p))
         listing = Path(tmp) / "list.txt"
         listing.write_text("\n".join(paths))
-        r = subprocess.run(
-            [python, str(script), str(listing)], capture_output=True, text=True, check=False
-        )
+        cmd = [python, str(script), str(listing), *flags]
+        r = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if r.returncode != 0:
             print("CHGNet failed:", r.stderr[-500:], file=sys.stderr)
             return None
-        return np.array(json.loads(r.stdout.strip().splitlines()[-1]))
+        return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -284,8 +283,9 @@ def main() -> None:
 
     if args.chgnet_python:
         all_idx = list(range(len(ds)))
-        e_chg = chgnet_predictions(args.chgnet_python, ds, all_idx)
-        if e_chg is not None:
+        out = run_chgnet(args.chgnet_python, [ds[i].structure for i in all_idx])
+        if out is not None:
+            e_chg = np.array(out)
             per_seed = []
             for s in range(args.seeds):
                 tr, va, te = splits[("random", s)]
@@ -300,7 +300,7 @@ def main() -> None:
     else:
         report["baselines"]["chgnet_zero_shot_refit_references"] = "not run: pass --chgnet-python"
 
-    report["speed"] = speed()
+    report["speed"] = speed(args.chgnet_python)
     report["anchors"] = ANCHORS
     report["settings"] = {
         "seeds": args.seeds,
@@ -320,7 +320,7 @@ def main() -> None:
     print(f"wrote {path}")
 
 
-def speed() -> dict[str, Any]:
+def speed(chgnet_python: str | None = None) -> dict[str, Any]:
     """Structures per second of predict_structures (default model, 2 threads, batch 32)."""
     import torch
 
@@ -348,6 +348,10 @@ def speed() -> dict[str, Any]:
         model.predict_structures(cells, phase="fcc")
         dt = time.perf_counter() - t0
         out[f"structures_per_s_{n_atoms}_atoms"] = len(cells) / dt
+        if chgnet_python:
+            t = run_chgnet(chgnet_python, cells, "--time")
+            if t is not None:
+                out[f"chgnet_structures_per_s_{n_atoms}_atoms"] = t["n"] / t["seconds"]
     rec = default_model_dir() / "training.json"
     if rec.is_file():
         r = json.loads(rec.read_text())

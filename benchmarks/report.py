@@ -71,10 +71,12 @@ def ecnet_section(r: dict[str, Any]) -> str:
         f"**Extrapolation to quinaries** (train on binaries to quaternaries, test on all "
         f"quinaries; {s['extrapolation_seeds']} seeds), MAE:",
         "",
-        "| phase | target | ECNet | " + " | ".join(base) + " |",
-        "|---|---|---|" + "---|" * len(base),
     ]
     bq = r["baselines_quinary_extrapolation"]
+    lines += [
+        "| phase | target | ECNet | " + " | ".join(bq) + " |",
+        "|---|---|---|" + "---|" * len(bq),
+    ]
     for phase in ("fcc", "bcc"):
         for t, unit in UNITS.items():
             row = [cell(r["quinary_extrapolation"][phase].get(t))]
@@ -106,6 +108,11 @@ def ecnet_section(r: dict[str, Any]) -> str:
         f"default model took {sp.get('default_model_training_wall_s', float('nan')):.0f} s "
         f"({sp.get('default_model_epochs', '?')} epochs).",
     ]
+    if "chgnet_structures_per_s_32_atoms" in sp:
+        lines.append(
+            f"CHGNet on the same cells and threads: {sp['chgnet_structures_per_s_32_atoms']:.0f} "
+            f"and {sp['chgnet_structures_per_s_160_atoms']:.1f} structures/s."
+        )
     chg = r["baselines"].get("chgnet_zero_shot_refit_references")
     if isinstance(chg, str):
         lines += ["", f"CHGNet zero-shot: {chg}."]

@@ -555,6 +555,9 @@ class Trainer:
             f"- epochs run: {result.epochs} (best at epoch {result.best_epoch}); wall time "
             f"{result.wall_s:.0f} s",
             f"- settings: `{json.dumps(self.tc.as_dict())}`",
+            f"- reproduce: `eftgan train ecnet --data DATASET --out DIR --seed {self.tc.seed} "
+            f"--epochs {self.tc.max_epochs} --patience {self.tc.patience} --cutoff "
+            f"{self.mc.cutoff} --hidden {self.mc.hidden}`",
             f"- architecture: `{json.dumps(self.fingerprint()['model'])}`",
             "",
             "## Metrics on the test split" if test else "## Metrics",
