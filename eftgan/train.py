@@ -275,8 +275,8 @@ class Trainer:
             "split": [list(map(int, s)) for s in self.split],
         }
 
-    def _check_out(self) -> dict[str, torch.Tensor] | None:
-        """Return saved state to resume from, or None for a fresh start; refuse to clobber."""
+    def _check_out(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+        """Saved ``(tensors, run state)`` to resume from, or None for a fresh start."""
         check_output_folder(self.out, self.force)
         state_path = self.out / STATE_FILE
         if self.force:
@@ -297,8 +297,7 @@ class Trainer:
                     f"{self.out} holds an unfinished run with other settings or data; pass "
                     "--force to start over or choose another --out"
                 )
-            self._saved_run = saved
-            return tensors
+            return tensors, saved
         return None
 
     def run(self) -> TrainResult:
@@ -334,10 +333,10 @@ class Trainer:
         best_state = {k: v.clone() for k, v in net.state_dict().items()}
         best_val, best_epoch, bad, start_epoch = math.inf, -1, 0, 0
         if resume is not None:
-            run = self._saved_run
-            net.load_state_dict(_unprefixed(resume, "model"))
-            best_state = _unprefixed(resume, "best")
-            opt.load_state_dict(_optimizer_from_tensors(resume, run["param_groups"]))
+            tensors, run = resume
+            net.load_state_dict(_unprefixed(tensors, "model"))
+            best_state = _unprefixed(tensors, "best")
+            opt.load_state_dict(_optimizer_from_tensors(tensors, run["param_groups"]))
             sched.load_state_dict(run["scheduler"])
             history = run["history"]
             best_val, best_epoch, bad = run["best_val"], run["best_epoch"], run["bad_epochs"]
@@ -355,11 +354,9 @@ class Trainer:
             file=sys.stderr,
             mininterval=1.0,
         )
-        stopped = start_epoch > 0 and bad >= self.tc.patience
-        epoch = start_epoch - 1
-        for epoch in range(start_epoch, self.tc.max_epochs):
-            if stopped:
-                break
+        # a run killed after early stopping but before its outputs were written has no epochs left
+        last_epoch = start_epoch if bad >= self.tc.patience else self.tc.max_epochs
+        for epoch in range(start_epoch, last_epoch):
             t0 = time.perf_counter()
             net.train()
             gen = torch.Generator().manual_seed(self.tc.seed * 1_000_003 + epoch)

@@ -113,81 +113,73 @@ def _reference_flags(
     return flags
 
 
+def _volume_mismatch(e: Entry) -> str | None:
+    v0 = e.targets.get("v0_a3_per_atom", math.nan)
+    vcell = e.structure.volume / len(e.structure)
+    if not math.isfinite(v0) or abs(vcell - v0) <= VOLUME_RTOL * v0:
+        return None
+    return (
+        f"V0 = {v0:.3f} A3/atom but the relaxed cell holds {vcell:.3f} A3/atom "
+        f"({100 * (vcell - v0) / v0:+.1f} %)"
+    )
+
+
+def _total_energy_mismatch(e: Entry) -> str | None:
+    n = len(e.structure)
+    etot = e.extra.get("etot_ev_per_atom", math.nan)
+    etot_cell = e.extra.get("etot_ev", math.nan)
+    if not (math.isfinite(etot) and math.isfinite(etot_cell)):
+        return None
+    if abs(etot * n - etot_cell) <= TOTAL_ENERGY_TOL:
+        return None
+    return f"Etot per atom x {n} atoms = {etot * n:.3f} eV but Etot per cell = {etot_cell:.3f} eV"
+
+
+def _moment_mismatch(e: Entry) -> str | None:
+    n = len(e.structure)
+    ms = e.targets.get("ms_mub_per_atom", math.nan)
+    mb = e.extra.get("mb_mub_per_cell", math.nan)
+    if not (math.isfinite(ms) and math.isfinite(mb)):
+        return None
+    if abs(ms * n - mb) <= max(MOMENT_ATOL, MOMENT_RTOL * abs(mb)):
+        return None
+    return f"Ms x {n} atoms = {ms * n:.2f} mu_B but the cell moment mb = {mb:.2f} mu_B"
+
+
+def _lattice_mismatch(e: Entry) -> str | None:
+    if e.phase not in ("fcc", "bcc"):
+        return None
+    eta = lattice_order_parameter(e.structure)
+    if not math.isfinite(eta):
+        return None
+    looks = "fcc" if eta < ETA_FCC_MAX else "bcc" if eta > ETA_BCC_MIN else None
+    if looks is None or looks == e.phase:
+        return None
+    return (
+        f"started {e.phase} but relaxed onto a {looks}-like lattice (order parameter "
+        f"{eta:.2f}; 0 = fcc, 1 = bcc)"
+    )
+
+
+#: per-entry checks: name -> function returning a reason or None
+ENTRY_CHECKS = {
+    "species": _species_mismatch,
+    "volume": _volume_mismatch,
+    "total-energy": _total_energy_mismatch,
+    "moment": _moment_mismatch,
+    "lattice": _lattice_mismatch,
+}
+
+
 def validate(dataset: Dataset) -> list[Flag]:
     """All flags for a dataset, in dataset order (an entry may have several)."""
     flags: list[Flag] = []
-    species_bad: set[str] = set()
     for e in dataset:
-        n = len(e.structure)
-        reason = _species_mismatch(e)
-        if reason:
-            flags.append(Flag(e.name, "species", reason))
-            species_bad.add(e.name)
-        v0 = e.targets.get("v0_a3_per_atom", math.nan)
-        vcell = e.structure.volume / n
-        if math.isfinite(v0) and abs(vcell - v0) > VOLUME_RTOL * v0:
-            flags.append(
-                Flag(
-                    e.name,
-                    "volume",
-                    f"V0 = {v0:.3f} A3/atom but the relaxed cell holds {vcell:.3f} A3/atom "
-                    f"({100 * (vcell - v0) / v0:+.1f} %)",
-                )
-            )
-        etot, etot_cell = (
-            e.extra.get("etot_ev_per_atom", math.nan),
-            e.extra.get("etot_ev", math.nan),
-        )
-        if (
-            math.isfinite(etot)
-            and math.isfinite(etot_cell)
-            and abs(etot * n - etot_cell) > (TOTAL_ENERGY_TOL)
-        ):
-            flags.append(
-                Flag(
-                    e.name,
-                    "total-energy",
-                    f"Etot per atom x {n} atoms = {etot * n:.3f} eV but Etot per cell = "
-                    f"{etot_cell:.3f} eV",
-                )
-            )
-        ms, mb = (
-            e.targets.get("ms_mub_per_atom", math.nan),
-            e.extra.get("mb_mub_per_cell", math.nan),
-        )
-        if (
-            math.isfinite(ms)
-            and math.isfinite(mb)
-            and abs(ms * n - mb) > max(MOMENT_ATOL, MOMENT_RTOL * abs(mb))
-        ):
-            flags.append(
-                Flag(
-                    e.name,
-                    "moment",
-                    f"Ms x {n} atoms = {ms * n:.2f} mu_B but the cell moment mb = {mb:.2f} mu_B",
-                )
-            )
-        if e.phase in ("fcc", "bcc"):
-            eta = lattice_order_parameter(e.structure)
-            if math.isfinite(eta):
-                if e.phase == "bcc" and eta < ETA_FCC_MAX:
-                    flags.append(
-                        Flag(
-                            e.name,
-                            "lattice",
-                            f"started bcc but relaxed onto an fcc-like lattice (order parameter "
-                            f"{eta:.2f}; 0 = fcc, 1 = bcc)",
-                        )
-                    )
-                elif e.phase == "fcc" and eta > ETA_BCC_MIN:
-                    flags.append(
-                        Flag(
-                            e.name,
-                            "lattice",
-                            f"started fcc but relaxed onto a bcc-like lattice (order parameter "
-                            f"{eta:.2f}; 0 = fcc, 1 = bcc)",
-                        )
-                    )
+        for check, find in ENTRY_CHECKS.items():
+            reason = find(e)
+            if reason:
+                flags.append(Flag(e.name, check, reason))
+    species_bad = {f.structure for f in flags if f.check == "species"}
     entries = list(dataset)
     flags += _reference_flags(
         entries, "eform_ev_per_atom", "formation-energy", "Eform", species_bad
