@@ -17,6 +17,7 @@ LAZY_COMMANDS = {
     "data": "eftgan_cli.data_cmd:data",
     "train": "eftgan_cli.train_cmd:train",
     "predict": "eftgan_cli.predict_cmd:predict",
+    "explore": "eftgan_cli.explore_cmd:explore",
 }
 
 

@@ -85,3 +85,34 @@ def ecnet(
             f"test {phase}: "
             + ", ".join(f"{t} MAE {m['mae']:.4f}" for t, m in per.items() if m["n"])
         )
+
+
+@train.command("eftgan")
+@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path),
+              help="Dataset the ECNet was trained on.")  # fmt: skip
+@click.option("--ecnet", "ecnet_dir", type=click.Path(path_type=Path), default=None,
+              help="ECNet model folder (default: shipped).")  # fmt: skip
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Model folder.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--gan-steps", default=3000, show_default=True)
+@click.option("--rounds", default=0, show_default=True, help="Augmentation rounds.")
+@click.option("--force", is_flag=True, help="Overwrite an existing model in --out.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def eftgan_cmd(data_path: Path, ecnet_dir: Path | None, out: Path, seed: int, gan_steps: int,
+               rounds: int, force: bool, quiet: bool) -> None:  # fmt: skip
+    """Train the InfoGAN feature generator and property MLP on a trained ECNet's features."""
+    from eftgan.dataset import load_dataset
+    from eftgan.model import load_model
+    from eftgan.pipeline import train_eftgan
+    from eftgan.train import check_output_folder
+    from eftgan.validate import flagged_names, validate
+
+    check_output_folder(out, force)
+    ds = load_dataset(data_path)
+    ds = ds.without(flagged_names(validate(ds)))
+    m = train_eftgan(load_model(ecnet_dir), ds, out, seed=seed, gan_steps=gan_steps,
+                     rounds=rounds, force=force, progress=not quiet)  # fmt: skip
+    click.echo(
+        f"model written to {out} ({m['n_train']} structures, Q MAE "
+        f"{m['q_mae_train_real']:.4f}, {m['wall_s']:.0f} s)"
+    )

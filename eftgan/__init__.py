@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
+    from eftgan.explore import Screener
     from eftgan.model import ECNetModel
 
 
@@ -22,4 +23,12 @@ def load_model(path: Any = None) -> ECNetModel:
     return _load(path)
 
 
-__all__ = ["__version__", "load_model"]
+def __getattr__(name: str) -> Any:
+    if name == "Screener":  # imported lazily: torch stays out of `import eftgan`
+        from eftgan.explore import Screener
+
+        return Screener
+    raise AttributeError(f"module 'eftgan' has no attribute {name!r}")
+
+
+__all__ = ["Screener", "__version__", "load_model"]

@@ -6,7 +6,7 @@ canonical element symbols.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -86,3 +86,90 @@ def formula(fractions: Mapping[str, float], order: Iterable[str] | None = None) 
     """A readable formula like ``Fe0.2Ni0.2Co0.2Cr0.2Mn0.2``."""
     keys = list(order) if order is not None else sorted(fractions)
     return "".join(f"{e}{fractions[e]:.3g}" for e in keys if fractions.get(e, 0) > 0)
+
+
+def grid_divisions(step: float) -> int:
+    """Number of steps in 1 for a grid step; :class:`UserError` unless the step divides 1."""
+    if not (0 < step <= 1):
+        raise UserError(f"grid step {step} must be in (0, 1]")
+    n = int(round(1.0 / step))
+    if abs(n * step - 1.0) > 1e-9:
+        raise UserError(f"grid step {step} does not divide 1; use e.g. 0.05, 0.02 or 0.01")
+    return n
+
+
+def parse_bounds(text: str | None, elements: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Parse ``"Mn:0-0.35,Cr:0.1-0.3"`` into ``{element: (lower, upper)}`` atomic fractions."""
+    out: dict[str, tuple[float, float]] = {}
+    if not text:
+        return out
+    for part in text.split(","):
+        try:
+            el, rng = part.split(":")
+            lo_s, hi_s = rng.split("-")
+            lo, hi = float(lo_s), float(hi_s)
+        except ValueError:
+            raise UserError(
+                f"cannot read bound {part!r}: write ELEMENT:LOW-HIGH, e.g. Mn:0-0.35"
+            ) from None
+        sym = canonical_symbol(el)
+        if sym not in elements:
+            raise UserError(
+                f"bound on {sym}, which is not among the elements {', '.join(elements)}"
+            )
+        if not (0 <= lo <= hi <= 1):
+            raise UserError(f"bound {part!r} must satisfy 0 <= LOW <= HIGH <= 1")
+        out[sym] = (lo, hi)
+    return out
+
+
+def simplex_grid(
+    elements: Sequence[str],
+    step: float,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    chunk: int = 8192,
+) -> Iterator[np.ndarray]:
+    """All compositions on a simplex grid, streamed as arrays of shape (<= chunk, n_elements).
+
+    Fractions are multiples of ``step`` and sum to 1 (pure elements and sub-systems included);
+    ``bounds`` restrict elements to ``[lower, upper]``. Memory stays at one chunk whatever the
+    grid size (five elements at step 0.01 are 4,598,126 compositions).
+    """
+    n = grid_divisions(step)
+    k = len(elements)
+    if k < 2:
+        raise UserError("a composition grid needs at least two elements")
+    bounds = bounds or {}
+    lo = np.array([int(np.ceil(bounds.get(e, (0.0, 1.0))[0] * n - 1e-9)) for e in elements])
+    hi = np.array([int(np.floor(bounds.get(e, (0.0, 1.0))[1] * n + 1e-9)) for e in elements])
+    buf: list[np.ndarray] = []
+    size = 0
+
+    def prefixes(i: int, remaining: int, prefix: list[int]) -> Iterator[tuple[list[int], int]]:
+        if i == k - 2:
+            yield prefix, remaining
+            return
+        top = min(hi[i], remaining - lo[i + 1 :].sum())
+        for v in range(lo[i], top + 1):
+            prefix.append(v)
+            yield from prefixes(i + 1, remaining - v, prefix)
+            prefix.pop()
+
+    for prefix, r in prefixes(0, n, []):
+        a = np.arange(max(lo[k - 2], r - hi[k - 1]), min(hi[k - 2], r - lo[k - 1]) + 1)
+        if a.size == 0:
+            continue
+        block = np.empty((a.size, k), dtype=np.int64)
+        block[:, : k - 2] = prefix
+        block[:, k - 2] = a
+        block[:, k - 1] = r - a
+        buf.append(block)
+        size += a.size
+        if size >= chunk:
+            allb = np.concatenate(buf)
+            for s in range(0, len(allb) - len(allb) % chunk, chunk):
+                yield allb[s : s + chunk] / n
+            rest = allb[len(allb) - len(allb) % chunk :]
+            buf, size = ([rest], len(rest)) if len(rest) else ([], 0)
+    if size:
+        yield np.concatenate(buf) / n

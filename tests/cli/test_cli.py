@@ -177,3 +177,44 @@ def test_fetch_verifies_the_checksum_and_extracts_atomically(
         zf.writestr("ECNet-03774ad/HEA_Data/extra.txt", "changed")
     code, _, err = run(capsys, "data", "fetch", "--url", url, "--force")
     assert_user_error(code, err, "checksum mismatch")
+
+
+def test_explore_writes_tables_and_maps(capsys, tmp_path: Path) -> None:
+    import pandas as pd
+
+    out = tmp_path / "ex"
+    code, stdout, _ = run(
+        capsys, "explore", "--elements", "Fe,Ni,Co,Cr", "--step", "0.125", "--out", str(out)
+    )
+    assert code == 0 and "lowest g_mix" in stdout
+    csv_df = pd.read_csv(out / "explore.csv")
+    pq_df = pd.read_parquet(out / "explore.parquet")
+    assert len(csv_df) == len(pq_df) == 2 * 165
+    for col in ("x_Fe", "x_Cr", "phase", "eform_std", "ms_std", "a_angstrom",
+                "delta_e_bcc_fcc_ev_per_atom", "g_mix_ev_per_atom", "extrapolation"):  # fmt: skip
+        assert col in csv_df.columns
+    for png in ("map_eform.png", "map_ms.png", "map_phase.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = run(capsys, "explore", "--elements", "Fe,Ni,Co", "--out", str(out))
+    assert_user_error(code, err, "already exists", "--force")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--elements", "Fe,Ni,Fe"], "given twice"),
+        (["--elements", "Fe,Al"], "Al"),
+        (["--elements", "Fe,Ni", "--step", "0.3"], "does not divide 1"),
+        (
+            ["--elements", "Fe,Ni", "--step", "0.5", "--bounds", "Fe:0.2-0.3"],
+            "leave no composition",
+        ),
+        (["--elements", "Fe,Ni", "--phases", "hcp"], "hcp"),
+    ],
+)
+def test_explore_bad_input(capsys, tmp_path: Path, args: list[str], needle: str) -> None:
+    out = tmp_path / "ex"
+    code, _, err = run(capsys, "explore", *args, "--out", str(out))
+    assert_user_error(code, err, needle)
+    assert not out.exists()
+    assert not list(tmp_path.iterdir()), "nothing may be left half-written"

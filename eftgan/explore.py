@@ -1,0 +1,249 @@
+"""Structure-free screening of composition space: :class:`Screener`.
+
+    >>> from eftgan import Screener
+    >>> s = Screener.load()                                   # shipped default model
+    >>> s.predict(["FeNiCoCrMn", "Fe0.3Ni0.3Co0.2Cr0.1Mn0.1"], phase="fcc")
+    >>> df = s.screen(elements=["Fe", "Ni", "Co", "Cr", "Mn"], step=0.05)
+
+For each composition and phase the generator draws ``n_z`` element-feature samples, the
+property MLP reads them, and the mean and spread over the draws are reported. Columns:
+
+``x_<El>`` atomic fractions; ``phase``; ``eform_ev_per_atom`` and ``eform_std``;
+``emix_ev_per_atom``; ``ms_mub_per_atom`` and ``ms_std``; ``v0_a3_per_atom``;
+``a_angstrom`` cubic lattice constant of that phase (fcc ``(4 V0)^(1/3)``, bcc ``(2 V0)^(1/3)``);
+``delta_e_bcc_fcc_ev_per_atom`` = Eform(bcc) - Eform(fcc) of that composition (negative: bcc
+preferred); ``s_conf_kb_per_atom`` = -sum x ln x; ``g_mix_ev_per_atom`` = Emix - T k_B S_conf at
+the given temperature; ``extrapolation``: true where the composition's total-variation distance
+to the nearest training composition exceeds the model's threshold (the 95th percentile of
+leave-one-out nearest-neighbour distances among the training compositions), or where its
+number of components lies outside the training range (2 to 5 here: pure elements are
+extrapolation), i.e. where the model has no training data of comparable closeness.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from eftgan.augment import PropertyMLP
+from eftgan.checkpoint import read_model_folder
+from eftgan.composition import CompositionLike, check_elements, parse_composition, simplex_grid
+from eftgan.errors import CheckpointError, UserError
+from eftgan.infogan import GANConfig, Generator
+from eftgan.paths import shipped_models_dir
+
+K_B_EV = 8.617333262e-5  # eV/K
+DEFAULT_EFTGAN = "eftgan-fenicocrmnpd-v1"
+
+
+def _columns(elements: Sequence[str]) -> list[str]:
+    return [f"x_{e}" for e in elements] + [
+        "phase",
+        "eform_ev_per_atom",
+        "eform_std",
+        "emix_ev_per_atom",
+        "ms_mub_per_atom",
+        "ms_std",
+        "v0_a3_per_atom",
+        "a_angstrom",
+        "delta_e_bcc_fcc_ev_per_atom",
+        "s_conf_kb_per_atom",
+        "g_mix_ev_per_atom",
+        "extrapolation",
+    ]
+
+
+class Screener:
+    """Generator + property MLP of an EFTGAN model folder, ready to screen compositions."""
+
+    def __init__(
+        self, config: dict[str, Any], state: dict[str, torch.Tensor], folder: Path
+    ) -> None:
+        m = config["model"]
+        self.folder = folder
+        self.cfg = GANConfig.from_dict(m["gan"])
+        self.g = Generator(self.cfg)
+        self.mlp = PropertyMLP(
+            self.cfg.feature_dim, len(m["targets"]), len(self.cfg.phases), m["mlp_hidden"]
+        )
+        try:
+            self.g.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
+            self.mlp.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("mlp.")})
+        except RuntimeError as exc:
+            raise CheckpointError(
+                f"{folder}: weights do not fit the architecture ({str(exc)[:100]})"
+            ) from None
+        self.g.eval()
+        self.mlp.eval()
+        self.targets: list[str] = list(m["targets"])
+        self.y_mean = torch.tensor(m["target_mean"])
+        self.y_std = torch.tensor(m["target_std"])
+        self.train_c = np.asarray(m["train_compositions"], dtype=np.float32)
+        self.threshold = float(m["extrapolation"]["threshold"])
+        k = (self.train_c > 0).sum(1)
+        self.n_components_range = (int(k.min()), int(k.max()))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> Screener:
+        """Load an EFTGAN model folder; without a path, the shipped default model."""
+        folder = Path(path) if path is not None else shipped_models_dir() / DEFAULT_EFTGAN
+        config, state = read_model_folder(folder, kind="eftgan")
+        return cls(config, state, folder)
+
+    @property
+    def elements(self) -> tuple[str, ...]:
+        return self.cfg.elements
+
+    # -- core ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def _properties(
+        self, c: np.ndarray, phase: int, n_z: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std over ``n_z`` draws, physical units: two arrays (N, T)."""
+        n = c.shape[0]
+        ct = torch.from_numpy(c.astype(np.float32)).repeat_interleave(n_z, 0)
+        ph = torch.full((n * n_z,), phase, dtype=torch.long)
+        gen = torch.Generator().manual_seed(seed)
+        z = torch.randn(n * n_z, self.cfg.noise_dim, generator=gen)
+        y = self.mlp(self.g(ct, ph, z), ct, ph) * self.y_std + self.y_mean
+        y = y.reshape(n, n_z, -1)
+        return y.mean(1).numpy(), y.std(1).numpy() if n_z > 1 else np.zeros((n, y.shape[2]))
+
+    def extrapolation(self, c: np.ndarray) -> np.ndarray:
+        """True outside the training data's reach (see the module docstring)."""
+        k = (c > 0).sum(1)
+        lo, hi = self.n_components_range
+        out = np.empty(len(c), dtype=bool)
+        for i in range(0, len(c), 2048):
+            block = c[i : i + 2048].astype(np.float32)
+            d = np.full(len(block), np.inf, dtype=np.float32)
+            for j in range(0, len(self.train_c), 256):
+                t = self.train_c[j : j + 256]
+                d = np.minimum(d, 0.5 * np.abs(block[:, None, :] - t[None, :, :]).sum(2).min(1))
+            out[i : i + 2048] = d > self.threshold
+        return out | (k < lo) | (k > hi)
+
+    def _rows(
+        self,
+        frac: np.ndarray,
+        names: Sequence[str],
+        phases: Sequence[str],
+        temperature: float,
+        n_z: int,
+        seed: int,
+    ) -> dict[str, np.ndarray]:
+        """Column arrays for compositions ``frac`` (N, len(names)) and the requested phases."""
+        idx = [self.elements.index(e) for e in names]
+        c = np.zeros((len(frac), len(self.elements)), dtype=np.float32)
+        c[:, idx] = frac
+        per_phase = {
+            p: self._properties(c, self.cfg.phases.index(p), n_z, seed) for p in self.cfg.phases
+        }
+        t = {name: j for j, name in enumerate(self.targets)}
+        eform = {p: per_phase[p][0][:, t["eform_ev_per_atom"]] for p in per_phase}
+        delta = eform["bcc"] - eform["fcc"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_conf = -np.where(frac > 0, frac * np.log(np.where(frac > 0, frac, 1.0)), 0.0).sum(1)
+        s_conf = np.abs(s_conf)  # no -0.0 for pure elements
+        extra = self.extrapolation(c)
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in _columns(names)}
+        for p in phases:
+            mean, std = per_phase[p]
+            v0 = mean[:, t["v0_a3_per_atom"]]
+            for j, e in enumerate(names):
+                cols[f"x_{e}"].append(frac[:, j])
+            cols["phase"].append(np.full(len(frac), p, dtype=object))
+            cols["eform_ev_per_atom"].append(mean[:, t["eform_ev_per_atom"]])
+            cols["eform_std"].append(std[:, t["eform_ev_per_atom"]])
+            cols["emix_ev_per_atom"].append(mean[:, t["emix_ev_per_atom"]])
+            cols["ms_mub_per_atom"].append(mean[:, t["ms_mub_per_atom"]])
+            cols["ms_std"].append(std[:, t["ms_mub_per_atom"]])
+            cols["v0_a3_per_atom"].append(v0)
+            cols["a_angstrom"].append(np.cbrt((4.0 if p == "fcc" else 2.0) * v0))
+            cols["delta_e_bcc_fcc_ev_per_atom"].append(delta)
+            cols["s_conf_kb_per_atom"].append(s_conf)
+            cols["g_mix_ev_per_atom"].append(
+                mean[:, t["emix_ev_per_atom"]] - temperature * K_B_EV * s_conf
+            )
+            cols["extrapolation"].append(extra)
+        return {k: np.concatenate(v) for k, v in cols.items()}
+
+    # -- public API ---------------------------------------------------------------------
+    def _check_phases(self, phases: Sequence[str]) -> list[str]:
+        out = []
+        for p in phases:
+            if p not in self.cfg.phases:
+                raise UserError(f"phase {p!r} is not one of {', '.join(self.cfg.phases)}")
+            if p not in out:
+                out.append(p)
+        return out
+
+    def predict(
+        self,
+        compositions: Sequence[CompositionLike] | CompositionLike,
+        phase: str | Sequence[str] = ("fcc", "bcc"),
+        temperature: float = 1000.0,
+        n_z: int = 32,
+        seed: int = 0,
+    ):
+        """Predictions for named compositions (formulas, dicts or pymatgen Compositions)."""
+        import pandas as pd
+
+        if isinstance(compositions, (str, Mapping)) or not isinstance(compositions, Sequence):
+            compositions = [compositions]
+        phases = self._check_phases([phase] if isinstance(phase, str) else list(phase))
+        fr = [parse_composition(c) for c in compositions]
+        for f, c in zip(fr, compositions, strict=True):
+            check_elements(f, self.elements, f"composition {c}")
+        frac = np.array([[f.get(e, 0.0) for e in self.elements] for f in fr], dtype=np.float64)
+        cols = self._rows(frac, self.elements, phases, temperature, n_z, seed)
+        df = pd.DataFrame(cols)
+        df.insert(0, "composition", [str(c) for c in compositions] * len(phases))
+        return df
+
+    def iter_screen(
+        self,
+        elements: Sequence[str],
+        step: float = 0.05,
+        phases: Sequence[str] = ("fcc", "bcc"),
+        bounds: Mapping[str, tuple[float, float]] | None = None,
+        temperature: float = 1000.0,
+        n_z: int = 16,
+        seed: int = 0,
+        chunk: int = 4096,
+    ) -> Iterator[Any]:
+        """Stream the grid as DataFrames of at most ``chunk`` compositions (times phases)."""
+        import pandas as pd
+
+        names = validate_elements(elements, self.elements)
+        phases = self._check_phases(phases)
+        for frac in simplex_grid(names, step, bounds, chunk=chunk):
+            yield pd.DataFrame(self._rows(frac, names, phases, temperature, n_z, seed))
+
+    def screen(self, elements: Sequence[str], step: float = 0.05, **kw: Any):
+        """The whole grid as one DataFrame (see :meth:`iter_screen` for large grids)."""
+        import pandas as pd
+
+        parts = list(self.iter_screen(elements, step, **kw))
+        if not parts:
+            raise UserError("the bounds leave no composition on the grid")
+        return pd.concat(parts, ignore_index=True)
+
+
+def validate_elements(elements: Sequence[str], supported: Sequence[str]) -> list[str]:
+    """Canonical, unique, supported element symbols; :class:`UserError` otherwise."""
+    from eftgan.elements import canonical_symbol
+
+    names = [canonical_symbol(e) for e in elements]
+    dup = sorted({e for e in names if names.count(e) > 1})
+    if dup:
+        raise UserError(f"element {', '.join(dup)} is given twice; list each element once")
+    if len(names) < 2:
+        raise UserError("give at least two elements, e.g. --elements Fe,Ni,Co")
+    check_elements({e: 1.0 for e in names}, supported, "--elements")
+    return names

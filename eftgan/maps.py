@@ -1,0 +1,124 @@
+"""Ternary and pseudo-ternary composition maps (PNG) from a screening table.
+
+For three elements the map is the whole ternary. For more, it is a pseudo-ternary *section*:
+the first three elements span the triangle and every other element is held at an equal share
+``s`` (the equiatomic share ``1/n`` rounded down to the grid), as in the EFTGAN paper's
+sections through the Cantor alloy. Binary systems are drawn as curves.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SQRT3_2 = math.sqrt(3.0) / 2.0
+
+
+def section(df: Any, elements: Sequence[str], step: float) -> tuple[Any, float]:
+    """Rows of the pseudo-ternary section and the share held by each other element."""
+    n = len(elements)
+    if n <= 3:
+        return df, 0.0
+    share = math.floor((1.0 / n) / step + 1e-9) * step
+    mask = np.ones(len(df), dtype=bool)
+    for e in elements[3:]:
+        mask &= np.abs(df[f"x_{e}"].to_numpy() - share) < 1e-6
+    return df[mask], share
+
+
+def _xy(df: Any, corners: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    a, b, c = (df[f"x_{e}"].to_numpy(dtype=float) for e in corners)
+    tot = a + b + c
+    b, c = b / tot, c / tot
+    return b + 0.5 * c, SQRT3_2 * c
+
+
+def _triangle(ax: Any, corners: Sequence[str], title: str) -> None:
+    ax.plot([0, 1, 0.5, 0], [0, 0, SQRT3_2, 0], color="k", lw=0.8)
+    ax.text(-0.03, -0.04, corners[0], ha="right", va="top", fontsize=10)
+    ax.text(1.03, -0.04, corners[1], ha="left", va="top", fontsize=10)
+    ax.text(0.5, SQRT3_2 + 0.03, corners[2], ha="center", va="bottom", fontsize=10)
+    for t in (0.25, 0.5, 0.75):  # light grid lines at 25 % steps
+        ax.plot([t / 2, 1 - t / 2], [t * SQRT3_2] * 2, color="0.85", lw=0.5, zorder=0)
+        ax.plot([t, t / 2 + 0.5], [0, (1 - t) * SQRT3_2], color="0.85", lw=0.5, zorder=0)
+        ax.plot([t, t / 2], [0, t * SQRT3_2], color="0.85", lw=0.5, zorder=0)
+    ax.set_title(title, fontsize=10)
+    ax.set_aspect("equal")
+    ax.set_xlim(-0.08, 1.08)
+    ax.set_ylim(-0.1, 0.95)
+    ax.axis("off")
+
+
+def _save(fig: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=150, bbox_inches="tight")
+    tmp.replace(path)
+
+
+def write_maps(
+    df: Any, elements: Sequence[str], step: float, out: Path, temperature: float
+) -> list[Path]:
+    """Formation-energy, magnetic-moment and fcc/bcc-preference maps; returns the PNG paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    rows, share = section(df, elements, step)
+    corners = list(elements[:3])
+    suffix = f"; {', '.join(elements[3:])} at {share:.2f} each" if len(elements) > 3 else ""
+    phases = [p for p in ("fcc", "bcc") if (rows["phase"] == p).any()]
+    written: list[Path] = []
+    specs = [
+        ("eform_ev_per_atom", "Formation energy (eV/atom)", "viridis", "map_eform.png"),
+        ("ms_mub_per_atom", "Magnetic moment (μB/atom)", "magma", "map_ms.png"),
+    ]
+    for col, label, cmap, fname in specs:
+        fig, axes = plt.subplots(1, len(phases), figsize=(4.6 * len(phases), 4.2), squeeze=False)
+        vals = rows[col].to_numpy(dtype=float)
+        vmin, vmax = float(np.nanmin(vals)), float(np.nanmax(vals))
+        for ax, p in zip(axes[0], phases, strict=True):
+            r = rows[rows["phase"] == p]
+            sc = _draw(ax, r, corners, col, cmap, vmin, vmax, len(elements))
+            _triangle(ax, corners, f"{p}{suffix}") if len(elements) >= 3 else None
+        fig.colorbar(sc, ax=axes[0].tolist(), shrink=0.8, label=label)
+        _save(fig, out / fname)
+        plt.close(fig)
+        written.append(out / fname)
+    # phase preference from one row per composition
+    r = rows[rows["phase"] == phases[0]]
+    d = r["delta_e_bcc_fcc_ev_per_atom"].to_numpy(dtype=float)
+    lim = float(np.nanmax(np.abs(d))) or 1e-3
+    fig, ax = plt.subplots(figsize=(5.2, 4.2))
+    sc = _draw(ax, r, corners, "delta_e_bcc_fcc_ev_per_atom", "RdBu", -lim, lim, len(elements),
+               norm=TwoSlopeNorm(0.0, -lim, lim))  # fmt: skip
+    if len(elements) >= 3:
+        _triangle(ax, corners, f"E(bcc) − E(fcc): red favours bcc, blue fcc{suffix}")
+    fig.colorbar(sc, ax=ax, shrink=0.8, label="ΔE bcc − fcc (eV/atom)")
+    _save(fig, out / "map_phase.png")
+    plt.close(fig)
+    written.append(out / "map_phase.png")
+    return written
+
+
+def _draw(ax: Any, r: Any, corners: Sequence[str], col: str, cmap: str, vmin: float, vmax: float,
+          n: int, norm: Any = None) -> Any:  # fmt: skip
+    v = r[col].to_numpy(dtype=float)
+    if n == 2:
+        x = r[f"x_{corners[1]}"].to_numpy(dtype=float)
+        o = np.argsort(x)
+        ax.plot(x[o], v[o], "-o", ms=3)
+        ax.set_xlabel(f"x({corners[1]})")
+        ax.set_ylabel(col)
+        return ax.scatter(x[o], v[o], c=v[o], cmap=cmap, vmin=None if norm else vmin,
+                          vmax=None if norm else vmax, norm=norm, s=10)  # fmt: skip
+    x, y = _xy(r, corners)
+    kw = {"norm": norm} if norm is not None else {"vmin": vmin, "vmax": vmax}
+    if len(x) >= 3:
+        return ax.tripcolor(x, y, v, cmap=cmap, shading="gouraud", **kw)
+    return ax.scatter(x, y, c=v, cmap=cmap, **kw)
