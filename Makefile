@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/eftgan predict data/examples/*.vasp data/examples/*.cif
+	$(VENV)/bin/eftgan explore --elements Fe,Ni,Co,Cr,Mn --out demo-explore --force
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra

@@ -152,20 +152,99 @@ def ecnet_section(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def eftgan_section(r: dict[str, Any]) -> str:
+    st = r["settings"]
+    lines = [
+        "## EFTGAN (measured)",
+        "",
+        f"From `python benchmarks/eftgan_benchmark.py` (`benchmarks/results/eftgan.json`), on "
+        f"{r['machine']}. Scores: MAE on the {r['structure_free']['n_test_structures']} test "
+        "structures of the shipped ECNet, whose compositions no stage ever saw.",
+        "",
+        f"**Augmentation ablation**, Eform MAE (eV/atom), {st['seeds']} seeds, "
+        f"{st['rounds']} rounds of {st['n_aug']} generated samples, GAN {st['gan_steps']} steps:",
+        "",
+        "| training data | real only | real + augmented | change |",
+        "|---|---|---|---|",
+    ]
+    for f, a in r["augmentation"].items():
+        real = f"{a['real_only_mae']:.4f} ± {a['real_only_mae_std']:.4f}"
+        aug = f"{a['augmented_mae']:.4f} ± {a['augmented_mae_std']:.4f}"
+        pct = a["relative_change_pct"]
+        lines.append(f"| {int(float(f) * 100)} % | {real} | {aug} | {pct:+.1f} % |")
+    g20 = r["augmentation"]["0.2"]["relative_change_pct"]
+    verdict = "met" if g20 <= -15 else "missed"
+    lines += [
+        "",
+        f"Goal: at least 15 % lower Eform MAE at 20 % data: {g20:+.1f} % ({verdict}).",
+        "",
+    ]
+    sf = r["structure_free"]
+    lines += [
+        f"**Structure-free prediction** (generator + MLP from composition alone, "
+        f"{sf['gan_seeds']} GAN seeds) beside the structure-based ECNet and the ridge, MAE:",
+        "",
+        "| model | Eform (eV/atom) | Emix (eV/atom) | Ms (μB/atom) | V0 (Å³/atom) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, key in (
+        ("EFTGAN generator + MLP (composition only)", "eftgan_generator_mlp"),
+        ("ECNet (relaxed structure)", "ecnet_structure_based"),
+        ("ridge, quadratic composition", "ridge_quadratic_composition"),
+    ):
+        m = sf[key]
+        lines.append(f"| {name} | " + " | ".join(f"{m[t]:.4f}" for t in UNITS) + " |")
+    sanity = RESULTS / "eftgan_sanity.json"
+    if sanity.is_file():
+        lines += [
+            "",
+            "**Physics sanity** (`python benchmarks/eftgan_sanity.py`): equiatomic alloys, "
+            "composition-only prediction (64 draws) beside the dataset's DFT entry:",
+            "",
+            "| alloy | phase | Eform pred / DFT | E(bcc)-E(fcc) pred / DFT | a (Å) pred / DFT "
+            "| Ms (μB/atom) pred / DFT | DFT entry |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for x in json.loads(sanity.read_text())["rows"]:
+            note = x["dft_entry_split"] + (f", flagged: {', '.join(x['dft_entry_flags'])}"
+                                           if x["dft_entry_flags"] else "")  # fmt: skip
+            lines.append(
+                f"| {x['alloy']} | {x['phase']} | {x['eform_pred']:.3f} / {x['eform_dft']:.3f} | "
+                f"{x['delta_e_bcc_fcc_pred']:+.3f} / {x['delta_e_bcc_fcc_dft']:+.3f} | "
+                f"{x['a_pred']:.3f} / {x['a_dft']:.3f} | {x['ms_pred']:.2f} / {x['ms_dft']:.2f} "
+                f"| {note} |"
+            )
+    sp = r["speed"]
+    lines += [
+        "",
+        f"**Speed**: {sp['compositions_per_s']:.0f} compositions per second per phase "
+        f"({sp['n_z']} noise draws each, {sp['threads']} threads); `eftgan explore --elements "
+        f"Fe,Ni,Co,Cr,Mn` at step 0.05 (10,626 compositions x 2 phases, maps included) takes "
+        f"{sp.get('explore_step005_wall_s', float('nan')):.1f} s end to end (median of 3, "
+        "start-up included; goal 10 s). Step 0.01: "
+        f"{sp['explore_step001_wall_s']}.",
+    ]
+    return "\n".join(lines)
+
+
+def replace_section(text: str, tag: str, body: str) -> str:
+    pattern = rf"<!-- {tag}:start -->.*<!-- {tag}:end -->"
+    return re.sub(
+        pattern, lambda _: f"<!-- {tag}:start -->\n{body}\n<!-- {tag}:end -->", text, flags=re.S
+    )
+
+
 def main() -> None:
-    path = RESULTS / "ecnet_accuracy.json"
-    if not path.is_file():
-        sys.exit("run benchmarks/ecnet_accuracy.py first")
-    section = ecnet_section(json.loads(path.read_text()))
     readme = REPO / "README.md"
     text = readme.read_text()
-    new = re.sub(
-        r"<!-- ecnet-accuracy:start -->.*<!-- ecnet-accuracy:end -->",
-        lambda _: f"<!-- ecnet-accuracy:start -->\n{section}\n<!-- ecnet-accuracy:end -->",
-        text,
-        flags=re.S,
-    )
-    readme.write_text(new)
+    for tag, name, make in (
+        ("ecnet-accuracy", "ecnet_accuracy.json", ecnet_section),
+        ("eftgan", "eftgan.json", eftgan_section),
+    ):
+        path = RESULTS / name
+        if path.is_file():
+            text = replace_section(text, tag, make(json.loads(path.read_text())))
+    readme.write_text(text)
     print("README.md updated")
 
 
