@@ -53,21 +53,15 @@ def _triangle(ax: Any, corners: Sequence[str], title: str) -> None:
     ax.axis("off")
 
 
-def _save(fig: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=150, bbox_inches="tight")
-    tmp.replace(path)
-
-
 def write_maps(
     df: Any, elements: Sequence[str], step: float, out: Path, temperature: float
 ) -> list[Path]:
     """Formation-energy, magnetic-moment and fcc/bcc-preference maps; returns the PNG paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import TwoSlopeNorm
+
+    from eftgan.plotting import pyplot, save_png
+
+    plt = pyplot()
 
     rows, share = section(df, elements, step)
     corners = list(elements[:3])
@@ -85,10 +79,12 @@ def write_maps(
         for ax, p in zip(axes[0], phases, strict=True):
             r = rows[rows["phase"] == p]
             sc = _draw(ax, r, corners, col, cmap, vmin, vmax, len(elements))
-            _triangle(ax, corners, f"{p}{suffix}") if len(elements) >= 3 else None
+            if len(elements) >= 3:
+                _triangle(ax, corners, f"{p}{suffix}")
+            else:
+                ax.set_title(p, fontsize=10)
         fig.colorbar(sc, ax=axes[0].tolist(), shrink=0.8, label=label)
-        _save(fig, out / fname)
-        plt.close(fig)
+        save_png(fig, out / fname, dpi=150, bbox_inches="tight")
         written.append(out / fname)
     # phase preference from one row per composition
     r = rows[rows["phase"] == phases[0]]
@@ -100,8 +96,7 @@ def write_maps(
     if len(elements) >= 3:
         _triangle(ax, corners, f"E(bcc) − E(fcc): red favours bcc, blue fcc{suffix}")
     fig.colorbar(sc, ax=ax, shrink=0.8, label="ΔE bcc − fcc (eV/atom)")
-    _save(fig, out / "map_phase.png")
-    plt.close(fig)
+    save_png(fig, out / "map_phase.png", dpi=150, bbox_inches="tight")
     written.append(out / "map_phase.png")
     return written
 

@@ -179,10 +179,9 @@ def train_eftgan(
 
 
 def _gan_png(hist: Any, path: Path) -> None:
-    import matplotlib
+    from eftgan.plotting import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     def smooth(x: list[float]) -> np.ndarray:
         k = max(1, len(x) // 100)
@@ -195,7 +194,4 @@ def _gan_png(hist: Any, path: Path) -> None:
     ax.set_ylabel("loss (running mean)")
     ax.legend(frameon=False)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    save_png(fig, path)

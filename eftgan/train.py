@@ -179,11 +179,9 @@ def _unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torc
 
 
 def _loss_png(history: list[dict[str, float]], path: Path) -> None:
-    import matplotlib
+    from eftgan.plotting import pyplot, save_png
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ep = [h["epoch"] for h in history]
     fig, ax = plt.subplots(figsize=(5, 3.4), dpi=120)
     ax.semilogy(ep, [h["train_loss"] for h in history], label="train (MSE, standardised)")
@@ -192,10 +190,7 @@ def _loss_png(history: list[dict[str, float]], path: Path) -> None:
     ax.set_ylabel("loss")
     ax.legend(frameon=False)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    save_png(fig, path)
 
 
 def _history_csv(history: list[dict[str, float]]) -> str:

@@ -218,3 +218,11 @@ def test_explore_bad_input(capsys, tmp_path: Path, args: list[str], needle: str)
     assert_user_error(code, err, needle)
     assert not out.exists()
     assert not list(tmp_path.iterdir()), "nothing may be left half-written"
+
+
+def test_explore_binary_draws_curves(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "bin"
+    args = ["--elements", "Ni,Fe", "--step", "0.1", "--phases", "fcc", "--out", str(out)]
+    code, stdout, _ = run(capsys, "explore", *args)
+    assert code == 0 and "11 compositions x 1 phases" in stdout
+    assert (out / "map_phase.png").is_file() and (out / "map_eform.png").is_file()
