@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 import shutil
 import tempfile
@@ -70,7 +71,8 @@ def explore(
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
     try:
         writer = None
-        best: list[tuple[float, int, dict[str, Any]]] = []
+        best: list[tuple[float, int, dict[str, Any]]] = []  # min-heap on -g_mix: worst first
+        tiebreak = itertools.count()
         section_parts = []
         count = 0
         bar = tqdm(total=total, desc="explore", unit="comp", mininterval=1.0, disable=None)
@@ -87,8 +89,8 @@ def explore(
 
                     section_parts.append(section(df, names, step)[0])
                 ok = df[~df["extrapolation"]]
-                for i, row in ok.nsmallest(top, "g_mix_ev_per_atom").iterrows():
-                    item = (-float(row["g_mix_ev_per_atom"]), count + int(i), row.to_dict())
+                for _, row in ok.nsmallest(top, "g_mix_ev_per_atom").iterrows():
+                    item = (-float(row["g_mix_ev_per_atom"]), next(tiebreak), row.to_dict())
                     (heapq.heappush if len(best) < top else heapq.heappushpop)(best, item)
                 count += len(df) // len(phase_list)
                 bar.update(len(df) // len(phase_list))
