@@ -73,7 +73,6 @@ def explore(
         writer = None
         best: list[tuple[float, int, dict[str, Any]]] = []  # min-heap on -g_mix: worst first
         tiebreak = itertools.count()
-        section_parts = []
         count = 0
         bar = tqdm(total=total, desc="explore", unit="comp", mininterval=1.0, disable=None)
         with open(tmp / "explore.csv", "w") as csv_fh:
@@ -84,10 +83,6 @@ def explore(
                 table = pa.Table.from_pandas(df, preserve_index=False)
                 writer = writer or pq.ParquetWriter(tmp / "explore.parquet", table.schema)
                 writer.write_table(table)
-                if not no_maps:
-                    from eftgan.maps import section
-
-                    section_parts.append(section(df, names, step)[0])
                 ok = df[~df["extrapolation"]]
                 for _, row in ok.nsmallest(top, "g_mix_ev_per_atom").iterrows():
                     item = (-float(row["g_mix_ev_per_atom"]), next(tiebreak), row.to_dict())
@@ -100,11 +95,20 @@ def explore(
         writer.close()
         maps: list[Path] = []
         if not no_maps:
-            import pandas as pd
+            from eftgan.maps import section_bounds, write_maps
 
-            from eftgan.maps import write_maps
+            sec = section_bounds(names, step, bnd)
+            parts = []
+            if sec is not None:
+                parts = list(
+                    screener.iter_screen(names, step, phase_list, sec, temperature, n_z, seed)
+                )
+            if parts:
+                import pandas as pd
 
-            maps = write_maps(pd.concat(section_parts), names, step, tmp, temperature)
+                maps = write_maps(pd.concat(parts, ignore_index=True), names, tmp)
+            else:
+                click.echo("no maps: the bounds exclude the equal-share section", err=True)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

@@ -3,13 +3,15 @@
 For three elements the map is the whole ternary. For more, it is a pseudo-ternary *section*:
 the first three elements span the triangle and every other element is held at an equal share
 ``s`` (the equiatomic share ``1/n`` rounded down to the grid), as in the EFTGAN paper's
-sections through the Cantor alloy. Binary systems are drawn as curves.
+sections through the Cantor alloy. Binary systems are drawn as curves. The section is screened
+on its own (:func:`section_bounds`) rather than filtered out of a large streamed grid, so that
+nothing of the stream is kept alive.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +20,23 @@ import numpy as np
 SQRT3_2 = math.sqrt(3.0) / 2.0
 
 
-def section(df: Any, elements: Sequence[str], step: float) -> tuple[Any, float]:
-    """Rows of the pseudo-ternary section and the share held by each other element."""
+def section_bounds(
+    elements: Sequence[str], step: float, bounds: Mapping[str, tuple[float, float]] | None = None
+) -> dict[str, tuple[float, float]] | None:
+    """Grid bounds that select the pseudo-ternary section: every element after the third at
+    the equiatomic share rounded down to the grid, the user's bounds kept; None if those
+    bounds exclude the share.
+    """
+    out = dict(bounds or {})
     n = len(elements)
-    if n <= 3:
-        return df, 0.0
-    share = math.floor((1.0 / n) / step + 1e-9) * step
-    mask = np.ones(len(df), dtype=bool)
-    for e in elements[3:]:
-        mask &= np.abs(df[f"x_{e}"].to_numpy() - share) < 1e-6
-    return df[mask], share
+    if n > 3:
+        share = math.floor((1.0 / n) / step + 1e-9) * step
+        for e in elements[3:]:
+            lo, hi = out.get(e, (0.0, 1.0))
+            if not lo - 1e-9 <= share <= hi + 1e-9:
+                return None
+            out[e] = (share, share)
+    return out
 
 
 def _xy(df: Any, corners: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -53,9 +62,7 @@ def _triangle(ax: Any, corners: Sequence[str], title: str) -> None:
     ax.axis("off")
 
 
-def write_maps(
-    df: Any, elements: Sequence[str], step: float, out: Path, temperature: float
-) -> list[Path]:
+def write_maps(rows: Any, elements: Sequence[str], out: Path) -> list[Path]:
     """Formation-energy, magnetic-moment and fcc/bcc-preference maps; returns the PNG paths."""
     from matplotlib.colors import TwoSlopeNorm
 
@@ -63,7 +70,7 @@ def write_maps(
 
     plt = pyplot()
 
-    rows, share = section(df, elements, step)
+    share = float(rows[f"x_{elements[3]}"].iloc[0]) if len(elements) > 3 else 0.0
     corners = list(elements[:3])
     suffix = f"; {', '.join(elements[3:])} at {share:.2f} each" if len(elements) > 3 else ""
     phases = [p for p in ("fcc", "bcc") if (rows["phase"] == p).any()]
