@@ -37,11 +37,17 @@ def _formula(row: Any, elements: list[str]) -> str:
 @click.option("--n-z", default=16, show_default=True, help="Generator noise draws per composition.")
 @click.option("--top", default=10, show_default=True, help="Candidates to print.")
 @click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Dask scheduler address (tcp://HOST:8786) to screen on a cluster; needs eftgan[dist].",
+)
 @click.option("--no-maps", is_flag=True, help="Skip the PNG maps.")
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
 def explore(
     elements: str, step: float, phases: str, temperature: float, bounds: str | None, out: Path,
-    model_dir: Path | None, n_z: int, top: int, seed: int, no_maps: bool, force: bool,
+    model_dir: Path | None, n_z: int, top: int, seed: int, scheduler: str | None, no_maps: bool,
+    force: bool,
 ) -> None:  # fmt: skip
     """Predict Eform, Emix, Ms, V0 and derived quantities over a composition grid.
 
@@ -77,7 +83,9 @@ def explore(
         bar = tqdm(total=total, desc="explore", unit="comp", mininterval=1.0, disable=None)
         with open(tmp / "explore.csv", "w") as csv_fh:
             for k, df in enumerate(
-                screener.iter_screen(names, step, phase_list, bnd, temperature, n_z, seed)
+                screener.iter_screen(
+                    names, step, phase_list, bnd, temperature, n_z, seed, scheduler=scheduler
+                )
             ):
                 df.to_csv(csv_fh, header=(k == 0), index=False, float_format="%.6g")
                 table = pa.Table.from_pandas(df, preserve_index=False)

@@ -62,10 +62,12 @@ class Screener:
     """Generator + property MLP of an EFTGAN model folder, ready to screen compositions."""
 
     def __init__(
-        self, config: dict[str, Any], state: dict[str, torch.Tensor], folder: Path
+        self, config: dict[str, Any], state: dict[str, torch.Tensor], folder: Path | None
     ) -> None:
         m = config["model"]
         self.folder = folder
+        self.config = config
+        self.state = state
         self.cfg = GANConfig.from_dict(m["gan"])
         self.g = Generator(self.cfg)
         self.mlp = PropertyMLP(
@@ -216,12 +218,24 @@ class Screener:
         n_z: int = 16,
         seed: int = 0,
         chunk: int = 4096,
+        scheduler: str | None = None,
     ) -> Iterator[Any]:
-        """Stream the grid as DataFrames of at most ``chunk`` compositions (times phases)."""
+        """Stream the grid as DataFrames of at most ``chunk`` compositions (times phases).
+
+        With ``scheduler`` (a Dask scheduler address such as ``tcp://host:8786``) the chunks are
+        computed on that cluster (see :mod:`eftgan.distributed`); the rows are the same.
+        """
         import pandas as pd
 
         names = validate_elements(elements, self.elements)
         phases = self._check_phases(phases)
+        if scheduler:
+            from eftgan.distributed import iter_screen_dask
+
+            yield from iter_screen_dask(
+                self, scheduler, names, step, phases, bounds, temperature, n_z, seed, chunk
+            )
+            return
         for frac in simplex_grid(names, step, bounds, chunk=chunk):
             yield pd.DataFrame(self._rows(frac, names, phases, temperature, n_z, seed))
 
