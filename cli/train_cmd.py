@@ -112,6 +112,8 @@ def eftgan_cmd(data_path: Path, ecnet_dir: Path | None, out: Path, seed: int, ga
     ds = ds.without(flagged_names(validate(ds)))
     m = train_eftgan(load_model(ecnet_dir), ds, out, seed=seed, gan_steps=gan_steps,
                      rounds=rounds, force=force, progress=not quiet)  # fmt: skip
+    if m["resumed_from_step"]:
+        click.echo(f"resumed from GAN step {m['resumed_from_step']}", err=True)
     click.echo(
         f"model written to {out} ({m['n_train']} structures, Q MAE "
         f"{m['q_mae_train_real']:.4f}, {m['wall_s']:.0f} s)"

@@ -31,6 +31,7 @@ samples are not detached on the generator step), and held-out structures never e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -147,12 +148,18 @@ def train_gan(
     lr: float = 2e-4,
     seed: int = 0,
     progress: bool = False,
+    resume: dict[str, Any] | None = None,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    checkpoint_every: int = 250,
 ) -> GANHistory:
     """Non-saturating GAN with the InfoGAN term; updates ``g`` and ``d`` in place.
 
     Args:
         feats: real features (N, S, H), zero in absent slots (standardised per channel).
         comps: compositions (N, S); phases: (N,) long.
+        resume: a state from :func:`gan_state` to continue from (bit-identical to an
+            uninterrupted run).
+        checkpoint: called with :func:`gan_state` every ``checkpoint_every`` steps.
     """
     from tqdm import tqdm
 
@@ -162,8 +169,21 @@ def train_gan(
     opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
     bce = nn.functional.binary_cross_entropy_with_logits
     hist = GANHistory([], [], [])
+    start = 0
+    if resume is not None:
+        g.load_state_dict(resume["g"])
+        d.load_state_dict(resume["d"])
+        opt_g.load_state_dict(resume["opt_g"])
+        opt_d.load_state_dict(resume["opt_d"])
+        gen.set_state(resume["rng"])
+        hist = GANHistory(**resume["history"])
+        start = int(resume["step"])
     n = feats.shape[0]
-    for _ in tqdm(range(steps), desc="train gan", disable=not progress, mininterval=1.0):
+    bar = tqdm(
+        range(start, steps), desc="train gan", disable=not progress, mininterval=1.0,
+        initial=start, total=steps,
+    )  # fmt: skip
+    for step in bar:
         idx = torch.randint(0, n, (min(batch_size, n),), generator=gen)
         f_real, c, ph = feats[idx], comps[idx], phases[idx]
         z = torch.randn(len(idx), cfg.noise_dim, generator=gen)
@@ -192,7 +212,30 @@ def train_gan(
         hist.d_loss.append(float(loss_d.detach()))
         hist.g_loss.append(float(loss_g.detach()))
         hist.q_loss.append(float(loss_q.detach()))
+        if checkpoint is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            checkpoint(gan_state(g, d, opt_g, opt_d, gen, hist, step + 1))
     return hist
+
+
+def gan_state(
+    g: Generator,
+    d: Discriminator,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    gen: torch.Generator,
+    hist: GANHistory,
+    step: int,
+) -> dict[str, Any]:
+    """Everything :func:`train_gan` needs to continue after ``step`` steps."""
+    return {
+        "g": g.state_dict(),
+        "d": d.state_dict(),
+        "opt_g": opt_g.state_dict(),
+        "opt_d": opt_d.state_dict(),
+        "rng": gen.get_state(),
+        "history": asdict(hist),
+        "step": step,
+    }
 
 
 def sample_features(

@@ -27,6 +27,7 @@ from torch import nn
 from eftgan.augment import FitSettings, augmented_fit
 from eftgan.checkpoint import package_versions, write_model_folder
 from eftgan.dataset import TARGETS, Dataset
+from eftgan.elements import atomic_write_bytes
 from eftgan.errors import UserError
 from eftgan.infogan import (
     Discriminator,
@@ -38,7 +39,15 @@ from eftgan.infogan import (
     train_gan,
 )
 from eftgan.model import ECNetModel
-from eftgan.train import check_output_folder
+from eftgan.train import (
+    STATE_FILE,
+    _optimizer_from_tensors,
+    _prefixed,
+    _read_metadata,
+    _unprefixed,
+    check_output_folder,
+    optimizer_state_tensors,
+)
 
 
 def ecnet_split(ecnet: ECNetModel) -> dict[str, list[str]]:
@@ -88,8 +97,14 @@ def train_eftgan(
     force: bool = False,
     progress: bool = True,
     train_names: list[str] | None = None,
+    checkpoint_every: int = 250,
 ) -> dict[str, Any]:
-    """Train the generator and property MLP; write a model folder to ``out``; return metrics."""
+    """Train the generator and property MLP; write a model folder to ``out``; return metrics.
+
+    Every ``checkpoint_every`` GAN steps the training state is saved to ``out/state.safetensors``;
+    running again with the same settings and data continues from there and gives the same
+    weights as an uninterrupted run.
+    """
     check_output_folder(out, force)
     t0 = time.perf_counter()
     split = ecnet_split(ecnet)
@@ -115,7 +130,24 @@ def train_eftgan(
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         g, d = Generator(cfg), Discriminator(cfg)
-    hist = train_gan(g, d, f_std, a.c, a.phase, steps=gan_steps, seed=seed, progress=progress)
+    fingerprint = {
+        "gan": cfg.as_dict(),
+        "seed": seed,
+        "gan_steps": gan_steps,
+        "data_hash": dataset.data_hash,
+        "ecnet_sha256": ecnet.config.get("weights", {}).get("sha256"),
+        "train": sorted(names),
+    }
+    state_path = out / STATE_FILE
+    if force:
+        state_path.unlink(missing_ok=True)
+    resume = _load_gan_state(state_path, fingerprint, g, d)
+    out.mkdir(parents=True, exist_ok=True)
+    hist = train_gan(
+        g, d, f_std, a.c, a.phase, steps=gan_steps, seed=seed, progress=progress,
+        resume=resume, checkpoint=lambda st: _save_gan_state(state_path, fingerprint, st),
+        checkpoint_every=checkpoint_every,
+    )  # fmt: skip
     g.eval()
     with torch.no_grad():
         _, q_real = d(f_std, a.c, a.phase)
@@ -147,6 +179,7 @@ def train_eftgan(
         "final_d_loss": float(np.mean(hist.d_loss[-100:])),
         "final_g_loss": float(np.mean(hist.g_loss[-100:])),
         "n_train": len(a),
+        "resumed_from_step": int(resume["step"]) if resume else 0,
         "wall_s": time.perf_counter() - t0,
     }
     out.mkdir(parents=True, exist_ok=True)
@@ -175,7 +208,67 @@ def train_eftgan(
     write_model_folder(
         out, modules, kind="eftgan", model_config=config, card=card, extra={"metrics": metrics}
     )
+    state_path.unlink(missing_ok=True)
     return metrics
+
+
+def _save_gan_state(path: Path, fingerprint: dict[str, Any], st: dict[str, Any]) -> None:
+    """Write a GAN training state (safetensors plus JSON metadata, no pickle) atomically."""
+    from safetensors.torch import save as st_save
+
+    og, groups_g = _optimizer_to_tensors_named(st["opt_g"], "opt_g")
+    od, groups_d = _optimizer_to_tensors_named(st["opt_d"], "opt_d")
+    tensors = {
+        **_prefixed(st["g"], "g"),
+        **_prefixed(st["d"], "d"),
+        **og,
+        **od,
+        "rng": st["rng"].clone(),
+    }
+    run = {
+        "fingerprint": fingerprint,
+        "step": st["step"],
+        "history": st["history"],
+        "groups_g": groups_g,
+        "groups_d": groups_d,
+    }
+    atomic_write_bytes(path, st_save(tensors, metadata={"run": json.dumps(run)}))
+
+
+def _optimizer_to_tensors_named(
+    sd: dict[str, Any], prefix: str
+) -> tuple[dict[str, torch.Tensor], Any]:
+    tensors, groups = optimizer_state_tensors(sd)
+    return {f"{prefix}.{k}": v for k, v in tensors.items()}, groups
+
+
+def _load_gan_state(
+    path: Path, fingerprint: dict[str, Any], g: Generator, d: Discriminator
+) -> dict[str, Any] | None:
+    """The saved state to resume from, or None; a state of other settings is a user error."""
+    from safetensors.torch import load as st_load
+
+    if not path.is_file():
+        return None
+    try:
+        tensors = st_load(path.read_bytes())
+        run = json.loads(_read_metadata(path)["run"])
+    except Exception:
+        raise UserError(f"{path} is damaged; pass --force to start the run again") from None
+    if run["fingerprint"] != json.loads(json.dumps(fingerprint)):
+        raise UserError(
+            f"{path.parent} holds an unfinished run with other settings or data; pass --force "
+            "to start over or choose another --out"
+        )
+    return {
+        "g": _unprefixed(tensors, "g"),
+        "d": _unprefixed(tensors, "d"),
+        "opt_g": _optimizer_from_tensors(_unprefixed(tensors, "opt_g"), run["groups_g"]),
+        "opt_d": _optimizer_from_tensors(_unprefixed(tensors, "opt_d"), run["groups_d"]),
+        "rng": tensors["rng"],
+        "history": run["history"],
+        "step": run["step"],
+    }
 
 
 def _gan_png(hist: Any, path: Path) -> None:

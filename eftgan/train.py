@@ -149,7 +149,11 @@ def metrics_by_phase(
 
 
 def _optimizer_to_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
-    sd = opt.state_dict()
+    return optimizer_state_tensors(opt.state_dict())
+
+
+def optimizer_state_tensors(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], Any]:
+    """An optimizer ``state_dict`` as flat tensors plus its JSON-able ``param_groups``."""
     tensors = {}
     for pid, st in sd["state"].items():
         for k, v in st.items():

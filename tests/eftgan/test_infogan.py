@@ -70,3 +70,42 @@ def test_property_mlp_and_augmentation_run_and_fit() -> None:
     m2 = augmented_fit(g, f, c, ph, y, rounds=1, n_aug=50, seed=0)
     with torch.no_grad():
         assert torch.isfinite(m2(f, c, ph)).all()
+
+
+def test_interrupted_eftgan_training_resumes_bit_identically(
+    tiny_model, tiny_dft, tmp_path, monkeypatch
+) -> None:
+    import pytest
+    from safetensors.torch import load_file
+
+    from eftgan import pipeline
+    from eftgan.dataset import load_dataset
+    from eftgan.errors import UserError
+    from eftgan.model import load_model
+
+    ecnet, ds = load_model(tiny_model), load_dataset(tiny_dft)
+    names = [e.name for e in ds]  # the tiny ECNet's split is too small: use every entry
+    kw = {"seed": 2, "gan_steps": 60, "progress": False, "train_names": names}
+    pipeline.train_eftgan(ecnet, ds, tmp_path / "full", checkpoint_every=20, **kw)
+
+    real_save = pipeline._save_gan_state
+
+    def save_then_die(path, fingerprint, st):
+        real_save(path, fingerprint, st)
+        if st["step"] == 40:
+            raise KeyboardInterrupt  # as if killed right after the second checkpoint
+
+    monkeypatch.setattr(pipeline, "_save_gan_state", save_then_die)
+    out = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.train_eftgan(ecnet, ds, out, checkpoint_every=20, **kw)
+    assert (out / "state.safetensors").is_file() and not (out / "config.json").exists()
+    with pytest.raises(UserError, match="other settings"):
+        pipeline.train_eftgan(ecnet, ds, out, checkpoint_every=20, **{**kw, "gan_steps": 80})
+    m = pipeline.train_eftgan(ecnet, ds, out, checkpoint_every=20, **kw)
+    assert m["resumed_from_step"] == 40
+    assert not (out / "state.safetensors").exists()
+    a = load_file(tmp_path / "full" / "weights.safetensors")
+    b = load_file(out / "weights.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
