@@ -96,11 +96,17 @@ def ecnet(
 @click.option("--seed", default=0, show_default=True)
 @click.option("--gan-steps", default=3000, show_default=True)
 @click.option("--rounds", default=0, show_default=True, help="Augmentation rounds.")
+@click.option("--gen-draws", default=8, show_default=True,
+              help="Generated samples per training composition for the property MLP.")  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite an existing model in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def eftgan_cmd(data_path: Path, ecnet_dir: Path | None, out: Path, seed: int, gan_steps: int,
-               rounds: int, force: bool, quiet: bool) -> None:  # fmt: skip
-    """Train the InfoGAN feature generator and property MLP on a trained ECNet's features."""
+               rounds: int, gen_draws: int, force: bool, quiet: bool) -> None:  # fmt: skip
+    """Train the InfoGAN feature generator and property MLP on a trained ECNet's features.
+
+    Run again with the same settings to resume an interrupted run (the GAN is checkpointed
+    to OUT/state.safetensors every 250 steps).
+    """
     from eftgan.dataset import load_dataset
     from eftgan.model import load_model
     from eftgan.pipeline import train_eftgan
@@ -111,7 +117,8 @@ def eftgan_cmd(data_path: Path, ecnet_dir: Path | None, out: Path, seed: int, ga
     ds = load_dataset(data_path)
     ds = ds.without(flagged_names(validate(ds)))
     m = train_eftgan(load_model(ecnet_dir), ds, out, seed=seed, gan_steps=gan_steps,
-                     rounds=rounds, force=force, progress=not quiet)  # fmt: skip
+                     rounds=rounds, gen_draws=gen_draws, force=force,
+                     progress=not quiet)  # fmt: skip
     if m["resumed_from_step"]:
         click.echo(f"resumed from GAN step {m['resumed_from_step']}", err=True)
     click.echo(

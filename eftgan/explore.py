@@ -38,7 +38,7 @@ from eftgan.infogan import GANConfig, Generator
 from eftgan.paths import shipped_models_dir
 
 K_B_EV = 8.617333262e-5  # eV/K
-DEFAULT_EFTGAN = "eftgan-fenicocrmnpd-v1"
+DEFAULT_EFTGAN = "eftgan-fenicocrmnpd-v2"
 
 
 def _columns(elements: Sequence[str]) -> list[str]:

@@ -5,7 +5,8 @@
    stay unseen by every stage.
 2. An InfoGAN (:mod:`eftgan.infogan`) learns to generate those features from composition,
    phase and noise.
-3. A property MLP (:mod:`eftgan.augment`) learns the four targets from the real features,
+3. A property MLP (:mod:`eftgan.augment`) learns the four targets from the real features and
+   from ``gen_draws`` generated samples of each training composition (with its real labels),
    optionally with ``rounds`` rounds of transferring-corrected augmentation.
 
 The model folder (``kind = "eftgan"``) holds the generator, discriminator and MLP weights, the
@@ -94,6 +95,7 @@ def train_eftgan(
     gan_steps: int = 3000,
     rounds: int = 0,
     n_aug: int = 400,
+    gen_draws: int = 8,
     force: bool = False,
     progress: bool = True,
     train_names: list[str] | None = None,
@@ -151,7 +153,9 @@ def train_eftgan(
     g.eval()
     with torch.no_grad():
         _, q_real = d(f_std, a.c, a.phase)
-    mlp = augmented_fit(g, f_std, a.c, a.phase, y_std, rounds=rounds, n_aug=n_aug, seed=seed)
+    mlp = augmented_fit(
+        g, f_std, a.c, a.phase, y_std, rounds=rounds, n_aug=n_aug, seed=seed, gen_draws=gen_draws
+    )
 
     train_c = a.c.numpy().astype(np.float64)
     config = {
@@ -162,6 +166,7 @@ def train_eftgan(
         "target_mean": ymean.tolist(),
         "target_std": ystd.tolist(),
         "mlp_hidden": FitSettings().hidden,
+        "mlp_training": {"gen_draws": gen_draws, "rounds": rounds, "n_aug": n_aug},
         "train_compositions": np.round(train_c, 6).tolist(),
         "extrapolation": {
             "rule": "total-variation distance to the nearest training composition above "
@@ -195,7 +200,8 @@ def train_eftgan(
             f"- ECNet: `{config['ecnet']['folder']}` (weights SHA-256 "
             f"`{config['ecnet']['weights_sha256']}`); features of its {len(a)} training structures",
             f"- data SHA-256: `{dataset.data_hash}`",
-            f"- seed {seed}, GAN steps {gan_steps}, augmentation rounds {rounds} x {n_aug}",
+            f"- seed {seed}, GAN steps {gan_steps}, augmentation rounds {rounds} x {n_aug}, "
+            f"{gen_draws} generated draws per training composition in the MLP's training set",
             f"- Q-network MAE of recovered fractions on real training features: "
             f"{metrics['q_mae_train_real']:.4f}",
             f"- extrapolation threshold (TV distance): {config['extrapolation']['threshold']:.3f}",
