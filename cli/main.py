@@ -18,6 +18,7 @@ LAZY_COMMANDS = {
     "train": "eftgan_cli.train_cmd:train",
     "predict": "eftgan_cli.predict_cmd:predict",
     "explore": "eftgan_cli.explore_cmd:explore",
+    "spectral": "eftgan_cli.spectral_cmd:spectral",
 }
 
 

@@ -19,15 +19,17 @@ intensities (an arc or spark near LTE): ``I lambda / (g_k A_ki) ∝ exp(-E_k / k
 least-squares fit of ``log(g_k A_ki) = log(I lambda) + a + E_k / (k T_src)`` over the lines
 of the same species that have both (over the whole table, not just the window; the element's
 element's two stages together when the species has fewer than 8, else all species of that
-stage pooled) gives ``a`` and ``T_src``, and fills in the missing ones. Such lines carry ``aki_estimated = True``; :attr:`AtomicData.estimate_scatter`
+stage pooled) gives ``a`` and ``T_src``, and fills in the missing ones, capped at the largest known ``g_k A_ki`` of the element. Such lines carry ``aki_estimated = True``; :attr:`AtomicData.estimate_scatter`
 holds the RMS of the fit's residuals in decades per species (typically 0.3-0.6: a factor 2-4).
 What it means: simulated intensities of Sm, Eu, Pr and Nd lines are uncertain by that factor,
 so the detection limits the SACA model reaches on simulated spectra carry that uncertainty
 for real instruments: a real spectrometer needs calibration samples before the rare-earth
 detection limits can be quoted. Lines with neither value are left out. NIST lists some lines
-without their levels (all Pr I and Mo II lines in the window, most Sm II ones); they are kept
-as transitions from a g = 1 ground level (``E_i = 0``, ``E_k = hc / lambda``, ``classified =
-False``) with an estimated ``g_k A_ki``, a rough model whose error is part of that scatter.
+without their levels (all Pr I and Mo II lines in the window, most Sm II ones). For species
+with fewer than 20 lines of known A_ki they are kept (else dropped), with an upper level at the median energy of the species' classified upper levels (the
+element's, where the species has none; at least ``hc / lambda``), ``E_i = E_k - hc / lambda``,
+``g = 1`` and an estimated ``g_k A_ki`` (``classified = False``): a rough model whose error is
+part of that scatter.
 
 Wavelengths. NIST tabulates vacuum wavelengths; spectrometers measure in air. The conversion
 uses the five-term formula of Ciddor / Peck and Reeder that NIST ASD uses (standard air,
@@ -75,7 +77,7 @@ def air_to_vacuum(lam_air_nm: np.ndarray | float) -> np.ndarray:
     lam = lam_air.copy()
     for _ in range(4):
         lam = lam_air * (1.0 + _refractivity(lam))
-    return np.where(lam_air >= 200.0, lam, lam_air)
+    return np.where(lam >= 200.0, lam, lam_air)  # the 200 nm boundary is on the vacuum side
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,8 @@ def partition_function(
     g: np.ndarray, e_ev: np.ndarray, temperature_k: np.ndarray | float
 ) -> np.ndarray:
     t = np.asarray(temperature_k, dtype=np.float64)
-    return (g[None, :] * np.exp(-e_ev[None, :] / (K_B_EV * t.reshape(-1, 1)))).sum(1).reshape(
-        t.shape
+    return (
+        (g[None, :] * np.exp(-e_ev[None, :] / (K_B_EV * t.reshape(-1, 1)))).sum(1).reshape(t.shape)
     )
 
 
@@ -163,11 +165,11 @@ def _file_key(paths: Sequence[Path], elements: Sequence[str]) -> str:
         st = p.stat()
         h.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode())
     h.update(",".join(elements).encode())
-    h.update(b"v3")
+    h.update(b"v6")
     return h.hexdigest()[:16]
 
 
-def _read_lines(path: Path, elements: Sequence[str]) -> dict[str, np.ndarray]:
+def _read_lines(path: Path, elements: Sequence[str] | None) -> dict[str, np.ndarray]:
     import pandas as pd
 
     cols = ["element", "sp_num", "obs_wl_vac(nm)", "ritz_wl_vac(nm)", "Aki(s^-1)", "Ei(eV)",
@@ -179,7 +181,7 @@ def _read_lines(path: Path, elements: Sequence[str]) -> dict[str, np.ndarray]:
     missing = {"element", "sp_num", "Ei(eV)", "Ek(eV)", "g_i", "g_k"} - set(d.columns)
     if missing:
         raise UserError(f"{path} lacks the columns {', '.join(sorted(missing))}")
-    d = d[d["element"].isin(elements) & d["sp_num"].isin(STAGES)]
+    d = d[d["sp_num"].isin(STAGES) & (d["element"].isin(elements) if elements else True)]
 
     def num(name: str) -> np.ndarray:
         if name not in d:
@@ -191,15 +193,33 @@ def _read_lines(path: Path, elements: Sequence[str]) -> dict[str, np.ndarray]:
     wl = np.where(np.isfinite(wl), wl, num("obs_wl_vac(nm)"))
     inten = num("intensity") if "intensity" in d else num("intens")
     ei, ek, gi, gk = num("Ei(eV)"), num("Ek(eV)"), num("g_i"), num("g_k")
-    # Unclassified lines (no levels): treat as transitions from a g = 1 ground state.
+    # Unclassified lines (no levels) only for species with fewer than 20 lines of known A_ki:
+    # upper level at the median E_k of the species' classified lines (at least hc/lambda above
+    # the ground), g = 1; see the module docstring. Elsewhere they are dropped.
+    el_a, sp_a = d["element"].to_numpy(str), d["sp_num"].to_numpy(np.int64)
+    aki_raw = num("Aki(s^-1)")
     uncl = ~np.isfinite(ek) & np.isfinite(wl)
-    ei[uncl], ek[uncl] = 0.0, HC_EV_NM / wl[uncl]
+    for key in set(zip(el_a[uncl], sp_a[uncl], strict=True)):
+        same = (el_a == key[0]) & (sp_a == key[1])
+        if (same & np.isfinite(aki_raw) & np.isfinite(ek)).sum() >= 20:
+            wl[same & uncl] = np.nan
+    uncl = ~np.isfinite(ek) & np.isfinite(wl)
+    for key in set(zip(el_a[uncl], sp_a[uncl], strict=True)):
+        same = (el_a == key[0]) & (sp_a == key[1])
+        known_ek = ek[same & ~uncl & np.isfinite(ek)]
+        both = (el_a == key[0]) & ~uncl & np.isfinite(ek)
+        typical = np.median(known_ek) if known_ek.size else (
+            np.median(ek[both]) if both.any() else 0.0
+        )  # fmt: skip
+        m = same & uncl
+        ek[m] = np.maximum(typical, HC_EV_NM / wl[m])
+        ei[m] = ek[m] - HC_EV_NM / wl[m]
     gi[uncl], gk[uncl] = 1.0, 1.0
     return {
         "element": d["element"].to_numpy(str),
         "sp_num": d["sp_num"].to_numpy(np.int64),
         "wl_vac": wl,
-        "aki": np.where(uncl, np.nan, num("Aki(s^-1)")),
+        "aki": np.where(uncl, np.nan, aki_raw),
         "ei": ei,
         "ek": ek,
         "gi": gi,
@@ -209,7 +229,7 @@ def _read_lines(path: Path, elements: Sequence[str]) -> dict[str, np.ndarray]:
     }
 
 
-def _read_levels(path: Path, elements: Sequence[str]) -> dict[tuple[str, int], np.ndarray]:
+def _read_levels(path: Path, elements: Sequence[str] | None) -> dict[tuple[str, int], np.ndarray]:
     import pandas as pd
 
     d = pd.read_csv(path)
@@ -217,7 +237,7 @@ def _read_levels(path: Path, elements: Sequence[str]) -> dict[tuple[str, int], n
     roman = {"I": 1, "II": 2}
     for name, grp in d.groupby("Sp. Name"):
         el, _, st = str(name).partition(" ")
-        if el in elements and st in roman:
+        if (elements is None or el in elements) and st in roman:
             g = pd.to_numeric(grp["g"], errors="coerce").to_numpy(np.float64)
             e = pd.to_numeric(grp["Level (eV)"], errors="coerce").to_numpy(np.float64)
             ok = np.isfinite(g) & np.isfinite(e)
@@ -268,42 +288,55 @@ def _estimate_aki(raw: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, d
                 continue
             coef, rms = f
             log_ga = np.log10(inten[todo] * lam[todo]) + coef[0] + coef[1] * ek[todo]
-            aki[todo] = 10.0 ** np.clip(log_ga, 0, 10) / gk[todo]
+            el_known = (el_arr == el) & known
+            cap = np.log10((gk[el_known] * aki[el_known]).max()) if el_known.any() else 10.0
+            aki[todo] = 10.0 ** np.clip(log_ga, 0, cap) / gk[todo]
             est[todo] = True
             scatter[(str(el), st)] = rms
     return aki, est, scatter
 
 
 @cache
-def _load_cached(source: str, elements: tuple[str, ...]) -> AtomicData:
-    from eftgan.elements import element as registry
+def _all_arrays(source: str) -> dict[str, np.ndarray]:
+    """Processed lines and levels of every element of a NIST data folder (cached on disk)."""
     from eftgan.paths import eftgan_home
 
     src = Path(source)
     lines_path, levels_path = _files(src)
-    key = _file_key([lines_path, levels_path], elements)
+    key = _file_key([lines_path, levels_path], ())
     cache_file = eftgan_home() / "atomic" / f"nist-{key}.npz"
     if cache_file.is_file():
-        z = np.load(cache_file, allow_pickle=False)
-        arrays = {k: z[k] for k in z.files}
-    else:
-        raw = _read_lines(lines_path, elements)
-        aki, est, scatter = _estimate_aki(raw)
-        ok = (
-            np.isfinite(raw["wl_vac"]) & np.isfinite(aki) & (aki > 0) & np.isfinite(raw["ek"])
-            & np.isfinite(raw["ei"]) & (raw["gk"] > 0) & (raw["gi"] > 0)
-        )  # fmt: skip
-        keys = ("element", "sp_num", "wl_vac", "ei", "ek", "gi", "gk", "classified")
-        arrays = {k: raw[k][ok] for k in keys}
-        arrays["aki"], arrays["estimated"] = aki[ok], est[ok]
-        arrays["scatter_keys"] = np.array([f"{e}:{s}" for e, s in scatter], dtype=str)
-        arrays["scatter_vals"] = np.array(list(scatter.values()), dtype=np.float64)
-        for (el, st), lv in _read_levels(levels_path, elements).items():
-            arrays[f"levels:{el}:{st}"] = lv
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(cache_file)
+        with np.load(cache_file, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    raw = _read_lines(lines_path, None)
+    aki, est, scatter = _estimate_aki(raw)
+    ok = (
+        np.isfinite(raw["wl_vac"]) & np.isfinite(aki) & (aki > 0) & np.isfinite(raw["ek"])
+        & np.isfinite(raw["ei"]) & (raw["gk"] > 0) & (raw["gi"] > 0)
+    )  # fmt: skip
+    keys = ("element", "sp_num", "wl_vac", "ei", "ek", "gi", "gk", "classified")
+    arrays = {k: raw[k][ok] for k in keys}
+    arrays["aki"], arrays["estimated"] = aki[ok], est[ok]
+    arrays["scatter_keys"] = np.array([f"{e}:{s}" for e, s in scatter], dtype=str)
+    arrays["scatter_vals"] = np.array(list(scatter.values()), dtype=np.float64)
+    for (el, st), lv in _read_levels(levels_path, None).items():
+        arrays[f"levels:{el}:{st}"] = lv
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(cache_file)
+    return arrays
+
+
+@cache
+def _load_cached(source: str, elements: tuple[str, ...]) -> AtomicData:
+    from eftgan.elements import element as registry
+
+    src = Path(source)
+    full = _all_arrays(source)
+    sel = np.isin(full["element"], elements)
+    arrays = {k: v[sel] for k, v in full.items() if not k.startswith(("levels:", "scatter_"))}
+    arrays.update({k: v for k, v in full.items() if k.startswith(("levels:", "scatter_"))})
     lines = Lines(
         element=arrays["element"].astype(str),
         stage=arrays["sp_num"].astype(np.int64),
@@ -321,15 +354,17 @@ def _load_cached(source: str, elements: tuple[str, ...]) -> AtomicData:
     for el in elements:
         for st in STAGES:
             k = f"levels:{el}:{st}"
-            if k not in arrays:
-                raise UserError(f"the NIST data in {src} has no energy levels of {el} {'I' * st}")
+            if k not in arrays:  # a bare nucleus (H II) or a species NIST gives no levels of
+                levels[(el, st)] = (np.ones(1), np.zeros(1))
+                continue
             g, e = arrays[k]
             limit = ion[el] if st == 1 else registry(el).ionization_energies_ev[1]
-            keep = e < limit
+            keep = e < limit if np.isfinite(limit) else np.isfinite(e)
             levels[(el, st)] = (g[keep], e[keep])
     scatter = {
         (k.split(":")[0], int(k.split(":")[1])): float(v)
         for k, v in zip(arrays["scatter_keys"], arrays["scatter_vals"], strict=True)
+        if k.split(":")[0] in elements
     }
     return AtomicData(
         elements=elements,

@@ -1,0 +1,197 @@
+"""``eftgan spectral``: simulate, identify and analyze emission spectra; train SACA models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from eftgan_cli.main import echo_table
+
+
+@click.group()
+def spectral() -> None:
+    """Optical emission (OES/LIBS) spectra: simulate, identify, analyze, train."""
+
+
+def _amounts(text: str) -> dict[str, float]:
+    """Raw element amounts of a formula, not normalised."""
+    from pymatgen.core import Composition
+
+    from eftgan.elements import canonical_symbol
+    from eftgan.errors import UserError
+
+    try:
+        comp = Composition(text)
+    except Exception:
+        raise UserError(
+            f"cannot read composition {text!r}: write it like Fe68Cr18Ni10Mo2Mn2"
+        ) from None
+    out = {canonical_symbol(str(el)): float(v) for el, v in comp.get_el_amt_dict().items()}
+    if not out or any(v < 0 for v in out.values()):
+        raise UserError(f"composition {text!r} has no positive amounts")
+    return out
+
+
+def _weight_percent(text: str, wt: bool) -> dict[str, float]:
+    from eftgan.elements import element
+    from eftgan.errors import UserError
+
+    a = _amounts(text)
+    total = sum(a.values())
+    if wt:
+        if abs(total - 100.0) > 0.5 and abs(total - 1.0) > 0.005:
+            raise UserError(
+                f"the weight percentages in {text!r} add up to {total:g}, not 100; fix them "
+                "or give atomic amounts without --wt"
+            )
+        return {k: 100.0 * v / total for k, v in a.items()}
+    mass = {k: v * element(k).atomic_mass_u for k, v in a.items()}
+    m = sum(mass.values())
+    return {k: 100.0 * v / m for k, v in mass.items()}
+
+
+@spectral.command()
+@click.option("--composition", required=True, help='e.g. "Fe68Cr18Ni10Mo2Mn2".')
+@click.option("--wt", is_flag=True, help="The amounts are weight percent (default: atomic).")
+@click.option("--temperature", default=9000.0, show_default=True, help="Plasma T (K).")
+@click.option("--ne", default=1e17, show_default=True, help="Electron density (cm^-3).")
+@click.option("--instrument", default="seed", show_default=True, help="seed or hr4000.")
+@click.option("--no-noise", is_flag=True, help="The noiseless detector signal.")
+@click.option("--no-self-absorption", is_flag=True)
+@click.option("--shift", default=0.0, show_default=True, help="Wavelength shift (nm).")
+@click.option("--seed", default=0, show_default=True, help="Noise seed.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="CSV file.")
+@click.option("--force", is_flag=True, help="Overwrite --out.")
+def simulate(composition: str, wt: bool, temperature: float, ne: float, instrument: str,
+             no_noise: bool, no_self_absorption: bool, shift: float, seed: int, out: Path,
+             force: bool) -> None:  # fmt: skip
+    """Simulate the LTE emission spectrum of a composition on an instrument.
+
+    Writes OUT (wavelength_nm, counts) and a PNG beside it.
+    """
+    import numpy as np
+
+    from eftgan.errors import UserError
+    from spectral.instrument import Conditions, Simulator, get_instrument
+    from spectral.io import write_csv
+
+    if out.exists() and not force:
+        raise UserError(f"{out} already exists; pass --force to overwrite it")
+    if not (1000.0 <= temperature <= 50000.0):
+        raise UserError(f"--temperature {temperature:g} K is outside 1000-50000 K")
+    if not (1e13 <= ne <= 1e20):
+        raise UserError(f"--ne {ne:g} cm^-3 is outside 1e13-1e20")
+    wtp = _weight_percent(composition, wt)
+    inst = get_instrument(instrument)
+    els = tuple(wtp)
+    sim = Simulator(els, inst, self_absorption=not no_self_absorption)
+    cond = Conditions.fixed(1, temperature, ne, shift_nm=shift)
+    rng = None if no_noise else np.random.default_rng(seed)
+    counts = sim.simulate(np.array([[wtp[e] for e in els]]), cond, rng)[0]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_csv(out, inst.wavelength_nm, {"counts": counts})
+    from eftgan.plotting import pyplot, save_png
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(9, 3.2), dpi=120)
+    ax.plot(inst.wavelength_nm, counts, lw=0.6)
+    ax.set_xlabel("wavelength in air (nm)")
+    ax.set_ylabel("counts")
+    label = ", ".join(f"{e} {w:.3g}" for e, w in wtp.items())
+    ax.set_title(f"{label} wt %; {temperature:.0f} K, {ne:.2g} cm$^{{-3}}$", fontsize=8)
+    fig.tight_layout()
+    png = out.with_suffix(".png")
+    save_png(fig, png)
+    click.echo(f"{len(counts)} points ({inst.name}) -> {out}, {png}")
+
+
+@spectral.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--elements", default=None, help="Candidates, e.g. Fe,Ni,Cr (default: ~60).")
+@click.option("--vacuum", is_flag=True, help="The file's wavelengths are in vacuum.")
+@click.option("--top", default=10, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
+def identify(file: Path, elements: str | None, vacuum: bool, top: int, fmt: str) -> None:
+    """Rank elements by how well their strong lines explain the peaks of FILE."""
+    from eftgan.elements import canonical_symbol
+    from spectral.atomic import vacuum_to_air
+    from spectral.identify import identify as run
+    from spectral.io import read_spectrum
+
+    spec = read_spectrum(file, clip_negative=True)
+    wl = vacuum_to_air(spec.wavelength) if vacuum else spec.wavelength
+    cands = [canonical_symbol(e) for e in elements.split(",") if e.strip()] if elements else None
+    matches = run(wl, spec.intensity, cands)[:top]
+    rows = [{"element": m.element, "score": round(m.score, 4),
+             "matched_lines": ";".join(f"{x:.2f}" for x in m.matched_lines)} for m in matches]  # fmt: skip
+    _emit(rows, ["element", "score", "matched_lines"], fmt)
+
+
+@spectral.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              help="SACA model folder (default: shipped).")  # fmt: skip
+@click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
+def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool,
+            fmt: str) -> None:  # fmt: skip
+    """Composition (wt %) and element presence for each spectrum file."""
+    from spectral.analyze import analyze_files
+
+    rows = analyze_files(list(files), model_dir, clip_negative)
+    cols = ["file"] + [k for k in rows[0] if k != "file"]
+    if fmt == "table":
+        els = [k[: -len("_wt_pct")] for k in cols if k.endswith("_wt_pct")]
+        short = [{"file": r["file"], **{e: f"{r[e + '_wt_pct']:.3f}"
+                  + ("" if r[e + "_present"] else " -") for e in els}} for r in rows]  # fmt: skip
+        echo_table(short, ["file", *els])
+        click.echo("wt %; '-' marks an element called absent (below 0.01 wt %)")
+    else:
+        _emit(rows, cols, fmt)
+
+
+@spectral.command()
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Model folder.")
+@click.option("--variant", type=click.Choice(["compact", "seed"]), default="compact",
+              show_default=True)  # fmt: skip
+@click.option("--n-spectra", default=20000, show_default=True, help="Simulated spectra.")
+@click.option("--instrument", default="seed", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--epochs", default=40, show_default=True, help="At most this many epochs.")
+@click.option("--patience", default=6, show_default=True)
+@click.option("--max-minutes", default=None, type=float, help="Stop after this wall time.")
+@click.option("--force", is_flag=True)
+@click.option("--quiet", is_flag=True)
+def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, epochs: int,
+          patience: int, max_minutes: float | None, force: bool, quiet: bool) -> None:  # fmt: skip
+    """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
+    from eftgan.train import check_output_folder
+    from spectral.dataset import simulate_set
+    from spectral.instrument import get_instrument
+    from spectral.train import train_saca
+
+    check_output_folder(out, force)
+    get_instrument(instrument)
+    data = simulate_set(n_spectra, seed, instrument, progress=not quiet)
+    r = train_saca(data, out, variant, seed, epochs, patience, instrument=instrument,
+                   progress=not quiet, force=force, max_minutes=max_minutes,
+                   data_config={"n_spectra": n_spectra, "seed": seed,
+                                "instrument": instrument})  # fmt: skip
+    m = r["metrics"]
+    click.echo(f"model written to {out} ({len(r['history'])} epochs, {r['stopped']}, "
+               f"{r['wall_s']:.0f} s)")  # fmt: skip
+    echo_table([{"element": el, **v} for el, v in m.items()],
+               ["element", "mae", "rmse", "r2", "precision", "recall"])  # fmt: skip
+
+
+def _emit(rows: list[dict[str, Any]], cols: list[str], fmt: str) -> None:
+    if fmt == "csv":
+        import csv
+        import sys
+
+        w = csv.DictWriter(sys.stdout, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        echo_table(rows, cols)

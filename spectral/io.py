@@ -1,0 +1,303 @@
+"""Reading spectra from files, checking them and putting them on a model's grid.
+
+Formats (detected from the content, not the extension):
+
+* **two-column text**: CSV, TSV, semicolon- or space-separated, with or without a header
+  (any leading lines that are not two numbers are taken as header); decimal commas are
+  understood when the separator is not a comma. Extra columns are ignored (the first two are
+  wavelength and intensity).
+* **Ocean Optics** SpectraSuite and OceanView text exports: a header block (integration time,
+  averaging, ...) kept as metadata, then the data between ``>>>>>Begin Spectral Data<<<<<`` (or
+  ``>>>>>Begin Processed Spectral Data<<<<<``) and the matching ``End`` line; tab-separated,
+  with decimal commas in some locales.
+* **JCAMP-DX** 4.24 / 5.x: ``##XYDATA=(X++(Y..Y))`` in AFFN or ASDF compression (SQZ, DIF, DUP,
+  with the Y check value of DIF lines dropped), ``##XYPOINTS=(XY..XY)`` and ``##PEAK TABLE``;
+  ``XFACTOR``, ``YFACTOR``, ``FIRSTX``, ``LASTX``, ``NPOINTS`` honoured; ``XUNITS`` of nm,
+  micrometres or 1/cm (converted to nm).
+
+Checks (:func:`check_spectrum`): empty or one-point data, NaN or infinite values, negative
+intensities (clip them yourself, or pass ``clip_negative=True``, if your dark subtraction
+leaves noise below zero), wavelengths that are not strictly monotonic (a decreasing axis is
+reversed). Each failure is a :class:`~eftgan.errors.UserError` naming the file and the fix.
+
+:func:`resample` puts a spectrum on a model's wavelength grid by linear interpolation and
+refuses a file that does not cover the grid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eftgan.errors import UserError
+
+
+@dataclass
+class Spectrum:
+    wavelength: np.ndarray  # nm
+    intensity: np.ndarray
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+_NUM = r"[-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?"
+
+
+def _to_float(tok: str, decimal_comma: bool) -> float:
+    return float(tok.replace(",", ".") if decimal_comma else tok)
+
+
+def _split(line: str) -> list[str]:
+    line = line.strip()
+    if "\t" in line:
+        return [t.strip() for t in line.split("\t") if t.strip()]
+    if ";" in line:
+        return [t.strip() for t in line.split(";") if t.strip()]
+    if "," in line and not re.fullmatch(rf"\s*{_NUM}\s+{_NUM}.*", line):
+        return [t.strip() for t in line.split(",") if t.strip()]
+    return line.split()
+
+
+def _two_columns(lines: list[str], name: str, decimal_comma: bool | None = None) -> np.ndarray:
+    rows = []
+    header_done = False
+    for i, raw in enumerate(lines):
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        toks = _split(raw)
+        if len(toks) < 2:
+            if header_done:
+                raise UserError(f"{name}: line {i + 1} has fewer than two columns: {raw.strip()!r}")
+            continue
+        dc = decimal_comma if decimal_comma is not None else (
+            "," in toks[0] or "," in toks[1]
+        )  # fmt: skip
+        try:
+            rows.append((_to_float(toks[0], dc), _to_float(toks[1], dc)))
+            header_done = True
+        except ValueError:
+            if header_done:
+                raise UserError(
+                    f"{name}: line {i + 1} is not two numbers: {raw.strip()[:60]!r}"
+                ) from None
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
+
+
+def _ocean_optics(text: str, name: str) -> Spectrum:
+    lines = text.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ">>>>>Begin" in ln)
+    end = next((i for i, ln in enumerate(lines) if ">>>>>End" in ln and i > start), len(lines))
+    meta: dict[str, Any] = {}
+    for ln in lines[:start]:
+        if ":" in ln:
+            k, _, v = ln.partition(":")
+            meta[k.strip()] = v.strip()
+    data = _two_columns(lines[start + 1 : end], name)
+    return Spectrum(data[:, 0], data[:, 1], name, meta)
+
+
+# -- JCAMP-DX ---------------------------------------------------------------------------------
+# ASDF pseudo-digits: SQZ (a value's first digit with its sign), DIF (a difference to the
+# previous value), DUP (repeat count of the previous token).
+_SQZ = {"@": 0, **{c: i + 1 for i, c in enumerate("ABCDEFGHI")},
+        **{c: -(i + 1) for i, c in enumerate("abcdefghi")}}  # fmt: skip
+_DIF = {"%": 0, **{c: i + 1 for i, c in enumerate("JKLMNOPQR")},
+        **{c: -(i + 1) for i, c in enumerate("jklmnopqr")}}  # fmt: skip
+_DUP = {**{c: i + 1 for i, c in enumerate("STUVWXYZ")}, "s": 9}
+
+
+def _pseudo(c: str, digits: str, table: dict[str, int]) -> float:
+    d = table[c]
+    mag = float(f"{abs(d)}{digits}")
+    return -mag if d < 0 else mag
+
+
+def _decode_asdf_line(line: str) -> list[float]:
+    """Values of one ``(X++(Y..Y))`` line (AFFN or ASDF): the X value first, then the Ys."""
+    vals: list[float] = []
+    last_dif: float | None = None  # the difference of the last DIF token, for DUP
+    i = 0
+    while i < len(line):
+        c = line[i]
+        if c in " \t,":
+            i += 1
+            continue
+        j = i + 1
+        if c in _SQZ or c in _DIF or c in _DUP:
+            while j < len(line) and (line[j].isdigit() or line[j] == "."):
+                j += 1
+            digits = line[i + 1 : j]
+            if c in _SQZ:
+                vals.append(_pseudo(c, digits, _SQZ))
+                last_dif = None
+            elif c in _DIF:
+                last_dif = _pseudo(c, digits, _DIF)
+                vals.append(vals[-1] + last_dif)
+            else:
+                for _ in range(int(f"{_DUP[c]}{digits}") - 1):
+                    vals.append(vals[-1] + last_dif if last_dif is not None else vals[-1])
+            i = j
+            continue
+        m = re.match(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?", line[i:])
+        if not m:
+            raise ValueError(f"unexpected character {c!r}")
+        vals.append(float(m.group(0)))
+        last_dif = None
+        i += m.end()
+    return vals
+
+
+def _jcamp(text: str, name: str) -> Spectrum:
+    ldr: dict[str, str] = {}
+    block: list[str] = []
+    mode = None
+    for raw in text.splitlines():
+        line = raw.split("$$", 1)[0].rstrip()
+        if line.startswith("##"):
+            key, _, val = line[2:].partition("=")
+            key = re.sub(r"[\s_/-]", "", key).upper()
+            if key in ("XYDATA", "XYPOINTS", "PEAKTABLE"):
+                mode = (key, val.strip().replace(" ", ""))
+                block = []
+                continue
+            if key == "END":
+                break
+            ldr[key] = val.strip()
+            continue
+        if mode is not None and line.strip():
+            block.append(line)
+    if mode is None or not block:
+        raise UserError(f"{name}: JCAMP-DX file without ##XYDATA, ##XYPOINTS or ##PEAK TABLE")
+    xf = float(ldr.get("XFACTOR", "1") or 1)
+    yf = float(ldr.get("YFACTOR", "1") or 1)
+    key, form = mode
+    if key == "XYDATA" and "X++" in form:
+        per_line: list[tuple[float, list[float], bool]] = []
+        for line in block:
+            try:
+                vals = _decode_asdf_line(line)
+            except (ValueError, IndexError, KeyError) as exc:
+                raise UserError(f"{name}: cannot decode JCAMP-DX line {line!r} ({exc})") from None
+            if len(vals) < 2:
+                continue
+            is_dif = any(ch in _DIF for ch in line)
+            if per_line and per_line[-1][2] and per_line[-1][1][-1] == vals[1]:
+                per_line[-1][1].pop()  # DIF Y check value: the next line repeats it
+            per_line.append((vals[0], vals[1:], is_dif))
+        ys_arr = np.array([y for _, yv, _ in per_line for y in yv]) * yf
+        if "NPOINTS" in ldr:
+            ys_arr = ys_arr[: int(float(ldr["NPOINTS"]))]
+        first = float(ldr["FIRSTX"]) if "FIRSTX" in ldr else per_line[0][0] * xf
+        if "LASTX" in ldr:
+            last = float(ldr["LASTX"])
+        elif len(per_line) > 1:
+            dx = (per_line[1][0] - per_line[0][0]) * xf / len(per_line[0][1])
+            last = first + dx * (len(ys_arr) - 1)
+        else:
+            raise UserError(f"{name}: JCAMP-DX data without LASTX and with a single line")
+        x_arr = np.linspace(first, last, len(ys_arr))
+    else:
+        pairs = []
+        for line in block:
+            nums = re.findall(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", line)
+            pairs.extend(float(v) for v in nums)
+        arr = np.array(pairs).reshape(-1, 2)
+        x_arr, ys_arr = arr[:, 0] * xf, arr[:, 1] * yf
+    unit = ldr.get("XUNITS", "NANOMETERS").upper()
+    if "1/CM" in unit or "WAVENUMBER" in unit:
+        x_arr = 1e7 / x_arr
+    elif "MICRO" in unit or unit in ("UM", "µM"):
+        x_arr = x_arr * 1e3
+    elif "ANGSTROM" in unit:
+        x_arr = x_arr / 10.0
+    return Spectrum(x_arr, ys_arr, name, {k: v for k, v in ldr.items() if len(v) < 200})
+
+
+def read_spectrum(path: str | os.PathLike[str], clip_negative: bool = False) -> Spectrum:
+    """Read a spectrum file (format detected from its content) and check it."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"spectrum file {p} not found")
+    raw = p.read_bytes()
+    if not raw.strip():
+        raise UserError(f"{p} is empty")
+    for enc in ("utf-8", "latin-1"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    if "\x00" in text[:2048]:
+        raise UserError(f"{p} is a binary file, not a text spectrum; export it as CSV or JCAMP-DX")
+    head = text[:4096]
+    try:
+        if re.search(r"^\s*##", head, re.M) and ("##XYDATA" in text.upper() or
+                                                  "##PEAK" in text.upper() or
+                                                  "##XYPOINTS" in text.upper()):  # fmt: skip
+            spec = _jcamp(text, p.name)
+        elif ">>>>>Begin" in text:
+            spec = _ocean_optics(text, p.name)
+        else:
+            data = _two_columns(text.splitlines(), p.name)
+            spec = Spectrum(data[:, 0], data[:, 1], p.name)
+    except StopIteration:
+        raise UserError(f"{p}: unterminated data block") from None
+    spec.source = str(p)
+    return check_spectrum(spec, clip_negative)
+
+
+def check_spectrum(spec: Spectrum, clip_negative: bool = False) -> Spectrum:
+    """Validate a spectrum (see the module docstring); returns it with an increasing axis."""
+    name = spec.source or "spectrum"
+    w = np.asarray(spec.wavelength, dtype=np.float64)
+    y = np.asarray(spec.intensity, dtype=np.float64)
+    if w.size < 2:
+        raise UserError(f"{name} holds no spectrum (fewer than two data points)")
+    if not (np.isfinite(w).all() and np.isfinite(y).all()):
+        raise UserError(f"{name} contains NaN or infinite values; remove or fill them")
+    d = np.diff(w)
+    if (d < 0).all():
+        w, y = w[::-1], y[::-1]
+    elif not (d > 0).all():
+        k = int(np.flatnonzero(d <= 0)[0])
+        raise UserError(
+            f"{name}: wavelengths are not strictly increasing (at {w[k]:g} -> {w[k + 1]:g} nm); "
+            "sort the file or remove repeated points"
+        )
+    if (y < 0).any():
+        if not clip_negative:
+            raise UserError(
+                f"{name} has negative intensities (min {y.min():g}); a raw emission spectrum "
+                "cannot; clip them (--clip-negative) if they are noise after dark subtraction"
+            )
+        y = np.clip(y, 0, None)
+    spec.wavelength, spec.intensity = w, y
+    return spec
+
+
+def resample(spec: Spectrum, grid_nm: np.ndarray) -> np.ndarray:
+    """Intensities of ``spec`` on ``grid_nm`` (linear interpolation); the file must cover it."""
+    w = spec.wavelength
+    half = 0.5 * float(np.median(np.diff(grid_nm)))
+    if w[0] > grid_nm[0] + half or w[-1] < grid_nm[-1] - half:
+        raise UserError(
+            f"{spec.source or 'spectrum'} covers {w[0]:.1f}-{w[-1]:.1f} nm but the model needs "
+            f"{grid_nm[0]:.1f}-{grid_nm[-1]:.1f} nm; use a file that spans the model's range"
+        )
+    return np.interp(grid_nm, w, spec.intensity)
+
+
+def write_csv(path: Path, wavelength: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+    """Write ``wavelength_nm`` and named intensity columns atomically."""
+    from eftgan.elements import atomic_write_text
+
+    names = list(columns)
+    lines = [",".join(["wavelength_nm", *names])]
+    mat = np.column_stack([wavelength, *[columns[n] for n in names]])
+    lines += [",".join(f"{v:.6g}" for v in row) for row in mat]
+    atomic_write_text(path, "\n".join(lines) + "\n")

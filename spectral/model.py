@@ -1,0 +1,113 @@
+"""SACA: a 1D ResNet that reads steel composition from a raw emission spectrum.
+
+The seed architecture as printed: five residual blocks of two convolutions (kernel 3, batch
+norm, ReLU; a 1x1 convolution with batch norm on the shortcut where the width changes) with
+64/128/256/512/1024 filters, max pooling (2) after the first three, global average pooling
+and a fully connected layer whose softmax is the composition. At 4001 points it has 7.0 M
+parameters. We add a second fully connected layer for presence (one logit per element, above
+0.01 wt %), which the seed's precision/recall table needs.
+
+The compact variant for CPUs is the same design at a quarter of the width (16-256 filters)
+after a stem that downsamples early: a convolution of kernel 7 and stride 2 and a max pool,
+so that the blocks see a quarter of the points.
+
+Outputs: ``wt_pct`` (B, E) = 100 x softmax(logits); ``presence_logit`` (B, E).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass
+class SACAConfig:
+    elements: tuple[str, ...]
+    widths: tuple[int, ...] = (64, 128, 256, 512, 1024)
+    pools_after: int = 3
+    stem: bool = False  # compact: conv7/2 + maxpool before the blocks
+    stem_width: int = 16
+    n_points: int = 4001
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["elements"] = list(self.elements)
+        d["widths"] = list(self.widths)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SACAConfig:
+        d = dict(d)
+        d["elements"] = tuple(d["elements"])
+        d["widths"] = tuple(d["widths"])
+        return cls(**d)
+
+    @classmethod
+    def variant(cls, name: str, elements: tuple[str, ...], n_points: int = 4001) -> SACAConfig:
+        if name == "seed":
+            return cls(elements, n_points=n_points)
+        if name == "compact":
+            return cls(elements, widths=(16, 32, 64, 128, 256), stem=True, n_points=n_points)
+        raise ValueError(f"unknown SACA variant {name!r}; choose seed or compact")
+
+
+class ResBlock1d(nn.Module):
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(c_in, c_out, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm1d(c_out)
+        self.conv2 = nn.Conv1d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm1d(c_out)
+        self.short = (
+            nn.Sequential(nn.Conv1d(c_in, c_out, 1, bias=False), nn.BatchNorm1d(c_out))
+            if c_in != c_out
+            else nn.Identity()
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return torch.relu(y + self.short(x))
+
+
+class SACA(nn.Module):
+    def __init__(self, cfg: SACAConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        layers: list[nn.Module] = []
+        c = 1
+        if cfg.stem:
+            layers += [
+                nn.Conv1d(1, cfg.stem_width, 7, stride=2, padding=3, bias=False),
+                nn.BatchNorm1d(cfg.stem_width),
+                nn.ReLU(),
+                nn.MaxPool1d(2),
+            ]
+            c = cfg.stem_width
+        for i, w in enumerate(cfg.widths):
+            layers.append(ResBlock1d(c, w))
+            if i < cfg.pools_after:
+                layers.append(nn.MaxPool1d(2))
+            c = w
+        self.body = nn.Sequential(*layers)
+        self.fc = nn.Linear(c, len(cfg.elements))
+        self.presence = nn.Linear(c, len(cfg.elements))
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``x``: min-max scaled spectra (B, P) or (B, 1, P)."""
+        if x.dim() == 2:
+            x = x[:, None, :]
+        h = self.body(x).mean(-1)
+        logits = self.fc(h)
+        return {
+            "logits": logits,
+            "wt_pct": 100.0 * torch.softmax(logits, -1),
+            "presence_logit": self.presence(h),
+        }
+
+
+def n_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,311 @@
+"""Training SACA models on simulated spectra, with exact resume; metrics in the seed's form.
+
+``train_saca`` simulates ``n_spectra`` steel spectra from ``seed`` (the same seed gives the
+same spectra, whose SHA-256 is recorded), splits them 70/15/15, and trains with Adam (lr
+0.001, batch 64), the seed's augmentation and early stopping on the validation loss. The loss
+is the mean squared error of the wt % of each element divided by that element's spread in
+the training set (so that 0.01 wt % of europium counts as much as its share of the spread of
+iron), plus 0.5 x the binary cross-entropy of the presence outputs. After every epoch the
+whole training state goes to ``OUT/state.safetensors``; running the same command again
+continues from there. The model folder (``kind = "saca"``) holds the weights, the
+configuration with the instrument's grid, the test metrics, the loss curve (PNG and CSV) and
+a model card.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from eftgan.checkpoint import package_versions, write_model_folder
+from eftgan.elements import atomic_write_bytes, atomic_write_text
+from eftgan.errors import UserError
+from eftgan.train import (
+    STATE_FILE,
+    _optimizer_from_tensors,
+    _optimizer_to_tensors,
+    _prefixed,
+    _read_metadata,
+    _unprefixed,
+    check_output_folder,
+)
+from spectral.dataset import PRESENCE_WT_PCT, STEEL_ELEMENTS, SpectraSet, augment, minmax
+from spectral.model import SACA, SACAConfig, n_parameters
+
+
+def split_indices(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """70/15/15 split."""
+    perm = np.random.default_rng(seed + 7).permutation(n)
+    a, b = int(0.7 * n), int(0.85 * n)
+    return perm[:a], perm[a:b], perm[b:]
+
+
+def composition_metrics(
+    pred_wt: np.ndarray,
+    true_wt: np.ndarray,
+    elements: tuple[str, ...],
+    pred_present: np.ndarray | None = None,
+) -> dict[str, dict[str, float]]:
+    """Per element MAE, RMSE, R² (wt %) and presence precision/recall (above 0.01 wt %)."""
+    present = true_wt > PRESENCE_WT_PCT
+    called = pred_present if pred_present is not None else pred_wt > PRESENCE_WT_PCT
+    out = {}
+    for j, el in enumerate(elements):
+        e = pred_wt[:, j] - true_wt[:, j]
+        var = float(np.var(true_wt[:, j]))
+        tp = float((called[:, j] & present[:, j]).sum())
+        out[el] = {
+            "mae": float(np.mean(np.abs(e))),
+            "rmse": float(np.sqrt(np.mean(e**2))),
+            "r2": float(1 - np.mean(e**2) / var) if var > 0 else float("nan"),
+            "precision": tp / max(float(called[:, j].sum()), 1.0),
+            "recall": tp / max(float(present[:, j].sum()), 1.0),
+            "n_present": int(present[:, j].sum()),
+        }
+    return out
+
+
+@torch.no_grad()
+def predict(model: SACA, spectra: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """wt % and presence probabilities for raw spectra (N, P)."""
+    model.eval()
+    wts, probs = [], []
+    for s in range(0, len(spectra), batch):
+        x = minmax(torch.from_numpy(np.asarray(spectra[s : s + batch], dtype=np.float32)))
+        out = model(x)
+        wts.append(out["wt_pct"].numpy())
+        probs.append(torch.sigmoid(out["presence_logit"]).numpy())
+    return np.concatenate(wts), np.concatenate(probs)
+
+
+def _loss(out: dict[str, torch.Tensor], wt: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    comp = (((out["wt_pct"] - wt) / scale) ** 2).mean()
+    pres = torch.nn.functional.binary_cross_entropy_with_logits(
+        out["presence_logit"], (wt > PRESENCE_WT_PCT).float()
+    )
+    return comp + 0.5 * pres
+
+
+def train_saca(
+    data: SpectraSet,
+    out: Path,
+    variant: str = "compact",
+    seed: int = 0,
+    max_epochs: int = 40,
+    patience: int = 6,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    instrument: str = "seed",
+    progress: bool = True,
+    force: bool = False,
+    max_minutes: float | None = None,
+    data_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train a SACA model on ``data`` into the folder ``out`` (see the module docstring)."""
+    from tqdm import tqdm
+
+    check_output_folder(out, force)
+    t0 = time.perf_counter()
+    elements = STEEL_ELEMENTS
+    cfg = SACAConfig.variant(variant, elements, n_points=data.spectra.shape[1])
+    tr, va, te = split_indices(len(data.spectra), seed)
+    if len(tr) < batch_size or len(va) == 0:
+        raise UserError(f"{len(data.spectra)} spectra are too few to train; give at least 200")
+    scale = torch.from_numpy(data.wt_pct[tr].std(0).clip(min=0.05).astype(np.float32))
+    fingerprint = {
+        "config": cfg.as_dict(), "seed": seed, "batch_size": batch_size, "lr": lr,
+        "data_sha256": data.sha256(), "max_epochs": max_epochs, "patience": patience,
+    }  # fmt: skip
+    torch.manual_seed(seed)
+    model = SACA(cfg)
+    with torch.no_grad():  # start from the mean composition instead of equal shares
+        mean = torch.from_numpy(data.wt_pct[tr].mean(0).astype(np.float32)).clamp(min=1e-3)
+        model.fc.bias.copy_(torch.log(mean / mean.sum()))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    history: list[dict[str, float]] = []
+    best_val, best_epoch, bad, start = float("inf"), 0, 0, 0
+    best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    state_path = out / STATE_FILE
+    if force:
+        state_path.unlink(missing_ok=True)
+    if state_path.is_file():
+        from safetensors.torch import load as st_load
+
+        try:
+            tensors = st_load(state_path.read_bytes())
+            run = json.loads(_read_metadata(state_path)["run"])
+        except Exception:
+            raise UserError(f"{state_path} is damaged; pass --force to start over") from None
+        if run["fingerprint"] != json.loads(json.dumps(fingerprint)):
+            raise UserError(
+                f"{out} holds an unfinished run with other settings or data; pass --force to "
+                "start over or choose another --out"
+            )
+        model.load_state_dict(_unprefixed(tensors, "model"))
+        best_state = _unprefixed(tensors, "best")
+        opt.load_state_dict(_optimizer_from_tensors(tensors, run["param_groups"]))
+        gen.set_state(tensors["rng"])
+        history, best_val, best_epoch = run["history"], run["best_val"], run["best_epoch"]
+        bad, start = run["bad"], run["epoch"]
+    x_all = torch.from_numpy(minmax(data.spectra.astype(np.float32)))
+    y_all = torch.from_numpy(data.wt_pct.astype(np.float32))
+    x_va, y_va = x_all[va], y_all[va]
+    stopped = "max_epochs"
+    for epoch in range(start, max_epochs):
+        model.train()
+        perm = torch.randperm(len(tr), generator=gen)
+        losses = []
+        bar = tqdm(range(0, len(tr) - batch_size + 1, batch_size), desc=f"epoch {epoch + 1}",
+                   disable=not progress, mininterval=1.0, leave=False)  # fmt: skip
+        for s in bar:
+            idx = torch.from_numpy(tr)[perm[s : s + batch_size]]
+            xb = augment(x_all[idx], gen)
+            loss = _loss(model(xb), y_all[idx], scale)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        model.eval()
+        with torch.no_grad():
+            val = float(
+                np.mean(
+                    [
+                        float(_loss(model(x_va[s : s + 256]), y_va[s : s + 256], scale))
+                        for s in range(0, len(va), 256)
+                    ]
+                )
+            )
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val})
+        if val < best_val:
+            best_val, best_epoch, bad = val, epoch + 1, 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            bad += 1
+        opt_t, groups = _optimizer_to_tensors(opt)
+        tensors = {**_prefixed(model, "model"), **_prefixed(best_state, "best"), **opt_t,
+                   "rng": gen.get_state()}  # fmt: skip
+        run = {"fingerprint": fingerprint, "epoch": epoch + 1, "history": history,
+               "best_val": best_val, "best_epoch": best_epoch, "bad": bad,
+               "param_groups": groups}  # fmt: skip
+        from safetensors.torch import save as st_save
+
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(state_path, st_save(tensors, metadata={"run": json.dumps(run)}))
+        if progress:
+            print(f"epoch {epoch + 1}: train {history[-1]['train_loss']:.4f} val {val:.4f}",
+                  flush=True)  # fmt: skip
+        if bad >= patience:
+            stopped = "early_stopping"
+            break
+        if max_minutes is not None and (time.perf_counter() - t0) / 60 > max_minutes:
+            stopped = "time_limit"
+            break
+    model.load_state_dict(best_state)
+    pred, prob = predict(model, data.spectra[te])
+    metrics = composition_metrics(pred, data.wt_pct[te], elements, prob > 0.5)
+    wall = time.perf_counter() - t0
+    _write(out, model, cfg, history, metrics, fingerprint, instrument, data, data_config,
+           wall, stopped, len(tr), len(va), len(te))  # fmt: skip
+    state_path.unlink(missing_ok=True)
+    return {"metrics": metrics, "history": history, "best_epoch": best_epoch, "wall_s": wall,
+            "stopped": stopped}  # fmt: skip
+
+
+def _write(out: Path, model: SACA, cfg: SACAConfig, history: list[dict[str, float]],
+           metrics: dict[str, Any], fingerprint: dict[str, Any], instrument: str,
+           data: SpectraSet, data_config: dict[str, Any] | None, wall: float, stopped: str,
+           n_tr: int, n_va: int, n_te: int) -> None:  # fmt: skip
+    from spectral.instrument import get_instrument
+
+    inst = get_instrument(instrument)
+    lines = ["epoch,train_loss,val_loss"] + [
+        f"{h['epoch']},{h['train_loss']:.6f},{h['val_loss']:.6f}" for h in history
+    ]
+    atomic_write_text(out / "history.csv", "\n".join(lines) + "\n")
+    from eftgan.plotting import pyplot, save_png
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=120)
+    ax.plot([h["epoch"] for h in history], [h["train_loss"] for h in history], label="train")
+    ax.plot([h["epoch"] for h in history], [h["val_loss"] for h in history], label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_yscale("log")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    save_png(fig, out / "loss.png")
+    rows = "\n".join(
+        f"| {el} | {m['mae']:.4f} | {m['rmse']:.4f} | {m['r2']:.4f} | {m['precision']:.3f} | "
+        f"{m['recall']:.3f} |"
+        for el, m in metrics.items()
+    )
+    card = f"""# SACA model `{out.name}`
+
+Reads the composition (wt %) of stainless steels with rare earths from a raw emission
+spectrum, {inst.range_nm[0]:.0f}-{inst.range_nm[1]:.0f} nm on the `{instrument}` instrument
+grid ({len(inst.wavelength_nm)} points), min-max scaled. Variant: {"compact" if cfg.stem else "seed"}
+({n_parameters(model):,} parameters). Trained on simulated spectra only (`spectral.dataset`):
+real spectrometers differ; calibrate on reference samples before trusting it on them.
+
+- data: {len(data.spectra)} simulated spectra, SHA-256 `{fingerprint["data_sha256"]}`,
+  split {n_tr}/{n_va}/{n_te}; settings {json.dumps(data_config or {})}
+- seed {fingerprint["seed"]}, Adam lr {fingerprint["lr"]}, batch {fingerprint["batch_size"]},
+  {len(history)} epochs ({stopped}), wall time {wall:.0f} s
+
+Held-out simulated test spectra:
+
+| element | MAE (wt %) | RMSE | R² | precision | recall |
+|---|---|---|---|---|---|
+{rows}
+
+Versions: {", ".join(f"{k} {v}" for k, v in package_versions().items())}
+"""
+    write_model_folder(
+        out,
+        model,
+        kind="saca",
+        model_config={
+            "saca": cfg.as_dict(),
+            "instrument": instrument,
+            "wavelength_nm": {
+                "first": float(inst.wavelength_nm[0]),
+                "last": float(inst.wavelength_nm[-1]),
+                "n": len(inst.wavelength_nm),
+            },  # fmt: skip
+            "presence_wt_pct": PRESENCE_WT_PCT,
+        },
+        card=card,
+        extra={
+            "metrics": metrics,
+            "history": history,
+            "fingerprint": fingerprint,
+            "data": data_config or {},
+            "wall_s": wall,
+            "stopped": stopped,
+        },  # fmt: skip
+    )
+
+
+def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
+    """A trained SACA model and its configuration (default: the shipped one)."""
+    from eftgan.checkpoint import read_model_folder
+    from eftgan.errors import CheckpointError
+    from eftgan.paths import shipped_models_dir
+
+    folder = Path(folder) if folder is not None else shipped_models_dir() / DEFAULT_SACA
+    config, state = read_model_folder(folder, kind="saca")
+    model = SACA(SACAConfig.from_dict(config["model"]["saca"]))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{folder}: weights do not fit ({str(exc)[:100]})") from None
+    return model.eval(), config
+
+
+DEFAULT_SACA = "saca-compact-steel-v1"
