@@ -123,8 +123,14 @@ def identify(file: Path, elements: str | None, vacuum: bool, top: int, fmt: str)
     wl = vacuum_to_air(spec.wavelength) if vacuum else spec.wavelength
     cands = [canonical_symbol(e) for e in elements.split(",") if e.strip()] if elements else None
     matches = run(wl, spec.intensity, cands)[:top]
-    rows = [{"element": m.element, "score": round(m.score, 4),
-             "matched_lines": ";".join(f"{x:.2f}" for x in m.matched_lines)} for m in matches]  # fmt: skip
+    rows = [
+        {
+            "element": m.element,
+            "score": round(m.score, 4),
+            "matched_lines": ";".join(f"{x:.2f}" for x in m.matched_lines),
+        }
+        for m in matches
+    ]
     _emit(rows, ["element", "score", "matched_lines"], fmt)
 
 

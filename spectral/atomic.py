@@ -18,18 +18,20 @@ estimate ``g_k A_ki`` from the NIST relative intensity ``I`` with the source mod
 intensities (an arc or spark near LTE): ``I lambda / (g_k A_ki) ∝ exp(-E_k / k T_src)``. A
 least-squares fit of ``log(g_k A_ki) = log(I lambda) + a + E_k / (k T_src)`` over the lines
 of the same species that have both (over the whole table, not just the window; the element's
-element's two stages together when the species has fewer than 8, else all species of that
-stage pooled) gives ``a`` and ``T_src``, and fills in the missing ones, capped at the largest known ``g_k A_ki`` of the element. Such lines carry ``aki_estimated = True``; :attr:`AtomicData.estimate_scatter`
-holds the RMS of the fit's residuals in decades per species (typically 0.3-0.6: a factor 2-4).
-What it means: simulated intensities of Sm, Eu, Pr and Nd lines are uncertain by that factor,
-so the detection limits the SACA model reaches on simulated spectra carry that uncertainty
-for real instruments: a real spectrometer needs calibration samples before the rare-earth
-detection limits can be quoted. Lines with neither value are left out. NIST lists some lines
-without their levels (all Pr I and Mo II lines in the window, most Sm II ones). For species
-with fewer than 20 lines of known A_ki they are kept (else dropped), with an upper level at the median energy of the species' classified upper levels (the
-element's, where the species has none; at least ``hc / lambda``), ``E_i = E_k - hc / lambda``,
-``g = 1`` and an estimated ``g_k A_ki`` (``classified = False``): a rough model whose error is
-part of that scatter.
+two stages together when the species has fewer than 8, else all species of that stage pooled)
+gives ``a`` and ``T_src``, and fills in the missing ones, capped at the largest known
+``g_k A_ki`` of the element. Such lines carry ``aki_estimated = True``;
+:attr:`AtomicData.estimate_scatter` holds the RMS of the fit's residuals in decades per
+species (0.1-0.7: a factor 1.3-5). What it means: simulated intensities of Sm, Eu, Pr and Nd
+lines are uncertain by that factor, so the detection limits the SACA model reaches on
+simulated spectra carry that uncertainty for real instruments: a real spectrometer needs
+calibration samples before the rare-earth detection limits can be quoted. Lines with neither
+value are left out. NIST lists some lines without their levels (all Pr I and Mo II lines in
+the window, most Sm II ones). For species with fewer than 20 lines of known A_ki they are kept
+(else dropped), with an upper level at the median energy of the species' classified upper
+levels (the element's, where the species has none; at least ``hc / lambda``), ``E_i = E_k -
+hc / lambda``, ``g = 1`` and an estimated ``g_k A_ki`` (``classified = False``): a rough model
+whose error is part of that scatter.
 
 Wavelengths. NIST tabulates vacuum wavelengths; spectrometers measure in air. The conversion
 uses the five-term formula of Ciddor / Peck and Reeder that NIST ASD uses (standard air,

@@ -56,7 +56,7 @@ def find_peaks(wavelength: np.ndarray, intensity: np.ndarray, snr: float = 5.0) 
     yb = intensity - baseline(intensity, window)
     d = np.diff(yb)
     noise = float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)) or 1e-12
-    idx, props = sp_find_peaks(yb, prominence=snr * noise, distance=2)
+    idx, _ = sp_find_peaks(yb, prominence=snr * noise, distance=2)
     if idx.size:
         strongest = idx[np.argsort(-yb[idx])[:20]]
         widths = peak_widths(yb, strongest, rel_height=0.5)[0] * step

@@ -87,7 +87,7 @@ class LTEPlasma:
             [
                 registry(e).ionization_energies_ev[s - 1]
                 for e, s in zip(lines.element, lines.stage, strict=True)
-            ]  # fmt: skip
+            ]
         )
         binding = np.clip(np.nan_to_num(chi_s - lines.ek, nan=5.0), 0.3, None)
         n4 = np.minimum((13.6 * z**2 / binding) ** 2, 100.0)

@@ -224,6 +224,7 @@ def _write(out: Path, model: SACA, cfg: SACAConfig, history: list[dict[str, floa
     from spectral.instrument import get_instrument
 
     inst = get_instrument(instrument)
+    variant = "compact" if cfg.stem else "seed"
     lines = ["epoch,train_loss,val_loss"] + [
         f"{h['epoch']},{h['train_loss']:.6f},{h['val_loss']:.6f}" for h in history
     ]
@@ -249,7 +250,7 @@ def _write(out: Path, model: SACA, cfg: SACAConfig, history: list[dict[str, floa
 
 Reads the composition (wt %) of stainless steels with rare earths from a raw emission
 spectrum, {inst.range_nm[0]:.0f}-{inst.range_nm[1]:.0f} nm on the `{instrument}` instrument
-grid ({len(inst.wavelength_nm)} points), min-max scaled. Variant: {"compact" if cfg.stem else "seed"}
+grid ({len(inst.wavelength_nm)} points), min-max scaled. Variant: {variant}
 ({n_parameters(model):,} parameters). Trained on simulated spectra only (`spectral.dataset`):
 real spectrometers differ; calibrate on reference samples before trusting it on them.
 
@@ -277,7 +278,7 @@ Versions: {", ".join(f"{k} {v}" for k, v in package_versions().items())}
                 "first": float(inst.wavelength_nm[0]),
                 "last": float(inst.wavelength_nm[-1]),
                 "n": len(inst.wavelength_nm),
-            },  # fmt: skip
+            },
             "presence_wt_pct": PRESENCE_WT_PCT,
         },
         card=card,
@@ -288,7 +289,7 @@ Versions: {", ".join(f"{k} {v}" for k, v in package_versions().items())}
             "data": data_config or {},
             "wall_s": wall,
             "stopped": stopped,
-        },  # fmt: skip
+        },
     )
 
 
