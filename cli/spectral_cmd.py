@@ -111,15 +111,17 @@ def simulate(composition: str, wt: bool, temperature: float, ne: float, instrume
 @click.option("--elements", default=None, help="Candidates, e.g. Fe,Ni,Cr (default: ~60).")
 @click.option("--vacuum", is_flag=True, help="The file's wavelengths are in vacuum.")
 @click.option("--top", default=10, show_default=True)
+@click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
-def identify(file: Path, elements: str | None, vacuum: bool, top: int, fmt: str) -> None:
+def identify(file: Path, elements: str | None, vacuum: bool, top: int, clip_negative: bool,
+             fmt: str) -> None:  # fmt: skip
     """Rank elements by how well their strong lines explain the peaks of FILE."""
     from eftgan.elements import canonical_symbol
     from spectral.atomic import vacuum_to_air
     from spectral.identify import identify as run
     from spectral.io import read_spectrum
 
-    spec = read_spectrum(file, clip_negative=True)
+    spec = read_spectrum(file, clip_negative)
     wl = vacuum_to_air(spec.wavelength) if vacuum else spec.wavelength
     cands = [canonical_symbol(e) for e in elements.split(",") if e.strip()] if elements else None
     matches = run(wl, spec.intensity, cands)[:top]

@@ -128,6 +128,15 @@ def canonical_symbol(symbol: str) -> str:
     return cand
 
 
+def _metallic_radius(el: Any) -> float:
+    """pymatgen's metallic radius; NaN (without pymatgen's warning) where it has none."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "No data available for metallic_radius")
+        return _nan_if_none(el.metallic_radius)
+
+
 @cache
 def element(symbol: str) -> ElementDescriptors:
     """Static descriptors of one element from pymatgen's tables."""
@@ -148,7 +157,7 @@ def element(symbol: str) -> ElementDescriptors:
         period=int(el.row),
         electronegativity_pauling=_nan_if_none(el.X),
         atomic_radius_angstrom=_nan_if_none(el.atomic_radius),
-        metallic_radius_angstrom=_nan_if_none(el.metallic_radius),
+        metallic_radius_angstrom=_metallic_radius(el),
         valence_electrons=_valence_electrons(el),
         ionization_energies_ev=ie,
     )

@@ -28,9 +28,9 @@ def analyze_files(
     from spectral.io import read_spectrum, resample
     from spectral.train import load_saca, predict
 
+    spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
     model, config = load_saca(Path(model_dir) if model_dir else None)
     grid = model_grid(config)
-    spectra = [read_spectrum(f, clip_negative) for f in files]
     x = np.stack([resample(s, grid) for s in spectra]).astype(np.float32)
     wt, prob = predict(model, x)
     rows = []

@@ -1,8 +1,9 @@
 """Peak finding and element identification on any emission spectrum.
 
-:func:`find_peaks` removes a slowly varying baseline (a rolling minimum, smoothed), estimates
-the noise from the median absolute deviation of the baseline-free signal, and keeps peaks
-whose prominence exceeds ``snr`` times that noise.
+:func:`find_peaks` removes a slowly varying baseline (a rolling minimum over 3 nm, smoothed),
+estimates the noise from the median absolute deviation of successive differences, and keeps
+peaks that rise ``snr`` times that noise above the noise floor (the 30th percentile of the
+baseline-free signal) with at least that prominence.
 
 :func:`identify` ranks candidate elements by how well their strong lines explain the peaks.
 For each element it simulates a pure-element LTE spectrum (neutral and singly ionized, at
@@ -56,7 +57,8 @@ def find_peaks(wavelength: np.ndarray, intensity: np.ndarray, snr: float = 5.0) 
     yb = intensity - baseline(intensity, window)
     d = np.diff(yb)
     noise = float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)) or 1e-12
-    idx, _ = sp_find_peaks(yb, prominence=snr * noise, distance=2)
+    level = float(np.percentile(yb, 30))  # the noise floor above the rolling minimum
+    idx, _ = sp_find_peaks(yb, height=level + snr * noise, prominence=snr * noise, distance=2)
     if idx.size:
         strongest = idx[np.argsort(-yb[idx])[:20]]
         widths = peak_widths(yb, strongest, rel_height=0.5)[0] * step

@@ -1,0 +1,73 @@
+"""``eftgan spectral``: files a person reads, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from tests.cli.test_cli import assert_user_error, run
+
+
+def test_simulate_writes_csv_and_png(capsys, tmp_path: Path, nist) -> None:
+    out = tmp_path / "s.csv"
+    code, stdout, _ = run(capsys, "spectral", "simulate", "--composition",
+                          "Fe68Cr18Ni10Mo2Mn2", "--wt", "--out", str(out))  # fmt: skip
+    assert code == 0 and "4001 points" in stdout
+    rows = list(csv.reader(out.open()))
+    assert rows[0] == ["wavelength_nm", "counts"] and len(rows) == 4002
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+    code, _, err = run(capsys, "spectral", "simulate", "--composition", "Fe", "--out", str(out))
+    assert_user_error(code, err, "already exists", "--force")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--composition", "Fe68Cr18Ni10Mo2Mn3", "--wt"], "add up to 101"),
+        (["--composition", "Fe70Xx30"], "Xx"),
+        (["--composition", "Fe", "--instrument", "hr2000"], "unknown instrument"),
+        (["--composition", "Fe", "--temperature", "100"], "outside"),
+    ],
+)
+def test_simulate_bad_input(capsys, tmp_path: Path, args: list[str], needle: str) -> None:
+    code, _, err = run(capsys, "spectral", "simulate", *args, "--out", str(tmp_path / "x.csv"))
+    assert_user_error(code, err, needle)
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_identify_csv_on_a_simulated_file(capsys, tmp_path: Path, nist) -> None:
+    out = tmp_path / "ni.csv"
+    assert run(capsys, "spectral", "simulate", "--composition", "Ni", "--out", str(out))[0] == 0
+    code, stdout, _ = run(capsys, "spectral", "identify", str(out), "--elements",
+                          "Fe,Ni,Cr,Cu,Ti", "--format", "csv")  # fmt: skip
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(stdout)))
+    assert list(rows[0]) == ["element", "score", "matched_lines"]
+    assert rows[0]["element"] == "Ni" and float(rows[0]["score"]) > float(rows[1]["score"])
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [("", "empty"), ("300,1\n301,-1\n", "negative"), ("300,1\n299,2\n301,2\n", "increasing")],
+)
+def test_identify_and_analyze_reject_bad_files(capsys, tmp_path, text, needle) -> None:
+    f = tmp_path / "bad.csv"
+    f.write_text(text)
+    for cmd in ("analyze", "identify"):
+        code, _, err = run(capsys, "spectral", cmd, str(f))
+        assert_user_error(code, err, needle)
+
+
+def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nist) -> None:
+    from spectral.train import DEFAULT_SACA
+
+    from eftgan.paths import shipped_models_dir
+
+    if not (shipped_models_dir() / DEFAULT_SACA / "config.json").is_file():
+        pytest.skip("the default SACA model is not shipped yet")
+    f = tmp_path / "short.csv"
+    f.write_text("\n".join(f"{400 + 0.1 * i:.1f},{10 + i % 7}" for i in range(1000)))
+    code, _, err = run(capsys, "spectral", "analyze", str(f))
+    assert_user_error(code, err, "covers 400.0-499.9 nm", "300.0-700.0")

@@ -1,0 +1,113 @@
+"""Peak finding and identification, the SACA networks, training and the baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spectral.dataset import STEEL_ELEMENTS, augment, minmax, sample_compositions
+from spectral.model import SACA, SACAConfig, n_parameters
+
+
+def test_find_peaks_on_synthetic_lines() -> None:
+    from spectral.identify import find_peaks
+
+    wl = np.linspace(300, 400, 5001)
+    rng = np.random.default_rng(0)
+    y = 100 + 0.2 * (wl - 300) + rng.normal(0, 1, wl.size)
+    for c in (320.0, 350.5, 377.25):
+        y += 500 * np.exp(-0.5 * ((wl - c) / 0.05) ** 2)
+    p = find_peaks(wl, y)
+    assert len(p.wavelength) == 3
+    assert np.allclose(np.sort(p.wavelength), [320.0, 350.5, 377.25], atol=0.02)
+    assert p.fwhm_nm == pytest.approx(0.1177, rel=0.25)
+
+
+def test_identify_ranks_the_elements_of_a_simulated_steel(steel_sim) -> None:
+    from spectral.identify import identify
+    from spectral.instrument import Conditions
+
+    wt = np.array([[70.0, 18.0, 10.0, 0, 2.0, 0, 0, 0, 0, 0, 0]])
+    s = steel_sim.simulate(wt, Conditions.fixed(1, 9000.0, 1e17), np.random.default_rng(1))[0]
+    cands = ["Fe", "Cr", "Ni", "Mn", "Cu", "Ti", "Al", "W", "Zn"]
+    ranked = [m.element for m in identify(steel_sim.instrument.wavelength_nm, s, cands)]
+    assert ranked[0] == "Fe"
+    assert set(ranked[:3]) == {"Fe", "Cr", "Ni"}
+    assert ranked.index("Mn") < ranked.index("Zn")
+
+
+def test_saca_sizes_as_published() -> None:
+    seed = SACA(SACAConfig.variant("seed", STEEL_ELEMENTS))
+    compact = SACA(SACAConfig.variant("compact", STEEL_ELEMENTS))
+    assert n_parameters(seed) == pytest.approx(7.0e6, rel=0.01)
+    assert n_parameters(compact) < n_parameters(seed) / 10
+    x = torch.rand(3, 4001)
+    for m in (seed, compact):
+        out = m.eval()(x)
+        assert out["wt_pct"].shape == (3, 11)
+        assert torch.allclose(out["wt_pct"].sum(1), torch.full((3,), 100.0))
+
+
+def test_compositions_follow_the_grades_and_ranges() -> None:
+    wt = sample_compositions(2000, np.random.default_rng(0))
+    assert np.allclose(wt.sum(1), 100.0)
+    cr, ni, mo, mn = wt[:, 1], wt[:, 2], wt[:, 3], wt[:, 4]
+    assert cr.min() >= 10 and cr.max() <= 26 and ni.max() <= 22 and mo.max() <= 7
+    assert mn.max() <= 2
+    re = wt[:, 5:]
+    assert 0.3 < (re == 0).mean() < 0.4  # absent
+    assert 0.25 < ((re > 0) & (re < 0.05)).mean() < 0.35  # near the detection limit
+    assert re.max() <= 0.5
+
+
+def test_augmentation_keeps_scale_and_moves_peaks() -> None:
+    x = torch.zeros(4, 200)
+    x[:, 100] = 1.0
+    y = augment(minmax(x), torch.Generator().manual_seed(0))
+    assert y.min() >= 0 and y.max() <= 1 + 1e-6
+    assert (y.argmax(1) - 100).abs().max() <= 1
+
+
+@pytest.mark.slow
+def test_train_resume_and_baselines(tmp_path, steel_sim) -> None:
+    from spectral.baselines import PLSBaseline, UnivariateCalibration
+    from spectral.dataset import simulate_set
+    from spectral.train import load_saca, predict, train_saca
+
+    data = simulate_set(320, seed=3)
+    tr, te = np.arange(240), np.arange(240, 320)
+    pls = PLSBaseline((2, 5)).fit(data.spectra[tr], data.wt_pct[tr], data.spectra[te],
+                                  data.wt_pct[te])  # fmt: skip
+    err = np.abs(pls.predict(data.spectra[te]) - data.wt_pct[te]).mean(0)
+    assert err[1] < np.abs(data.wt_pct[te, 1] - data.wt_pct[tr, 1].mean()).mean()  # Cr
+    uni = UnivariateCalibration().fit(data.spectra[tr], data.wt_pct[tr])
+    assert 350 < uni.wavelengths["Cr"] < 700
+    assert np.abs(uni.predict(data.spectra[te])[:, 1] - data.wt_pct[te, 1]).mean() < 4.0
+
+    full = train_saca(data, tmp_path / "full", max_epochs=2, progress=False)
+    # kill a 2-epoch run right after its first checkpoint, then run the command again
+    import spectral.train as st
+
+    calls = {"n": 0}
+    real = st.atomic_write_bytes
+
+    def die_after_first(path, blob):
+        real(path, blob)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+
+    st.atomic_write_bytes = die_after_first
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False)
+    finally:
+        st.atomic_write_bytes = real
+    again = train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False)
+    assert again["history"] == full["history"]
+    m1, _ = load_saca(tmp_path / "full")
+    m2, _ = load_saca(tmp_path / "resumed")
+    w1, _ = predict(m1, data.spectra[:8])
+    w2, _ = predict(m2, data.spectra[:8])
+    assert np.array_equal(w1, w2)
