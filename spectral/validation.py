@@ -50,8 +50,8 @@ def compare_with_measured(
     lw = sim.plasma.table.lines.wavelength[rad >= 1e-3 * rad.max()]
     nearest = np.array([lw[np.argmin(np.abs(lw - wl[p]))] - wl[p] for p in top])
     shift = float(np.median(nearest))
-    s = sim.noiseless(np.array([[100.0]]), Conditions.fixed(1, temperature_k, ne_cm3,
-                                                            shift_nm=-shift))[0].numpy()  # fmt: skip
+    shifted = Conditions.fixed(1, temperature_k, ne_cm3, shift_nm=-shift)
+    s = sim.noiseless(np.array([[100.0]]), shifted)[0].numpy()
     ratio = np.log10(np.clip(s[top] / s[top].max(), 1e-9, None) / (yb[top] / yb[top].max()))
     ratio -= np.median(ratio)
     return {

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+
 from tests.cli.test_cli import assert_user_error, run
 
 
@@ -61,9 +62,8 @@ def test_identify_and_analyze_reject_bad_files(capsys, tmp_path, text, needle) -
 
 
 def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nist) -> None:
-    from spectral.train import DEFAULT_SACA
-
     from eftgan.paths import shipped_models_dir
+    from spectral.train import DEFAULT_SACA
 
     if not (shipped_models_dir() / DEFAULT_SACA / "config.json").is_file():
         pytest.skip("the default SACA model is not shipped yet")

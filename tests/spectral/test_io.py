@@ -27,16 +27,16 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
         (
             "header.csv",
             "wavelength,intensity\n" + "\n".join(f"{w},{y}" for w, y in zip(WL, Y, strict=True)),
-        ),  # fmt: skip
+        ),
         (
             "tabs.tsv",
             "nm\tcounts\tdark\n" + "\n".join(f"{w}\t{y}\t1" for w, y in zip(WL, Y, strict=True)),
-        ),  # fmt: skip
+        ),
         ("comma.txt", "\n".join(f"{w};{y}".replace(".", ",") for w, y in zip(WL, Y, strict=True))),
         (
             "spaces.dat",
             "# exported\n" + "\n".join(f"  {w}   {y}" for w, y in zip(WL, Y, strict=True)),
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_two_column_text(tmp_path: Path, name: str, text: str) -> None:
@@ -107,5 +107,5 @@ def test_decreasing_axis_is_reversed_and_negative_clip(tmp_path: Path) -> None:
 def test_resample_needs_coverage(tmp_path: Path) -> None:
     s = read_spectrum(write(tmp_path, "r.csv", "\n".join(f"{w},{w - 300}" for w in WL)))
     assert np.allclose(resample(s, np.array([300.5, 301.0])), [0.5, 1.0])
-    with pytest.raises(UserError, match="covers 300.0-301.8 nm but the model needs"):
+    with pytest.raises(UserError, match=r"covers 300\.0-301\.8 nm but the model needs"):
         resample(s, np.linspace(300, 700, 4001))
