@@ -109,7 +109,9 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     tilt = (torch.rand(b, 1, generator=gen) * 0.2 - 0.1) * torch.linspace(-1, 1, p)[None, :]
     x = x * (1 + tilt)
     x = x + torch.randn(b, p, generator=gen) * torch.rand(b, 1, generator=gen) * 0.01
-    return minmax(x)
+    out = minmax(x)
+    assert isinstance(out, torch.Tensor)
+    return out
 
 
 @dataclass

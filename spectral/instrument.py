@@ -204,9 +204,11 @@ class Simulator:
         rows_l = np.broadcast_to(np.arange(len(wl))[:, None], cols.shape)[ok]
         cols_l, vals_l = cols[ok], g[ok]
         coo = torch.sparse_coo_tensor(
-            np.stack([rows_l, cols_l]), vals_l.astype(np.float32), (len(wl), n_fine),
+            torch.from_numpy(np.stack([rows_l, cols_l])),
+            torch.from_numpy(vals_l.astype(np.float32)),
+            (len(wl), n_fine),
             check_invariants=True,
-        ).coalesce()  # fmt: skip
+        ).coalesce()
         with warnings.catch_warnings():  # "sparse CSR support is in beta"
             warnings.simplefilter("ignore", UserWarning)
             self._pix = coo.to_sparse_csr()

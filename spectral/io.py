@@ -202,7 +202,7 @@ def _jcamp(text: str, name: str) -> Spectrum:
             raise UserError(f"{name}: JCAMP-DX data without LASTX and with a single line")
         x_arr = np.linspace(first, last, len(ys_arr))
     else:
-        pairs = []
+        pairs: list[float] = []
         for line in block:
             nums = re.findall(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", line)
             pairs.extend(float(v) for v in nums)

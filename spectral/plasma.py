@@ -157,7 +157,7 @@ class LTEPlasma:
             }
             self._consts = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in d.items()}
             self._consts_for = tb
-            self._thick = None
+            self._thick: torch.Tensor | None = None
         return self._consts
 
     def _thick_lines(self) -> torch.Tensor:
@@ -165,6 +165,7 @@ class LTEPlasma:
 
         Found once, on pure elements over 5000-20000 K and 1e16-1e18 cm^-3.
         """
+        self._line_constants()
         if self._thick is None:
             e = len(self.elements)
             tau_max = torch.zeros(self.n_lines, dtype=torch.float64)
