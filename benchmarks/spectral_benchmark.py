@@ -1,0 +1,231 @@
+"""spectral: SACA against PLS and univariate calibration on held-out simulated spectra.
+
+Writes benchmarks/results/spectral.json. In one run:
+
+* ``models``: per element MAE, RMSE, R² (wt %) and presence precision/recall (above 0.01
+  wt %) on ``--n-test`` held-out simulated spectra (seed 12345, never used in training), for
+  the shipped compact SACA, the seed-size SACA when a trained one is given (``--seed-model``),
+  PLS and univariate calibration. PLS and the calibration curves are fitted on the training
+  split of the same simulated set the compact SACA was trained on (regenerated from its
+  recorded seed, and checked against its recorded SHA-256).
+* ``robustness``: the same on spectra with wavelength shifts up to +-0.2 nm and intensity
+  tilts up to +-20 % (training saw +-0.05 nm and +-5 %).
+* ``speed``: simulated spectra per second (batches of 256, 300-700 nm at 0.1 nm, noise
+  included), SACA forward passes per second (batch 64, both sizes), end-to-end ``analyze`` of
+  64 CSV files, and libskit's LTE model per spectrum on the same grid.
+* ``libskit``: cross-check of our pure-Fe spectrum with libskit's at the same plasma.
+* ``reference``: the simulator against the measured Fe and Ni LIBS spectra of ../shared.
+
+    python benchmarks/spectral_benchmark.py [--n-test 2000] [--model DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import SHARED, machine, write_json
+
+#: The seed paper's per-element precision / recall as quoted in the issue (the rest of its
+#: Table 1 is not available here) and its average accuracy.
+SEED_REPORTED = {
+    "Fe": {"precision": 0.995, "recall": 0.992},
+    "Eu": {"precision": 0.895, "recall": 0.887},
+    "average_accuracy": 0.987,
+    "seconds_per_sample": 0.5,
+}
+
+
+def _rate(fn: Any, n: int, repeats: int = 3) -> float:
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return n / best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n-test", type=int, default=2000)
+    ap.add_argument("--model", type=Path, default=None, help="compact SACA (default: shipped)")
+    ap.add_argument("--seed-model", type=Path, default=None, help="a trained seed-size SACA")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    from spectral.baselines import PLSBaseline, UnivariateCalibration
+    from spectral.dataset import RARE_EARTHS, STEEL_ELEMENTS, simulate_set
+    from spectral.model import SACA, SACAConfig, n_parameters
+    from spectral.train import composition_metrics, load_saca, predict, split_indices
+
+    t_start = time.perf_counter()
+    model, cfg = load_saca(args.model)
+    data_cfg = cfg.get("data", {})
+    train = simulate_set(int(data_cfg["n_spectra"]), int(data_cfg["seed"]), progress=True)
+    if train.sha256() != cfg["fingerprint"]["data_sha256"]:
+        raise SystemExit("regenerated training spectra differ from the model's recorded SHA-256")
+    tr, va, _ = split_indices(len(train.spectra), int(data_cfg["seed"]))
+    test = simulate_set(args.n_test, 12345, progress=True)
+    robust = simulate_set(args.n_test, 54321, shift_nm=0.2, drift=0.2, progress=True)
+
+    t0 = time.perf_counter()
+    pls = PLSBaseline().fit(train.spectra[tr], train.wt_pct[tr], train.spectra[va],
+                            train.wt_pct[va])  # fmt: skip
+    pls_fit_s = time.perf_counter() - t0
+    uni = UnivariateCalibration().fit(train.spectra[tr], train.wt_pct[tr])
+
+    def evaluate(ds: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        w, p = predict(model, ds.spectra)
+        out["saca_compact"] = composition_metrics(w, ds.wt_pct, STEEL_ELEMENTS, p > 0.5)
+        if args.seed_model is not None:
+            seed_model, _ = load_saca(args.seed_model)
+            w, p = predict(seed_model, ds.spectra)
+            out["saca"] = composition_metrics(w, ds.wt_pct, STEEL_ELEMENTS, p > 0.5)
+        out["pls"] = composition_metrics(pls.predict(ds.spectra), ds.wt_pct, STEEL_ELEMENTS)
+        out["univariate"] = composition_metrics(uni.predict(ds.spectra), ds.wt_pct,
+                                                STEEL_ELEMENTS)  # fmt: skip
+        return out
+
+    models = evaluate(test)
+    robustness = evaluate(robust)
+    if "saca" not in models:
+        note = ("not trained: the seed size needs a GPU to converge (81 ms per spectrum forward "
+                "on 2 CPU cores) and this session had none")  # fmt: skip
+        models["saca"] = robustness["saca"] = {"not_trained": note}  # type: ignore[assignment]
+
+    def goals(m: dict[str, Any]) -> dict[str, Any]:
+        s, p = m["saca_compact"], m["pls"]
+        rel = {el: 1 - s[el]["rmse"] / p[el]["rmse"] for el in STEEL_ELEMENTS}
+        return {
+            "cr_mae_lt_0.2": s["Cr"]["mae"] < 0.2,
+            "ni_mae_lt_0.2": s["Ni"]["mae"] < 0.2,
+            "mo_mae_lt_0.05": s["Mo"]["mae"] < 0.05,
+            "rare_earth_precision_recall_ge_0.97": all(
+                s[el]["precision"] >= 0.97 and s[el]["recall"] >= 0.97 for el in RARE_EARTHS
+            ),
+            "rmse_reduction_vs_pls": rel,
+            "rmse_reduction_vs_pls_mean": float(np.mean(list(rel.values()))),
+            "saca_30pct_lower_rmse_than_pls_all_elements": all(v >= 0.3 for v in rel.values()),
+        }
+
+    # speed
+    from spectral.dataset import simulator
+    from spectral.instrument import Conditions
+
+    sim = simulator("seed")
+    rng = np.random.default_rng(0)
+    wt = test.wt_pct[:256].astype(np.float64)
+    cond = Conditions.sample(256, rng)
+    simulate_per_s = _rate(lambda: sim.simulate(wt, cond, rng), 256)
+    x64 = torch.rand(64, 4001)
+    speed: dict[str, Any] = {"simulate_per_s": simulate_per_s, "threads": 2}
+    with torch.no_grad():
+        speed["analyze_per_s"] = _rate(lambda: model(x64), 64)
+        seed_size = SACA(SACAConfig.variant("seed", STEEL_ELEMENTS)).eval()
+        speed["saca_seed_size_forward_per_s"] = _rate(lambda: seed_size(x64), 64, repeats=2)
+    speed["analyze_ms_per_spectrum"] = 1e3 / speed["analyze_per_s"]
+    speed["saca_seed_size_ms_per_spectrum"] = 1e3 / speed["saca_seed_size_forward_per_s"]
+    speed["parameters"] = {"compact": n_parameters(model), "seed": n_parameters(seed_size)}
+    from spectral.analyze import analyze_files
+    from spectral.io import write_csv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i in range(64):
+            f = Path(tmp) / f"s{i}.csv"
+            write_csv(f, sim.instrument.wavelength_nm, {"counts": test.spectra[i]})
+            files.append(f)
+        speed["analyze_files_per_s"] = _rate(
+            lambda: analyze_files(files, args.model), 64, repeats=2
+        )
+    lib: dict[str, Any] = {}
+    try:
+        import libskit
+
+        from spectral.atomic import air_to_vacuum
+        from spectral.instrument import INSTRUMENTS, Simulator
+
+        wl = INSTRUMENTS["seed"].wavelength_nm
+        steel = {"Fe": 68.0, "Cr": 18.0, "Ni": 10.0, "Mo": 2.0, "Mn": 2.0}
+        lm = libskit.LTEModel(steel, 9000.0, 1e23, 1e-3)
+        spec = libskit.GenericSpectrometer(0.15 / 2.3548, 0.001)
+        speed["libskit_per_s"] = _rate(lambda: spec.calculate_spectrum(air_to_vacuum(wl), lm), 1)
+        fe = libskit.LTEModel({"Fe": 100.0}, 10000.0, 1e23, 1e-3)
+        theirs = np.asarray(spec.calculate_spectrum(air_to_vacuum(wl), fe))
+        ours_sim = Simulator(("Fe",), INSTRUMENTS["seed"])
+        ours = ours_sim.noiseless(np.array([[100.0]]), Conditions.fixed(1, 10000.0, 1e17))
+        ours_np = ours[0].numpy()
+        lib = {
+            "pure_fe_10000K_1e17_pearson_r": float(np.corrcoef(ours_np, theirs)[0, 1]),
+            "pure_fe_log_pearson_r": float(
+                np.corrcoef(
+                    np.log1p(ours_np / ours_np.max() * 1e4), np.log1p(theirs / theirs.max() * 1e4)
+                )[0, 1]
+            ),
+            "strongest_pixel_nm": {
+                "ours": float(wl[np.argmax(ours_np)]),
+                "libskit": float(wl[np.argmax(theirs)]),
+            },
+            "note": "libskit: its own NIST data, Stark and partition functions, on vacuum "
+            "wavelengths of our air grid; both with a 0.15 nm FWHM Gaussian instrument",
+        }
+    except ImportError:
+        speed["libskit_per_s"] = "libskit not installed"
+    reference: dict[str, Any] = {}
+    aalto = SHARED / "reference" / "libs_aalto"
+    if (aalto / "Fe_spectrum.csv").is_file():
+        import pandas as pd
+
+        from spectral.atomic import vacuum_to_air
+        from spectral.validation import compare_with_measured
+
+        for el, win in (
+            ("Fe", (250.0, 460.0)),
+            ("Ni", (295.0, 460.0)),
+            ("Ni_full", (250.0, 460.0)),
+        ):
+            name = el.split("_")[0]
+            df = pd.read_csv(aalto / f"{name}_spectrum.csv")
+            reference[el] = compare_with_measured(
+                vacuum_to_air(df["wavelength"].to_numpy()), df["spectrum"].to_numpy(), name, win
+            )
+    report = {
+        "models": models,
+        "robustness": robustness,
+        "goals": goals(models),
+        "goals_robustness": goals(robustness),
+        "seed_reported": SEED_REPORTED,
+        "speed": speed,
+        "libskit": lib,
+        "reference": reference,
+        "settings": {
+            "n_test": args.n_test,
+            "test_seed": 12345,
+            "robust_seed": 54321,
+            "robust_shift_nm": 0.2,
+            "robust_drift": 0.2,
+            "training": data_cfg,
+            "pls_components": pls.n_components,
+            "pls_fit_s": pls_fit_s,
+            "univariate_lines_nm": uni.wavelengths,
+            "model": str(args.model or "shipped default"),
+        },
+        "benchmark_wall_s": time.perf_counter() - t_start,
+        "machine": machine(),
+    }
+    print(write_json("spectral.json", report))
+    print(json.dumps({"goals": report["goals"], "speed": speed, "libskit": lib}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
