@@ -19,6 +19,7 @@ LAZY_COMMANDS = {
     "predict": "eftgan_cli.predict_cmd:predict",
     "explore": "eftgan_cli.explore_cmd:explore",
     "spectral": "eftgan_cli.spectral_cmd:spectral",
+    "micro": "eftgan_cli.micro_cmd:micro",
 }
 
 

@@ -1,0 +1,90 @@
+"""Reading folders of micrographs, random crops, and writing images atomically."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from eftgan.errors import UserError
+
+IMAGE_EXT = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+#: Files beside images that are ignored (metadata written by ``eftgan micro synth``).
+SIDECAR_EXT = {".json", ".csv", ".txt", ".md"}
+
+
+def image_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The image files of a folder (sorted); one-line errors for empty folders and strays."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise UserError(f"image folder {d} does not exist")
+    files = []
+    for p in sorted(d.iterdir()):
+        if p.is_dir() or p.name.startswith("."):
+            continue
+        ext = p.suffix.lower()
+        if ext in IMAGE_EXT:
+            files.append(p)
+        elif ext not in SIDECAR_EXT:
+            raise UserError(f"{p} is not an image (PNG, JPEG, TIFF or BMP); move it out of {d}")
+    if not files:
+        raise UserError(f"{d} holds no images (PNG, JPEG, TIFF or BMP)")
+    return files
+
+
+def read_gray(path: Path, channels: int = 1) -> np.ndarray:
+    """An image as float32 in [0, 1]: (H, W) for one channel, (H, W, 3) for three."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I"):
+                a = np.asarray(im, dtype=np.float32)
+                a = a / max(float(a.max()), 1.0)
+                return a if channels == 1 else np.repeat(a[:, :, None], 3, 2)
+            conv = im.convert("L" if channels == 1 else "RGB")
+            return np.asarray(conv, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError) as exc:
+        raise UserError(f"cannot read image {path} ({exc})") from None
+
+
+def read_folder(folder: str | os.PathLike[str], min_size: int = 0,
+                channels: int = 1) -> list[np.ndarray]:  # fmt: skip
+    imgs = []
+    for p in image_files(folder):
+        a = read_gray(p, channels)
+        if min(a.shape[:2]) < min_size:
+            raise UserError(
+                f"{p} is {a.shape[1]}x{a.shape[0]} pixels, smaller than the {min_size}-pixel "
+                "crop; use larger images or a smaller --size"
+            )
+        imgs.append(a)
+    return imgs
+
+
+def random_crops(imgs: list[np.ndarray], n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` random ``size`` x ``size`` crops: (n, C, size, size) float32 in [0, 1]."""
+    out = []
+    for _ in range(n):
+        a = imgs[int(rng.integers(len(imgs)))]
+        h, w = a.shape[:2]
+        y, x = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
+        c = a[y : y + size, x : x + size]
+        out.append(c[None] if c.ndim == 2 else np.moveaxis(c, 2, 0))
+    return np.stack(out).astype(np.float32)
+
+
+def write_png(path: Path, img: np.ndarray) -> None:
+    """Write a gray (H, W) or RGB (H, W, 3) float image in [0, 1] as PNG, atomically."""
+    import io
+
+    from PIL import Image
+
+    from eftgan.elements import atomic_write_bytes
+
+    a = np.clip(np.rint(np.asarray(img) * 255), 0, 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    atomic_write_bytes(path, buf.getvalue())
