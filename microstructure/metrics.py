@@ -1,8 +1,11 @@
 """Statistics that tell real micrographs from generated ones, in a metallurgist's terms.
 
-* **Segmentation**: Otsu's threshold on the gray levels (between-class variance maximised
-  over a 256-bin histogram; the middle of the optimum where it is flat, as between two
-  well-separated modes); the dark phase is Si.
+* **Segmentation**: a gray-level threshold; the dark phase is Si. For comparing sets
+  (:func:`compare_sets`) one threshold for both sets, set by the real set alone: the lower
+  threshold of a three-class Otsu on the pooled gray levels of the real images (Si, eutectic
+  α-Al and primary α-Al etch to three levels; a two-class Otsu on one small crop without Si
+  splits the two α-Al levels instead). For a single image, :func:`segment` uses two-class
+  Otsu (the middle of the optimum where it is flat).
 * **Phase fraction**: the Si area fraction.
 * **Two-point correlation** ``S2(r)``: the probability that two points ``r`` apart both lie in
   Si, from the FFT autocorrelation of the indicator (periodic boundaries), radially averaged
@@ -44,9 +47,29 @@ def otsu_threshold(img: np.ndarray) -> float:
     return float(edges[int(round(best.mean())) + 1])  # middle of a flat optimum
 
 
-def segment(img: np.ndarray) -> np.ndarray:
-    """Binary Si map (True where dark) of a gray micrograph."""
-    return img < otsu_threshold(img)
+def multi_otsu_low(values: np.ndarray) -> float:
+    """The lower of the two three-class Otsu thresholds (Si | eutectic α | primary α)."""
+    hist, edges = np.histogram(values, bins=128, range=(0.0, 1.0))
+    p = hist.astype(np.float64) / max(hist.sum(), 1)
+    c = 0.5 * (edges[:-1] + edges[1:])
+    cw, cm = np.concatenate([[0], np.cumsum(p)]), np.concatenate([[0], np.cumsum(p * c)])
+    best, best_i = -1.0, 1
+    n = len(p)
+    for i in range(1, n - 1):
+        for j in range(i + 1, n):
+            w = np.array([cw[i], cw[j] - cw[i], cw[n] - cw[j]])
+            m = np.array([cm[i], cm[j] - cm[i], cm[n] - cm[j]])
+            if (w <= 0).any():
+                continue
+            v = float((m**2 / w).sum())
+            if v > best:
+                best, best_i = v, i
+    return float(edges[best_i])
+
+
+def segment(img: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Binary Si map (True where dark) of a gray micrograph (Otsu unless ``threshold``)."""
+    return img < (otsu_threshold(img) if threshold is None else threshold)
 
 
 def two_point(mask: np.ndarray, r_max: int | None = None) -> np.ndarray:
@@ -84,8 +107,10 @@ def lineal_path(mask: np.ndarray, r_max: int | None = None) -> np.ndarray:
     return counts[1:] / np.maximum(total[1:], 1)
 
 
-def image_statistics(img: np.ndarray, r_max: int | None = None) -> dict[str, Any]:
-    si = segment(img)
+def image_statistics(
+    img: np.ndarray, r_max: int | None = None, threshold: float | None = None
+) -> dict[str, Any]:
+    si = segment(img, threshold)
     return {
         "phase_fraction": float(si.mean()),
         "s2": two_point(si, r_max),
@@ -110,8 +135,9 @@ def compare_sets(real: Sequence[np.ndarray], fake: Sequence[np.ndarray]) -> dict
     """The ``eftgan micro evaluate`` figures of two sets of gray images in [0, 1]."""
     size = min(min(x.shape) for x in (*real, *fake))
     r_max = size // 4
-    sr = [image_statistics(x, r_max) for x in real]
-    sf = [image_statistics(x, r_max) for x in fake]
+    t = multi_otsu_low(np.concatenate([np.ravel(x) for x in real]))
+    sr = [image_statistics(x, r_max, t) for x in real]
+    sf = [image_statistics(x, r_max, t) for x in fake]
     s2r, s2f = np.stack([s["s2"] for s in sr]), np.stack([s["s2"] for s in sf])
     lr, lf = np.stack([s["lineal_path"] for s in sr]), np.stack([s["lineal_path"] for s in sf])
     pr = np.array([s["phase_fraction"] for s in sr])
@@ -126,4 +152,5 @@ def compare_sets(real: Sequence[np.ndarray], fake: Sequence[np.ndarray]) -> dict
         "n_real": len(sr),
         "n_fake": len(sf),
         "r_max_px": r_max,
+        "threshold": t,
     }
