@@ -339,6 +339,52 @@ def spectral_section(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def microstructure_section(r: dict[str, Any]) -> str:
+    st = r["settings"]
+    sp = r["speed"]
+    lines = [
+        "## microstructure (measured)",
+        "",
+        f"From `python benchmarks/microstructure_benchmark.py --iters {st['iters']}` "
+        f"(`benchmarks/results/microstructure.json`) on {r['machine']}: {st['n_eval']} "
+        "generated 64 x 64 images against as many random crops of held-out synthetic "
+        f"micrographs; GANs trained {st['iters']} iterations at batch 64 on {st['n_train']} "
+        "images per Si content.",
+        "",
+        "| model (Al-7Si) | Si fraction real / generated | phase-fraction error | s2_mae | "
+        "lineal_path_mae | frechet_s2 |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows = [(k, r["models"][k]) for k in ("dcgan", "conditional", "crops", "grf")]
+    rows.append((f"conditional at unseen Al-{r['conditional_unseen_si']['si_wt_pct']:g}Si",
+                 r["conditional_unseen_si"]))  # fmt: skip
+    for name, m in rows:
+        lines.append(
+            f"| {name} | {m['phase_fraction_real']:.3f} / {m['phase_fraction_fake']:.3f} | "
+            f"{m['phase_fraction_error']:.3f} | {m['s2_mae']:.4f} | "
+            f"{m['lineal_path_mae']:.4f} | {m['frechet_s2']:.2e} |"
+        )
+    g = r["goals"]
+    lines += [
+        "",
+        "Goals (phase-fraction error < 0.02 and s2_mae < 0.01): "
+        + "; ".join(
+            f"{k}: {'met' if v['phase_fraction_error_lt_0.02'] else 'missed'} / "
+            f"{'met' if v['s2_mae_lt_0.01'] else 'missed'}"
+            for k, v in g.items()
+        )
+        + ".",
+        "",
+        f"**Speed** (seed architecture, 64 x 64 gray, batch 64, 2 threads): "
+        f"{sp['train_iters_per_s']:.2f} training iterations per second "
+        f"({1 / sp['train_iters_per_s']:.2f} s each; the issue measured 1.6 s), "
+        f"{sp['generate_per_s']:.0f} generated images per second (issue: 270). nz 1000 "
+        f"against nz 100: {sp['nz1000_over_nz100_train_time']:.2f}x the training time and "
+        f"{sp['nz1000_over_nz100_generate_time']:.2f}x the generation time.",
+    ]
+    return "\n".join(lines)
+
+
 def main() -> None:
     readme = REPO / "README.md"
     text = readme.read_text()
@@ -346,6 +392,7 @@ def main() -> None:
         ("ecnet-accuracy", "ecnet_accuracy.json", ecnet_section),
         ("eftgan", "eftgan.json", eftgan_section),
         ("spectral", "spectral.json", spectral_section),
+        ("microstructure", "microstructure.json", microstructure_section),
     ):
         path = RESULTS / name
         if path.is_file():
