@@ -9,8 +9,8 @@ Writes benchmarks/results/microstructure.json. In one run:
 * models: ``dcgan`` (the seed's architecture, 64 x 64, one channel, nz 1000) trained on Al-7Si;
   ``conditional`` trained on the three contents, at half the seed's width and nz 100 by
   default (``--cond-width``, ``--cond-nz``): a quarter of the compute per iteration, and
-  small enough (about 7 MB with its discriminator) to ship as the default model; ``crops`` (random crops of the training
-  images: the ceiling) and ``grf`` (a Gaussian random field thresholded to the training phase
+  small enough (about 7 MB with its discriminator) to ship as the default model; ``crops``
+  (random crops of the training images: the ceiling) and ``grf`` (a Gaussian random field thresholded to the training phase
   fraction and rendered with the same gray levels: the floor);
 * scores: ``eftgan micro evaluate`` statistics of ``--n-eval`` generated 64 x 64 images against
   as many random crops of the held-out images;
