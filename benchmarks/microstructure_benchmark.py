@@ -10,8 +10,9 @@ Writes benchmarks/results/microstructure.json. In one run:
   ``conditional`` trained on the three contents, at half the seed's width and nz 100 by
   default (``--cond-width``, ``--cond-nz``): a quarter of the compute per iteration, and
   small enough (about 7 MB with its discriminator) to ship as the default model; ``crops``
-  (random crops of the training images: the ceiling) and ``grf`` (a Gaussian random field thresholded to the training phase
-  fraction and rendered with the same gray levels: the floor);
+  (random crops of the training images: the ceiling) and ``grf`` (a Gaussian random field
+  thresholded to the training phase fraction and rendered with the same gray levels: the
+  floor);
 * scores: ``eftgan micro evaluate`` statistics of ``--n-eval`` generated 64 x 64 images against
   as many random crops of the held-out images;
 * speed: training iterations per second at batch 64 and generated images per second for the
