@@ -131,11 +131,14 @@ def _si_of(folder: Path) -> float | None:
 @click.option("--nz", default=1000, show_default=True, help="Noise size (the seed: 1000).")
 @click.option("--width", default=64, show_default=True, help="Base width (the seed: 64).")
 @click.option("--batch-size", default=64, show_default=True)
+@click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True,
+              help="Gray (1) or RGB (3) images; the files are converted.")  # fmt: skip
 @click.option("--seed", default=0, show_default=True)
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def train(images: tuple[Path, ...], out: Path, iters: int, condition_si: str | None, nz: int,
-          width: int, batch_size: int, seed: int, force: bool, quiet: bool) -> None:  # fmt: skip
+          width: int, batch_size: int, channels: str, seed: int, force: bool,
+          quiet: bool) -> None:  # fmt: skip
     """Train the seed DCGAN, or the conditional one, on random 64x64 crops (resumable)."""
     from eftgan.errors import UserError
     from microstructure.train import train_dcgan
@@ -155,7 +158,7 @@ def train(images: tuple[Path, ...], out: Path, iters: int, condition_si: str | N
                     f"--condition-si {condition_si!r} is not a list of numbers"
                 ) from None
     r = train_dcgan([Path(f) for f in images], out, si, iters, batch_size, nz=nz, width=width,
-                    seed=seed, progress=not quiet, force=force)  # fmt: skip
+                    channels=int(channels), seed=seed, progress=not quiet, force=force)  # fmt: skip
     if r["resumed_from"]:
         click.echo(f"resumed from iteration {r['resumed_from']}", err=True)
     click.echo(f"model written to {out} ({iters} iterations, {r['wall_s']:.0f} s)")
@@ -178,7 +181,7 @@ def generate(model_dir: Path | None, n: int, si: float | None, seed: int, out: P
 
     folder = model_dir or shipped_models_dir() / DEFAULT_DCGAN
     g, _ = load_generator(folder)
-    imgs = generate_images(g, n, si, seed)
+    imgs = generate_images(g, n, si, seed, gray=False)
     tmp = _fresh_dir(out, force)
     try:
         for i, a in enumerate(imgs):

@@ -189,7 +189,7 @@ def _write(out: Path, g: Generator, d: Discriminator, cfg: DCGANConfig,
     gm = Generator(cfg)
     gm.load_state_dict(g.state_dict())
     fakes = generate_images(gm, 16, si[0] if si else None, seed=seed)
-    reals = random_crops(sets[0], 16, 64, rng)[:, 0]
+    reals = random_crops(sets[0], 16, 64, rng).mean(1)
     fig, axs = plt.subplots(4, 8, figsize=(8, 4.4), dpi=120)
     for i, ax in enumerate(axs.flat):
         img = reals[i % 16] if i % 8 < 4 else fakes[(i // 8) * 4 + i % 4]
@@ -222,9 +222,10 @@ def load_generator(folder: Path) -> tuple[Generator, dict[str, Any]]:
 
 
 @torch.no_grad()
-def generate_images(g: Generator, n: int, si_wt_pct: float | None = None,
-                    seed: int = 0) -> np.ndarray:  # fmt: skip
-    """``n`` generated gray images (n, 64, 64) in [0, 1]."""
+def generate_images(g: Generator, n: int, si_wt_pct: float | None = None, seed: int = 0,
+                    gray: bool = True) -> np.ndarray:  # fmt: skip
+    """``n`` generated images in [0, 1]: (n, 64, 64), or (n, 64, 64, 3) for an RGB model
+    with ``gray=False``."""
     cfg = g.cfg
     if cfg.cond_dim and si_wt_pct is None:
         raise UserError("this model is conditional: give the Si content (--si)")
@@ -236,4 +237,6 @@ def generate_images(g: Generator, n: int, si_wt_pct: float | None = None,
     z = torch.randn(n, cfg.nz, generator=torch.Generator().manual_seed(seed))
     c = torch.from_numpy(cond_vec(np.full(n, si_wt_pct))) if si_wt_pct is not None else None
     x = (g(z, c) + 1) / 2
-    return x.mean(1).numpy()  # gray
+    if gray or cfg.channels == 1:
+        return x.mean(1).numpy()
+    return x.permute(0, 2, 3, 1).numpy()
