@@ -297,7 +297,8 @@ def spectral_section(r: dict[str, Any]) -> str:
         f"and recall ≥ 0.97: {'met' if g['rare_earth_precision_recall_ge_0.97'] else 'missed'}; "
         f"RMSE at least 30 % below PLS for every element: "
         f"{'met' if g['saca_30pct_lower_rmse_than_pls_all_elements'] else 'missed'} (mean "
-        f"reduction {g['rmse_reduction_vs_pls_mean'] * 100:.0f} %; per element, positive where SACA is lower: "
+        f"reduction {g['rmse_reduction_vs_pls_mean'] * 100:.0f} %; per element, positive "
+        "where SACA is lower: "
         + ", ".join(f"{el} {v * 100:+.0f} %" for el, v in g["rmse_reduction_vs_pls"].items())
         + ").",
         "",
