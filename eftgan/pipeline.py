@@ -44,9 +44,9 @@ from eftgan.train import (
     STATE_FILE,
     _optimizer_from_tensors,
     _prefixed,
-    _read_metadata,
     _unprefixed,
     check_output_folder,
+    load_run_state,
     optimizer_state_tensors,
 )
 
@@ -252,20 +252,10 @@ def _load_gan_state(
     path: Path, fingerprint: dict[str, Any], g: Generator, d: Discriminator
 ) -> dict[str, Any] | None:
     """The saved state to resume from, or None; a state of other settings is a user error."""
-    from safetensors.torch import load as st_load
-
-    if not path.is_file():
+    saved = load_run_state(path, fingerprint)
+    if saved is None:
         return None
-    try:
-        tensors = st_load(path.read_bytes())
-        run = json.loads(_read_metadata(path)["run"])
-    except Exception:
-        raise UserError(f"{path} is damaged; pass --force to start the run again") from None
-    if run["fingerprint"] != json.loads(json.dumps(fingerprint)):
-        raise UserError(
-            f"{path.parent} holds an unfinished run with other settings or data; pass --force "
-            "to start over or choose another --out"
-        )
+    tensors, run = saved
     return {
         "g": _unprefixed(tensors, "g"),
         "d": _unprefixed(tensors, "d"),

@@ -215,6 +215,30 @@ def _format_metrics_table(metrics: dict[str, dict[str, dict[str, float]]]) -> st
     return "\n".join(rows)
 
 
+def load_run_state(
+    path: Path, fingerprint: dict[str, Any]
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """``(tensors, run)`` of an unfinished run saved at ``path`` (safetensors with the run's
+    JSON in its metadata), or None when there is none.
+
+    A damaged file, or a run whose ``fingerprint`` (settings and data) differs, is a
+    :class:`UserError`: resuming it would mix two runs.
+    """
+    if not path.is_file():
+        return None
+    try:
+        tensors = st_load(path.read_bytes())
+        run = json.loads(_read_metadata(path)["run"])
+    except Exception:
+        raise UserError(f"{path} is damaged; pass --force to start the run again") from None
+    if run.get("fingerprint") != json.loads(json.dumps(fingerprint)):
+        raise UserError(
+            f"{path.parent} holds an unfinished run with other settings or data; pass --force "
+            "to start over or choose another --out"
+        )
+    return tensors, run
+
+
 def check_output_folder(out: Path, force: bool) -> None:
     """Refuse an output folder that holds a finished model or foreign files (unless ``force``).
 

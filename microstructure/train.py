@@ -31,9 +31,9 @@ from eftgan.train import (
     STATE_FILE,
     _optimizer_from_tensors,
     _prefixed,
-    _read_metadata,
     _unprefixed,
     check_output_folder,
+    load_run_state,
     optimizer_state_tensors,
 )
 from microstructure.dcgan import COND_DIM, DCGANConfig, Discriminator, Generator, build
@@ -85,16 +85,9 @@ def train_dcgan(
     state_path = out / STATE_FILE
     if force:
         state_path.unlink(missing_ok=True)
-    if state_path.is_file():
-        from safetensors.torch import load as st_load
-
-        try:
-            t = st_load(state_path.read_bytes())
-            run = json.loads(_read_metadata(state_path)["run"])
-        except Exception:
-            raise UserError(f"{state_path} is damaged; pass --force to start over") from None
-        if run["fingerprint"] != json.loads(json.dumps(fingerprint)):
-            raise UserError(f"{out} holds an unfinished run with other settings; pass --force")
+    saved = load_run_state(state_path, fingerprint)
+    if saved is not None:
+        t, run = saved
         g.load_state_dict(_unprefixed(t, "g"))
         d.load_state_dict(_unprefixed(t, "d"))
         opt_g.load_state_dict(_optimizer_from_tensors(_unprefixed(t, "og"), run["groups_g"]))

@@ -30,9 +30,9 @@ from eftgan.train import (
     _optimizer_from_tensors,
     _optimizer_to_tensors,
     _prefixed,
-    _read_metadata,
     _unprefixed,
     check_output_folder,
+    load_run_state,
 )
 from spectral.dataset import PRESENCE_WT_PCT, STEEL_ELEMENTS, SpectraSet, augment, minmax
 from spectral.model import SACA, SACAConfig, n_parameters
@@ -134,19 +134,9 @@ def train_saca(
     state_path = out / STATE_FILE
     if force:
         state_path.unlink(missing_ok=True)
-    if state_path.is_file():
-        from safetensors.torch import load as st_load
-
-        try:
-            tensors = st_load(state_path.read_bytes())
-            run = json.loads(_read_metadata(state_path)["run"])
-        except Exception:
-            raise UserError(f"{state_path} is damaged; pass --force to start over") from None
-        if run["fingerprint"] != json.loads(json.dumps(fingerprint)):
-            raise UserError(
-                f"{out} holds an unfinished run with other settings or data; pass --force to "
-                "start over or choose another --out"
-            )
+    saved = load_run_state(state_path, fingerprint)
+    if saved is not None:
+        tensors, run = saved
         model.load_state_dict(_unprefixed(tensors, "model"))
         best_state = _unprefixed(tensors, "best")
         opt.load_state_dict(_optimizer_from_tensors(tensors, run["param_groups"]))
