@@ -306,22 +306,7 @@ class Trainer:
             state_path.unlink(missing_ok=True)
             (self.out / "config.json").unlink(missing_ok=True)
             return None
-        if state_path.is_file():
-            try:
-                tensors = st_load(state_path.read_bytes())
-                meta = _read_metadata(state_path)
-            except Exception:
-                raise UserError(
-                    f"{state_path} is damaged; pass --force to start the run again"
-                ) from None
-            saved = json.loads(meta["run"])
-            if saved["fingerprint"] != self.fingerprint():
-                raise UserError(
-                    f"{self.out} holds an unfinished run with other settings or data; pass "
-                    "--force to start over or choose another --out"
-                )
-            return tensors, saved
-        return None
+        return load_run_state(state_path, self.fingerprint())
 
     def run(self) -> TrainResult:
         t_start = time.perf_counter()
