@@ -174,6 +174,16 @@ class Simulator:
         logw = np.log(tb.stark_ref_nm)
         edges = np.quantile(logw, np.linspace(0, 1, self.n_width_classes + 1))
         cls = np.clip(np.searchsorted(edges, logw, side="right") - 1, 0, self.n_width_classes - 1)
+        # the line table is reordered by class, so that each class is a slice of the radiances
+        order = np.argsort(cls, kind="stable")
+        from spectral.plasma import LineTable
+
+        tb = LineTable(
+            tb.lines.select(order), tb.el_index[order], tb.stark_ref_nm[order],
+            tb.doppler_coef[order],
+        )  # fmt: skip
+        self.plasma.table = tb
+        cls, i0, w1, logw = cls[order], i0[order], w1[order], logw[order]
         self._classes = []
         for k in range(self.n_width_classes):
             idx = np.flatnonzero(cls == k)
@@ -181,11 +191,10 @@ class Simulator:
                 continue
             self._classes.append(
                 (
-                    torch.from_numpy(idx),
-                    torch.from_numpy(np.concatenate([i0[idx], i0[idx] + 1])),
-                    torch.from_numpy(
-                        (np.concatenate([1.0 - w1[idx], w1[idx]]) / self.step).astype(np.float32)
-                    ),
+                    slice(int(idx[0]), int(idx[-1]) + 1),
+                    torch.from_numpy(i0[idx]),
+                    torch.from_numpy((1.0 - w1[idx]).astype(np.float32) / self.step),
+                    torch.from_numpy(w1[idx].astype(np.float32) / self.step),
                     float(np.exp(logw[idx].mean())),
                     float(tb.doppler_coef[idx].mean()),
                 )
@@ -212,7 +221,7 @@ class Simulator:
         with warnings.catch_warnings():  # "sparse CSR support is in beta"
             warnings.simplefilter("ignore", UserWarning)
             self._pix = coo.to_sparse_csr()
-        self._freq = torch.fft.rfftfreq(self.n_fft, d=self.step).to(torch.float64)
+        self._freq = torch.fft.rfftfreq(self.n_fft, d=self.step).to(torch.float32)
         self._response = torch.from_numpy(inst.response().astype(np.float32))
         self._tilt = torch.from_numpy(
             ((wl - wl.mean()) / (0.5 * (wl[-1] - wl[0]))).astype(np.float32)
@@ -265,17 +274,21 @@ class Simulator:
         n_fine = len(self.fine)
         spec_f = torch.zeros(b, self.n_fft // 2 + 1, dtype=torch.complex64)
         nu = self._freq[None, :]
-        t = torch.from_numpy(cond.temperature_k)[:, None]
-        ne = torch.from_numpy(cond.ne_cm3)[:, None]
-        shift = torch.from_numpy(cond.shift_nm)[:, None]
-        phase = torch.polar(torch.ones_like(nu * shift), -2 * np.pi * nu * shift)
-        for idx, cols, weights, stark, dop in self._classes:
+        f32 = np.float32
+        t = torch.from_numpy(cond.temperature_k.astype(f32))[:, None]
+        ne = torch.from_numpy(cond.ne_cm3.astype(f32) / f32(1e17))[:, None]
+        shift = torch.from_numpy(cond.shift_nm.astype(f32))[:, None]
+        ang = (-2 * np.pi) * nu * shift
+        phase = torch.complex(torch.cos(ang), torch.sin(ang))
+        for sl, i0, w0, w1, stark, dop in self._classes:
+            r = rad[:, sl]
             stick = torch.zeros(b, n_fine)
-            stick.index_add_(1, cols, rad[:, idx].repeat(1, 2) * weights)
-            gamma = 0.5 * stark * ne / 1e17  # HWHM of the Lorentzian
+            stick.index_add_(1, i0, r * w0)
+            stick.index_add_(1, i0 + 1, r * w1)
+            gamma = 0.5 * stark * ne  # HWHM of the Lorentzian
             sigma = dop * torch.sqrt(t) / 2.3548
             kern = torch.exp(-2 * np.pi * gamma * nu - 2 * (np.pi * sigma * nu) ** 2)
-            spec_f += torch.fft.rfft(stick, n=self.n_fft) * (kern * phase).to(torch.complex64)
+            spec_f += torch.fft.rfft(stick, n=self.n_fft) * (kern * phase)
         fine = torch.fft.irfft(spec_f, n=self.n_fft)[:, :n_fine]
         pix = (self._pix @ fine.t()).t()
         cont = self.plasma.continuum(self.instrument.wavelength_nm, cond.temperature_k,
@@ -300,6 +313,6 @@ class Simulator:
         if rng is not None:
             shots = torch.from_numpy(cond.n_shots.astype(np.float32))[:, None]
             sd = torch.sqrt(counts + inst.read_noise**2) / torch.sqrt(shots)
-            noise = torch.from_numpy(rng.standard_normal(counts.shape).astype(np.float32))
+            noise = torch.from_numpy(rng.standard_normal(counts.shape, dtype=np.float32))
             counts = counts + sd * noise
         return (counts + base).clamp(0, inst.full_scale).numpy()

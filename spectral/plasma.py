@@ -157,24 +157,7 @@ class LTEPlasma:
             }
             self._consts = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in d.items()}
             self._consts_for = tb
-            self._thick: torch.Tensor | None = None
         return self._consts
-
-    def _thick_lines(self) -> torch.Tensor:
-        """Indices of the lines whose optical depth can exceed 1e-3 (the others have SA = 1).
-
-        Found once, on pure elements over 5000-20000 K and 1e16-1e18 cm^-3.
-        """
-        self._line_constants()
-        if self._thick is None:
-            e = len(self.elements)
-            tau_max = torch.zeros(self.n_lines, dtype=torch.float64)
-            for t in (5000.0, 8000.0, 12000.0, 20000.0):
-                for ne in (1e16, 1e17, 1e18):
-                    tau = self._tau(np.eye(e), np.full(e, t), np.full(e, ne), None)
-                    tau_max = torch.maximum(tau_max, tau.amax(0))
-            self._thick = torch.nonzero(tau_max > 1e-3).flatten()
-        return self._thick
 
     def _tau(
         self,
@@ -184,23 +167,41 @@ class LTEPlasma:
         idx: torch.Tensor | None,
         share: bool = False,
     ) -> Any:
-        """Line-centre optical depths (B, L or len(idx)); with ``share`` also the profiles'
-        Lorentzian shares."""
+        """Line-centre optical depths (B, L or len(idx)), float64; with ``share`` also the
+        profiles' Lorentzian shares."""
         k = self._line_constants()
         sel = (lambda v: v[idx]) if idx is not None else (lambda v: v)
         n, u = self.species_densities(mole_fraction, temperature_k, ne_cm3)
-        pop = torch.from_numpy((n / u).reshape(len(n), -1))[:, sel(k["sp"])]  # n_s / U_s
-        t = torch.from_numpy(np.asarray(temperature_k, dtype=np.float64))[:, None]
-        ne = torch.from_numpy(np.asarray(ne_cm3, dtype=np.float64))[:, None]
+        log_pop = torch.from_numpy(np.log(np.clip(n / u, 1e-300, None)).reshape(len(n), -1))
+        t = torch.from_numpy(np.asarray(temperature_k, dtype=np.float64))
+        ne = torch.from_numpy(np.asarray(ne_cm3, dtype=np.float64))
+        consts = {key: sel(v) for key, v in k.items()}
+        return self._tau_from(consts, torch.index_select(log_pop, 1, consts["sp"]), t, ne, share)
+
+    def _tau_from(
+        self,
+        k: dict[str, torch.Tensor],
+        log_pop: torch.Tensor,
+        temperature_k: torch.Tensor,
+        ne_cm3: torch.Tensor,
+        share: bool,
+    ) -> Any:
+        """Optical depths from the lines' constants ``k`` and ``log(n_s / U_s)`` per line
+        (B, L), in the dtype of ``log_pop`` (exponents are summed in log space so that float32
+        neither underflows nor overflows)."""
+        dt = log_pop.dtype
+        t = temperature_k.to(dt)[:, None]
+        ne = ne_cm3.to(dt)[:, None]
         inv_kt = 1.0 / (K_B_EV * t)
-        stim = -torch.expm1(-sel(k["hc_lam"]) * inv_kt)
-        k_int = torch.exp(sel(k["log_absorb"]) - sel(k["ei"]) * inv_kt) * pop * stim  # m^-1 m
-        f_l = sel(k["stark"]) * (ne / 1e17)
-        f_g = sel(k["dop"]) * torch.sqrt(t)
+        stim = -torch.expm1(-k["hc_lam"].to(dt) * inv_kt)
+        f_l = k["stark"].to(dt) * (ne / 1e17)
+        f_g = k["dop"].to(dt) * torch.sqrt(t)
         f_v = 0.5346 * f_l + torch.sqrt(0.2166 * f_l**2 + f_g**2)  # Olivero-Longbothum
         a = (f_l / f_v).clamp(0.0, 1.0)  # Lorentzian share of the profile
-        phi0 = (0.6366 * a + 0.9394 * (1.0 - a)) / (f_v * 1e-9)  # peak of the profile, m^-1
-        tau = k_int * phi0 * self.length_m
+        # k_int * phi(0) * L with phi(0) the profile peak (m^-1; f_v in nm)
+        log_k = log_pop + (k["log_absorb"] + np.log(self.length_m * 1e9)).to(dt)
+        tau = torch.exp(log_k - k["ei"].to(dt) * inv_kt) * stim
+        tau = tau * (0.6366 * a + 0.9394 * (1.0 - a)) / f_v
         return (tau, a) if share else tau
 
     @staticmethod
@@ -210,7 +211,7 @@ class LTEPlasma:
         Lorentzian profile: the Ladenburg-Reiche curve of growth, ``exp(-x) (I0(x) + I1(x))``
         with ``x = tau / 2`` (falls as ``2 / sqrt(pi tau)``: the wings keep growing). Gaussian
         profile: ``(1 - exp(-tau)) / tau``. A Voigt profile mixes the two by its Lorentzian
-        share.
+        share. This is the exact form; the simulator uses :func:`escape_factor_fast`.
         """
         x = 0.5 * tau
         lor = torch.special.i0e(x) + torch.special.i1e(x)
@@ -224,22 +225,26 @@ class LTEPlasma:
         ne_cm3: np.ndarray,
         self_absorption: bool = True,
     ) -> torch.Tensor:
-        """:meth:`line_radiance` as a float32 tensor (vectorised with torch)."""
+        """:meth:`line_radiance` as a float32 tensor (vectorised with torch, in float32)."""
         k = self._line_constants()
         n, u = self.species_densities(mole_fraction, temperature_k, ne_cm3)
-        log_pop = torch.from_numpy(
-            np.log(np.clip(n / u, 1e-300, None)).reshape(len(n), -1).astype(np.float32)
-        )
+        log_pop = torch.index_select(
+            torch.from_numpy(
+                np.log(np.clip(n / u, 1e-300, None)).reshape(len(n), -1).astype(np.float32)
+            ),
+            1,
+            k["sp"],
+        )  # (B, L)
         inv_kt = torch.from_numpy((1.0 / (K_B_EV * np.asarray(temperature_k))).astype(np.float32))
         log_len = float(np.log(self.length_m))
         rad = torch.exp(
-            log_pop[:, k["sp"]] + (k["log_emit"].float() + log_len)
-            - k["ek"].float()[None, :] * inv_kt[:, None]
+            log_pop + (k["log_emit"].float() + log_len) - k["ek"].float()[None, :] * inv_kt[:, None]
         )  # fmt: skip
         if self_absorption:
-            idx = self._thick_lines()
-            tau, share = self._tau(mole_fraction, temperature_k, ne_cm3, idx, share=True)
-            rad[:, idx] *= self.escape_factor(tau, share).float()
+            t = torch.from_numpy(np.asarray(temperature_k, dtype=np.float64))
+            ne = torch.from_numpy(np.asarray(ne_cm3, dtype=np.float64))
+            tau, share = self._tau_from(k, log_pop, t, ne, share=True)
+            rad *= escape_factor_fast(tau, share)
         return rad
 
     def continuum(
@@ -256,3 +261,26 @@ def mole_fractions(wt: np.ndarray, masses: np.ndarray) -> np.ndarray:
     """Mass fractions (B, E) -> mole fractions (B, E)."""
     n = wt / masses[None, :]
     return n / n.sum(1, keepdims=True)
+
+
+# The escape factor tabulated against log(tau) for tau 1e-6 to 1e9, read at the nearest node:
+# within 3e-4 (relative) of the Bessel functions, and several times faster on a CPU.
+_ESC_LOG_TAU = (-14.0, 21.0, 65537)
+_ESC_TABLE: torch.Tensor | None = None
+
+
+def escape_factor_fast(tau: torch.Tensor, lorentz_share: torch.Tensor) -> torch.Tensor:
+    """:meth:`LTEPlasma.escape_factor` by table look-up, in the dtype of ``tau``."""
+    global _ESC_TABLE
+    lo, hi, n = _ESC_LOG_TAU
+    if _ESC_TABLE is None:
+        t = torch.exp(torch.linspace(lo, hi, n, dtype=torch.float64))
+        _ESC_TABLE = torch.stack(
+            [LTEPlasma.escape_factor(t, torch.full_like(t, s)) for s in (1, 0)]
+        )
+    tab = _ESC_TABLE.to(tau.dtype)
+    step = (hi - lo) / (n - 1)
+    pos = torch.log(tau.clamp(min=float(np.exp(lo)))).sub_(lo - 0.5 * step).div_(step)
+    i = pos.clamp_(0, n - 1).long()
+    lor, gau = torch.take(tab[0], i), torch.take(tab[1], i)
+    return gau + lorentz_share * (lor - gau)

@@ -71,3 +71,22 @@ def test_hr4000_preset_grid() -> None:
     assert inst.wavelength_nm[-1] == pytest.approx(1100.0)
     assert np.all(np.diff(inst.wavelength_nm) > 0)
     assert inst.fwhm()[0] == pytest.approx(0.5) and inst.fwhm()[-1] == pytest.approx(0.9)
+
+
+def test_fast_escape_factor_matches_the_curve_of_growth() -> None:
+    import torch
+
+    from spectral.plasma import LTEPlasma, escape_factor_fast
+
+    tau = torch.logspace(-7, 8, 5000, dtype=torch.float64)
+    for share in (0.0, 0.3, 1.0):
+        a = torch.full_like(tau, share)
+        exact = LTEPlasma.escape_factor(tau, a)
+        fast = escape_factor_fast(tau.float(), a.float()).double()
+        assert float(((fast - exact) / exact).abs().max()) < 3e-4
+    # the limits: thin lines are untouched; a thick Lorentzian line keeps growing as sqrt(tau)
+    thin = float(escape_factor_fast(torch.tensor([1e-7]), torch.tensor([1.0])))
+    assert thin == pytest.approx(1.0)
+    big = torch.tensor([1e6], dtype=torch.float64)
+    lor = float(escape_factor_fast(big, torch.tensor([1.0], dtype=torch.float64)))
+    assert lor == pytest.approx(2 / np.sqrt(np.pi * 1e6), rel=1e-3)
