@@ -13,6 +13,11 @@ and reports:
 
 Simulated on the measured wavelength grid with a Gaussian instrument function of
 ``fwhm_nm`` and flat response (the measurement's response is not known).
+
+:func:`peak_heights_against_measured` scores any simulated spectrum on the measured grid
+(ours, or another code's such as libskit's) by the same peaks and the same height statistics,
+taking the simulated maximum within ``tolerance_nm`` of each measured peak, so that two
+simulators can be put side by side on one measurement.
 """
 
 from __future__ import annotations
@@ -32,17 +37,11 @@ def compare_with_measured(
     fwhm_nm: float = 0.12,
     n_peaks: int = 20,
 ) -> dict[str, Any]:
-    from scipy.signal import find_peaks
-
-    from spectral.identify import baseline
     from spectral.instrument import Conditions, Instrument, Simulator
 
     m = (wavelength_air > window[0]) & (wavelength_air < window[1])
     wl, y = wavelength_air[m], intensity[m]
-    step = float(np.median(np.diff(wl)))
-    yb = y - baseline(y, max(5, int(round(4.0 / step))))
-    pk, _ = find_peaks(yb, prominence=0.02 * yb.max(), distance=3)
-    top = pk[np.argsort(-yb[pk])[:n_peaks]]
+    yb, top = _strongest_peaks(wl, y, n_peaks)
     inst = Instrument("measured", wl, (fwhm_nm, fwhm_nm), 1e12, 0.0, 500.0, 1e9, 0.0)
     sim = Simulator((element,), inst)
     cond = Conditions.fixed(1, temperature_k, ne_cm3)
@@ -65,4 +64,60 @@ def compare_with_measured(
         "within_factor_2": float(np.mean(np.abs(ratio) < np.log10(2.0))),
         "temperature_k": temperature_k,
         "ne_cm3": ne_cm3,
+    }
+
+
+def _strongest_peaks(wl: np.ndarray, y: np.ndarray, n_peaks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline-corrected intensities and the indices of the ``n_peaks`` strongest peaks."""
+    from scipy.signal import find_peaks
+
+    from spectral.identify import baseline
+
+    step = float(np.median(np.diff(wl)))
+    yb = y - baseline(y, max(5, int(round(4.0 / step))))
+    pk, _ = find_peaks(yb, prominence=0.02 * yb.max(), distance=3)
+    return yb, pk[np.argsort(-yb[pk])[:n_peaks]]
+
+
+def peak_heights_against_measured(
+    wavelength: np.ndarray,
+    intensity: np.ndarray,
+    simulated: np.ndarray,
+    window: tuple[float, float],
+    n_peaks: int = 20,
+    tolerance_nm: float = 0.1,
+) -> dict[str, Any]:
+    """Heights of a simulated spectrum (same grid) at the measured spectrum's strongest peaks.
+
+    ``on_peak``: the share of measured peaks with a local maximum of the simulated spectrum
+    within ``tolerance_nm``; ``log_ratio_rms`` and ``within_factor_2`` as in
+    :func:`compare_with_measured`, with the simulated height taken as that local maximum.
+    The RMS is over the peaks that have one; ``within_factor_2`` is a share of all peaks, so
+    a missing line counts as a failure instead of being scored on a neighbour's flank.
+    """
+    m = (wavelength > window[0]) & (wavelength < window[1])
+    wl, y, s = wavelength[m], intensity[m], np.asarray(simulated)[m]
+    yb, top = _strongest_peaks(wl, y, n_peaks)
+    step = float(np.median(np.diff(wl)))
+    k = max(1, int(round(tolerance_nm / step)))
+    heights, on_peak = [], []
+    for p in top:
+        seg = s[max(0, p - k) : p + k + 1]
+        j = int(np.argmax(seg))
+        inside = 0 < j < len(seg) - 1  # a maximum inside the window, not a flank at its edge
+        on_peak.append(inside)
+        heights.append(float(seg[j]))
+    on = np.array(on_peak)
+    if not on.any():
+        return {"window_nm": list(window), "n_peaks": int(len(top)), "on_peak": 0.0,
+                "log_ratio_rms": float("nan"), "within_factor_2": 0.0}  # fmt: skip
+    h = np.array(heights)[on] / max(float(s.max()), 1e-300)
+    ratio = np.log10(h / (yb[top][on] / yb[top].max()))
+    ratio -= np.median(ratio)
+    return {
+        "window_nm": list(window),
+        "n_peaks": int(len(top)),
+        "on_peak": float(on.mean()),
+        "log_ratio_rms": float(np.sqrt(np.mean(ratio**2))),  # over the peaks with a line
+        "within_factor_2": float(np.sum(np.abs(ratio) < np.log10(2.0)) / len(top)),
     }

@@ -40,3 +40,22 @@ def test_identify_names_the_measured_element(aalto) -> None:
         wl = vacuum_to_air(df["wavelength"].to_numpy())
         ranked = identify(wl, np.asarray(df["spectrum"], dtype=float))
         assert ranked[0].element == element, [(m.element, round(m.score, 3)) for m in ranked[:5]]
+
+
+def test_peak_heights_score_our_spectrum_and_fail_a_flat_one(aalto, nist) -> None:
+    from spectral.instrument import Conditions, Instrument, Simulator
+    from spectral.validation import peak_heights_against_measured
+
+    df = pd.read_csv(aalto / "Fe_spectrum.csv")
+    vac, y = df["wavelength"].to_numpy(), df["spectrum"].to_numpy()
+    m = (vac > 248.0) & (vac < 462.0)
+    vac, y = vac[m], y[m]
+    inst = Instrument("measured", vacuum_to_air(vac), (0.12, 0.12), 1e12, 0.0, 500.0, 1e9, 0.0)
+    ours = Simulator(("Fe",), inst, nist).noiseless(
+        np.array([[100.0]]), Conditions.fixed(1, 10000.0, 1e17)
+    )[0].numpy()  # fmt: skip
+    r = peak_heights_against_measured(vac, y, ours, (250.0, 460.0))
+    assert r["on_peak"] >= 0.9 and r["within_factor_2"] >= 0.75, r
+    # a spectrum without lines explains no peak, whatever its smooth shape
+    flat = peak_heights_against_measured(vac, y, np.linspace(1.0, 2.0, len(vac)), (250.0, 460.0))
+    assert flat["on_peak"] == 0.0 and flat["within_factor_2"] == 0.0
