@@ -71,34 +71,35 @@ def speed(nz: int, width: int = 64) -> dict[str, float]:
     g, d = build(DCGANConfig(nz=nz, ngf=width, ndf=width))
     opt_g = torch.optim.Adam(g.parameters(), lr=5e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=5e-4, betas=(0.5, 0.999))
-    bce = nn.BCELoss()
+    bce = nn.BCEWithLogitsLoss()
     real = torch.rand(64, 1, 64, 64) * 2 - 1
 
     def step() -> None:
         fake = g(torch.randn(64, nz))
-        pr, pf = d(real), d(fake.detach())
+        pr, pf = d.logits(real), d.logits(fake.detach())
         ld = bce(pr, torch.ones_like(pr)) + bce(pf, torch.zeros_like(pf))
         opt_d.zero_grad()
         ld.backward()
         opt_d.step()
-        pg = d(fake)
+        d.requires_grad_(False)  # as in microstructure.train
+        pg = d.logits(fake)
         lg = bce(pg, torch.ones_like(pg))
         opt_g.zero_grad()
         lg.backward()
         opt_g.step()
+        d.requires_grad_(True)
+
+    def timed(fn: Any) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
 
     step()
-    t0 = time.perf_counter()
-    for _ in range(5):
-        step()
-    it_s = 5 / (time.perf_counter() - t0)
+    it_s = 1 / float(np.median([timed(step) for _ in range(15)]))
     g.eval()
     with torch.no_grad():
         g(torch.randn(64, nz))
-        t0 = time.perf_counter()
-        for _ in range(5):
-            g(torch.randn(64, nz))
-        gen_s = 5 * 64 / (time.perf_counter() - t0)
+        gen_s = 64 / float(np.median([timed(lambda: g(torch.randn(64, nz))) for _ in range(15)]))
     return {"train_iters_per_s": it_s, "generate_per_s": gen_s}
 
 
@@ -111,6 +112,10 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="copy the trained models here")
     ap.add_argument("--cond-width", type=int, default=32, help="conditional model base width")
     ap.add_argument("--cond-nz", type=int, default=100, help="conditional model noise size")
+    ap.add_argument("--lr", type=float, default=5e-4, help="seed DCGAN learning rate")
+    ap.add_argument("--reuse-conditional", type=Path, default=None,
+                    help="evaluate this conditional model (kept by an earlier run with the same "
+                    "settings) instead of training it again")  # fmt: skip
     args = ap.parse_args()
     torch.set_num_threads(2)
     from microstructure.images import random_crops
@@ -129,14 +134,23 @@ def main() -> None:
         real7 = list(random_crops(held7, args.n_eval, 64, rng)[:, 0])
         real85 = list(random_crops(held85, args.n_eval, 64, rng)[:, 0])
         t0 = time.perf_counter()
-        train_dcgan([root / "train_7"], root / "dcgan", None, args.iters, seed=args.seed,
-                    progress=True)  # fmt: skip
+        train_dcgan([root / "train_7"], root / "dcgan", None, args.iters, lr=args.lr,
+                    seed=args.seed, progress=True)  # fmt: skip
         t_dcgan = time.perf_counter() - t0
         t0 = time.perf_counter()
-        train_dcgan([root / f"train_{s:g}" for s in (4.0, 7.0, 10.0)], root / "cond",
-                    [4.0, 7.0, 10.0], args.iters, nz=args.cond_nz, width=args.cond_width,
-                    seed=args.seed, progress=True)  # fmt: skip
-        t_cond = time.perf_counter() - t0
+        if args.reuse_conditional is None:
+            train_dcgan([root / f"train_{s:g}" for s in (4.0, 7.0, 10.0)], root / "cond",
+                        [4.0, 7.0, 10.0], args.iters, nz=args.cond_nz, width=args.cond_width,
+                        seed=args.seed, progress=True)  # fmt: skip
+            t_cond = time.perf_counter() - t0
+        else:
+            import shutil
+
+            shutil.copytree(args.reuse_conditional, root / "cond")
+            kept = json.loads((root / "cond" / "config.json").read_text())
+            if kept["iters"] != args.iters or kept["seed"] != args.seed:
+                raise SystemExit("--reuse-conditional: trained with other --iters or --seed")
+            t_cond = float(kept["wall_s"])
         g, _ = load_generator(root / "dcgan")
         gc, _ = load_generator(root / "cond")
         fake = list(generate_images(g, args.n_eval, None, seed=1))
@@ -177,7 +191,10 @@ def main() -> None:
                      ("conditional", report["models"]["conditional"]),
                      ("conditional_unseen_si", report["conditional_unseen_si"]))
     }  # fmt: skip
-    report["settings"] = vars(args) | {"keep": str(args.keep) if args.keep else None}
+    report["settings"] = vars(args) | {
+        "keep": str(args.keep) if args.keep else None,
+        "reuse_conditional": str(args.reuse_conditional) if args.reuse_conditional else None,
+    }
     report["benchmark_wall_s"] = time.perf_counter() - t_start
     report["machine"] = machine()
     print(write_json("microstructure.json", report))

@@ -131,13 +131,15 @@ def _si_of(folder: Path) -> float | None:
 @click.option("--nz", default=1000, show_default=True, help="Noise size (the seed: 1000).")
 @click.option("--width", default=64, show_default=True, help="Base width (the seed: 64).")
 @click.option("--batch-size", default=64, show_default=True)
+@click.option("--lr", default=5e-4, show_default=True,
+              help="Adam learning rate (the seed: 0.0005; 0.0002 if D wins early).")  # fmt: skip
 @click.option("--channels", type=click.Choice(["1", "3"]), default="1", show_default=True,
               help="Gray (1) or RGB (3) images; the files are converted.")  # fmt: skip
 @click.option("--seed", default=0, show_default=True)
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def train(images: tuple[Path, ...], out: Path, iters: int, condition_si: str | None, nz: int,
-          width: int, batch_size: int, channels: str, seed: int, force: bool,
+          width: int, batch_size: int, lr: float, channels: str, seed: int, force: bool,
           quiet: bool) -> None:  # fmt: skip
     """Train the seed DCGAN, or the conditional one, on random 64x64 crops (resumable)."""
     from eftgan.errors import UserError
@@ -157,8 +159,11 @@ def train(images: tuple[Path, ...], out: Path, iters: int, condition_si: str | N
                 raise UserError(
                     f"--condition-si {condition_si!r} is not a list of numbers"
                 ) from None
-    r = train_dcgan([Path(f) for f in images], out, si, iters, batch_size, nz=nz, width=width,
-                    channels=int(channels), seed=seed, progress=not quiet, force=force)  # fmt: skip
+    if not 0 < lr < 1:
+        raise UserError(f"--lr {lr:g} is not a learning rate; give a value such as 0.0002")
+    r = train_dcgan([Path(f) for f in images], out, si, iters, batch_size, lr=lr, nz=nz,
+                    width=width, channels=int(channels), seed=seed, progress=not quiet,
+                    force=force)  # fmt: skip
     if r["resumed_from"]:
         click.echo(f"resumed from iteration {r['resumed_from']}", err=True)
     click.echo(f"model written to {out} ({iters} iterations, {r['wall_s']:.0f} s)")
@@ -193,7 +198,7 @@ def generate(model_dir: Path | None, n: int, si: float | None, seed: int, out: P
     click.echo(f"{n} generated micrographs -> {out}")
 
 
-DEFAULT_DCGAN = "dcgan-alsi-conditional-v1"
+DEFAULT_DCGAN = "dcgan-alsi-conditional-v2"
 
 
 @micro.command()

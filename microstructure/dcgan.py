@@ -117,11 +117,18 @@ class Discriminator(nn.Module):
             nn.Sigmoid(),
         )
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def logits(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """The discriminator before its sigmoid, (B,): training takes the binary cross-entropy
+        from these (``BCEWithLogitsLoss``), the same loss without the float32 saturation of a
+        separate sigmoid, where once D(x) rounds to exactly 0 or 1 no gradient flows back."""
         if cond is not None:
             b, _, h, w = x.shape
             x = torch.cat([x, cond[:, :, None, None].expand(b, cond.shape[1], h, w)], 1)
-        return self.net(x).reshape(-1)
+        return self.net[:-1](x).reshape(-1)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """D(x): the probability that ``x`` is real, (B,)."""
+        return torch.sigmoid(self.logits(x, cond))
 
 
 def build(cfg: DCGANConfig, seed: int = 0) -> tuple[Generator, Discriminator]:

@@ -99,6 +99,8 @@ def test_seed_dcgan_shapes_and_conditioning() -> None:
     x = g(z)
     assert x.shape == (2, 1, 64, 64) and x.abs().max() <= 1
     assert d(x).shape == (2,) and ((d(x) > 0) & (d(x) < 1)).all()
+    # training reads D before its sigmoid: the same probabilities, no float32 saturation
+    assert torch.allclose(torch.sigmoid(d.logits(x)), d(x))
     c = torch.from_numpy(condition_vector([7.0, 9.0]))
     assert c.shape == (2, COND_DIM) and not torch.equal(c[0], c[1])
     gc, dc = build(DCGANConfig(nz=16, cond_dim=COND_DIM, ngf=8, ndf=8))
@@ -111,6 +113,7 @@ def test_seed_dcgan_shapes_and_conditioning() -> None:
     [
         (["synth", "--si", "30"], "outside 0-25"),
         (["synth", "--si", "7", "--size", "8"], "too small"),
+        (["train", "--images", "nowhere", "--lr", "0"], "not a learning rate"),
     ],
 )
 def test_synth_bad_input(capsys, tmp_path: Path, args, needle) -> None:

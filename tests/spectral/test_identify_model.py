@@ -47,6 +47,10 @@ def test_saca_sizes_as_published() -> None:
         out = m.eval()(x)
         assert out["wt_pct"].shape == (3, 11)
         assert torch.allclose(out["wt_pct"].sum(1), torch.full((3,), 100.0))
+    # the seed reads the min-max scaled spectrum as printed; the compact one its square root
+    assert seed.cfg.input_transform == "none" and compact.cfg.input_transform == "sqrt"
+    with pytest.raises(ValueError, match="input_transform"):
+        SACA(SACAConfig(STEEL_ELEMENTS, input_transform="log"))
 
 
 def test_compositions_follow_the_grades_and_ranges() -> None:
