@@ -112,7 +112,7 @@ def train_dcgan(
         loss_d.backward()
         opt_d.step()
         # The generator step needs gradients through D, not of D's weights: freezing them
-        # skips a third of D's backward pass (about 9 % of an iteration on 2 cores).
+        # skips the weight gradients of D's backward pass.
         d.requires_grad_(False)
         p_gen = d.logits(fake, c)
         loss_g = bce(p_gen, torch.ones_like(p_gen))

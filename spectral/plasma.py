@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -161,34 +160,14 @@ class LTEPlasma:
 
     def _tau(
         self,
-        mole_fraction: np.ndarray,
-        temperature_k: np.ndarray,
-        ne_cm3: np.ndarray,
-        idx: torch.Tensor | None,
-        share: bool = False,
-    ) -> Any:
-        """Line-centre optical depths (B, L or len(idx)), float64; with ``share`` also the
-        profiles' Lorentzian shares."""
-        k = self._line_constants()
-        sel = (lambda v: v[idx]) if idx is not None else (lambda v: v)
-        n, u = self.species_densities(mole_fraction, temperature_k, ne_cm3)
-        log_pop = torch.from_numpy(np.log(np.clip(n / u, 1e-300, None)).reshape(len(n), -1))
-        t = torch.from_numpy(np.asarray(temperature_k, dtype=np.float64))
-        ne = torch.from_numpy(np.asarray(ne_cm3, dtype=np.float64))
-        consts = {key: sel(v) for key, v in k.items()}
-        return self._tau_from(consts, torch.index_select(log_pop, 1, consts["sp"]), t, ne, share)
-
-    def _tau_from(
-        self,
         k: dict[str, torch.Tensor],
         log_pop: torch.Tensor,
         temperature_k: torch.Tensor,
         ne_cm3: torch.Tensor,
-        share: bool,
-    ) -> Any:
-        """Optical depths from the lines' constants ``k`` and ``log(n_s / U_s)`` per line
-        (B, L), in the dtype of ``log_pop`` (exponents are summed in log space so that float32
-        neither underflows nor overflows)."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Line-centre optical depths and the profiles' Lorentzian shares, (B, L) each, from the
+        lines' constants ``k`` and ``log(n_s / U_s)`` per line, in the dtype of ``log_pop``
+        (exponents are summed in log space so that float32 neither underflows nor overflows)."""
         dt = log_pop.dtype
         t = temperature_k.to(dt)[:, None]
         ne = ne_cm3.to(dt)[:, None]
@@ -202,7 +181,7 @@ class LTEPlasma:
         log_k = log_pop + (k["log_absorb"] + np.log(self.length_m * 1e9)).to(dt)
         tau = torch.exp(log_k - k["ei"].to(dt) * inv_kt) * stim
         tau = tau * (0.6366 * a + 0.9394 * (1.0 - a)) / f_v
-        return (tau, a) if share else tau
+        return tau, a
 
     @staticmethod
     def escape_factor(tau: torch.Tensor, lorentz_share: torch.Tensor) -> torch.Tensor:
@@ -243,7 +222,7 @@ class LTEPlasma:
         if self_absorption:
             t = torch.from_numpy(np.asarray(temperature_k, dtype=np.float64))
             ne = torch.from_numpy(np.asarray(ne_cm3, dtype=np.float64))
-            tau, share = self._tau_from(k, log_pop, t, ne, share=True)
+            tau, share = self._tau(k, log_pop, t, ne)
             rad *= escape_factor_fast(tau, share)
         return rad
 
