@@ -222,6 +222,7 @@ class Simulator:
             warnings.simplefilter("ignore", UserWarning)
             self._pix = coo.to_sparse_csr()
         self._freq = torch.fft.rfftfreq(self.n_fft, d=self.step).to(torch.float32)
+        self._freq2 = self._freq**2
         self._response = torch.from_numpy(inst.response().astype(np.float32))
         self._tilt = torch.from_numpy(
             ((wl - wl.mean()) / (0.5 * (wl[-1] - wl[0]))).astype(np.float32)
@@ -272,23 +273,27 @@ class Simulator:
         )
         b = rad.shape[0]
         n_fine = len(self.fine)
-        spec_f = torch.zeros(b, self.n_fft // 2 + 1, dtype=torch.complex64)
-        nu = self._freq[None, :]
+        nu = self._freq
         f32 = np.float32
-        t = torch.from_numpy(cond.temperature_k.astype(f32))[:, None]
-        ne = torch.from_numpy(cond.ne_cm3.astype(f32) / f32(1e17))[:, None]
-        shift = torch.from_numpy(cond.shift_nm.astype(f32))[:, None]
-        ang = (-2 * np.pi) * nu * shift
-        phase = torch.complex(torch.cos(ang), torch.sin(ang))
+        t = cond.temperature_k.astype(f32)
+        ne = cond.ne_cm3.astype(f32) / f32(1e17)
+        spec_f = None
         for sl, i0, w0, w1, stark, dop in self._classes:
             r = rad[:, sl]
             stick = torch.zeros(b, n_fine)
             stick.index_add_(1, i0, r * w0)
             stick.index_add_(1, i0 + 1, r * w1)
-            gamma = 0.5 * stark * ne  # HWHM of the Lorentzian
-            sigma = dop * torch.sqrt(t) / 2.3548
-            kern = torch.exp(-2 * np.pi * gamma * nu - 2 * (np.pi * sigma * nu) ** 2)
-            spec_f += torch.fft.rfft(stick, n=self.n_fft) * (kern * phase)
+            # Voigt profile: exp(-2 pi gamma nu - 2 (pi sigma nu)^2), gamma the Lorentzian HWHM
+            gamma = torch.from_numpy(0.5 * stark * ne)
+            sigma2 = torch.from_numpy((dop / 2.3548) ** 2 * t)
+            kern = torch.outer((-2 * np.pi) * gamma, nu)
+            kern.addcmul_((-2 * np.pi**2) * sigma2[:, None], self._freq2[None, :]).exp_()
+            part = torch.fft.rfft(stick, n=self.n_fft).mul_(kern)
+            spec_f = part if spec_f is None else spec_f.add_(part)
+        assert spec_f is not None
+        # the wavelength shift of each sample: one phase ramp for all classes
+        ang = torch.outer(torch.from_numpy(cond.shift_nm.astype(f32)), (-2 * np.pi) * nu)
+        spec_f.mul_(torch.polar(torch.ones_like(ang), ang))
         fine = torch.fft.irfft(spec_f, n=self.n_fft)[:, :n_fine]
         pix = (self._pix @ fine.t()).t()
         cont = self.plasma.continuum(self.instrument.wavelength_nm, cond.temperature_k,

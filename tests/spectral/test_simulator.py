@@ -90,3 +90,42 @@ def test_fast_escape_factor_matches_the_curve_of_growth() -> None:
     big = torch.tensor([1e6], dtype=torch.float64)
     lor = float(escape_factor_fast(big, torch.tensor([1.0], dtype=torch.float64)))
     assert lor == pytest.approx(2 / np.sqrt(np.pi * 1e6), rel=1e-3)
+
+
+def test_float32_radiances_match_the_textbook_formulas_in_float64(steel_sim) -> None:
+    """The simulator's in-place float32 path against the module docstring's formulas, written
+    out plainly in float64 with the exact (Bessel) curve of growth."""
+    import torch
+
+    from spectral.atomic import HC_EV_NM, K_B_EV
+    from spectral.plasma import C, H, LTEPlasma
+
+    p = steel_sim.plasma
+    wt = np.array([[68.0, 18.0, 10.0, 2.0, 2.0, 0.3, 0.01, 0, 0.2, 0.05, 0.02],
+                   [80.0, 12.0, 0.0, 6.0, 1.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
+                   [100.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])  # fmt: skip
+    t = np.array([7000.0, 10000.0, 12000.0])
+    ne = np.array([5e16, 1e17, 3e17])
+    x = steel_sim._fractions(wt)
+    fast = p.line_radiance_t(x, t, ne, self_absorption=True).double().numpy()
+
+    tb, ln = p.table, p.table.lines
+    n, u = p.species_densities(x, t, ne)
+    pop = (n / u).reshape(len(t), -1)[:, tb.el_index * 2 + ln.stage - 1]
+    kt = K_B_EV * t[:, None]
+    lam = ln.wavelength * 1e-9
+    rad = H * C / (4 * np.pi * lam) * ln.aki * ln.gk * 1e6 * pop * np.exp(-ln.ek / kt)
+    rad *= p.length_m
+    f_l = tb.stark_ref_nm * ne[:, None] / 1e17
+    f_g = tb.doppler_coef * np.sqrt(t[:, None])
+    f_v = 0.5346 * f_l + np.sqrt(0.2166 * f_l**2 + f_g**2)
+    a = f_l / f_v
+    tau = (lam**4 / (8 * np.pi * C) * ln.aki * ln.gk * 1e6 * pop * np.exp(-ln.ei / kt)
+           * (1 - np.exp(-HC_EV_NM / ln.wavelength / kt)) * p.length_m * 1e9
+           * (0.6366 * a + 0.9394 * (1 - a)) / f_v)  # fmt: skip
+    assert tau.max() > 10  # some lines are thick here, so the curve of growth matters
+    esc = LTEPlasma.escape_factor(torch.from_numpy(tau), torch.from_numpy(a)).numpy()
+    ref = rad * esc
+    on = ref > 0  # lines of the elements a sample has
+    assert on.mean() > 0.5 and np.all(fast[~on] == 0)
+    assert np.abs(fast[on] / ref[on] - 1).max() < 1e-3
