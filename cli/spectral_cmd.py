@@ -169,11 +169,25 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
 @click.option("--epochs", default=40, show_default=True, help="At most this many epochs.")
 @click.option("--patience", default=6, show_default=True)
 @click.option("--max-minutes", default=None, type=float, help="Stop after this wall time.")
+@click.option(
+    "--jitter",
+    default=0.01,
+    show_default=True,
+    help="Largest augmentation noise, as a fraction of full scale.",
+)
+@click.option(
+    "--init-from",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Fine-tune this model folder instead of starting afresh.",
+)
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, epochs: int,
-          patience: int, max_minutes: float | None, force: bool, quiet: bool) -> None:  # fmt: skip
+          patience: int, max_minutes: float | None, jitter: float, init_from: Path | None,
+          force: bool, quiet: bool) -> None:  # fmt: skip
     """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
+    from eftgan.errors import UserError
     from eftgan.train import check_output_folder
     from spectral.dataset import simulate_set
     from spectral.instrument import get_instrument
@@ -181,9 +195,16 @@ def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, e
 
     check_output_folder(out, force)
     get_instrument(instrument)
+    if not 0.0 <= jitter < 0.5:
+        raise UserError(f"--jitter {jitter} is outside [0, 0.5); give a fraction of full scale")
+    if init_from is not None:  # a missing or damaged folder is found before simulating
+        from eftgan.checkpoint import read_model_folder
+
+        read_model_folder(init_from, kind="saca")
     data = simulate_set(n_spectra, seed, instrument, progress=not quiet)
     r = train_saca(data, out, variant, seed, epochs, patience, instrument=instrument,
                    progress=not quiet, force=force, max_minutes=max_minutes,
+                   init_from=init_from, jitter=jitter,
                    data_config={"n_spectra": n_spectra, "seed": seed,
                                 "instrument": instrument})  # fmt: skip
     m = r["metrics"]

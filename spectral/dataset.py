@@ -98,8 +98,9 @@ def minmax(x: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
     return (x - lo) / span
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """The seed's jitter, shift and scaling on a batch of min-max scaled spectra (B, P)."""
+def augment(x: torch.Tensor, gen: torch.Generator, jitter: float = 0.01) -> torch.Tensor:
+    """The seed's jitter, shift and scaling on a batch of min-max scaled spectra (B, P); the
+    jitter's standard deviation is drawn per spectrum from 0 to ``jitter`` of full scale."""
     b, p = x.shape
     shift = torch.rand(b, 1, generator=gen) * 2 - 1  # pixels
     pos = (torch.arange(p, dtype=x.dtype)[None, :] - shift).clamp(0, p - 1)
@@ -108,7 +109,7 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     x = x.gather(1, i0) * (1 - w) + x.gather(1, i0 + 1) * w
     tilt = (torch.rand(b, 1, generator=gen) * 0.2 - 0.1) * torch.linspace(-1, 1, p)[None, :]
     x = x * (1 + tilt)
-    x = x + torch.randn(b, p, generator=gen) * torch.rand(b, 1, generator=gen) * 0.01
+    x = x + torch.randn(b, p, generator=gen) * torch.rand(b, 1, generator=gen) * jitter
     out = minmax(x)
     assert isinstance(out, torch.Tensor)
     return out

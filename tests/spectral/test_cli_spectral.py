@@ -71,3 +71,17 @@ def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nis
     f.write_text("\n".join(f"{400 + 0.1 * i:.1f},{10 + i % 7}" for i in range(1000)))
     code, _, err = run(capsys, "spectral", "analyze", str(f))
     assert_user_error(code, err, "covers 400.0-499.9 nm", "300.0-700.0")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--jitter", "0.7"], "--jitter"),
+        (["--init-from", "no/such/model"], "does not exist"),
+    ],
+)
+def test_train_bad_options(capsys, tmp_path: Path, args: list[str], needle: str) -> None:
+    code, _, err = run(capsys, "spectral", "train", "--out", str(tmp_path / "m"),
+                       "--n-spectra", "200", *args)  # fmt: skip
+    assert_user_error(code, err, needle)
+    assert not (tmp_path / "m" / "config.json").exists()

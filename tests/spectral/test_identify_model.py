@@ -53,6 +53,46 @@ def test_saca_sizes_as_published() -> None:
         SACA(SACAConfig(STEEL_ELEMENTS, input_transform="log"))
 
 
+def test_position_channel_tells_where_a_line_is() -> None:
+    cfg = SACAConfig.variant("compact", STEEL_ELEMENTS)
+    assert cfg.position_channel
+    # older model folders have no such key: they load as before, without the channel
+    old = {k: v for k, v in cfg.as_dict().items() if k not in ("position_channel", "calibrated")}
+    assert not SACAConfig.from_dict(old).position_channel
+    torch.manual_seed(0)
+    with_pos = SACA(cfg).eval()
+    torch.manual_seed(0)
+    without = SACA(SACAConfig.from_dict(old)).eval()
+    x = torch.zeros(2, 4001)
+    x[0, 1500:1503] = 1.0
+    x[1, 2524:2527] = 1.0  # the same line 102.4 nm further on (1024 = 32 pooled pixels)
+    d_pos = (with_pos(x)["logits"][0] - with_pos(x)["logits"][1]).abs().max()
+    d_without = (without(x)["logits"][0] - without(x)["logits"][1]).abs().max()
+    assert d_without < 1e-4  # the pooled features do not know where the line was
+    assert d_pos > 100 * d_without + 1e-4
+
+
+def test_calibration_fits_slope_and_offset_with_iron_the_balance() -> None:
+    from spectral.train import calibrate, predict
+
+    torch.manual_seed(1)
+    model = SACA(SACAConfig.variant("compact", STEEL_ELEMENTS)).eval()
+    spectra = np.random.default_rng(0).random((200, 4001)).astype(np.float32) ** 8
+    raw, _ = predict(model, spectra)
+    truth = raw.copy()
+    truth[:, 1:] = 1.5 * raw[:, 1:] - 0.01  # a network that reads every element too flat
+    truth[:, 0] = 100 - truth[:, 1:].sum(1)
+    cal, cfg = calibrate(model, spectra, truth)
+    assert cfg.calibrated and not model.cfg.calibrated
+    got, _ = predict(cal, spectra)
+    assert np.allclose(got, truth, atol=2e-3)
+    assert np.allclose(got.sum(1), 100.0, atol=1e-3)
+    assert torch.allclose(cal.cal_slope[1:], torch.full((10,), 1.5), atol=1e-3)
+    again = SACA(cfg)
+    again.load_state_dict(cal.state_dict())  # the slopes travel with the weights
+    assert np.allclose(predict(again, spectra)[0], got)
+
+
 def test_compositions_follow_the_grades_and_ranges() -> None:
     wt = sample_compositions(2000, np.random.default_rng(0))
     assert np.allclose(wt.sum(1), 100.0)
@@ -115,3 +155,16 @@ def test_train_resume_and_baselines(tmp_path, steel_sim) -> None:
     w1, _ = predict(m1, data.spectra[:8])
     w2, _ = predict(m2, data.spectra[:8])
     assert np.array_equal(w1, w2)
+    # fine-tuning starts from the given weights and records them
+    import json
+
+    ft = train_saca(data, tmp_path / "ft", max_epochs=0, progress=False,
+                    init_from=tmp_path / "full", jitter=0.0)  # fmt: skip
+    full_cfg = json.loads((tmp_path / "full" / "config.json").read_text())
+    ft_cfg = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert ft_cfg["fingerprint"]["init_from_sha256"] == full_cfg["weights"]["sha256"]
+    assert ft_cfg["model"]["saca"]["calibrated"] and "metrics_uncalibrated" in ft_cfg
+    # no epoch: the same weights, calibrated again on the same validation spectra
+    assert ft["metrics"] == full["metrics"]
+    m3, _ = load_saca(tmp_path / "ft")
+    assert np.allclose(predict(m3, data.spectra[:8])[0], w1, atol=1e-4)
