@@ -252,7 +252,8 @@ def replace_section(text: str, tag: str, body: str) -> str:
 def spectral_section(r: dict[str, Any]) -> str:
     st = r["settings"]
     els = list(r["models"]["saca_compact"])
-    names = {"saca_compact": "SACA compact", "saca": "SACA seed size", "pls": "PLS",
+    names = {"saca_compact": "SACA compact", "saca_compact_uncalibrated":
+             "SACA compact, uncalibrated", "saca": "SACA seed size", "pls": "PLS",
              "univariate": "univariate"}  # fmt: skip
     lines = [
         "## spectral (measured)",
@@ -268,7 +269,8 @@ def spectral_section(r: dict[str, Any]) -> str:
                          ("Robustness: shifts up to ±0.2 nm and tilts up to ±20 %, unseen in "
                           "training", r["robustness"])):  # fmt: skip
         lines += [f"**{title}** (MAE / RMSE / R² / precision / recall):", ""]
-        avail = [k for k in ("saca_compact", "saca", "pls", "univariate")
+        avail = [k for k in ("saca_compact", "saca_compact_uncalibrated", "saca", "pls",
+                             "univariate")
                  if "not_trained" not in block.get(k, {"not_trained": 1})]  # fmt: skip
         lines.append("| element | " + " | ".join(names[k] for k in avail) + " |")
         lines.append("|---|" + "---|" * len(avail))

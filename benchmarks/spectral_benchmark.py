@@ -104,7 +104,13 @@ def main() -> None:
     from spectral.baselines import PLSBaseline, UnivariateCalibration
     from spectral.dataset import RARE_EARTHS, STEEL_ELEMENTS, simulate_set
     from spectral.model import SACA, SACAConfig, n_parameters
-    from spectral.train import composition_metrics, load_saca, predict, split_indices
+    from spectral.train import (
+        composition_metrics,
+        load_saca,
+        predict,
+        split_indices,
+        uncalibrated,
+    )
 
     t_start = time.perf_counter()
     model, cfg = load_saca(args.model)
@@ -126,6 +132,10 @@ def main() -> None:
         out: dict[str, Any] = {}
         w, p = predict(model, ds.spectra)
         out["saca_compact"] = composition_metrics(w, ds.wt_pct, STEEL_ELEMENTS, p > 0.5)
+        if model.cfg.calibrated:  # the same network without its slope/offset calibration
+            w, p = predict(uncalibrated(model), ds.spectra)
+            out["saca_compact_uncalibrated"] = composition_metrics(w, ds.wt_pct, STEEL_ELEMENTS,
+                                                                   p > 0.5)  # fmt: skip
         if args.seed_model is not None:
             seed_model, _ = load_saca(args.seed_model)
             w, p = predict(seed_model, ds.spectra)

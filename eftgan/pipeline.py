@@ -268,19 +268,7 @@ def _load_gan_state(
 
 
 def _gan_png(hist: Any, path: Path) -> None:
-    from eftgan.plotting import pyplot, save_png
+    from eftgan.plotting import loss_curves_png
 
-    plt = pyplot()
-
-    def smooth(x: list[float]) -> np.ndarray:
-        k = max(1, len(x) // 100)
-        return np.convolve(x, np.ones(k) / k, mode="valid")
-
-    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=120)
-    for name in ("d_loss", "g_loss", "q_loss"):
-        ax.plot(smooth(getattr(hist, name)), label=name.replace("_", " "))
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (running mean)")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    save_png(fig, path)
+    curves = {n.replace("_", " "): (None, getattr(hist, n)) for n in ("d_loss", "g_loss", "q_loss")}
+    loss_curves_png(path, curves, "step", smooth_points=100)

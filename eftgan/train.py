@@ -183,18 +183,18 @@ def _unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torc
 
 
 def _loss_png(history: list[dict[str, float]], path: Path) -> None:
-    from eftgan.plotting import pyplot, save_png
+    from eftgan.plotting import loss_curves_png
 
-    plt = pyplot()
     ep = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=120)
-    ax.semilogy(ep, [h["train_loss"] for h in history], label="train (MSE, standardised)")
-    ax.semilogy(ep, [h["val_loss"] for h in history], label="validation (mean MAE, standardised)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    save_png(fig, path)
+    loss_curves_png(
+        path,
+        {
+            "train (MSE, standardised)": (ep, [h["train_loss"] for h in history]),
+            "validation (mean MAE, standardised)": (ep, [h["val_loss"] for h in history]),
+        },
+        "epoch",
+        log=True,
+    )
 
 
 def _history_csv(history: list[dict[str, float]]) -> str:

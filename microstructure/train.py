@@ -161,7 +161,7 @@ def _write(out: Path, g: Generator, d: Discriminator, cfg: DCGANConfig,
            hist: dict[str, list[float]], sets: list[list[np.ndarray]],
            si: Sequence[float] | None, folders: Sequence[Path], seed: int, iters: int,
            wall: float, rng: np.random.Generator) -> None:  # fmt: skip
-    from eftgan.plotting import pyplot, save_png
+    from eftgan.plotting import loss_curves_png, pyplot, save_png
 
     out.mkdir(parents=True, exist_ok=True)
     lines = ["iter,d_loss,g_loss,d_real,d_fake"] + [
@@ -171,17 +171,9 @@ def _write(out: Path, g: Generator, d: Discriminator, cfg: DCGANConfig,
         )
     ]
     atomic_write_text(out / "history.csv", "\n".join(lines) + "\n")
+    curves = {k.replace("_", " "): (None, hist[k]) for k in ("d_loss", "g_loss")}
+    loss_curves_png(out / "loss.png", curves, "iteration", smooth_points=50)
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=120)
-    for k in ("d_loss", "g_loss"):
-        v = np.asarray(hist[k])
-        n = max(1, len(v) // 50)
-        ax.plot(np.convolve(v, np.ones(n) / n, mode="valid"), label=k.replace("_", " "))
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("loss (running mean)")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    save_png(fig, out / "loss.png")
     modules = nn.ModuleDict({"g": g, "d": d})
     gm = Generator(cfg)
     gm.load_state_dict(g.state_dict())

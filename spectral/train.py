@@ -111,6 +111,13 @@ def calibrate(model: SACA, spectra: np.ndarray, wt_pct: np.ndarray) -> tuple[SAC
     return out.eval(), cfg
 
 
+def uncalibrated(model: SACA) -> SACA:
+    """``model`` without its calibration (the network's own softmax composition)."""
+    out = SACA(dataclasses.replace(model.cfg, calibrated=False))
+    out.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("cal_")})
+    return out.eval()
+
+
 def _loss(out: dict[str, torch.Tensor], wt: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     comp = (((out["wt_pct"] - wt) / scale) ** 2).mean()
     pres = torch.nn.functional.binary_cross_entropy_with_logits(
@@ -281,18 +288,12 @@ def _write(out: Path, model: SACA, cfg: SACAConfig, history: list[dict[str, floa
         for h in history
     ]
     atomic_write_text(out / "history.csv", "\n".join(lines) + "\n")
-    from eftgan.plotting import pyplot, save_png
+    from eftgan.plotting import loss_curves_png
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=120)
-    ax.plot([h["epoch"] for h in history], [h["train_loss"] for h in history], label="train")
-    ax.plot([h["epoch"] for h in history], [h["val_loss"] for h in history], label="validation")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.set_yscale("log")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    save_png(fig, out / "loss.png")
+    ep = [h["epoch"] for h in history]
+    loss_curves_png(out / "loss.png", {"train": (ep, [h["train_loss"] for h in history]),
+                                       "validation": (ep, [h["val_loss"] for h in history])},
+                    "epoch", log=True)  # fmt: skip
     rows = "\n".join(
         f"| {el} | {m['mae']:.4f} | {m['rmse']:.4f} | {m['r2']:.4f} | {m['precision']:.3f} | "
         f"{m['recall']:.3f} |"

@@ -73,7 +73,7 @@ def test_position_channel_tells_where_a_line_is() -> None:
 
 
 def test_calibration_fits_slope_and_offset_with_iron_the_balance() -> None:
-    from spectral.train import calibrate, predict
+    from spectral.train import calibrate, predict, uncalibrated
 
     torch.manual_seed(1)
     model = SACA(SACAConfig.variant("compact", STEEL_ELEMENTS)).eval()
@@ -91,6 +91,7 @@ def test_calibration_fits_slope_and_offset_with_iron_the_balance() -> None:
     again = SACA(cfg)
     again.load_state_dict(cal.state_dict())  # the slopes travel with the weights
     assert np.allclose(predict(again, spectra)[0], got)
+    assert np.array_equal(predict(uncalibrated(cal), spectra)[0], raw)
 
 
 def test_compositions_follow_the_grades_and_ranges() -> None:
