@@ -21,8 +21,8 @@ A calibrated model (``calibrated = True``) corrects the softmax composition the 
 spectroscopist corrects a calibration model: a slope and an offset per element, fitted by
 least squares on the validation spectra after training (``spectral.train``), with the first
 element (Fe in steels) the balance. The network's composition is pulled towards the mean of
-the training set (errors correlate with the true value by -0.15 to -0.3) and biased by up to
-0.4 wt % of Fe: augmented training spectra are noisier than the ones it reads.
+the training set and slightly biased, since augmented training spectra are noisier than the
+ones it reads; the benchmark reports the model with and without the calibration.
 
 Outputs: ``wt_pct`` (B, E) = 100 x softmax(logits), calibrated where the model is;
 ``presence_logit`` (B, E).

@@ -94,6 +94,11 @@ def predict(model: SACA, spectra: np.ndarray, batch: int = 256) -> tuple[np.ndar
     return np.concatenate(wts), np.concatenate(probs)
 
 
+def _network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A SACA state dict without the calibration buffers."""
+    return {k: v for k, v in state.items() if not k.startswith("cal_")}
+
+
 def calibrate(model: SACA, spectra: np.ndarray, wt_pct: np.ndarray) -> tuple[SACA, SACAConfig]:
     """A calibrated copy of ``model``: per element (the first is the balance) the slope and
     offset that map its composition onto ``wt_pct`` by least squares (see ``spectral.model``)."""
@@ -104,7 +109,7 @@ def calibrate(model: SACA, spectra: np.ndarray, wt_pct: np.ndarray) -> tuple[SAC
         (slope[j], offset[j]), *_ = np.linalg.lstsq(a, wt_pct[:, j], rcond=None)
     cfg = dataclasses.replace(model.cfg, calibrated=True)
     out = SACA(cfg)
-    state = {k: v for k, v in model.state_dict().items() if not k.startswith("cal_")}
+    state = _network_state(model.state_dict())
     state["cal_slope"] = torch.from_numpy(slope.astype(np.float32))
     state["cal_offset"] = torch.from_numpy(offset.astype(np.float32))
     out.load_state_dict(state)
@@ -114,7 +119,7 @@ def calibrate(model: SACA, spectra: np.ndarray, wt_pct: np.ndarray) -> tuple[SAC
 def uncalibrated(model: SACA) -> SACA:
     """``model`` without its calibration (the network's own softmax composition)."""
     out = SACA(dataclasses.replace(model.cfg, calibrated=False))
-    out.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("cal_")})
+    out.load_state_dict(_network_state(model.state_dict()))
     return out.eval()
 
 
@@ -159,7 +164,7 @@ def train_saca(
         init_cfg, init_state = read_model_folder(Path(init_from), kind="saca")
         cfg = dataclasses.replace(SACAConfig.from_dict(init_cfg["model"]["saca"]),
                                   calibrated=False)  # fmt: skip
-        init_state = {k: v for k, v in init_state.items() if not k.startswith("cal_")}
+        init_state = _network_state(init_state)
         init_sha = init_cfg["weights"]["sha256"]
         if cfg.n_points != data.spectra.shape[1] or tuple(cfg.elements) != elements:
             raise UserError(f"{init_from}: the model reads {cfg.n_points} points of "
