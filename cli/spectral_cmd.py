@@ -176,6 +176,13 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
     help="Largest augmentation noise, as a fraction of full scale.",
 )
 @click.option(
+    "--lr-schedule",
+    type=click.Choice(["plateau", "cosine"]),
+    default="plateau",
+    show_default=True,
+    help="Cut the rate when validation stalls, or a cosine over --epochs (no early stopping).",
+)
+@click.option(
     "--init-from",
     type=click.Path(path_type=Path),
     default=None,
@@ -184,8 +191,8 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, epochs: int,
-          patience: int, max_minutes: float | None, jitter: float, init_from: Path | None,
-          force: bool, quiet: bool) -> None:  # fmt: skip
+          patience: int, max_minutes: float | None, jitter: float, lr_schedule: str,
+          init_from: Path | None, force: bool, quiet: bool) -> None:  # fmt: skip
     """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
     from eftgan.errors import UserError
     from eftgan.train import check_output_folder
@@ -204,7 +211,7 @@ def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, e
     data = simulate_set(n_spectra, seed, instrument, progress=not quiet)
     r = train_saca(data, out, variant, seed, epochs, patience, instrument=instrument,
                    progress=not quiet, force=force, max_minutes=max_minutes,
-                   init_from=init_from, jitter=jitter,
+                   init_from=init_from, jitter=jitter, lr_schedule=lr_schedule,
                    data_config={"n_spectra": n_spectra, "seed": seed,
                                 "instrument": instrument})  # fmt: skip
     m = r["metrics"]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from eftgan.errors import UserError
 from spectral.dataset import STEEL_ELEMENTS, augment, minmax, sample_compositions
 from spectral.model import SACA, SACAConfig, n_parameters
 
@@ -169,3 +170,11 @@ def test_train_resume_and_baselines(tmp_path, steel_sim) -> None:
     assert ft["metrics"] == full["metrics"]
     m3, _ = load_saca(tmp_path / "ft")
     assert np.allclose(predict(m3, data.spectra[:8])[0], w1, atol=1e-4)
+    # the cosine schedule runs every epoch (no early stopping) down to the floor rate
+    cos = train_saca(data, tmp_path / "cos", max_epochs=3, patience=0, progress=False,
+                     lr_schedule="cosine", min_lr=1e-5)  # fmt: skip
+    lrs = [h["lr"] for h in cos["history"]]
+    assert len(lrs) == 3 and lrs[0] == pytest.approx(1e-3)
+    assert lrs[0] > lrs[1] > lrs[2] > 1e-5
+    with pytest.raises(UserError, match="schedule"):
+        train_saca(data, tmp_path / "bad", lr_schedule="step", progress=False)
