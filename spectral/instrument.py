@@ -316,8 +316,12 @@ class Simulator:
             1.0 + torch.from_numpy(cond.baseline_slope.astype(np.float32))[:, None] * self._tilt
         )
         if rng is not None:
-            shots = torch.from_numpy(cond.n_shots.astype(np.float32))[:, None]
-            sd = torch.sqrt(counts + inst.read_noise**2) / torch.sqrt(shots)
             noise = torch.from_numpy(rng.standard_normal(counts.shape, dtype=np.float32))
-            counts = counts + sd * noise
+            counts = counts + self.noise_sd(counts, cond) * noise
         return (counts + base).clamp(0, inst.full_scale).numpy()
+
+    def noise_sd(self, counts: torch.Tensor, cond: Conditions) -> torch.Tensor:
+        """Standard deviation of the averaged counts (B, P) above the dark offset: shot noise
+        and read noise of one exposure, averaged over ``cond.n_shots`` accumulations."""
+        shots = torch.from_numpy(cond.n_shots.astype(np.float32))[:, None]
+        return torch.sqrt(counts + self.instrument.read_noise**2) / torch.sqrt(shots)

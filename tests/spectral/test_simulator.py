@@ -129,3 +129,25 @@ def test_float32_radiances_match_the_textbook_formulas_in_float64(steel_sim) -> 
     on = ref > 0  # lines of the elements a sample has
     assert on.mean() > 0.5 and np.all(fast[~on] == 0)
     assert np.abs(fast[on] / ref[on] - 1).max() < 1e-3
+
+
+def test_ideal_detection_limits_are_linear_and_follow_the_noise(steel_sim) -> None:
+    import copy
+    import dataclasses
+
+    from spectral.validation import ideal_detection_limits
+
+    a = ideal_detection_limits(steel_sim, ("Eu", "Ce"), n=6, seed=1)
+    b = ideal_detection_limits(steel_sim, ("Eu", "Ce"), n=6, seed=1, probe_wt_pct=0.02)
+    for el in ("Eu", "Ce"):
+        assert 0 < a[el]["median"] <= a[el]["p90"] < 0.1
+        # trace lines are optically thin: the limit does not depend on the probe level
+        assert b[el]["median"] == pytest.approx(a[el]["median"], rel=0.05)
+    # with these line data europium shows at about a fifth of cerium's level
+    assert a["Eu"]["median"] < a["Ce"]["median"]
+    # the noise model: four times the read noise gives a noisier floor and a higher limit
+    noisy = copy.copy(steel_sim)
+    inst = steel_sim.instrument
+    noisy.instrument = dataclasses.replace(inst, read_noise=4 * inst.read_noise)
+    c = ideal_detection_limits(noisy, ("Eu",), n=6, seed=1)
+    assert c["Eu"]["median"] > 1.2 * a["Eu"]["median"]
