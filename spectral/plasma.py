@@ -253,8 +253,19 @@ def mole_fractions(wt: np.ndarray, masses: np.ndarray) -> np.ndarray:
 # The escape factor tabulated against log(tau) for tau 1e-6 to 1e9, read at the nearest node:
 # within 3e-4 (relative) of the Bessel functions, and several times faster on a CPU.
 _ESC_LOG_TAU = (-14.0, 21.0, 65537)
-_ESC_TABLE: torch.Tensor | None = None
-_ESC_TABLES: dict[torch.dtype, torch.Tensor] = {}
+_ESC_TABLES: dict[torch.dtype, torch.Tensor] = {}  # the float64 table and its casts
+
+
+def _escape_table(dtype: torch.dtype) -> torch.Tensor:
+    """(2, n): the Gaussian escape factor and the Lorentzian's excess over it, per node."""
+    if torch.float64 not in _ESC_TABLES:
+        lo, hi, n = _ESC_LOG_TAU
+        t = torch.exp(torch.linspace(lo, hi, n, dtype=torch.float64))
+        lor, gau = (LTEPlasma.escape_factor(t, torch.full_like(t, s)) for s in (1, 0))
+        _ESC_TABLES[torch.float64] = torch.stack([gau, lor - gau])
+    if dtype not in _ESC_TABLES:
+        _ESC_TABLES[dtype] = _ESC_TABLES[torch.float64].to(dtype)
+    return _ESC_TABLES[dtype]
 
 
 def escape_factor_fast(
@@ -262,15 +273,8 @@ def escape_factor_fast(
 ) -> torch.Tensor:
     """:meth:`LTEPlasma.escape_factor` by table look-up, in the dtype of ``tau``; with
     ``overwrite`` both inputs are used as scratch space."""
-    global _ESC_TABLE
     lo, hi, n = _ESC_LOG_TAU
-    if _ESC_TABLE is None:
-        t = torch.exp(torch.linspace(lo, hi, n, dtype=torch.float64))
-        lor, gau = (LTEPlasma.escape_factor(t, torch.full_like(t, s)) for s in (1, 0))
-        _ESC_TABLE = torch.stack([gau, lor - gau])
-    tab = _ESC_TABLES.get(tau.dtype)
-    if tab is None:
-        tab = _ESC_TABLES[tau.dtype] = _ESC_TABLE.to(tau.dtype)
+    tab = _escape_table(tau.dtype)
     step = (hi - lo) / (n - 1)
     pos = tau.log_() if overwrite else torch.log(tau)
     i = pos.sub_(lo - 0.5 * step).mul_(1.0 / step).clamp_(0, n - 1).long()  # log 0 -> node 0
