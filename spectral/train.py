@@ -335,6 +335,7 @@ real spectrometers differ; calibrate on reference samples before trusting it on 
 - data: {len(data.spectra)} simulated spectra, SHA-256 `{fingerprint["data_sha256"]}`,
   split {n_tr}/{n_va}/{n_te}; settings {json.dumps(data_config or {})}
 - seed {fingerprint["seed"]}, Adam lr {fingerprint["lr"]}, batch {fingerprint["batch_size"]},
+  learning-rate schedule {json.dumps(fingerprint["lr_schedule"])},
   augmentation jitter up to {fingerprint["jitter"]} of full scale, {len(history)} epochs
   ({stopped}), wall time {wall:.0f} s{init_line}
 
