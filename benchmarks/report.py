@@ -261,7 +261,8 @@ def detection_table(d: dict[str, Any]) -> list[str]:
     lines = [
         "**Rare-earth detection**: recall of the held-out samples in the bands "
         + ", ".join(f"{b} wt %" for b in bands)
-        + ", and the share of samples with at most 0.005 wt % called present; beside it the "
+        + ", and the share of samples with at most 0.005 wt % called present (SACA: its "
+        "presence output above 0.5; PLS: its wt % above 0.01); beside them the "
         "floor, the 3σ limit of detection of an ideal matched filter that knows the rest of "
         "the spectrum (`spectral.validation.ideal_detection_limits`, 200 steels, median and "
         "90th percentile).",
