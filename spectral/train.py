@@ -16,7 +16,8 @@ there); the best epoch by validation loss is kept either way. The jitter of the 
 uses 0.2 %: it reads the square root of the spectrum, which turns 1 % noise on an empty
 baseline into 10 %, and buries the weak rare-earth lines that the test spectra show). After
 training, the best weights are calibrated (:func:`calibrate`: a slope and an offset per
-element, fitted on the validation spectra), and the test metrics are given both ways. With
+element, and a shift of each presence logit that balances precision and recall, fitted on the
+validation spectra), and the test metrics are given both ways. With
 ``init_from`` a trained model folder is fine-tuned (its architecture, its weights, a new
 calibration). After every epoch the
 whole training state goes to ``OUT/state.safetensors``; running the same command again
@@ -88,16 +89,23 @@ def composition_metrics(
 
 
 @torch.no_grad()
-def predict(model: SACA, spectra: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """wt % and presence probabilities for raw spectra (N, P)."""
+def predict_logits(model: SACA, spectra: np.ndarray, batch: int = 256
+                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """wt % and presence logits for raw spectra (N, P)."""
     model.eval()
-    wts, probs = [], []
+    wts, logits = [], []
     for s in range(0, len(spectra), batch):
         x = minmax(torch.from_numpy(np.asarray(spectra[s : s + batch], dtype=np.float32)))
         out = model(x)
         wts.append(out["wt_pct"].numpy())
-        probs.append(torch.sigmoid(out["presence_logit"]).numpy())
-    return np.concatenate(wts), np.concatenate(probs)
+        logits.append(out["presence_logit"].numpy())
+    return np.concatenate(wts), np.concatenate(logits)
+
+
+def predict(model: SACA, spectra: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """wt % and presence probabilities for raw spectra (N, P)."""
+    wt, logit = predict_logits(model, spectra, batch)
+    return wt, torch.sigmoid(torch.from_numpy(logit)).numpy()
 
 
 def _network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -107,24 +115,46 @@ def _network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def calibrate(model: SACA, spectra: np.ndarray, wt_pct: np.ndarray) -> tuple[SACA, SACAConfig]:
     """A calibrated copy of ``model``: per element (the first is the balance) the slope and
-    offset that map its composition onto ``wt_pct`` by least squares (see ``spectral.model``)."""
-    pred, _ = predict(model, spectra)
+    offset that map its composition onto ``wt_pct`` by least squares, and the shift of its
+    presence logit from :func:`balanced_presence_bias` (see ``spectral.model``)."""
+    pred, logit = predict_logits(uncalibrated(model), spectra)
     slope, offset = np.ones(pred.shape[1]), np.zeros(pred.shape[1])
-    for j in range(1, pred.shape[1]):
+    bias = np.zeros(pred.shape[1])
+    for j in range(pred.shape[1]):
+        bias[j] = balanced_presence_bias(logit[:, j], wt_pct[:, j] > PRESENCE_WT_PCT)
+        if j == 0:
+            continue
         a = np.stack([pred[:, j], np.ones(len(pred))], 1)
         (slope[j], offset[j]), *_ = np.linalg.lstsq(a, wt_pct[:, j], rcond=None)
-    cfg = dataclasses.replace(model.cfg, calibrated=True)
+    cfg = dataclasses.replace(model.cfg, calibrated=True, presence_calibrated=True)
     out = SACA(cfg)
     state = _network_state(model.state_dict())
     state["cal_slope"] = torch.from_numpy(slope.astype(np.float32))
     state["cal_offset"] = torch.from_numpy(offset.astype(np.float32))
+    state["cal_presence_bias"] = torch.from_numpy(bias.astype(np.float32))
     out.load_state_dict(state)
     return out.eval(), cfg
 
 
+def balanced_presence_bias(logit: np.ndarray, present: np.ndarray) -> float:
+    """The shift of the presence logits after which calling ``logit + shift > 0`` gives the
+    highest min(precision, recall) on these samples (0 where all or none are present)."""
+    n_pos = int(present.sum())
+    if n_pos in (0, len(present)):
+        return 0.0
+    order = np.argsort(-logit, kind="stable")
+    s = logit[order]
+    tp = np.cumsum(present[order])
+    k = np.arange(1, len(s) + 1)
+    best = int(np.argmax(np.minimum(tp / k, tp / n_pos)))  # call the best + 1 highest
+    thr = 0.5 * (s[best] + s[best + 1]) if best + 1 < len(s) else s[best] - 1.0
+    return float(-thr)
+
+
 def uncalibrated(model: SACA) -> SACA:
-    """``model`` without its calibration (the network's own softmax composition)."""
-    out = SACA(dataclasses.replace(model.cfg, calibrated=False))
+    """``model`` without its calibrations (the network's own softmax composition and
+    presence logits)."""
+    out = SACA(dataclasses.replace(model.cfg, calibrated=False, presence_calibrated=False))
     out.load_state_dict(_network_state(model.state_dict()))
     return out.eval()
 
@@ -173,7 +203,7 @@ def train_saca(
 
         init_cfg, init_state = read_model_folder(Path(init_from), kind="saca")
         cfg = dataclasses.replace(SACAConfig.from_dict(init_cfg["model"]["saca"]),
-                                  calibrated=False)  # fmt: skip
+                                  calibrated=False, presence_calibrated=False)  # fmt: skip
         init_state = _network_state(init_state)
         init_sha = init_cfg["weights"]["sha256"]
         if cfg.n_points != data.spectra.shape[1] or tuple(cfg.elements) != elements:
@@ -322,8 +352,10 @@ def _write(out: Path, model: SACA, cfg: SACAConfig, history: list[dict[str, floa
         f"{m['recall']:.3f} |"
         for el, m in metrics.items()
     )
-    init_line = (f"\n- fine-tuned from weights `{fingerprint['init_from_sha256']}`"
-                 if fingerprint.get("init_from_sha256") else "")  # fmt: skip
+    init_line = ""
+    if fingerprint.get("init_from_sha256"):
+        how = "fine-tuned from" if history else "calibrated afresh, not trained further:"
+        init_line = f"\n- {how} weights `{fingerprint['init_from_sha256']}`"
     card = f"""# SACA model `{out.name}`
 
 Reads the composition (wt %) of stainless steels with rare earths from a raw emission
@@ -391,4 +423,4 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
     return model.eval(), config
 
 
-DEFAULT_SACA = "saca-compact-steel-v4"
+DEFAULT_SACA = "saca-compact-steel-v5"

@@ -95,6 +95,40 @@ def test_calibration_fits_slope_and_offset_with_iron_the_balance() -> None:
     assert np.array_equal(predict(uncalibrated(cal), spectra)[0], raw)
 
 
+def test_presence_calibration_balances_precision_and_recall() -> None:
+    from spectral.train import balanced_presence_bias, calibrate, predict_logits
+
+    # separable: the cut falls between the last absent and the first present sample
+    logit = np.arange(10.0) - 2.0
+    assert balanced_presence_bias(logit, logit > 3.5) == pytest.approx(-3.5)
+    assert balanced_presence_bias(logit, np.ones(10, bool)) == 0.0
+    # a shy detector (calls only the clearest cases): the shift lowers its bar
+    rng = np.random.default_rng(0)
+    present = rng.random(2000) < 0.5
+    score = present + 0.6 * rng.standard_normal(2000) - 1.0  # centred below the 0.5 mark
+
+    def pr(called: np.ndarray) -> float:
+        tp = (called & present).sum()
+        return min(tp / called.sum(), tp / present.sum())
+
+    shift = balanced_presence_bias(score, present)
+    assert shift > 0.3 and pr(score + shift > 0) > pr(score > 0) + 0.1
+    # in the model: the presence logits move by the fitted shift, the composition does not
+    torch.manual_seed(1)
+    model = SACA(SACAConfig.variant("compact", STEEL_ELEMENTS)).eval()
+    spectra = rng.random((200, 4001)).astype(np.float32) ** 8
+    raw_wt, raw_logit = predict_logits(model, spectra)
+    truth = raw_wt.copy()
+    truth[:, 5] = np.where(raw_logit[:, 5] > np.median(raw_logit[:, 5]), 0.1, 0.0)
+    truth[:, 0] = 100 - truth[:, 1:].sum(1)
+    cal, cfg = calibrate(model, spectra, truth)
+    assert cfg.presence_calibrated
+    _, logit = predict_logits(cal, spectra)
+    assert np.allclose(logit - raw_logit, cal.cal_presence_bias.numpy(), atol=1e-5)
+    called = logit[:, 5] > 0
+    assert np.array_equal(called, truth[:, 5] > 0.01)
+
+
 def test_compositions_follow_the_grades_and_ranges() -> None:
     wt = sample_compositions(2000, np.random.default_rng(0))
     assert np.allclose(wt.sum(1), 100.0)
