@@ -169,6 +169,7 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
 @click.option("--epochs", default=40, show_default=True, help="At most this many epochs.")
 @click.option("--patience", default=6, show_default=True)
 @click.option("--max-minutes", default=None, type=float, help="Stop after this wall time.")
+@click.option("--lr", default=1e-3, show_default=True, help="(Initial) Adam learning rate.")
 @click.option(
     "--jitter",
     default=0.01,
@@ -191,8 +192,8 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, epochs: int,
-          patience: int, max_minutes: float | None, jitter: float, lr_schedule: str,
-          init_from: Path | None, force: bool, quiet: bool) -> None:  # fmt: skip
+          patience: int, max_minutes: float | None, lr: float, jitter: float,
+          lr_schedule: str, init_from: Path | None, force: bool, quiet: bool) -> None:  # fmt: skip
     """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
     from eftgan.errors import UserError
     from eftgan.train import check_output_folder
@@ -202,6 +203,8 @@ def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, e
 
     check_output_folder(out, force)
     get_instrument(instrument)
+    if not 0.0 < lr < 1.0:
+        raise UserError(f"--lr {lr} is outside (0, 1); give a learning rate such as 0.001")
     if not 0.0 <= jitter < 0.5:
         raise UserError(f"--jitter {jitter} is outside [0, 0.5); give a fraction of full scale")
     if init_from is not None:  # a missing or damaged folder is found before simulating
@@ -211,7 +214,7 @@ def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, e
     data = simulate_set(n_spectra, seed, instrument, progress=not quiet)
     r = train_saca(data, out, variant, seed, epochs, patience, instrument=instrument,
                    progress=not quiet, force=force, max_minutes=max_minutes,
-                   init_from=init_from, jitter=jitter, lr_schedule=lr_schedule,
+                   init_from=init_from, jitter=jitter, lr_schedule=lr_schedule, lr=lr,
                    data_config={"n_spectra": n_spectra, "seed": seed,
                                 "instrument": instrument})  # fmt: skip
     m = r["metrics"]

@@ -77,6 +77,7 @@ def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nis
     ("args", "needle"),
     [
         (["--jitter", "0.7"], "--jitter"),
+        (["--lr", "0"], "--lr"),
         (["--init-from", "no/such/model"], "does not exist"),
     ],
 )
