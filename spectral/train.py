@@ -423,4 +423,4 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
     return model.eval(), config
 
 
-DEFAULT_SACA = "saca-compact-steel-v5"
+DEFAULT_SACA = "saca-compact-steel-v6"
