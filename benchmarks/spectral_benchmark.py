@@ -159,32 +159,35 @@ def main() -> None:
     pls_fit_s = time.perf_counter() - t0
     uni = UnivariateCalibration().fit(train.spectra[tr], train.wt_pct[tr])
 
-    def evaluate(ds: Any) -> dict[str, Any]:
+    seed_model = load_saca(args.seed_model)[0] if args.seed_model is not None else None
+
+    def evaluate(ds: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Metrics of every model on ``ds``, and the presence calls of SACA and PLS."""
         out: dict[str, Any] = {}
         w, p = predict(model, ds.spectra)
+        calls = {"saca_compact": p > 0.5}
         out["saca_compact"] = composition_metrics(w, ds.wt_pct, STEEL_ELEMENTS, p > 0.5)
-        if model.cfg.calibrated:  # the same network without its slope/offset calibration
+        if model.cfg.calibrated:  # the same network without its calibrations
             w, p = predict(uncalibrated(model), ds.spectra)
             out["saca_compact_uncalibrated"] = composition_metrics(w, ds.wt_pct, STEEL_ELEMENTS,
                                                                    p > 0.5)  # fmt: skip
-        if args.seed_model is not None:
-            seed_model, _ = load_saca(args.seed_model)
+        if seed_model is not None:
             w, p = predict(seed_model, ds.spectra)
             out["saca"] = composition_metrics(w, ds.wt_pct, STEEL_ELEMENTS, p > 0.5)
-        out["pls"] = composition_metrics(pls.predict(ds.spectra), ds.wt_pct, STEEL_ELEMENTS)
+        w = pls.predict(ds.spectra)
+        calls["pls"] = w > PRESENCE
+        out["pls"] = composition_metrics(w, ds.wt_pct, STEEL_ELEMENTS)
         out["univariate"] = composition_metrics(uni.predict(ds.spectra), ds.wt_pct,
                                                 STEEL_ELEMENTS)  # fmt: skip
-        return out
+        return out, calls
 
-    models = evaluate(test)
-    robustness = evaluate(robust)
+    models, calls = evaluate(test)
+    robustness, _ = evaluate(robust)
     # rare-earth detection: recall by concentration band, beside the floor that an ideal
     # matched filter (one that knows everything but the trace element) would reach
     from spectral.dataset import simulator as steel_simulator
     from spectral.validation import ideal_detection_limits
 
-    calls = {"saca_compact": predict(model, test.spectra)[1] > 0.5,
-             "pls": pls.predict(test.spectra) > PRESENCE}  # fmt: skip
     ideal = ideal_detection_limits(steel_simulator("seed"), RARE_EARTHS + ("Mo",))
     detection: dict[str, Any] = {
         "ideal_lod_wt_pct": ideal,
