@@ -189,11 +189,19 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
     default=None,
     help="Fine-tune this model folder instead of starting afresh.",
 )
+@click.option(
+    "--noise",
+    type=click.Choice(["fixed", "fresh"]),
+    default="fixed",
+    show_default=True,
+    help="Detector noise of the training spectra: drawn once, or afresh for every batch.",
+)
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, epochs: int,
           patience: int, max_minutes: float | None, lr: float, jitter: float,
-          lr_schedule: str, init_from: Path | None, force: bool, quiet: bool) -> None:  # fmt: skip
+          lr_schedule: str, init_from: Path | None, noise: str, force: bool,
+          quiet: bool) -> None:  # fmt: skip
     """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
     from eftgan.errors import UserError
     from eftgan.train import check_output_folder
@@ -211,10 +219,12 @@ def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, e
         from eftgan.checkpoint import read_model_folder
 
         read_model_folder(init_from, kind="saca")
-    data = simulate_set(n_spectra, seed, instrument, progress=not quiet)
+    data = simulate_set(n_spectra, seed, instrument, progress=not quiet,
+                        keep_clean=noise == "fresh")  # fmt: skip
     r = train_saca(data, out, variant, seed, epochs, patience, instrument=instrument,
                    progress=not quiet, force=force, max_minutes=max_minutes,
                    init_from=init_from, jitter=jitter, lr_schedule=lr_schedule, lr=lr,
+                   noise=noise,
                    data_config={"n_spectra": n_spectra, "seed": seed,
                                 "instrument": instrument})  # fmt: skip
     m = r["metrics"]

@@ -123,6 +123,11 @@ class SpectraSet:
     wt_pct: np.ndarray  # (N, E)
     temperature_k: np.ndarray
     ne_cm3: np.ndarray
+    # with ``keep_clean``: the noiseless counts (baseline included) and the detector noise's
+    # standard deviation, so that training can draw fresh noise (:func:`fresh_noise`)
+    clean: np.ndarray | None = None  # (N, P) float32
+    noise_sd: np.ndarray | None = None  # (N, P) float32
+    full_scale: float = float("inf")
 
     def sha256(self) -> str:
         h = hashlib.sha256(np.ascontiguousarray(self.spectra).tobytes())
@@ -131,8 +136,19 @@ class SpectraSet:
 
     def subset(self, idx: np.ndarray) -> SpectraSet:
         return SpectraSet(
-            self.spectra[idx], self.wt_pct[idx], self.temperature_k[idx], self.ne_cm3[idx]
-        )
+            self.spectra[idx], self.wt_pct[idx], self.temperature_k[idx], self.ne_cm3[idx],
+            None if self.clean is None else self.clean[idx],
+            None if self.noise_sd is None else self.noise_sd[idx],
+            self.full_scale,
+        )  # fmt: skip
+
+
+def fresh_noise(clean: torch.Tensor, sd: torch.Tensor, full_scale: float,
+                gen: torch.Generator) -> torch.Tensor:  # fmt: skip
+    """New detector noise on noiseless counts (B, P): what the spectrometer would have
+    recorded in another acquisition of the same plasma."""
+    noise = torch.randn(clean.shape, generator=gen, dtype=clean.dtype)
+    return (clean + sd * noise).clamp(0, full_scale)
 
 
 def simulate_set(
@@ -143,8 +159,10 @@ def simulate_set(
     drift: float = 0.05,
     batch: int = 256,
     progress: bool = False,
+    keep_clean: bool = False,
 ) -> SpectraSet:
-    """``n`` simulated steel spectra, reproducible from ``seed``."""
+    """``n`` simulated steel spectra, reproducible from ``seed``; with ``keep_clean`` also
+    their noiseless counts and noise levels (the spectra are the same either way)."""
     from tqdm import tqdm
 
     from spectral.instrument import Conditions
@@ -153,11 +171,25 @@ def simulate_set(
     sim = simulator(instrument)
     wt = sample_compositions(n, rng)
     cond = Conditions.sample(n, rng, shift_nm=shift_nm, drift=drift)
-    out = np.empty((n, len(sim.instrument.wavelength_nm)), dtype=np.float32)
+    shape = (n, len(sim.instrument.wavelength_nm))
+    out = np.empty(shape, dtype=np.float32)
+    clean = np.empty(shape, dtype=np.float32) if keep_clean else None
+    sd = np.empty(shape, dtype=np.float32) if keep_clean else None
+    fs = sim.instrument.full_scale
     for s in tqdm(range(0, n, batch), desc="simulate", disable=not progress, mininterval=1.0):
         sl = slice(s, min(n, s + batch))
-        out[sl] = sim.simulate(wt[sl], cond.subset(sl), rng)
-    return SpectraSet(out, wt.astype(np.float32), cond.temperature_k, cond.ne_cm3)
+        if clean is None or sd is None:
+            out[sl] = sim.simulate(wt[sl], cond.subset(sl), rng)
+            continue
+        # as Simulator.simulate, step by step, keeping what comes before the noise
+        counts, base = sim.expected_counts(wt[sl], cond.subset(sl))
+        noise = torch.from_numpy(rng.standard_normal(counts.shape, dtype=np.float32))
+        sd_b = sim.noise_sd(counts, cond.subset(sl))
+        out[sl] = ((counts + sd_b * noise) + base).clamp(0, fs).numpy()
+        clean[sl] = (counts + base).numpy()
+        sd[sl] = sd_b.numpy()
+    return SpectraSet(out, wt.astype(np.float32), cond.temperature_k, cond.ne_cm3, clean, sd,
+                      float(fs))  # fmt: skip
 
 
 _SIMS: dict[str, Any] = {}

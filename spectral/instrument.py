@@ -305,6 +305,17 @@ class Simulator:
         self, wt_pct: np.ndarray, cond: Conditions, rng: np.random.Generator | None = None
     ) -> np.ndarray:
         """Detector counts (B, P) for compositions in wt % (B, E), with noise if ``rng``."""
+        counts, base = self.expected_counts(wt_pct, cond)
+        if rng is not None:
+            noise = torch.from_numpy(rng.standard_normal(counts.shape, dtype=np.float32))
+            counts = counts + self.noise_sd(counts, cond) * noise
+        return (counts + base).clamp(0, self.instrument.full_scale).numpy()
+
+    def expected_counts(
+        self, wt_pct: np.ndarray, cond: Conditions
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The noiseless detector counts (B, P) above the dark offset, and the baseline (dark
+        offset with its slope) they sit on; :meth:`simulate` adds noise and clips."""
         inst = self.instrument
         sig = self.noiseless(wt_pct, cond) * self._response[None, :]
         sig = sig * (1.0 + torch.from_numpy(cond.drift.astype(np.float32))[:, None] * self._tilt)
@@ -315,10 +326,7 @@ class Simulator:
         base = inst.dark_offset * (
             1.0 + torch.from_numpy(cond.baseline_slope.astype(np.float32))[:, None] * self._tilt
         )
-        if rng is not None:
-            noise = torch.from_numpy(rng.standard_normal(counts.shape, dtype=np.float32))
-            counts = counts + self.noise_sd(counts, cond) * noise
-        return (counts + base).clamp(0, inst.full_scale).numpy()
+        return counts, base
 
     def noise_sd(self, counts: torch.Tensor, cond: Conditions) -> torch.Tensor:
         """Standard deviation of the averaged counts (B, P) above the dark offset: shot noise

@@ -19,7 +19,11 @@ training, the best weights are calibrated (:func:`calibrate`: a slope and an off
 element, and a shift of each presence logit that balances precision and recall, fitted on the
 validation spectra), and the test metrics are given both ways. With
 ``init_from`` a trained model folder is fine-tuned (its architecture, its weights, a new
-calibration). After every epoch the
+calibration). With ``noise="fresh"`` (the data simulated with ``keep_clean``) every training
+batch gets new detector noise, shot and read noise from the instrument's model, on its
+noiseless counts: the network never sees the same noise twice, so it cannot learn a noise
+pattern by heart, and the augmentation's jitter, which only approximates that noise, can be
+turned down (validation and test spectra keep their one noise draw). After every epoch the
 whole training state goes to ``OUT/state.safetensors``; running the same command again
 continues from there. The model folder (``kind = "saca"``) holds the weights, the
 configuration with the instrument's grid, the test metrics, the loss curve (PNG and CSV) and
@@ -49,11 +53,20 @@ from eftgan.train import (
     check_output_folder,
     load_run_state,
 )
-from spectral.dataset import PRESENCE_WT_PCT, STEEL_ELEMENTS, SpectraSet, augment, minmax
+from spectral.dataset import (
+    PRESENCE_WT_PCT,
+    STEEL_ELEMENTS,
+    SpectraSet,
+    augment,
+    fresh_noise,
+    minmax,
+)
 from spectral.model import SACA, SACAConfig, n_parameters
 
 #: Learning-rate schedules of :func:`train_saca`.
 LR_SCHEDULES = ("plateau", "cosine")
+#: Detector noise of the training spectra: drawn once with the data, or afresh for every batch.
+NOISE_MODES = ("fixed", "fresh")
 
 
 def split_indices(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -187,6 +200,7 @@ def train_saca(
     init_from: Path | None = None,
     jitter: float = 0.01,
     lr_schedule: str = "plateau",
+    noise: str = "fixed",
 ) -> dict[str, Any]:
     """Train a SACA model on ``data`` into the folder ``out`` (see the module docstring)."""
     from tqdm import tqdm
@@ -195,6 +209,10 @@ def train_saca(
     if lr_schedule not in LR_SCHEDULES:
         raise UserError(f"unknown learning-rate schedule {lr_schedule!r}; "
                         f"choose one of {', '.join(LR_SCHEDULES)}")  # fmt: skip
+    if noise not in NOISE_MODES:
+        raise UserError(f"unknown noise mode {noise!r}; choose one of {', '.join(NOISE_MODES)}")
+    if noise == "fresh" and (data.clean is None or data.noise_sd is None):
+        raise ValueError("noise='fresh' needs spectra simulated with keep_clean=True")
     t0 = time.perf_counter()
     elements = STEEL_ELEMENTS
     init_state, init_sha = None, None
@@ -220,7 +238,7 @@ def train_saca(
         "data_sha256": data.sha256(), "max_epochs": max_epochs, "patience": patience,
         "lr_schedule": {"factor": lr_factor, "patience": lr_patience, "min_lr": min_lr}
         if lr_schedule == "plateau" else {"kind": "cosine", "min_lr": min_lr},
-        "init_from_sha256": init_sha, "jitter": jitter,
+        "init_from_sha256": init_sha, "jitter": jitter, "noise": noise,
     }  # fmt: skip
     torch.manual_seed(seed)
     model = SACA(cfg)
@@ -258,6 +276,9 @@ def train_saca(
     x_all = torch.from_numpy(minmax(data.spectra.astype(np.float32)))
     y_all = torch.from_numpy(data.wt_pct.astype(np.float32))
     x_va, y_va = x_all[va], y_all[va]
+    if noise == "fresh":
+        assert data.clean is not None and data.noise_sd is not None
+        clean_all, sd_all = torch.from_numpy(data.clean), torch.from_numpy(data.noise_sd)
     stopped = "max_epochs"
     for epoch in range(start, max_epochs):
         model.train()
@@ -267,7 +288,12 @@ def train_saca(
                    disable=not progress, mininterval=1.0, leave=False)  # fmt: skip
         for s in bar:
             idx = torch.from_numpy(tr)[perm[s : s + batch_size]]
-            xb = augment(x_all[idx], gen, jitter)
+            if noise == "fresh":
+                x = minmax(fresh_noise(clean_all[idx], sd_all[idx], data.full_scale, gen))
+                assert isinstance(x, torch.Tensor)
+            else:
+                x = x_all[idx]
+            xb = augment(x, gen, jitter)
             loss = _loss(model(xb), y_all[idx], scale)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -368,7 +394,8 @@ real spectrometers differ; calibrate on reference samples before trusting it on 
   split {n_tr}/{n_va}/{n_te}; settings {json.dumps(data_config or {})}
 - seed {fingerprint["seed"]}, Adam lr {fingerprint["lr"]}, batch {fingerprint["batch_size"]},
   learning-rate schedule {json.dumps(fingerprint["lr_schedule"])},
-  augmentation jitter up to {fingerprint["jitter"]} of full scale, {len(history)} epochs
+  augmentation jitter up to {fingerprint["jitter"]} of full scale, detector noise
+  {_NOISE_WORDS[fingerprint.get("noise", "fixed")]}, {len(history)} epochs
   ({stopped}), wall time {wall:.0f} s{init_line}
 
 Held-out simulated test spectra, after the calibration fitted on the validation spectra
@@ -405,6 +432,9 @@ Versions: {", ".join(f"{k} {v}" for k, v in package_versions().items())}
             "stopped": stopped,
         },
     )
+
+
+_NOISE_WORDS = {"fixed": "drawn once with the data", "fresh": "drawn afresh for every batch"}
 
 
 def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:

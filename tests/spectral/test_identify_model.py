@@ -149,6 +149,27 @@ def test_augmentation_keeps_scale_and_moves_peaks() -> None:
     assert (y.argmax(1) - 100).abs().max() <= 1
 
 
+def test_fresh_noise_follows_the_detector_model(steel_sim) -> None:
+    from spectral.dataset import fresh_noise, simulate_set
+
+    plain = simulate_set(40, seed=5)
+    kept = simulate_set(40, seed=5, keep_clean=True)
+    assert kept.clean is not None and kept.noise_sd is not None
+    # keeping the noiseless counts does not change the spectra or their hash
+    assert np.array_equal(plain.spectra, kept.spectra) and plain.sha256() == kept.sha256()
+    assert plain.clean is None and kept.subset(np.arange(3)).clean.shape == (3, 4001)
+    z = (kept.spectra - kept.clean) / kept.noise_sd
+    assert abs(z.mean()) < 0.02 and z.std() == pytest.approx(1.0, abs=0.02)
+    gen = torch.Generator().manual_seed(0)
+    clean, sd = torch.from_numpy(kept.clean), torch.from_numpy(kept.noise_sd)
+    a = fresh_noise(clean, sd, kept.full_scale, gen)
+    b = fresh_noise(clean, sd, kept.full_scale, gen)
+    assert not torch.equal(a, b)
+    za = ((a - clean) / sd).numpy()
+    assert za.std() == pytest.approx(1.0, abs=0.02)
+    assert a.min() >= 0 and a.max() <= kept.full_scale
+
+
 @pytest.mark.slow
 def test_train_resume_and_baselines(tmp_path, steel_sim) -> None:
     from spectral.baselines import PLSBaseline, UnivariateCalibration
@@ -212,3 +233,15 @@ def test_train_resume_and_baselines(tmp_path, steel_sim) -> None:
     assert lrs[0] > lrs[1] > lrs[2] > 1e-5
     with pytest.raises(UserError, match="schedule"):
         train_saca(data, tmp_path / "bad", lr_schedule="step", progress=False)
+    # fresh detector noise for every batch: needs the noiseless counts, and says so
+    with pytest.raises(ValueError, match="keep_clean"):
+        train_saca(data, tmp_path / "bad", noise="fresh", progress=False)
+    with pytest.raises(UserError, match="noise"):
+        train_saca(data, tmp_path / "bad", noise="loud", progress=False)
+    kept = simulate_set(320, seed=3, keep_clean=True)
+    fresh = train_saca(kept, tmp_path / "fresh", max_epochs=2, progress=False, noise="fresh")
+    assert fresh["history"][0]["train_loss"] != full["history"][0]["train_loss"]
+    fresh_cfg = json.loads((tmp_path / "fresh" / "config.json").read_text())
+    assert fresh_cfg["fingerprint"]["noise"] == "fresh"
+    assert fresh_cfg["fingerprint"]["data_sha256"] == full_cfg["fingerprint"]["data_sha256"]
+    assert "drawn afresh for every batch" in (tmp_path / "fresh" / "card.md").read_text()
