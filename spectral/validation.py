@@ -23,7 +23,9 @@ simulators can be put side by side on one measurement.
 simulated spectra: the 3-sigma limit of a matched filter that knows everything about the
 spectrum but the trace element (the matrix lines, temperature, density, shift and noise
 level). A model that reads the composition from raw spectra does not know these, so its
-limits lie above this floor; how far above is the price of not fitting the matrix.
+limits lie above this floor; how far above is the price of not fitting the matrix. The same
+detector's precision and recall at the 0.01 wt % presence threshold, on compositions drawn
+as for the training data, are the ceiling the presence calls of a model can be held against.
 """
 
 from __future__ import annotations
@@ -140,13 +142,17 @@ def ideal_detection_limits(
     read noise, averaged over the accumulations): the signal-to-noise ratio of the optimal
     linear detector is ``sqrt(sum((difference / sigma)^2))`` and, as the signal is linear at
     these levels, the 3-sigma limit is ``3 probe / snr``. Returns the median and the 90th
-    percentile over the samples, per element.
+    percentile over the samples, per element, and the expected ``precision`` and ``recall``
+    of presence calls (above :data:`~spectral.dataset.PRESENCE_WT_PCT`) made from this
+    detector's estimate, unbiased with a standard deviation of ``probe / snr``, at each
+    sample's own concentration of the element.
     """
     import dataclasses
 
     import torch
+    from scipy.stats import norm
 
-    from spectral.dataset import STEEL_ELEMENTS, sample_compositions
+    from spectral.dataset import PRESENCE_WT_PCT, STEEL_ELEMENTS, sample_compositions
     from spectral.instrument import Conditions
 
     rng = np.random.default_rng(seed)
@@ -167,5 +173,14 @@ def ideal_detection_limits(
         sd = sim.noise_sd(torch.from_numpy(np.clip(c0 - dark, 0, None)), cond).numpy()
         snr = np.sqrt((((c1 - c0) / sd) ** 2).sum(1))
         lod = 3.0 * probe_wt_pct / np.maximum(snr, 1e-12)
-        out[el] = {"median": float(np.median(lod)), "p90": float(np.quantile(lod, 0.9))}
+        # expected calls: P(c + (lod / 3) * N(0, 1) > threshold) for each sample
+        p_call = norm.sf((PRESENCE_WT_PCT - wt[:, j]) / (lod / 3.0))
+        present = wt[:, j] > PRESENCE_WT_PCT
+        tp = float(p_call[present].sum())
+        out[el] = {
+            "median": float(np.median(lod)),
+            "p90": float(np.quantile(lod, 0.9)),
+            "precision": tp / max(float(p_call.sum()), 1e-12),
+            "recall": tp / max(float(present.sum()), 1.0),
+        }
     return out

@@ -151,3 +151,8 @@ def test_ideal_detection_limits_are_linear_and_follow_the_noise(steel_sim) -> No
     noisy.instrument = dataclasses.replace(inst, read_noise=4 * inst.read_noise)
     c = ideal_detection_limits(noisy, ("Eu",), n=6, seed=1)
     assert c["Eu"]["median"] > 1.2 * a["Eu"]["median"]
+    # presence calls from the ideal estimate: every sample above the threshold is found less
+    # often through more noise
+    for m in (a["Eu"], a["Ce"], c["Eu"]):
+        assert 0.0 < m["precision"] <= 1.0 and 0.0 < m["recall"] <= 1.0
+    assert c["Eu"]["recall"] <= a["Eu"]["recall"]
