@@ -13,7 +13,9 @@ The models read min-max scaled spectra (:func:`minmax`). Training-time augmentat
 (:func:`augment`) adds the seed's jitter (Gaussian noise of 0-1 % of full scale), wavelength
 shift (up to one pixel, by linear interpolation) and intensity scaling (a random factor
 0.9-1.1 applied before the min-max scaling would cancel it, so it is applied as a gentle
-linear tilt).
+linear tilt). With ``keep_clean`` a set also holds each spectrum's noiseless counts and its
+detector noise level, from which :func:`fresh_noise` draws a new acquisition of the same plasma
+(``eftgan spectral train --noise fresh``).
 """
 
 from __future__ import annotations
