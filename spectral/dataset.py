@@ -177,21 +177,14 @@ def simulate_set(
     out = np.empty(shape, dtype=np.float32)
     clean = np.empty(shape, dtype=np.float32) if keep_clean else None
     sd = np.empty(shape, dtype=np.float32) if keep_clean else None
-    fs = sim.instrument.full_scale
     for s in tqdm(range(0, n, batch), desc="simulate", disable=not progress, mininterval=1.0):
         sl = slice(s, min(n, s + batch))
         if clean is None or sd is None:
             out[sl] = sim.simulate(wt[sl], cond.subset(sl), rng)
-            continue
-        # as Simulator.simulate, step by step, keeping what comes before the noise
-        counts, base = sim.expected_counts(wt[sl], cond.subset(sl))
-        noise = torch.from_numpy(rng.standard_normal(counts.shape, dtype=np.float32))
-        sd_b = sim.noise_sd(counts, cond.subset(sl))
-        out[sl] = ((counts + sd_b * noise) + base).clamp(0, fs).numpy()
-        clean[sl] = (counts + base).numpy()
-        sd[sl] = sd_b.numpy()
+        else:
+            out[sl], clean[sl], sd[sl] = sim.acquire(wt[sl], cond.subset(sl), rng)
     return SpectraSet(out, wt.astype(np.float32), cond.temperature_k, cond.ne_cm3, clean, sd,
-                      float(fs))  # fmt: skip
+                      float(sim.instrument.full_scale))  # fmt: skip
 
 
 _SIMS: dict[str, Any] = {}

@@ -305,11 +305,21 @@ class Simulator:
         self, wt_pct: np.ndarray, cond: Conditions, rng: np.random.Generator | None = None
     ) -> np.ndarray:
         """Detector counts (B, P) for compositions in wt % (B, E), with noise if ``rng``."""
-        counts, base = self.expected_counts(wt_pct, cond)
         if rng is not None:
-            noise = torch.from_numpy(rng.standard_normal(counts.shape, dtype=np.float32))
-            counts = counts + self.noise_sd(counts, cond) * noise
+            return self.acquire(wt_pct, cond, rng)[0]
+        counts, base = self.expected_counts(wt_pct, cond)
         return (counts + base).clamp(0, self.instrument.full_scale).numpy()
+
+    def acquire(
+        self, wt_pct: np.ndarray, cond: Conditions, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Noisy detector counts (B, P), as :meth:`simulate` gives them, with the noiseless
+        counts (baseline included) and the noise's standard deviation they came from."""
+        counts, base = self.expected_counts(wt_pct, cond)
+        noise = torch.from_numpy(rng.standard_normal(counts.shape, dtype=np.float32))
+        sd = self.noise_sd(counts, cond)
+        noisy = (counts + sd * noise + base).clamp(0, self.instrument.full_scale)
+        return noisy.numpy(), (counts + base).numpy(), sd.numpy()
 
     def expected_counts(
         self, wt_pct: np.ndarray, cond: Conditions
