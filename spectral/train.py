@@ -453,4 +453,4 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
     return model.eval(), config
 
 
-DEFAULT_SACA = "saca-compact-steel-v8"
+DEFAULT_SACA = "saca-compact-steel-v9"
