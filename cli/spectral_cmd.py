@@ -196,11 +196,17 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
     show_default=True,
     help="Detector noise of the training spectra: drawn once, or afresh for every batch.",
 )
+@click.option(
+    "--ema",
+    default=0.0,
+    show_default=True,
+    help="Keep an exponential moving average of the weights with this decay (0: off).",
+)
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, epochs: int,
           patience: int, max_minutes: float | None, lr: float, jitter: float,
-          lr_schedule: str, init_from: Path | None, noise: str, force: bool,
+          lr_schedule: str, init_from: Path | None, noise: str, ema: float, force: bool,
           quiet: bool) -> None:  # fmt: skip
     """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
     from eftgan.errors import UserError
@@ -215,6 +221,8 @@ def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, e
         raise UserError(f"--lr {lr} is outside (0, 1); give a learning rate such as 0.001")
     if not 0.0 <= jitter < 0.5:
         raise UserError(f"--jitter {jitter} is outside [0, 0.5); give a fraction of full scale")
+    if not 0.0 <= ema < 1.0:
+        raise UserError(f"--ema {ema} is outside [0, 1); give 0 (off) or a decay such as 0.999")
     if init_from is not None:  # a missing or damaged folder is found before simulating
         from eftgan.checkpoint import read_model_folder
 
@@ -224,7 +232,7 @@ def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, e
     r = train_saca(data, out, variant, seed, epochs, patience, instrument=instrument,
                    progress=not quiet, force=force, max_minutes=max_minutes,
                    init_from=init_from, jitter=jitter, lr_schedule=lr_schedule, lr=lr,
-                   noise=noise,
+                   noise=noise, ema=ema,
                    data_config={"n_spectra": n_spectra, "seed": seed,
                                 "instrument": instrument})  # fmt: skip
     m = r["metrics"]

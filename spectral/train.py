@@ -25,13 +25,18 @@ noiseless counts: the network never sees the same noise twice, so it cannot lear
 pattern by heart, and the augmentation's jitter, which only approximates that noise, can be
 turned down (validation and test spectra keep their one noise draw). After every epoch the
 whole training state goes to ``OUT/state.safetensors``; running the same command again
-continues from there. The model folder (``kind = "saca"``) holds the weights, the
-configuration with the instrument's grid, the test metrics, the loss curve (PNG and CSV) and
-a model card.
+continues from there. With ``ema`` (a decay such as 0.999) the weights that are validated,
+kept and shipped are an exponential moving average of the trained ones, updated after every
+step (batch-norm statistics averaged the same way): it smooths the epoch-to-epoch jumps of the
+validation loss that a small batch leaves at the end of training; the history then also gives
+the validation loss of the raw weights (``val_loss_raw``). The model folder (``kind =
+"saca"``) holds the weights, the configuration with the instrument's grid, the test metrics,
+the loss curve (PNG and CSV) and a model card.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
@@ -172,6 +177,17 @@ def uncalibrated(model: SACA) -> SACA:
     return out.eval()
 
 
+@torch.no_grad()
+def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """``ema <- decay * ema + (1 - decay) * model`` for every floating-point parameter and
+    buffer; integer buffers (batch norm's step count) are copied."""
+    for e, p in zip(ema.state_dict().values(), model.state_dict().values(), strict=True):
+        if e.dtype.is_floating_point:
+            e.lerp_(p, 1.0 - decay)
+        else:
+            e.copy_(p)
+
+
 def _loss(out: dict[str, torch.Tensor], wt: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     comp = (((out["wt_pct"] - wt) / scale) ** 2).mean()
     pres = torch.nn.functional.binary_cross_entropy_with_logits(
@@ -201,6 +217,7 @@ def train_saca(
     jitter: float = 0.01,
     lr_schedule: str = "plateau",
     noise: str = "fixed",
+    ema: float = 0.0,
 ) -> dict[str, Any]:
     """Train a SACA model on ``data`` into the folder ``out`` (see the module docstring)."""
     from tqdm import tqdm
@@ -211,6 +228,8 @@ def train_saca(
                         f"choose one of {', '.join(LR_SCHEDULES)}")  # fmt: skip
     if noise not in NOISE_MODES:
         raise UserError(f"unknown noise mode {noise!r}; choose one of {', '.join(NOISE_MODES)}")
+    if not 0.0 <= ema < 1.0:
+        raise UserError(f"EMA decay {ema} is outside [0, 1); give 0 (off) or e.g. 0.999")
     if noise == "fresh" and (data.clean is None or data.noise_sd is None):
         raise ValueError("noise='fresh' needs spectra simulated with keep_clean=True")
     t0 = time.perf_counter()
@@ -240,6 +259,8 @@ def train_saca(
         if lr_schedule == "plateau" else {"kind": "cosine", "min_lr": min_lr},
         "init_from_sha256": init_sha, "jitter": jitter, "noise": noise,
     }  # fmt: skip
+    if ema:  # absent when off, so that runs from before the option resume as they were
+        fingerprint["ema"] = ema
     torch.manual_seed(seed)
     model = SACA(cfg)
     if init_state is not None:
@@ -248,6 +269,7 @@ def train_saca(
         with torch.no_grad():  # start from the mean composition instead of equal shares
             mean = torch.from_numpy(data.wt_pct[tr].mean(0).astype(np.float32)).clamp(min=1e-3)
             model.fc.bias.copy_(torch.log(mean / mean.sum()))
+    averaged = copy.deepcopy(model) if ema else None
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched: Any
     if lr_schedule == "plateau":
@@ -267,6 +289,8 @@ def train_saca(
     if saved is not None:
         tensors, run = saved
         model.load_state_dict(_unprefixed(tensors, "model"))
+        if averaged is not None:
+            averaged.load_state_dict(_unprefixed(tensors, "ema"))
         best_state = _unprefixed(tensors, "best")
         opt.load_state_dict(_optimizer_from_tensors(tensors, run["param_groups"]))
         gen.set_state(tensors["rng"])
@@ -298,31 +322,29 @@ def train_saca(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if averaged is not None:
+                ema_update(averaged, model, ema)
             losses.append(float(loss.detach()))
-        model.eval()
-        with torch.no_grad():
-            val = float(
-                np.mean(
-                    [
-                        float(_loss(model(x_va[s : s + 256]), y_va[s : s + 256], scale))
-                        for s in range(0, len(va), 256)
-                    ]
-                )
-            )
+        val = _val_loss(averaged if averaged is not None else model, x_va, y_va, scale)
         history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_loss": val,
                         "lr": float(opt.param_groups[0]["lr"])})  # fmt: skip
+        if averaged is not None:
+            history[-1]["val_loss_raw"] = _val_loss(model, x_va, y_va, scale)
         if lr_schedule == "plateau":
             sched.step(val)
         else:
             sched.step()
         if val < best_val:
             best_val, best_epoch, bad = val, epoch + 1, 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+            kept = averaged if averaged is not None else model
+            best_state = {k: v.clone() for k, v in kept.state_dict().items()}
         else:
             bad += 1
         opt_t, groups = _optimizer_to_tensors(opt)
         tensors = {**_prefixed(model, "model"), **_prefixed(best_state, "best"), **opt_t,
                    "rng": gen.get_state()}  # fmt: skip
+        if averaged is not None:
+            tensors.update(_prefixed(averaged, "ema"))
         run = {"fingerprint": fingerprint, "epoch": epoch + 1, "history": history,
                "best_val": best_val, "best_epoch": best_epoch, "bad": bad,
                "param_groups": groups, "scheduler": sched.state_dict()}  # fmt: skip
@@ -331,8 +353,10 @@ def train_saca(
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(state_path, st_save(tensors, metadata={"run": json.dumps(run)}))
         if progress:
+            raw_val = history[-1].get("val_loss_raw")
             print(f"epoch {epoch + 1}: train {history[-1]['train_loss']:.4f} val {val:.4f} "
-                  f"lr {history[-1]['lr']:.1e}", flush=True)  # fmt: skip
+                  + (f"(raw weights {raw_val:.4f}) " if raw_val is not None else "")
+                  + f"lr {history[-1]['lr']:.1e}", flush=True)  # fmt: skip
         if bad >= patience and lr_schedule == "plateau":
             stopped = "early_stopping"
             break
@@ -353,6 +377,13 @@ def train_saca(
             "stopped": stopped}  # fmt: skip
 
 
+@torch.no_grad()
+def _val_loss(model: SACA, x: torch.Tensor, y: torch.Tensor, scale: torch.Tensor) -> float:
+    model.eval()
+    return float(np.mean([float(_loss(model(x[s : s + 256]), y[s : s + 256], scale))
+                          for s in range(0, len(x), 256)]))  # fmt: skip
+
+
 def _write(out: Path, model: SACA, cfg: SACAConfig, history: list[dict[str, float]],
            metrics: dict[str, Any], fingerprint: dict[str, Any], instrument: str,
            data: SpectraSet, data_config: dict[str, Any] | None, wall: float, stopped: str,
@@ -362,17 +393,22 @@ def _write(out: Path, model: SACA, cfg: SACAConfig, history: list[dict[str, floa
 
     inst = get_instrument(instrument)
     variant = "compact" if cfg.stem else "seed"
-    lines = ["epoch,train_loss,val_loss,lr"] + [
+    raw = bool(history) and "val_loss_raw" in history[0]
+    lines = ["epoch,train_loss,val_loss,lr" + (",val_loss_raw" if raw else "")] + [
         f"{h['epoch']},{h['train_loss']:.6f},{h['val_loss']:.6f},{h.get('lr', float('nan')):.2e}"
+        + (f",{h['val_loss_raw']:.6f}" if raw else "")
         for h in history
     ]
     atomic_write_text(out / "history.csv", "\n".join(lines) + "\n")
     from eftgan.plotting import loss_curves_png
 
     ep = [h["epoch"] for h in history]
-    loss_curves_png(out / "loss.png", {"train": (ep, [h["train_loss"] for h in history]),
-                                       "validation": (ep, [h["val_loss"] for h in history])},
-                    "epoch", log=True)  # fmt: skip
+    curves = {"train": (ep, [h["train_loss"] for h in history]),
+              "validation (EMA weights)" if raw else "validation":
+                  (ep, [h["val_loss"] for h in history])}  # fmt: skip
+    if raw:
+        curves["validation (raw weights)"] = (ep, [h["val_loss_raw"] for h in history])
+    loss_curves_png(out / "loss.png", curves, "epoch", log=True)
     rows = "\n".join(
         f"| {el} | {m['mae']:.4f} | {m['rmse']:.4f} | {m['r2']:.4f} | {m['precision']:.3f} | "
         f"{m['recall']:.3f} |"
@@ -395,7 +431,7 @@ real spectrometers differ; calibrate on reference samples before trusting it on 
 - seed {fingerprint["seed"]}, Adam lr {fingerprint["lr"]}, batch {fingerprint["batch_size"]},
   learning-rate schedule {json.dumps(fingerprint["lr_schedule"])},
   augmentation jitter up to {fingerprint["jitter"]} of full scale, detector noise
-  {_NOISE_WORDS[fingerprint.get("noise", "fixed")]}, {len(history)} epochs
+  {_NOISE_WORDS[fingerprint.get("noise", "fixed")]}, {_ema_words(fingerprint)}{len(history)} epochs
   ({stopped}), wall time {wall:.0f} s{init_line}
 
 Held-out simulated test spectra, after the calibration fitted on the validation spectra
@@ -432,6 +468,11 @@ Versions: {", ".join(f"{k} {v}" for k, v in package_versions().items())}
             "stopped": stopped,
         },
     )
+
+
+def _ema_words(fingerprint: dict[str, Any]) -> str:
+    ema = fingerprint.get("ema")
+    return f"weights averaged (EMA, decay {ema}) over the steps, " if ema else ""
 
 
 _NOISE_WORDS = {"fixed": "drawn once with the data", "fresh": "drawn afresh for every batch"}

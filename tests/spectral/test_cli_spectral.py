@@ -78,6 +78,7 @@ def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nis
     [
         (["--jitter", "0.7"], "--jitter"),
         (["--lr", "0"], "--lr"),
+        (["--ema", "1"], "--ema"),
         (["--init-from", "no/such/model"], "does not exist"),
     ],
 )

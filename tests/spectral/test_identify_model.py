@@ -245,3 +245,60 @@ def test_train_resume_and_baselines(tmp_path, steel_sim) -> None:
     assert fresh_cfg["fingerprint"]["noise"] == "fresh"
     assert fresh_cfg["fingerprint"]["data_sha256"] == full_cfg["fingerprint"]["data_sha256"]
     assert "drawn afresh for every batch" in (tmp_path / "fresh" / "card.md").read_text()
+
+
+def test_ema_update_averages_floats_and_copies_counters() -> None:
+    from spectral.train import ema_update
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    avg = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    with torch.no_grad():
+        for p in avg.parameters():
+            p.zero_()
+        model[1].num_batches_tracked.fill_(7)
+    w = model[0].weight.detach().clone()
+    ema_update(avg, model, 0.9)
+    assert torch.allclose(avg[0].weight, 0.1 * w)
+    ema_update(avg, model, 0.9)
+    assert torch.allclose(avg[0].weight, 0.19 * w)
+    assert int(avg[1].num_batches_tracked) == 7
+    assert torch.allclose(avg[1].running_var, torch.ones(2))  # 1 averaged with 1
+
+
+@pytest.mark.slow
+def test_train_with_weight_averaging_resumes_exactly(tmp_path, steel_sim) -> None:
+    import json
+
+    import spectral.train as st
+    from spectral.dataset import simulate_set
+
+    data = simulate_set(320, seed=3)
+    with pytest.raises(UserError, match="EMA"):
+        st.train_saca(data, tmp_path / "bad", ema=1.0, progress=False)
+    full = st.train_saca(data, tmp_path / "full", max_epochs=2, progress=False, ema=0.9)
+    h = full["history"]
+    # the validated weights are the average, the raw ones are validated beside them
+    assert all(e["val_loss"] != e["val_loss_raw"] for e in h)
+    csv = (tmp_path / "full" / "history.csv").read_text().splitlines()
+    assert csv[0].endswith(",val_loss_raw") and len(csv) == 3
+    assert json.loads((tmp_path / "full" / "config.json").read_text())["fingerprint"]["ema"] == 0.9
+    assert "EMA, decay 0.9" in (tmp_path / "full" / "card.md").read_text()
+    real, calls = st.atomic_write_bytes, {"n": 0}
+
+    def die_after_first(path, blob):
+        real(path, blob)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+
+    st.atomic_write_bytes = die_after_first
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            st.train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False, ema=0.9)
+    finally:
+        st.atomic_write_bytes = real
+    again = st.train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False, ema=0.9)
+    assert again["history"] == h
+    a, _ = st.load_saca(tmp_path / "full")
+    b, _ = st.load_saca(tmp_path / "resumed")
+    assert np.array_equal(st.predict(a, data.spectra[:8])[0], st.predict(b, data.spectra[:8])[0])
