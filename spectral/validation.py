@@ -26,6 +26,14 @@ level). A model that reads the composition from raw spectra does not know these,
 limits lie above this floor; how far above is the price of not fitting the matrix. The same
 detector's precision and recall at the 0.01 wt % presence threshold, on compositions drawn
 as for the training data, are the ceiling the presence calls of a model can be held against.
+
+:func:`detection_bounds` splits the gap between that ceiling and a model: the Cramér-Rao
+bound on the trace element's content, per sample, when the detector knows everything
+(:func:`ideal_detection_limits` again), when it does not know the rest of the composition,
+when it does not know the plasma and acquisition (temperature, density, shift, tilt, overall
+intensity, baseline), and when it knows neither, as a model reading raw spectra does. The
+bound is local (the Fisher information at the true sample, from finite differences of the
+noiseless spectrum), so it is the best any unbiased detector can do, not what a given one does.
 """
 
 from __future__ import annotations
@@ -150,9 +158,8 @@ def ideal_detection_limits(
     import dataclasses
 
     import torch
-    from scipy.stats import norm
 
-    from spectral.dataset import PRESENCE_WT_PCT, STEEL_ELEMENTS, sample_compositions
+    from spectral.dataset import STEEL_ELEMENTS, sample_compositions
     from spectral.instrument import Conditions
 
     rng = np.random.default_rng(seed)
@@ -173,14 +180,104 @@ def ideal_detection_limits(
         sd = sim.noise_sd(torch.from_numpy(np.clip(c0 - dark, 0, None)), cond).numpy()
         snr = np.sqrt((((c1 - c0) / sd) ** 2).sum(1))
         lod = 3.0 * probe_wt_pct / np.maximum(snr, 1e-12)
-        # expected calls: P(c + (lod / 3) * N(0, 1) > threshold) for each sample
-        p_call = norm.sf((PRESENCE_WT_PCT - wt[:, j]) / (lod / 3.0))
-        present = wt[:, j] > PRESENCE_WT_PCT
-        tp = float(p_call[present].sum())
-        out[el] = {
-            "median": float(np.median(lod)),
-            "p90": float(np.quantile(lod, 0.9)),
-            "precision": tp / max(float(p_call.sum()), 1e-12),
-            "recall": tp / max(float(present.sum()), 1.0),
-        }
+        out[el] = _expected_calls(wt[:, j], lod / 3.0)
+    return out
+
+
+def _expected_calls(content: np.ndarray, sd: np.ndarray) -> dict[str, float]:
+    """Median and 90th percentile of the 3-sigma limits ``3 sd`` (wt %), the expected mean
+    absolute error ``sqrt(2 / pi) sd`` of an unbiased estimate with standard deviation ``sd``,
+    and the expected precision and recall of presence calls made from it at each sample's
+    ``content``: P(c + sd N(0, 1) > threshold) for each sample."""
+    from scipy.stats import norm
+
+    from spectral.dataset import PRESENCE_WT_PCT
+
+    p_call = norm.sf((PRESENCE_WT_PCT - content) / np.maximum(sd, 1e-12))
+    present = content > PRESENCE_WT_PCT
+    tp = float(p_call[present].sum())
+    return {
+        "median": float(np.median(3.0 * sd)),
+        "p90": float(np.quantile(3.0 * sd, 0.9)),
+        "precision": tp / max(float(p_call.sum()), 1e-12),
+        "recall": tp / max(float(present.sum()), 1.0),
+        "mae": float(np.sqrt(2.0 / np.pi) * np.mean(sd)),
+    }
+
+
+#: Plasma and acquisition settings a detector may have to estimate, with their step for the
+#: finite differences (absolute; ``ne_cm3`` relative).
+CONDITION_STEPS = {"temperature_k": 20.0, "ne_cm3": 0.02, "shift_nm": 0.005, "drift": 0.005,
+                   "peak_fraction": 0.005, "baseline_slope": 0.005}  # fmt: skip
+#: What the detector does not know, per scenario of :func:`detection_bounds`.
+BOUND_SCENARIOS = {
+    "all_known": (),
+    "composition_unknown": ("composition",),
+    "conditions_unknown": ("conditions",),
+    "all_unknown": ("composition", "conditions"),
+}
+
+
+def detection_bounds(
+    sim: Any, elements: tuple[str, ...], n: int = 200, seed: int = 0
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Cramér-Rao limits of detection and expected presence calls of ``elements`` in steels,
+    for each scenario of :data:`BOUND_SCENARIOS` (see the module docstring).
+
+    Samples are drawn as in :func:`ideal_detection_limits` (same ``seed``, same samples). The
+    parameters are the contents of every element but the iron balance (wt %) and the
+    conditions of :data:`CONDITION_STEPS`; the Jacobian of the noiseless spectrum comes from
+    central differences (forward, from zero, for an element at zero), the Fisher matrix is
+    ``J^T diag(1 / sigma^2) J`` with the detector's noise, and the standard deviation of an
+    element's estimate is ``sqrt((F^-1)_jj)`` over the parameters not known (``1 / sqrt(F_jj)``
+    when all else is known). Returns ``{scenario: {element: {"median", "p90", "precision",
+    "recall", "mae"}}}`` as :func:`ideal_detection_limits` does.
+    """
+    import dataclasses
+
+    import torch
+
+    from spectral.dataset import STEEL_ELEMENTS, sample_compositions
+    from spectral.instrument import Conditions
+
+    rng = np.random.default_rng(seed)
+    wt = sample_compositions(n, rng)
+    cond = dataclasses.replace(Conditions.sample(n, rng), baseline_slope=np.zeros(n))
+    c0 = sim.simulate(wt, cond).astype(np.float64)
+    sd = sim.noise_sd(torch.from_numpy(np.clip(c0 - sim.instrument.dark_offset, 0, None)
+                                       .astype(np.float32)), cond).numpy()  # fmt: skip
+    columns, names = [], []
+    for j, el in enumerate(STEEL_ELEMENTS[1:], start=1):
+        h = np.where(wt[:, j] > 0.5, 0.05, 0.005)  # majors central, traces forward from 0
+        lo = np.maximum(wt[:, j] - h, 0.0)
+        up, down = wt.copy(), wt.copy()
+        up[:, j], down[:, j] = wt[:, j] + h, lo
+        up[:, 0] -= h
+        down[:, 0] += wt[:, j] - lo
+        diff = sim.simulate(up, cond).astype(np.float64) - sim.simulate(down, cond)
+        columns.append(diff / (wt[:, j] + h - lo)[:, None])
+        names.append(el)
+    for key, dh in CONDITION_STEPS.items():
+        v = getattr(cond, key)
+        step = v * dh if key == "ne_cm3" else np.full(n, dh)
+        hi = dataclasses.replace(cond, **{key: v + step})
+        lo_cond = dataclasses.replace(cond, **{key: v - step})
+        diff = sim.simulate(wt, hi).astype(np.float64) - sim.simulate(wt, lo_cond)
+        columns.append(diff / (2 * step)[:, None])
+        names.append(key)
+    jac = np.stack(columns, 2) / sd[:, :, None].astype(np.float64)  # (n, P, parameters)
+    fisher = np.einsum("npi,npj->nij", jac, jac)
+    n_comp = len(STEEL_ELEMENTS) - 1
+    groups = {"composition": list(range(n_comp)),
+              "conditions": list(range(n_comp, len(names)))}  # fmt: skip
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for scenario, unknown in BOUND_SCENARIOS.items():
+        out[scenario] = {}
+        for el in elements:
+            j = names.index(el)
+            idx = sorted({j} | {i for g in unknown for i in groups[g]})
+            sub = fisher[:, idx][:, :, idx]
+            var = np.linalg.inv(sub)[:, idx.index(j), idx.index(j)]
+            out[scenario][el] = _expected_calls(wt[:, STEEL_ELEMENTS.index(el)],
+                                                np.sqrt(np.maximum(var, 0.0)))  # fmt: skip
     return out
