@@ -494,4 +494,4 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
     return model.eval(), config
 
 
-DEFAULT_SACA = "saca-compact-steel-v9"
+DEFAULT_SACA = "saca-compact-steel-v10"
