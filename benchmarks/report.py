@@ -297,12 +297,12 @@ def bounds_table(b: dict[str, Any], saca: dict[str, Any], n: int) -> list[str]:
     everything, or neither the rest of the composition nor the plasma and acquisition."""
     lines = [
         "**What the spectra allow** (`spectral.validation.detection_bounds`, on the ideal "
-        f"detector's {n} steels, drawn as the test ones are): the Cramér-Rao bound on each content at the sample's own composition "
-        "and conditions, for a detector that knows everything but that content, and for one "
-        "that knows neither the rest of the composition nor the plasma and acquisition "
-        "(temperature, density, shift, tilt, intensity, baseline), as SACA does not; the "
-        "expected MAE (wt %) and presence precision/recall of such an unbiased estimate, beside "
-        "SACA compact's measured ones.",
+        f"detector's {n} steels, drawn as the test ones are): the Cramér-Rao bound on each "
+        "content at the sample's own composition and conditions, for a detector that knows "
+        "everything but that content, and for one that knows neither the rest of the "
+        "composition nor the plasma and acquisition (temperature, density, shift, tilt, "
+        "intensity, baseline), as SACA does not; the expected MAE (wt %) and presence "
+        "precision/recall of such an unbiased estimate, beside SACA compact's measured ones.",
         "",
         "| element | MAE bound, all known | MAE bound, nothing known | SACA compact MAE | "
         "P / R bound, all known | P / R bound, nothing known | SACA compact P / R |",
