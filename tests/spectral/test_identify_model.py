@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 import torch
@@ -170,6 +173,28 @@ def test_fresh_noise_follows_the_detector_model(steel_sim) -> None:
     assert a.min() >= 0 and a.max() <= kept.full_scale
 
 
+@contextlib.contextmanager
+def _killed_after_first_checkpoint() -> Iterator[None]:
+    """Interrupt the training run inside the block right after it writes its first
+    checkpoint, as a killed process would stop."""
+    import spectral.train as st
+
+    real, calls = st.atomic_write_bytes, {"n": 0}
+
+    def die_after_first(path, blob):
+        real(path, blob)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise KeyboardInterrupt
+
+    st.atomic_write_bytes = die_after_first
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield
+    finally:
+        st.atomic_write_bytes = real
+
+
 @pytest.mark.slow
 def test_train_resume_and_baselines(tmp_path, steel_sim) -> None:
     from spectral.baselines import PLSBaseline, UnivariateCalibration
@@ -188,23 +213,8 @@ def test_train_resume_and_baselines(tmp_path, steel_sim) -> None:
 
     full = train_saca(data, tmp_path / "full", max_epochs=2, progress=False)
     # kill a 2-epoch run right after its first checkpoint, then run the command again
-    import spectral.train as st
-
-    calls = {"n": 0}
-    real = st.atomic_write_bytes
-
-    def die_after_first(path, blob):
-        real(path, blob)
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise KeyboardInterrupt
-
-    st.atomic_write_bytes = die_after_first
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False)
-    finally:
-        st.atomic_write_bytes = real
+    with _killed_after_first_checkpoint():
+        train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False)
     again = train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False)
     assert again["history"] == full["history"]
     m1, _ = load_saca(tmp_path / "full")
@@ -283,20 +293,8 @@ def test_train_with_weight_averaging_resumes_exactly(tmp_path, steel_sim) -> Non
     assert csv[0].endswith(",val_loss_raw") and len(csv) == 3
     assert json.loads((tmp_path / "full" / "config.json").read_text())["fingerprint"]["ema"] == 0.9
     assert "EMA, decay 0.9" in (tmp_path / "full" / "card.md").read_text()
-    real, calls = st.atomic_write_bytes, {"n": 0}
-
-    def die_after_first(path, blob):
-        real(path, blob)
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise KeyboardInterrupt
-
-    st.atomic_write_bytes = die_after_first
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            st.train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False, ema=0.9)
-    finally:
-        st.atomic_write_bytes = real
+    with _killed_after_first_checkpoint():
+        st.train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False, ema=0.9)
     again = st.train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False, ema=0.9)
     assert again["history"] == h
     a, _ = st.load_saca(tmp_path / "full")
