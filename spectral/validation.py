@@ -155,18 +155,9 @@ def ideal_detection_limits(
     detector's estimate, unbiased with a standard deviation of ``probe / snr``, at each
     sample's own concentration of the element.
     """
-    import dataclasses
+    from spectral.dataset import STEEL_ELEMENTS
 
-    import torch
-
-    from spectral.dataset import STEEL_ELEMENTS, sample_compositions
-    from spectral.instrument import Conditions
-
-    rng = np.random.default_rng(seed)
-    wt = sample_compositions(n, rng)
-    # a flat dark baseline, so that the counts above it are the signal that makes shot noise
-    cond = dataclasses.replace(Conditions.sample(n, rng), baseline_slope=np.zeros(n))
-    dark = sim.instrument.dark_offset
+    wt, cond = _steels(n, seed)
     out = {}
     for el in elements:
         j = STEEL_ELEMENTS.index(el)
@@ -177,11 +168,33 @@ def ideal_detection_limits(
         w1[:, j] += probe_wt_pct
         w1[:, 0] -= probe_wt_pct
         c0, c1 = sim.simulate(w0, cond), sim.simulate(w1, cond)
-        sd = sim.noise_sd(torch.from_numpy(np.clip(c0 - dark, 0, None)), cond).numpy()
+        sd = _noise_sd(sim, c0, cond)
         snr = np.sqrt((((c1 - c0) / sd) ** 2).sum(1))
         lod = 3.0 * probe_wt_pct / np.maximum(snr, 1e-12)
         out[el] = _expected_calls(wt[:, j], lod / 3.0)
     return out
+
+
+def _steels(n: int, seed: int) -> tuple[np.ndarray, Any]:
+    """``n`` compositions (wt %) and conditions drawn from ``seed`` as for the training data,
+    on a flat dark baseline, so that the counts above it are the signal that makes shot
+    noise; the same for every function here."""
+    import dataclasses
+
+    from spectral.dataset import sample_compositions
+    from spectral.instrument import Conditions
+
+    rng = np.random.default_rng(seed)
+    wt = sample_compositions(n, rng)
+    return wt, dataclasses.replace(Conditions.sample(n, rng), baseline_slope=np.zeros(n))
+
+
+def _noise_sd(sim: Any, counts: np.ndarray, cond: Any) -> np.ndarray:
+    """The detector's noise (standard deviation, counts) on noiseless ``counts``."""
+    import torch
+
+    above = np.clip(counts - sim.instrument.dark_offset, 0, None).astype(np.float32)
+    return np.asarray(sim.noise_sd(torch.from_numpy(above), cond).numpy())
 
 
 def _expected_calls(content: np.ndarray, sd: np.ndarray) -> dict[str, float]:
@@ -235,17 +248,10 @@ def detection_bounds(
     """
     import dataclasses
 
-    import torch
+    from spectral.dataset import STEEL_ELEMENTS
 
-    from spectral.dataset import STEEL_ELEMENTS, sample_compositions
-    from spectral.instrument import Conditions
-
-    rng = np.random.default_rng(seed)
-    wt = sample_compositions(n, rng)
-    cond = dataclasses.replace(Conditions.sample(n, rng), baseline_slope=np.zeros(n))
-    c0 = sim.simulate(wt, cond).astype(np.float64)
-    sd = sim.noise_sd(torch.from_numpy(np.clip(c0 - sim.instrument.dark_offset, 0, None)
-                                       .astype(np.float32)), cond).numpy()  # fmt: skip
+    wt, cond = _steels(n, seed)
+    sd = _noise_sd(sim, sim.simulate(wt, cond), cond)
     columns, names = [], []
     for j, el in enumerate(STEEL_ELEMENTS[1:], start=1):
         h = np.where(wt[:, j] > 0.5, 0.05, 0.005)  # majors central, traces forward from 0
