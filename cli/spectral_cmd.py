@@ -161,7 +161,7 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
 
 @spectral.command()
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Model folder.")
-@click.option("--variant", type=click.Choice(["compact", "seed"]), default="compact",
+@click.option("--variant", type=click.Choice(["compact", "seed", "wide"]), default="compact",
               show_default=True)  # fmt: skip
 @click.option("--n-spectra", default=20000, show_default=True, help="Simulated spectra.")
 @click.option("--instrument", default="seed", show_default=True)
@@ -202,21 +202,30 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
     show_default=True,
     help="Keep an exponential moving average of the weights with this decay (0: off).",
 )
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where the network trains (auto: a CUDA GPU if torch "
+    "sees one); the data are simulated on the CPU either way.",
+)
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, epochs: int,
           patience: int, max_minutes: float | None, lr: float, jitter: float,
-          lr_schedule: str, init_from: Path | None, noise: str, ema: float, force: bool,
-          quiet: bool) -> None:  # fmt: skip
+          lr_schedule: str, init_from: Path | None, noise: str, ema: float, device: str,
+          force: bool, quiet: bool) -> None:  # fmt: skip
     """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
     from eftgan.errors import UserError
     from eftgan.train import check_output_folder
     from spectral.dataset import simulate_set
     from spectral.instrument import get_instrument
-    from spectral.train import train_saca
+    from spectral.train import resolve_device, train_saca
 
     check_output_folder(out, force)
     get_instrument(instrument)
+    resolve_device(device)  # before simulating
     if not 0.0 < lr < 1.0:
         raise UserError(f"--lr {lr} is outside (0, 1); give a learning rate such as 0.001")
     if not 0.0 <= jitter < 0.5:
@@ -232,7 +241,7 @@ def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, e
     r = train_saca(data, out, variant, seed, epochs, patience, instrument=instrument,
                    progress=not quiet, force=force, max_minutes=max_minutes,
                    init_from=init_from, jitter=jitter, lr_schedule=lr_schedule, lr=lr,
-                   noise=noise, ema=ema,
+                   noise=noise, ema=ema, device=device,
                    data_config={"n_spectra": n_spectra, "seed": seed,
                                 "instrument": instrument})  # fmt: skip
     m = r["metrics"]

@@ -7,6 +7,10 @@ and a fully connected layer whose softmax is the composition. At 4001 points it 
 parameters. We add a second fully connected layer for presence (one logit per element, above
 0.01 wt %), which the seed's precision/recall table needs.
 
+The wide variant is the seed's network at full width (7.0 M parameters) reading the compact
+variant's input (square root and position channel, below): it tells what the width buys,
+with the input the same; like the seed size, it needs a GPU to train.
+
 The compact variant for CPUs is the same design at a quarter of the width (16-256 filters)
 after a stem that downsamples early: a convolution of kernel 7 and stride 2 and a max pool,
 so that the blocks see a quarter of the points. It also reads the square root of the
@@ -73,10 +77,13 @@ class SACAConfig:
     def variant(cls, name: str, elements: tuple[str, ...], n_points: int = 4001) -> SACAConfig:
         if name == "seed":
             return cls(elements, n_points=n_points)
+        if name == "wide":
+            return cls(elements, n_points=n_points, input_transform="sqrt",
+                       position_channel=True)  # fmt: skip
         if name == "compact":
             return cls(elements, widths=(16, 32, 64, 128, 256), stem=True, n_points=n_points,
                        input_transform="sqrt", position_channel=True)  # fmt: skip
-        raise ValueError(f"unknown SACA variant {name!r}; choose seed or compact")
+        raise ValueError(f"unknown SACA variant {name!r}; choose seed, wide or compact")
 
 
 class ResBlock1d(nn.Module):

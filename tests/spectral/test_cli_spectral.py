@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.cli.test_cli import assert_user_error, run
 
@@ -80,6 +81,13 @@ def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nis
         (["--lr", "0"], "--lr"),
         (["--ema", "1"], "--ema"),
         (["--init-from", "no/such/model"], "does not exist"),
+        pytest.param(
+            ["--device", "cuda"],
+            "no CUDA GPU",
+            marks=pytest.mark.skipif(
+                torch.cuda.is_available(), reason="this machine has a CUDA GPU"
+            ),
+        ),
     ],
 )
 def test_train_bad_options(capsys, tmp_path: Path, args: list[str], needle: str) -> None:

@@ -53,6 +53,14 @@ def test_saca_sizes_as_published() -> None:
         assert torch.allclose(out["wt_pct"].sum(1), torch.full((3,), 100.0))
     # the seed reads the min-max scaled spectrum as printed; the compact one its square root
     assert seed.cfg.input_transform == "none" and compact.cfg.input_transform == "sqrt"
+    # the wide one is the seed's network (one more input weight per first-layer filter and
+    # tap, for the position channel) reading the compact's input
+    wide = SACA(SACAConfig.variant("wide", STEEL_ELEMENTS))
+    assert n_parameters(wide) - n_parameters(seed) == 64 * 3 + 64
+    assert wide.cfg.input_transform == "sqrt" and wide.cfg.position_channel
+    assert not seed.cfg.position_channel
+    with pytest.raises(ValueError, match="seed, wide or compact"):
+        SACAConfig.variant("huge", STEEL_ELEMENTS)
     with pytest.raises(ValueError, match="input_transform"):
         SACA(SACAConfig(STEEL_ELEMENTS, input_transform="log"))
 
@@ -287,8 +295,11 @@ def test_train_with_weight_averaging_resumes_exactly(tmp_path, steel_sim) -> Non
         st.train_saca(data, tmp_path / "bad", ema=1.0, progress=False)
     full = st.train_saca(data, tmp_path / "full", max_epochs=2, progress=False, ema=0.9)
     h = full["history"]
-    # the validated weights are the average, the raw ones are validated beside them
+    # the validated weights are the average, the raw ones are validated beside them, and the
+    # epoch kept is the one where the better of the two was lowest
     assert all(e["val_loss"] != e["val_loss_raw"] for e in h)
+    better = [min(e["val_loss"], e["val_loss_raw"]) for e in h]
+    assert full["best_epoch"] == int(np.argmin(better)) + 1
     csv = (tmp_path / "full" / "history.csv").read_text().splitlines()
     assert csv[0].endswith(",val_loss_raw") and len(csv) == 3
     assert json.loads((tmp_path / "full" / "config.json").read_text())["fingerprint"]["ema"] == 0.9
@@ -300,3 +311,15 @@ def test_train_with_weight_averaging_resumes_exactly(tmp_path, steel_sim) -> Non
     a, _ = st.load_saca(tmp_path / "full")
     b, _ = st.load_saca(tmp_path / "resumed")
     assert np.array_equal(st.predict(a, data.spectra[:8])[0], st.predict(b, data.spectra[:8])[0])
+
+
+def test_training_device_is_checked() -> None:
+    from spectral.train import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(UserError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="no CUDA GPU"):
+            resolve_device("cuda")
