@@ -156,3 +156,32 @@ def test_a_run_with_other_settings_is_not_silently_resumed(tiny_dft: Path, tmp_p
         Trainer(
             ds, out, mc, TrainConfig(seed=1, max_epochs=3, split=(0.6, 0.2, 0.2)), progress=False
         ).run()
+
+
+def test_half_precision_copy_halves_the_weights_and_keeps_the_record(tmp_path: Path) -> None:
+    import torch
+
+    from eftgan.checkpoint import half_precision_copy, write_model_folder
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32))
+    net(torch.randn(8, 64))  # batch-norm statistics and a step counter
+    src = write_model_folder(tmp_path / "src", net, kind="toy", model_config={}, card="# toy\n")
+    (src / "history.csv").write_text("epoch,loss\n1,0.5\n")
+    dst = half_precision_copy(src, tmp_path / "half", kind="toy")
+    cfg, state = read_model_folder(dst, kind="toy")  # the new hash checks out
+    assert cfg["weights"]["dtype"] == "float16"
+    assert cfg["weights"]["float32_sha256"] == json.loads((src / "config.json").read_text())[
+        "weights"]["sha256"]  # fmt: skip
+    assert (dst / "weights.safetensors").stat().st_size < 0.6 * (
+        src / "weights.safetensors").stat().st_size  # fmt: skip
+    assert state["0.weight"].dtype == torch.float16
+    assert state["1.num_batches_tracked"].dtype == torch.int64  # integers are kept
+    back = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32))
+    back.load_state_dict(state)  # read back into float32
+    for k, v in net.state_dict().items():
+        assert torch.allclose(back.state_dict()[k].double(), v.double(), rtol=1e-3, atol=1e-7), k
+    assert "float16" in (dst / "card.md").read_text()
+    assert (dst / "history.csv").read_text() == (src / "history.csv").read_text()
+    with pytest.raises(CheckpointError, match="exists"):
+        half_precision_copy(src, dst, kind="toy")
