@@ -254,6 +254,7 @@ def detection_table(d: dict[str, Any], models: dict[str, Any]) -> list[str]:
     precision/recall of SACA beside those of the ideal detector."""
     bands = [f"{lo}-{hi}" for lo, hi in d["bands_wt_pct"]]
     rec, fp = d["recall_by_band"], d["false_positive_rate_below_0.005"]
+    wide = "saca_wide" in rec and "saca_wide" in models
 
     def cells(model: str, el: str) -> str:
         r = [rec[model][el][b]["recall"] for b in bands]
@@ -271,16 +272,20 @@ def detection_table(d: dict[str, Any], models: dict[str, Any]) -> list[str]:
         "at the 0.01 wt % threshold, beside SACA's.",
         "",
         "| element | ideal 3σ LOD (wt %) | ideal P / R | SACA compact P / R | "
-        "SACA compact recall | SACA false positives | PLS recall | PLS false positives |",
-        "|---|---|---|---|---|---|---|---|",
+        "SACA compact recall | SACA false positives | PLS recall | PLS false positives |"
+        + (" SACA wide P / R | SACA wide recall | SACA wide false positives |" if wide else ""),
+        "|---|---|---|---|---|---|---|---|" + ("---|---|---|" if wide else ""),
     ]
     for el in rec["saca_compact"]:
         lod, s = d["ideal_lod_wt_pct"][el], models["saca_compact"][el]
         ideal_pr = (f"{lod['precision']:.3f} / {lod['recall']:.3f}" if "precision" in lod
                     else "-")  # fmt: skip
+        w = (f" {models['saca_wide'][el]['precision']:.3f} / "
+             f"{models['saca_wide'][el]['recall']:.3f} | {cells('saca_wide', el)} |"
+             if wide else "")  # fmt: skip
         lines.append(f"| {el} | {lod['median']:.4f} ({lod['p90']:.4f}) | {ideal_pr} | "
                      f"{s['precision']:.3f} / {s['recall']:.3f} | "
-                     f"{cells('saca_compact', el)} | {cells('pls', el)} |")  # fmt: skip
+                     f"{cells('saca_compact', el)} | {cells('pls', el)} |{w}")  # fmt: skip
     mo = d["ideal_lod_wt_pct"].get("Mo")
     if mo:
         lines.append(f"\nIdeal 3σ LOD of Mo, for scale: {mo['median']:.4f} wt % "
@@ -321,8 +326,8 @@ def spectral_section(r: dict[str, Any]) -> str:
     st = r["settings"]
     els = list(r["models"]["saca_compact"])
     names = {"saca_compact": "SACA compact", "saca_compact_uncalibrated":
-             "SACA compact, uncalibrated", "saca": "SACA seed size", "pls": "PLS",
-             "univariate": "univariate"}  # fmt: skip
+             "SACA compact, uncalibrated", "saca": "SACA seed size", "saca_wide": "SACA wide",
+             "pls": "PLS", "univariate": "univariate"}  # fmt: skip
     lines = [
         "## spectral (measured)",
         "",
@@ -337,8 +342,8 @@ def spectral_section(r: dict[str, Any]) -> str:
                          ("Robustness: shifts up to ±0.2 nm and tilts up to ±20 %, unseen in "
                           "training", r["robustness"])):  # fmt: skip
         lines += [f"**{title}** (MAE / RMSE / R² / precision / recall):", ""]
-        avail = [k for k in ("saca_compact", "saca_compact_uncalibrated", "saca", "pls",
-                             "univariate")
+        avail = [k for k in ("saca_compact", "saca_compact_uncalibrated", "saca_wide", "saca",
+                             "pls", "univariate")
                  if "not_trained" not in block.get(k, {"not_trained": 1})]  # fmt: skip
         lines.append("| element | " + " | ".join(names[k] for k in avail) + " |")
         lines.append("|---|" + "---|" * len(avail))
@@ -358,7 +363,9 @@ def spectral_section(r: dict[str, Any]) -> str:
         f"and {seed['average_accuracy'] * 100:.1f} % average accuracy, on its real spectra "
         "(its other per-element figures are not available here). SACA seed size: "
         + (r["models"]["saca"]["not_trained"] if "not_trained" in r["models"]["saca"]
-           else "trained, see the table") + ".",
+           else "the network as printed (raw min-max input, no position channel), trained on a "
+                "GPU, see the table; SACA wide is the same network reading the compact's input "
+                "(square root, position channel)") + ".",
         "",
         "Goals (compact SACA, held-out spectra): "
         f"Cr MAE < 0.2 wt %: {'met' if g['cr_mae_lt_0.2'] else 'missed'}; "
@@ -373,6 +380,18 @@ def spectral_section(r: dict[str, Any]) -> str:
         + ").",
         "",
     ]  # fmt: skip
+    gw = r.get("goals_wide")
+    if gw:
+        lines += [
+            "Goals for SACA wide (held-out spectra): "
+            f"Cr {'met' if gw['cr_mae_lt_0.2'] else 'missed'}; "
+            f"Ni {'met' if gw['ni_mae_lt_0.2'] else 'missed'}; "
+            f"Mo {'met' if gw['mo_mae_lt_0.05'] else 'missed'}; rare earths "
+            f"{'met' if gw['rare_earth_precision_recall_ge_0.97'] else 'missed'}; RMSE 30 % below "
+            f"PLS {'met' if gw['saca_30pct_lower_rmse_than_pls_all_elements'] else 'missed'} "
+            f"(mean reduction {gw['rmse_reduction_vs_pls_mean'] * 100:.0f} %).",
+            "",
+        ]
     if r.get("detection"):
         lines += detection_table(r["detection"], r["models"])
     sp = r["speed"]
