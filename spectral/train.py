@@ -32,7 +32,10 @@ validation loss that a small batch leaves at the end of training; the history th
 the validation loss of the raw weights (``val_loss_raw``). Each epoch the better of the two by
 validation loss is the candidate for the kept weights: early in a run from scratch the loss
 falls faster than the average follows (the wide variant's first GPU run ended with 0.068 for
-the average and 0.047 for the raw weights). The model folder (``kind =
+the average and 0.047 for the raw weights). With ``device="cuda"`` the network, its
+validation and the final evaluation run on a GPU, while the batches are drawn, noised and
+augmented on the CPU from the same generator: the data a run sees do not depend on the
+device, the arithmetic does (the card records the device). The model folder (``kind =
 "saca"``) holds the weights, the configuration with the instrument's grid, the test metrics,
 the loss curve (PNG and CSV) and a model card.
 """
