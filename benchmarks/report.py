@@ -322,6 +322,25 @@ def bounds_table(b: dict[str, Any], saca: dict[str, Any], n: int) -> list[str]:
     return lines
 
 
+def goals_sentence(name: str, g: dict[str, Any]) -> str:
+    """The issue's goals for one SACA model on the held-out spectra, met or missed."""
+
+    def word(key: str) -> str:
+        return "met" if g[key] else "missed"
+
+    return (
+        f"Goals ({name}, held-out spectra): Cr MAE < 0.2 wt %: {word('cr_mae_lt_0.2')}; "
+        f"Ni MAE < 0.2: {word('ni_mae_lt_0.2')}; Mo MAE < 0.05: {word('mo_mae_lt_0.05')}; "
+        "rare-earth precision and recall ≥ 0.97: "
+        f"{word('rare_earth_precision_recall_ge_0.97')}; RMSE at least 30 % below PLS for every "
+        f"element: {word('saca_30pct_lower_rmse_than_pls_all_elements')} (mean reduction "
+        f"{g['rmse_reduction_vs_pls_mean'] * 100:.0f} %; per element, positive where SACA is "
+        "lower: "
+        + ", ".join(f"{el} {v * 100:+.0f} %" for el, v in g["rmse_reduction_vs_pls"].items())
+        + ")."
+    )
+
+
 def spectral_section(r: dict[str, Any]) -> str:
     st = r["settings"]
     els = list(r["models"]["saca_compact"])
@@ -356,7 +375,6 @@ def spectral_section(r: dict[str, Any]) -> str:
             lines.append(f"| {el} | " + " | ".join(cells) + " |")
         lines.append("")
     seed = r["seed_reported"]
-    g = r["goals"]
     lines += [
         f"The seed paper reports precision/recall Fe {seed['Fe']['precision']}/"
         f"{seed['Fe']['recall']} down to Eu {seed['Eu']['precision']}/{seed['Eu']['recall']} "
@@ -367,31 +385,11 @@ def spectral_section(r: dict[str, Any]) -> str:
                 "GPU, see the table; SACA wide is the same network reading the compact's input "
                 "(square root, position channel)") + ".",
         "",
-        "Goals (compact SACA, held-out spectra): "
-        f"Cr MAE < 0.2 wt %: {'met' if g['cr_mae_lt_0.2'] else 'missed'}; "
-        f"Ni MAE < 0.2: {'met' if g['ni_mae_lt_0.2'] else 'missed'}; "
-        f"Mo MAE < 0.05: {'met' if g['mo_mae_lt_0.05'] else 'missed'}; rare-earth precision "
-        f"and recall ≥ 0.97: {'met' if g['rare_earth_precision_recall_ge_0.97'] else 'missed'}; "
-        f"RMSE at least 30 % below PLS for every element: "
-        f"{'met' if g['saca_30pct_lower_rmse_than_pls_all_elements'] else 'missed'} (mean "
-        f"reduction {g['rmse_reduction_vs_pls_mean'] * 100:.0f} %; per element, positive "
-        "where SACA is lower: "
-        + ", ".join(f"{el} {v * 100:+.0f} %" for el, v in g["rmse_reduction_vs_pls"].items())
-        + ").",
+        goals_sentence("compact SACA", r["goals"]),
         "",
     ]  # fmt: skip
-    gw = r.get("goals_wide")
-    if gw:
-        lines += [
-            "Goals for SACA wide (held-out spectra): "
-            f"Cr {'met' if gw['cr_mae_lt_0.2'] else 'missed'}; "
-            f"Ni {'met' if gw['ni_mae_lt_0.2'] else 'missed'}; "
-            f"Mo {'met' if gw['mo_mae_lt_0.05'] else 'missed'}; rare earths "
-            f"{'met' if gw['rare_earth_precision_recall_ge_0.97'] else 'missed'}; RMSE 30 % below "
-            f"PLS {'met' if gw['saca_30pct_lower_rmse_than_pls_all_elements'] else 'missed'} "
-            f"(mean reduction {gw['rmse_reduction_vs_pls_mean'] * 100:.0f} %).",
-            "",
-        ]
+    if r.get("goals_wide"):
+        lines += [goals_sentence("SACA wide", r["goals_wide"]), ""]
     if r.get("detection"):
         lines += detection_table(r["detection"], r["models"])
     sp = r["speed"]
