@@ -31,6 +31,8 @@ import torch
 STEEL_ELEMENTS = ("Fe", "Cr", "Ni", "Mo", "Mn", "La", "Ce", "Nd", "Pr", "Sm", "Eu")
 RARE_EARTHS = ("La", "Ce", "Nd", "Pr", "Sm", "Eu")
 PRESENCE_WT_PCT = 0.01
+#: The plasma length of the training spectra (m); see :class:`~spectral.instrument.Simulator`.
+PLASMA_LENGTH_M = 1e-3
 
 #: Nominal compositions (wt %) of stainless grades: Cr, Ni, Mo, Mn.
 GRADES = {
@@ -162,15 +164,18 @@ def simulate_set(
     batch: int = 256,
     progress: bool = False,
     keep_clean: bool = False,
+    length_m: float = PLASMA_LENGTH_M,
 ) -> SpectraSet:
     """``n`` simulated steel spectra, reproducible from ``seed``; with ``keep_clean`` also
-    their noiseless counts and noise levels (the spectra are the same either way)."""
+    their noiseless counts and noise levels (the spectra are the same either way). A
+    ``length_m`` other than the training spectra's gives plasmas with more (or less)
+    self-absorption than any model here has seen."""
     from tqdm import tqdm
 
     from spectral.instrument import Conditions
 
     rng = np.random.default_rng(seed)
-    sim = simulator(instrument)
+    sim = simulator(instrument, length_m)
     wt = sample_compositions(n, rng)
     cond = Conditions.sample(n, rng, shift_nm=shift_nm, drift=drift)
     shape = (n, len(sim.instrument.wavelength_nm))
@@ -187,14 +192,15 @@ def simulate_set(
                       float(sim.instrument.full_scale))  # fmt: skip
 
 
-_SIMS: dict[str, Any] = {}
+_SIMS: dict[tuple[str, float], Any] = {}
 
 
-def simulator(instrument: str = "seed") -> Any:
-    """The steel :class:`~spectral.instrument.Simulator` of an instrument preset (one per
-    process)."""
+def simulator(instrument: str = "seed", length_m: float = PLASMA_LENGTH_M) -> Any:
+    """The steel :class:`~spectral.instrument.Simulator` of an instrument preset and plasma
+    length (one per process)."""
     from spectral.instrument import Simulator, get_instrument
 
-    if instrument not in _SIMS:
-        _SIMS[instrument] = Simulator(STEEL_ELEMENTS, get_instrument(instrument))
-    return _SIMS[instrument]
+    key = (instrument, float(length_m))
+    if key not in _SIMS:
+        _SIMS[key] = Simulator(STEEL_ELEMENTS, get_instrument(instrument), length_m=length_m)
+    return _SIMS[key]

@@ -321,15 +321,26 @@ class Simulator:
         noisy = (counts + sd * noise + base).clamp(0, self.instrument.full_scale)
         return noisy.numpy(), (counts + base).numpy(), sd.numpy()
 
+    def detected(self, wt_pct: np.ndarray, cond: Conditions) -> torch.Tensor:
+        """The radiance on the pixels as the detector sees it, through its spectral response
+        and the sample's intensity tilt (``cond.drift``), in arbitrary units: (B, P).
+        :meth:`expected_counts` scales it to counts."""
+        sig = self.noiseless(wt_pct, cond) * self._response[None, :]
+        sig = sig * (1.0 + torch.from_numpy(cond.drift.astype(np.float32))[:, None] * self._tilt)
+        return sig.clamp(min=0)
+
+    @property
+    def tilt(self) -> torch.Tensor:
+        """The pixels' place along the window, -1 to 1 (the shape of drifts and baselines)."""
+        return self._tilt
+
     def expected_counts(
         self, wt_pct: np.ndarray, cond: Conditions
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The noiseless detector counts (B, P) above the dark offset, and the baseline (dark
         offset with its slope) they sit on; :meth:`simulate` adds noise and clips."""
         inst = self.instrument
-        sig = self.noiseless(wt_pct, cond) * self._response[None, :]
-        sig = sig * (1.0 + torch.from_numpy(cond.drift.astype(np.float32))[:, None] * self._tilt)
-        sig = sig.clamp(min=0)
+        sig = self.detected(wt_pct, cond)
         peak = sig.amax(1, keepdim=True).clamp(min=1e-30)
         frac = torch.from_numpy(cond.peak_fraction.astype(np.float32))[:, None]
         counts = sig / peak * frac * (inst.full_scale - 2 * inst.dark_offset)
