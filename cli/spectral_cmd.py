@@ -141,20 +141,35 @@ def identify(file: Path, elements: str | None, vacuum: bool, top: int, clip_nega
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
               help="SACA model folder (default: shipped).")  # fmt: skip
 @click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
+@click.option(
+    "--refine",
+    is_flag=True,
+    help="Fit the LTE plasma model to each spectrum, starting from SACA's composition "
+    "(about 0.1 s per spectrum); adds temperature_k, ne_cm3 and fit_cost.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
-def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool,
+def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool, refine: bool,
             fmt: str) -> None:  # fmt: skip
     """Composition (wt %) and element presence for each spectrum file."""
     from spectral.analyze import analyze_files
 
-    rows = analyze_files(list(files), model_dir, clip_negative)
+    rows = analyze_files(list(files), model_dir, clip_negative, refine, progress=len(files) > 50)
     cols = ["file"] + [k for k in rows[0] if k != "file"]
     if fmt == "table":
         els = [k[: -len("_wt_pct")] for k in cols if k.endswith("_wt_pct")]
         short = [{"file": r["file"], **{e: f"{r[e + '_wt_pct']:.3f}"
                   + ("" if r[e + "_present"] else " -") for e in els}} for r in rows]  # fmt: skip
-        echo_table(short, ["file", *els])
+        extra = []
+        if refine:
+            for r, sh in zip(rows, short, strict=True):
+                sh["T (K)"] = f"{r['temperature_k']:.0f}"
+                sh["fit cost"] = f"{r['fit_cost']:.3g}"
+            extra = ["T (K)", "fit cost"]
+        echo_table(short, ["file", *els, *extra])
         click.echo("wt %; '-' marks an element called absent (below 0.01 wt %)")
+        if refine:
+            click.echo("fit cost: weighted residual per pixel, about 1/shots where the LTE model "
+                       "describes the spectrum")  # fmt: skip
     else:
         _emit(rows, cols, fmt)
 

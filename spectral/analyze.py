@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from eftgan.errors import UserError
+
 
 def model_grid(config: dict[str, Any]) -> np.ndarray:
     g = config["model"]["wavelength_nm"]
@@ -23,8 +25,17 @@ def analyze_files(
     files: Sequence[str | os.PathLike[str]],
     model_dir: str | os.PathLike[str] | None = None,
     clip_negative: bool = False,
+    refine: bool = False,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
-    """One row per file: ``file``, ``<El>_wt_pct`` and ``<El>_present`` for each element."""
+    """One row per file: ``file``, ``<El>_wt_pct`` and ``<El>_present`` for each element.
+
+    With ``refine``, SACA's composition is the start of a fit of the LTE model to the
+    spectrum (:func:`spectral.refine.refine`): the composition is the fit's, an element is
+    present above 0.01 wt % of it, and the row adds the fitted ``temperature_k`` and
+    ``ne_cm3`` and ``fit_cost``, the weighted residual per pixel (about 1 / accumulated shots
+    where the model describes the spectrum; much more where it does not). The weights assume
+    the file holds detector counts on the model instrument's scale."""
     from spectral.io import read_spectrum, resample
     from spectral.train import load_saca, predict
 
@@ -33,11 +44,27 @@ def analyze_files(
     grid = model_grid(config)
     x = np.stack([resample(s, grid) for s in spectra]).astype(np.float32)
     wt, prob = predict(model, x)
+    present = prob > 0.5
+    fit = None
+    if refine:
+        from spectral.dataset import PRESENCE_WT_PCT, simulator
+        from spectral.refine import refine as fit_model
+
+        sim = simulator(config["model"]["instrument"])
+        if tuple(sim.elements) != tuple(model.cfg.elements):
+            raise UserError(f"--refine needs a model of the steel elements {sim.elements}; "
+                            f"this one reads {model.cfg.elements}")  # fmt: skip
+        fit = fit_model(sim, x, wt, progress=progress)
+        wt, present = fit.wt_pct, fit.wt_pct > PRESENCE_WT_PCT
     rows = []
-    for f, w, p in zip(files, wt, prob, strict=True):
+    for i, f in enumerate(files):
         row: dict[str, Any] = {"file": str(f)}
         for j, el in enumerate(model.cfg.elements):
-            row[f"{el}_wt_pct"] = float(w[j])
-            row[f"{el}_present"] = bool(p[j] > 0.5)
+            row[f"{el}_wt_pct"] = float(wt[i, j])
+            row[f"{el}_present"] = bool(present[i, j])
+        if fit is not None:
+            row["temperature_k"] = float(fit.temperature_k[i])
+            row["ne_cm3"] = float(fit.ne_cm3[i])
+            row["fit_cost"] = float(fit.cost[i])
         rows.append(row)
     return rows

@@ -1,0 +1,90 @@
+"""``spectral.refine``: the LTE fit started from a rough composition, and ``analyze --refine``."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.test_cli import run
+
+
+def _rough(wt: np.ndarray) -> np.ndarray:
+    """A start as rough as SACA's or worse: majors 3 % high or low, every rare earth 0.05."""
+    start = wt.copy()
+    start[:, 1:5] *= np.where(np.arange(4) % 2 == 0, 1.03, 0.97)
+    start[:, 5:] = 0.05
+    start[:, 0] = 100.0 - start[:, 1:].sum(1)
+    return start
+
+
+def test_refine_recovers_composition_and_plasma_from_a_rough_start(steel_sim) -> None:
+    from spectral.dataset import PRESENCE_WT_PCT, simulate_set
+    from spectral.refine import refine
+
+    data = simulate_set(8, 31, shift_nm=0.2, drift=0.2)  # shifts beyond the training spectra's
+    start = _rough(data.wt_pct.astype(np.float64))
+    fit = refine(steel_sim, data.spectra, start)
+    truth = data.wt_pct
+    assert np.allclose(fit.wt_pct.sum(1), 100.0) and (fit.wt_pct >= 0).all()
+    err = np.abs(fit.wt_pct - truth)
+    assert err[:, 1:5].max() < 0.06, err[:, 1:5].max()  # the start was 0.3-0.7 wt % off
+    assert err[:, 5:].mean() < 0.004, err[:, 5:].mean()  # the start was 0.02-0.05 off
+    assert np.abs(fit.temperature_k - data.temperature_k).max() < 50.0
+    assert np.abs(np.log(fit.ne_cm3 / data.ne_cm3)).max() < 0.02
+    assert (fit.cost < 0.2 * fit.start_cost).all()
+    clear = (truth[:, 5:] == 0) | (truth[:, 5:] > 3 * PRESENCE_WT_PCT)  # away from the threshold
+    called = fit.wt_pct[:, 5:] > PRESENCE_WT_PCT
+    assert (called == (truth[:, 5:] > PRESENCE_WT_PCT))[clear].all()
+
+
+def test_refine_cost_tells_a_plasma_the_model_does_not_describe(steel_sim) -> None:
+    from spectral.dataset import simulate_set
+    from spectral.refine import refine
+
+    same = simulate_set(4, 5)
+    longer = simulate_set(4, 5, length_m=3e-3)  # three times the optical depth
+    assert np.array_equal(same.wt_pct, longer.wt_pct)
+    ok = refine(steel_sim, same.spectra, _rough(same.wt_pct.astype(np.float64)))
+    off = refine(steel_sim, longer.spectra, _rough(longer.wt_pct.astype(np.float64)))
+    assert np.median(ok.cost) < 0.1  # about 1 / accumulated shots (10-50)
+    assert off.cost.min() > 10 * ok.cost.max()
+
+
+def test_refine_rejects_mismatched_shapes(steel_sim) -> None:
+    from spectral.refine import refine
+
+    with pytest.raises(ValueError, match="counts must be"):
+        refine(steel_sim, np.ones((2, 100)), np.ones((2, 11)))
+    with pytest.raises(ValueError, match="wt_start must be"):
+        refine(steel_sim, np.ones((2, 4001)), np.ones((2, 5)))
+
+
+def test_analyze_refine_adds_the_fitted_plasma(capsys, tmp_path: Path, steel_sim) -> None:
+    from eftgan.paths import shipped_models_dir
+    from spectral.dataset import simulate_set
+    from spectral.io import write_csv
+    from spectral.train import DEFAULT_SACA
+
+    if not (shipped_models_dir() / DEFAULT_SACA / "config.json").is_file():
+        pytest.skip("the default SACA model is not shipped yet")
+    data = simulate_set(2, 77)
+    files = []
+    for i, counts in enumerate(data.spectra):
+        f = tmp_path / f"s{i}.csv"
+        write_csv(f, steel_sim.instrument.wavelength_nm, {"counts": counts})
+        files.append(str(f))
+    code, out, _ = run(capsys, "spectral", "analyze", *files, "--refine", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 2
+    for row, wt, t in zip(rows, data.wt_pct, data.temperature_k, strict=True):
+        assert abs(float(row["temperature_k"]) - t) < 100.0
+        assert float(row["fit_cost"]) < 0.2
+        assert abs(float(row["Cr_wt_pct"]) - wt[1]) < 0.1
+        assert (row["Eu_present"] == "True") == (wt[10] > 0.01) or 0.005 < wt[10] < 0.02
+    code, out, _ = run(capsys, "spectral", "analyze", files[0], "--refine")
+    assert code == 0 and "T (K)" in out and "fit cost" in out
