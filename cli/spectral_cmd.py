@@ -156,7 +156,7 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
     rows = analyze_files(list(files), model_dir, clip_negative, refine, progress=len(files) > 50)
     cols = ["file"] + [k for k in rows[0] if k != "file"]
     if fmt == "table":
-        els = [k[: -len("_wt_pct")] for k in cols if k.endswith("_wt_pct")]
+        els = [k[: -len("_present")] for k in cols if k.endswith("_present")]
         short = [{"file": r["file"], **{e: f"{r[e + '_wt_pct']:.3f}"
                   + ("" if r[e + "_present"] else " -") for e in els}} for r in rows]  # fmt: skip
         extra = []

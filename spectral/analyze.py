@@ -32,10 +32,11 @@ def analyze_files(
 
     With ``refine``, SACA's composition is the start of a fit of the LTE model to the
     spectrum (:func:`spectral.refine.refine`): the composition is the fit's, an element is
-    present above 0.01 wt % of it, and the row adds the fitted ``temperature_k`` and
-    ``ne_cm3`` and ``fit_cost``, the weighted residual per pixel (about 1 / accumulated shots
-    where the model describes the spectrum; much more where it does not). The weights assume
-    the file holds detector counts on the model instrument's scale."""
+    present above 0.01 wt % of it, and the row adds each content's standard error
+    (``<El>_sd_wt_pct``), the fitted ``temperature_k`` and ``ne_cm3``, and ``fit_cost``,
+    the weighted residual per pixel (about 1 / accumulated shots where the model describes
+    the spectrum; much more where it does not). The weights assume the file holds detector
+    counts on the model instrument's scale."""
     from spectral.io import read_spectrum, resample
     from spectral.train import load_saca, predict
 
@@ -63,6 +64,8 @@ def analyze_files(
             row[f"{el}_wt_pct"] = float(wt[i, j])
             row[f"{el}_present"] = bool(present[i, j])
         if fit is not None:
+            for j, el in enumerate(model.cfg.elements):
+                row[f"{el}_sd_wt_pct"] = float(fit.sd_wt_pct[i, j])
             row["temperature_k"] = float(fit.temperature_k[i])
             row["ne_cm3"] = float(fit.ne_cm3[i])
             row["fit_cost"] = float(fit.cost[i])

@@ -63,11 +63,13 @@ SHIFT_SEARCH_NM = 0.5
 
 @dataclass
 class Refined:
-    """The fitted compositions (wt %, rows sum to 100) and conditions, (N, ...) arrays, and the
-    weighted residual sum of squares per pixel at the start and at the end of the fit (about
-    ``1 / n_shots`` for a spectrum the model describes to within its noise)."""
+    """The fitted compositions (wt %, rows sum to 100) with their standard errors, the fitted
+    conditions, (N, ...) arrays, and the weighted residual sum of squares per pixel at the
+    start and at the end of the fit (about ``1 / n_shots`` for a spectrum the model describes
+    to within its noise)."""
 
     wt_pct: np.ndarray
+    sd_wt_pct: np.ndarray  # standard errors of the contents (see :func:`refine`)
     temperature_k: np.ndarray
     ne_cm3: np.ndarray
     shift_nm: np.ndarray
@@ -86,7 +88,13 @@ def refine(
 ) -> Refined:
     """Fit ``sim``'s model to detector ``counts`` (N, P), starting from compositions
     ``wt_start`` (N, E) in wt % over ``sim.elements`` (the first one the balance); see the
-    module docstring. ``iterations`` Levenberg-Marquardt steps, ``batch`` spectra at a time."""
+    module docstring. ``iterations`` Levenberg-Marquardt steps, ``batch`` spectra at a time.
+
+    The standard errors are the square roots of the diagonal of ``s^2 (J^T W J)^-1``, with the
+    Jacobian of the last step and ``s^2`` the weighted residual per degree of freedom (the
+    weights leave out the number of accumulated shots, which ``s^2`` puts back); the balance
+    element's is that of the sum of the others. They are the local, linear errors of a fit
+    whose model is right."""
     from tqdm import tqdm
 
     counts = np.asarray(counts, dtype=np.float64)
@@ -197,6 +205,7 @@ class _Fit:
         coef, _, cost = self._solve_linear(s, w)
         start_cost = cost.clone()
         lam = torch.full((len(s),), 1e-3, dtype=torch.float64)
+        a = torch.eye(n_par + 3, dtype=torch.float64).repeat(len(s), 1, 1)
         for _ in range(iterations):
             h = self._steps()
             cols = []
@@ -227,7 +236,13 @@ class _Fit:
         wt = np.concatenate([100.0 - contents.sum(1, keepdims=True), contents], 1)
         cond = self.theta[:, self.n_el :].numpy()
         n_pix = s.shape[1]
-        return Refined(wt, cond[:, 0], np.exp(cond[:, 1]), cond[:, 2], cond[:, 3],
+        scale = cost / (n_pix - a.shape[1])
+        ridge = 1e-12 * torch.diagonal(a, dim1=1, dim2=2).clamp(min=1e-300)
+        cov = torch.linalg.inv(a + torch.diag_embed(ridge))[:, : self.n_el, : self.n_el]
+        cov = cov * scale[:, None, None]
+        var = torch.cat([cov.sum((1, 2))[:, None], torch.diagonal(cov, dim1=1, dim2=2)], 1)
+        sd = var.clamp(min=0).sqrt().numpy()
+        return Refined(wt, sd, cond[:, 0], np.exp(cond[:, 1]), cond[:, 2], cond[:, 3],
                        start_cost.numpy() / n_pix, cost.numpy() / n_pix)  # fmt: skip
 
     def _damped_step(self, a: torch.Tensor, g: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:

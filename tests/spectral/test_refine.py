@@ -36,6 +36,10 @@ def test_refine_recovers_composition_and_plasma_from_a_rough_start(steel_sim) ->
     assert np.abs(fit.temperature_k - data.temperature_k).max() < 50.0
     assert np.abs(np.log(fit.ne_cm3 / data.ne_cm3)).max() < 0.02
     assert (fit.cost < 0.2 * fit.start_cost).all()
+    # the standard errors are those of a fit whose model is right: errors of a few of them
+    z = (fit.wt_pct - truth) / fit.sd_wt_pct
+    assert (fit.sd_wt_pct > 0).all() and np.abs(z).max() < 5.0, np.abs(z).max()
+    assert 0.5 < np.sqrt(np.mean(z**2)) < 2.0
     clear = (truth[:, 5:] == 0) | (truth[:, 5:] > 3 * PRESENCE_WT_PCT)  # away from the threshold
     called = fit.wt_pct[:, 5:] > PRESENCE_WT_PCT
     assert (called == (truth[:, 5:] > PRESENCE_WT_PCT))[clear].all()
@@ -85,6 +89,7 @@ def test_analyze_refine_adds_the_fitted_plasma(capsys, tmp_path: Path, steel_sim
         assert abs(float(row["temperature_k"]) - t) < 100.0
         assert float(row["fit_cost"]) < 0.2
         assert abs(float(row["Cr_wt_pct"]) - wt[1]) < 0.1
+        assert 0 < float(row["Cr_sd_wt_pct"]) < 0.05
         assert (row["Eu_present"] == "True") == (wt[10] > 0.01) or 0.005 < wt[10] < 0.02
     code, out, _ = run(capsys, "spectral", "analyze", files[0], "--refine")
     assert code == 0 and "T (K)" in out and "fit cost" in out
