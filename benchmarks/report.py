@@ -254,7 +254,7 @@ def detection_table(d: dict[str, Any], models: dict[str, Any]) -> list[str]:
     precision/recall of SACA beside those of the ideal detector."""
     bands = [f"{lo}-{hi}" for lo, hi in d["bands_wt_pct"]]
     rec, fp = d["recall_by_band"], d["false_positive_rate_below_0.005"]
-    wide = "saca_wide" in rec and "saca_wide" in models
+    extra = [k for k in ("saca_compact_refined", "saca_wide") if k in rec and k in models]
 
     def cells(model: str, el: str) -> str:
         r = [rec[model][el][b]["recall"] for b in bands]
@@ -273,16 +273,16 @@ def detection_table(d: dict[str, Any], models: dict[str, Any]) -> list[str]:
         "",
         "| element | ideal 3σ LOD (wt %) | ideal P / R | SACA compact P / R | "
         "SACA compact recall | SACA false positives | PLS recall | PLS false positives |"
-        + (" SACA wide P / R | SACA wide recall | SACA wide false positives |" if wide else ""),
-        "|---|---|---|---|---|---|---|---|" + ("---|---|---|" if wide else ""),
-    ]
+        + "".join(f" {NAMES[k]} P / R | {NAMES[k]} recall | {NAMES[k]} false positives |"
+                  for k in extra),
+        "|---|---|---|---|---|---|---|---|" + "---|---|---|" * len(extra),
+    ]  # fmt: skip
     for el in rec["saca_compact"]:
         lod, s = d["ideal_lod_wt_pct"][el], models["saca_compact"][el]
         ideal_pr = (f"{lod['precision']:.3f} / {lod['recall']:.3f}" if "precision" in lod
                     else "-")  # fmt: skip
-        w = (f" {models['saca_wide'][el]['precision']:.3f} / "
-             f"{models['saca_wide'][el]['recall']:.3f} | {cells('saca_wide', el)} |"
-             if wide else "")  # fmt: skip
+        w = "".join(f" {models[k][el]['precision']:.3f} / {models[k][el]['recall']:.3f} | "
+                    f"{cells(k, el)} |" for k in extra)  # fmt: skip
         lines.append(f"| {el} | {lod['median']:.4f} ({lod['p90']:.4f}) | {ideal_pr} | "
                      f"{s['precision']:.3f} / {s['recall']:.3f} | "
                      f"{cells('saca_compact', el)} | {cells('pls', el)} |{w}")  # fmt: skip
@@ -291,15 +291,20 @@ def detection_table(d: dict[str, Any], models: dict[str, Any]) -> list[str]:
         lines.append(f"\nIdeal 3σ LOD of Mo, for scale: {mo['median']:.4f} wt % "
                      f"(90th percentile {mo['p90']:.4f}).")  # fmt: skip
     if d.get("cramer_rao"):
-        lines += [""] + bounds_table(d["cramer_rao"], models["saca_compact"],
-                                     d.get("ideal_n_samples", 1000))  # fmt: skip
+        lines += [""] + bounds_table(d["cramer_rao"], models, d.get("ideal_n_samples", 1000))
     return lines + [""]
 
 
-def bounds_table(b: dict[str, Any], saca: dict[str, Any], n: int) -> list[str]:
-    """The Cramér-Rao bounds of ``spectral.validation.detection_bounds`` beside SACA: the
-    expected MAE and presence precision/recall of the best unbiased detector that knows
-    everything, or neither the rest of the composition nor the plasma and acquisition."""
+def bounds_table(b: dict[str, Any], models: dict[str, Any], n: int) -> list[str]:
+    """The Cramér-Rao bounds of ``spectral.validation.detection_bounds`` beside SACA compact
+    (and the LTE fit started from it, where measured): the expected MAE and presence
+    precision/recall of the best unbiased detector that knows everything, or neither the rest
+    of the composition nor the plasma and acquisition."""
+    shown = [k for k in ("saca_compact", "saca_compact_refined") if k in models]
+
+    def pr(m: dict[str, float]) -> str:
+        return f"{m['precision']:.3f} / {m['recall']:.3f}"
+
     lines = [
         "**What the spectra allow** (`spectral.validation.detection_bounds`, on the ideal "
         f"detector's {n} steels, drawn as the test ones are): the Cramér-Rao bound on each "
@@ -307,18 +312,55 @@ def bounds_table(b: dict[str, Any], saca: dict[str, Any], n: int) -> list[str]:
         "everything but that content, and for one that knows neither the rest of the "
         "composition nor the plasma and acquisition (temperature, density, shift, tilt, "
         "intensity, baseline), as SACA does not; the expected MAE (wt %) and presence "
-        "precision/recall of such an unbiased estimate, beside SACA compact's measured ones.",
+        "precision/recall of such an unbiased estimate, beside the measured ones.",
         "",
-        "| element | MAE bound, all known | MAE bound, nothing known | SACA compact MAE | "
-        "P / R bound, all known | P / R bound, nothing known | SACA compact P / R |",
-        "|---|---|---|---|---|---|---|",
-    ]
+        "| element | MAE bound, all known | MAE bound, nothing known | "
+        + "".join(f"{NAMES[k]} MAE | " for k in shown)
+        + "P / R bound, all known | P / R bound, nothing known | "
+        + " | ".join(f"{NAMES[k]} P / R" for k in shown) + " |",
+        "|---|---|---|" + "---|" * len(shown) + "---|---|" + "---|" * len(shown),
+    ]  # fmt: skip
     for el, known in b["all_known"].items():
-        u, s = b["all_unknown"][el], saca[el]
-        lines.append(f"| {el} | {known['mae']:.4f} | {u['mae']:.4f} | {s['mae']:.4f} | "
-                     f"{known['precision']:.3f} / {known['recall']:.3f} | "
+        u = b["all_unknown"][el]
+        lines.append(f"| {el} | {known['mae']:.4f} | {u['mae']:.4f} | "
+                     + "".join(f"{models[k][el]['mae']:.4f} | " for k in shown)
+                     + f"{known['precision']:.3f} / {known['recall']:.3f} | "
                      f"{u['precision']:.3f} / {u['recall']:.3f} | "
-                     f"{s['precision']:.3f} / {s['recall']:.3f} |")  # fmt: skip
+                     + " | ".join(pr(models[k][el]) for k in shown) + " |")  # fmt: skip
+    return lines
+
+
+def mismatch_table(m: dict[str, Any], z: dict[str, Any] | None) -> list[str]:
+    """SACA compact and the LTE fit on spectra of physics neither has seen, the fit's cost on
+    every set, and how well its standard errors describe its errors."""
+    ratio = m["plasma_length_m"] / m["trained_and_fitted_length_m"]
+    q = m["fit_cost_quantiles"]
+    lines = [
+        f"**Physics neither model has seen**: held-out spectra "
+        f"(seed {m['seed']}) of plasmas {ratio:g} times as long "
+        f"({m['plasma_length_m'] * 1e3:g} mm, so {ratio:g} times the optical depth and more "
+        "self-absorption of the strong lines) as the training spectra's and the fit model's. "
+        "MAE (wt %) / precision / recall:",
+        "",
+        "| element | SACA compact | SACA compact + LTE fit |"
+        + (" fit's error / standard error, mean ± spread (held-out; mismatch) |" if z else ""),
+        "|---|---|---|" + ("---|" if z else ""),
+    ]  # fmt: skip
+    for el, a in m["saca_compact"].items():
+        b = m["saca_compact_refined"][el]
+        zz = (f" {z['test'][el]['mean']:+.2f} ± {z['test'][el]['sd']:.2f}; "
+              f"{z['mismatch'][el]['mean']:+.1f} ± {z['mismatch'][el]['sd']:.1f} |"
+              if z else "")  # fmt: skip
+        cells = [f"{v['mae']:.3f} / {v['precision']:.3f} / {v['recall']:.3f}" for v in (a, b)]
+        lines.append(f"| {el} | {cells[0]} | {cells[1]} |{zz}")
+    lines += [
+        "",
+        "The fit's cost (weighted residual per pixel; about 1 / accumulated shots, 0.02-0.1, "
+        "where the model describes the spectrum), median / 90th / 99th percentile: "
+        + "; ".join(f"{k} {v['median']:.3f} / {v['p90']:.3f} / {v['p99']:.3f}"
+                    for k, v in q.items()) + ".",
+        "",
+    ]  # fmt: skip
     return lines
 
 
@@ -341,12 +383,16 @@ def goals_sentence(name: str, g: dict[str, Any]) -> str:
     )
 
 
+#: The spectral benchmark's models, as the README names them.
+NAMES = {"saca_compact": "SACA compact", "saca_compact_refined": "SACA compact + LTE fit",
+         "saca_compact_uncalibrated": "SACA compact, uncalibrated", "saca": "SACA seed size",
+         "saca_wide": "SACA wide", "pls": "PLS", "univariate": "univariate"}  # fmt: skip
+
+
 def spectral_section(r: dict[str, Any]) -> str:
     st = r["settings"]
     els = list(r["models"]["saca_compact"])
-    names = {"saca_compact": "SACA compact", "saca_compact_uncalibrated":
-             "SACA compact, uncalibrated", "saca": "SACA seed size", "saca_wide": "SACA wide",
-             "pls": "PLS", "univariate": "univariate"}  # fmt: skip
+    names = NAMES
     lines = [
         "## spectral (measured)",
         "",
@@ -354,15 +400,22 @@ def spectral_section(r: dict[str, Any]) -> str:
         f"{r['machine']}: {st['n_test']} held-out simulated spectra (seed {st['test_seed']}); "
         f"training: {st['training'].get('n_spectra')} simulated spectra (seed "
         f"{st['training'].get('seed')}), 70/15/15. MAE and RMSE in wt %; precision/recall of "
-        "presence above 0.01 wt %.",
+        "presence above 0.01 wt %."
+        + (
+            " The training spectra regenerated here differ bit for bit from the SHA-256 the model "
+            "recorded, with the same code and package versions on another CPU; PLS and the "
+            "calibration curves are fitted to the regenerated ones."
+            if st.get("training_sha256_matches_model") is False
+            else ""
+        ),
         "",
     ]
     for title, block in (("Held-out spectra", r["models"]),
                          ("Robustness: shifts up to ±0.2 nm and tilts up to ±20 %, unseen in "
                           "training", r["robustness"])):  # fmt: skip
         lines += [f"**{title}** (MAE / RMSE / R² / precision / recall):", ""]
-        avail = [k for k in ("saca_compact", "saca_compact_uncalibrated", "saca_wide", "saca",
-                             "pls", "univariate")
+        avail = [k for k in ("saca_compact", "saca_compact_refined", "saca_compact_uncalibrated",
+                             "saca_wide", "saca", "pls", "univariate")
                  if "not_trained" not in block.get(k, {"not_trained": 1})]  # fmt: skip
         lines.append("| element | " + " | ".join(names[k] for k in avail) + " |")
         lines.append("|---|" + "---|" * len(avail))
@@ -390,8 +443,12 @@ def spectral_section(r: dict[str, Any]) -> str:
     ]  # fmt: skip
     if r.get("goals_wide"):
         lines += [goals_sentence("SACA wide", r["goals_wide"]), ""]
+    if r.get("goals_refined"):
+        lines += [goals_sentence("SACA compact + LTE fit", r["goals_refined"]), ""]
     if r.get("detection"):
         lines += detection_table(r["detection"], r["models"])
+    if r.get("mismatch"):
+        lines += mismatch_table(r["mismatch"], r.get("refine_standard_errors"))
     sp = r["speed"]
     lib = sp.get("libskit_per_s")
     lines += [
@@ -399,6 +456,10 @@ def spectral_section(r: dict[str, Any]) -> str:
         f"(goal 1000); compact SACA {sp['analyze_ms_per_spectrum']:.2f} ms per spectrum "
         f"(goal 2 ms; batch 64), seed size {sp['saca_seed_size_ms_per_spectrum']:.1f} ms; "
         f"`analyze` of 64 CSV files end to end {sp['analyze_files_per_s']:.0f} files/s; "
+        + ("the LTE fit (`analyze --refine`) "
+           + "/".join(f"{v:.3f}" for v in sp["refine_s_per_spectrum"])
+           + " s per spectrum (held-out/robustness/mismatch sets); "
+           if sp.get("refine_s_per_spectrum") else "")
         + (f"libskit's LTE model {1.0 / lib:.3f} s per spectrum on the same grid."
            if isinstance(lib, float) else "libskit not installed.")
         + f" Parameters: compact {sp['parameters']['compact']:,}, seed "
