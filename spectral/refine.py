@@ -20,7 +20,8 @@ The model of the counts is ``y = a s(theta) + b0 + b1 t`` with ``s`` the detecte
 (:meth:`~spectral.instrument.Simulator.detected`) divided by its mean and ``t`` the pixel's
 place along the window (-1 to 1). Each pixel is weighted by ``1 / (a s + read_noise^2)``,
 the instrument's shot and read noise in counts (the number of accumulated shots scales every
-weight of a spectrum alike, so it drops out). The steps are Levenberg-Marquardt ones with
+weight of a spectrum alike, so it drops out); pixels at the instrument's full scale are
+saturated and left out. The steps are Levenberg-Marquardt ones with
 Marquardt's scaling, the Jacobian by forward differences, and a content at zero that the step
 would make negative is held at zero for that step. The fit starts from SACA's composition
 and the best temperature and density of a coarse grid, with the linear parameters solved
@@ -119,6 +120,8 @@ class _Fit:
         self.y = torch.from_numpy(counts)
         self.n_el = wt_start.shape[1] - 1
         self.read2 = float(sim.instrument.read_noise) ** 2
+        # saturated pixels say only that the signal is at least full scale: left out
+        self.valid = (self.y < sim.instrument.full_scale).double()
         tilt = sim.tilt.double()
         self.basis = (torch.ones_like(tilt), tilt)
         self.lower = torch.tensor([0.0] * self.n_el + [v[0] for v in CONDITION_BOUNDS.values()],
@@ -126,9 +129,8 @@ class _Fit:
         self.upper = torch.tensor([100.0] * self.n_el + [v[1] for v in CONDITION_BOUNDS.values()],
                                   dtype=torch.float64)  # fmt: skip
         contents = torch.from_numpy(np.clip(wt_start[:, 1:], 0.0, None))
-        # weights for the start: the counts above the spectrum's lowest as the signal
         signal = (self.y - self.y.amin(1, keepdim=True)).clamp(min=0)
-        w = 1.0 / (signal + self.read2)
+        w = self._data_weights()
         shift = self._start_shift(contents, signal)
         best_cost = torch.full((len(counts),), float("inf"), dtype=torch.float64)
         best = torch.zeros(len(counts), 4, dtype=torch.float64)
@@ -188,7 +190,13 @@ class _Fit:
         return coef, model, (w * (self.y - model) ** 2).sum(1)
 
     def _weights(self, coef: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        return 1.0 / ((coef[:, :1] * s).clamp(min=0) + self.read2)
+        """Shot and read noise of the model's counts; zero on saturated pixels."""
+        return self.valid / ((coef[:, :1] * s).clamp(min=0) + self.read2)
+
+    def _data_weights(self) -> torch.Tensor:
+        """The start's weights: the counts above the spectrum's lowest as the signal."""
+        signal = (self.y - self.y.amin(1, keepdim=True)).clamp(min=0)
+        return self.valid / (signal + self.read2)
 
     def _steps(self) -> torch.Tensor:
         c = self.theta[:, : self.n_el]
@@ -199,7 +207,7 @@ class _Fit:
     def run(self, iterations: int) -> Refined:
         n_par = self.theta.shape[1]
         s = self._shape(self.theta)
-        w = 1.0 / ((self.y - self.y.amin(1, keepdim=True)).clamp(min=0) + self.read2)
+        w = self._data_weights()
         coef, _, _ = self._solve_linear(s, w)
         w = self._weights(coef, s)
         coef, _, cost = self._solve_linear(s, w)
@@ -235,7 +243,7 @@ class _Fit:
         contents = self.theta[:, : self.n_el].numpy()
         wt = np.concatenate([100.0 - contents.sum(1, keepdims=True), contents], 1)
         cond = self.theta[:, self.n_el :].numpy()
-        n_pix = s.shape[1]
+        n_pix = self.valid.sum(1).clamp(min=a.shape[1] + 1)
         scale = cost / (n_pix - a.shape[1])
         ridge = 1e-12 * torch.diagonal(a, dim1=1, dim2=2).clamp(min=1e-300)
         cov = torch.linalg.inv(a + torch.diag_embed(ridge))[:, : self.n_el, : self.n_el]
@@ -243,7 +251,7 @@ class _Fit:
         var = torch.cat([cov.sum((1, 2))[:, None], torch.diagonal(cov, dim1=1, dim2=2)], 1)
         sd = var.clamp(min=0).sqrt().numpy()
         return Refined(wt, sd, cond[:, 0], np.exp(cond[:, 1]), cond[:, 2], cond[:, 3],
-                       start_cost.numpy() / n_pix, cost.numpy() / n_pix)  # fmt: skip
+                       (start_cost / n_pix).numpy(), (cost / n_pix).numpy())  # fmt: skip
 
     def _damped_step(self, a: torch.Tensor, g: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
         """The Levenberg-Marquardt step, with each content at zero whose step would be

@@ -58,6 +58,22 @@ def test_refine_cost_tells_a_plasma_the_model_does_not_describe(steel_sim) -> No
     assert off.cost.min() > 10 * ok.cost.max()
 
 
+def test_refine_leaves_saturated_pixels_out(steel_sim) -> None:
+    from spectral.dataset import simulate_set
+    from spectral.refine import refine
+
+    data = simulate_set(4, 9)
+    full = steel_sim.instrument.full_scale
+    # three times the exposure: the strongest lines clip at full scale
+    over = np.minimum(data.spectra.astype(np.float64) * 3.0, full)
+    assert ((over >= full).sum(1) >= 5).all()
+    fit = refine(steel_sim, over, _rough(data.wt_pct.astype(np.float64)))
+    assert np.abs(fit.wt_pct - data.wt_pct)[:, 1:5].max() < 0.06
+    assert np.abs(fit.temperature_k - data.temperature_k).max() < 50.0
+    # three times the counts carry three times the shot noise's variance for the weights
+    assert np.median(fit.cost) < 0.5
+
+
 def test_refine_rejects_mismatched_shapes(steel_sim) -> None:
     from spectral.refine import refine
 
