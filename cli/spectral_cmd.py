@@ -145,7 +145,8 @@ def identify(file: Path, elements: str | None, vacuum: bool, top: int, clip_nega
     "--refine",
     is_flag=True,
     help="Fit the LTE plasma model to each spectrum, starting from SACA's composition "
-    "(about 0.1 s per spectrum); adds temperature_k, ne_cm3 and fit_cost.",
+    "(about 0.06 s per spectrum on 2 cores); adds <El>_sd_wt_pct, temperature_k, ne_cm3 and "
+    "fit_cost.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
 def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool, refine: bool,

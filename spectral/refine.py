@@ -21,19 +21,21 @@ The model of the counts is ``y = a s(theta) + b0 + b1 t`` with ``s`` the detecte
 place along the window (-1 to 1). Each pixel is weighted by ``1 / (a s + read_noise^2)``,
 the instrument's shot and read noise in counts (the number of accumulated shots scales every
 weight of a spectrum alike, so it drops out); pixels at the instrument's full scale are
-saturated and left out. The steps are Levenberg-Marquardt ones with
-Marquardt's scaling, the Jacobian by forward differences, and a content at zero that the step
-would make negative is held at zero for that step. The fit starts from SACA's composition
-and the best temperature and density of a coarse grid, with the linear parameters solved
-exactly; the weights are updated from the fitted model after every step.
+saturated and left out. The steps are Levenberg-Marquardt ones with Marquardt's scaling, the
+Jacobian by forward differences, and a content at zero that the step would make negative is
+held at zero for that step. The fit starts from SACA's composition, the wavelength shift of
+the best cross-correlation with the model, and the best temperature and density of a coarse
+grid, with the linear parameters solved exactly; the weights are updated from the fitted
+model after every step.
 
 What it is worth: on simulated spectra the fit has the very model that made them, so it
 shows what the spectra allow when the physics is right, and it comes near the Cramér-Rao
 bound of :func:`spectral.validation.detection_bounds`. On a measured spectrum its errors are
 those of the LTE model, a homogeneous plasma with hydrogenic Stark widths and NIST's
 transition probabilities (see the measured Fe and Ni comparison in the README), which SACA,
-trained on the same model, shares. It takes about a tenth of a second per spectrum on two
-cores, against about a millisecond for the compact SACA.
+trained on the same model, shares; the fit's cost then says so, where SACA cannot. It takes
+about 0.06 s per spectrum on two cores (``benchmarks/spectral_benchmark.py``), against about
+a millisecond for the compact SACA.
 """
 
 from __future__ import annotations
@@ -169,7 +171,8 @@ class _Fit:
         from spectral.instrument import Conditions
 
         contents = theta[:, : self.n_el].numpy()
-        wt = np.concatenate([100.0 - contents.sum(1, keepdims=True), contents], 1)
+        balance = np.maximum(100.0 - contents.sum(1, keepdims=True), 1e-6)
+        wt = np.concatenate([balance, contents], 1)
         b = len(wt)
         t, log_ne, shift, drift = (theta[:, self.n_el + k].numpy() for k in range(4))
         cond = Conditions(t, np.exp(log_ne), shift, drift, np.ones(b), np.ones(b), np.zeros(b))
