@@ -7,8 +7,8 @@ Writes benchmarks/results/spectral.json. In one run:
   the shipped compact SACA, the seed-size SACA when a trained one is given (``--seed-model``),
   PLS and univariate calibration. PLS and the calibration curves are fitted on the training
   split of the same simulated set the compact SACA was trained on (regenerated from its
-  recorded seed, and checked against its recorded SHA-256; a mismatch, which another CPU's
-  rounding gives, is reported in ``settings``).
+  recorded seed, and checked against its recorded SHA-256; a mismatch, as another CPU gives
+  with the same code and package versions, is reported in ``settings``).
   ``saca_compact_refined`` is the LTE fit of :mod:`spectral.refine` started from the compact
   SACA's composition, its presence calls the fitted contents above 0.01 wt %.
 * ``robustness``: the same on spectra with wavelength shifts up to +-0.2 nm and intensity
@@ -168,15 +168,16 @@ def main() -> None:
     model, cfg = load_saca(args.model)
     data_cfg = cfg.get("data", {})
     train = simulate_set(int(data_cfg["n_spectra"]), int(data_cfg["seed"]), progress=True)
-    # The SHA-256 is of the float32 spectra, bit for bit: the same code on another CPU (other
-    # vector instructions in the FFTs and the exponentials) gives other last bits. A mismatch
-    # is recorded and reported, not fatal: PLS and the calibration curves are then fitted to
-    # spectra from the same recipe and seed that differ in rounding only.
+    # The SHA-256 is of the float32 spectra, bit for bit: the same code and package versions
+    # gave another one on another CPU (an AMD EPYC, where the models were trained on an Intel
+    # Xeon). A mismatch is recorded and reported, not fatal: PLS and the calibration curves
+    # are then fitted to the spectra regenerated from the same recipe and seed.
     train_sha = train.sha256()
     sha_matches = train_sha == cfg["fingerprint"]["data_sha256"]
     if not sha_matches:
-        print("warning: regenerated training spectra differ bit for bit from the model's recorded "
-              "SHA-256 (another CPU rounds differently); going on", file=sys.stderr)  # fmt: skip
+        print("warning: regenerated training spectra differ bit for bit from the model's "
+              "recorded SHA-256 (as on another CPU with the same code); going on",
+              file=sys.stderr)  # fmt: skip
     tr, va, _ = split_indices(len(train.spectra), int(data_cfg["seed"]))
     test = simulate_set(args.n_test, 12345, progress=True)
     robust = simulate_set(args.n_test, 54321, shift_nm=0.2, drift=0.2, progress=True)
@@ -258,7 +259,7 @@ def main() -> None:
         for name, (f, _) in zip(names, fits, strict=True)
     }
     # are the fit's standard errors right? (error / standard error) over the samples that hold
-    # the element: mean and spread, 1 and 0 for errors as large as the fit says
+    # the element: mean and spread, 0 and 1 for errors as large as the fit says
     refine_z: dict[str, Any] = {}
     for name, (f, truth) in zip(names, fits, strict=True):
         refine_z[name] = {}
