@@ -150,7 +150,8 @@ def calibrate(model: SACA, spectra: np.ndarray, wt_pct: np.ndarray,
     slope and offset that map its composition onto ``wt_pct`` by least squares, and the shift
     of its presence logit from :func:`balanced_presence_bias` (see ``spectral.model``); the
     predictions it is fitted to are computed on ``device``."""
-    pred, logit = predict_logits(uncalibrated(model), spectra, device=device)
+    plain = uncalibrated(model)  # a CPU copy; moved, not copied again, to ``device``
+    pred, logit = predict_logits(plain.to(device) if device is not None else plain, spectra)
     slope, offset = np.ones(pred.shape[1]), np.zeros(pred.shape[1])
     bias = np.zeros(pred.shape[1])
     for j in range(pred.shape[1]):
@@ -249,6 +250,8 @@ def train_saca(
     if noise == "fresh" and (data.clean is None or data.noise_sd is None):
         raise ValueError("noise='fresh' needs spectra simulated with keep_clean=True")
     dev = resolve_device(device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input length: pick the fastest kernels
     t0 = time.perf_counter()
     elements = STEEL_ELEMENTS
     init_state, init_sha = None, None
@@ -410,8 +413,6 @@ def resolve_device(device: str) -> torch.device:
                         "no driver); train with --device cpu")  # fmt: skip
     if device not in ("cpu", "cuda"):
         raise UserError(f"unknown device {device!r}; choose cpu, cuda or auto")
-    if device == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input length: pick the fastest kernels
     return torch.device(device)
 
 
