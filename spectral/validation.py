@@ -252,8 +252,11 @@ def detection_bounds(
 
     wt, cond = _steels(n, seed)
     sd = _noise_sd(sim, sim.simulate(wt, cond), cond)
-    columns, names = [], []
-    for j, el in enumerate(STEEL_ELEMENTS[1:], start=1):
+    names = [*STEEL_ELEMENTS[1:], *CONDITION_STEPS]
+    # the Jacobian in noise units, (n, P, parameters), filled a column at a time
+    jac = np.empty((n, sd.shape[1], len(names)))
+    sd64 = sd.astype(np.float64)
+    for j in range(1, len(STEEL_ELEMENTS)):
         h = np.where(wt[:, j] > 0.5, 0.05, 0.005)  # majors central, traces forward from 0
         lo = np.maximum(wt[:, j] - h, 0.0)
         up, down = wt.copy(), wt.copy()
@@ -261,17 +264,14 @@ def detection_bounds(
         up[:, 0] -= h
         down[:, 0] += wt[:, j] - lo
         diff = sim.simulate(up, cond).astype(np.float64) - sim.simulate(down, cond)
-        columns.append(diff / (wt[:, j] + h - lo)[:, None])
-        names.append(el)
+        jac[:, :, j - 1] = diff / (wt[:, j] + h - lo)[:, None] / sd64
     for key, dh in CONDITION_STEPS.items():
         v = getattr(cond, key)
         step = v * dh if key == "ne_cm3" else np.full(n, dh)
         hi = dataclasses.replace(cond, **{key: v + step})
         lo_cond = dataclasses.replace(cond, **{key: v - step})
         diff = sim.simulate(wt, hi).astype(np.float64) - sim.simulate(wt, lo_cond)
-        columns.append(diff / (2 * step)[:, None])
-        names.append(key)
-    jac = np.stack(columns, 2) / sd[:, :, None].astype(np.float64)  # (n, P, parameters)
+        jac[:, :, names.index(key)] = diff / (2 * step)[:, None] / sd64
     fisher = np.einsum("npi,npj->nij", jac, jac)
     n_comp = len(STEEL_ELEMENTS) - 1
     groups = {"composition": list(range(n_comp)),
