@@ -74,6 +74,19 @@ def test_refine_leaves_saturated_pixels_out(steel_sim) -> None:
     assert np.median(fit.cost) < 0.5
 
 
+def test_refine_keeps_the_balance_above_zero(steel_sim) -> None:
+    from spectral.dataset import simulate_set
+    from spectral.refine import MAX_CONTENTS_WT_PCT, refine
+
+    data = simulate_set(2, 13)
+    start = data.wt_pct.astype(np.float64).copy()
+    start[:, 1:3] = (80.0, 60.0)  # contents summing to more than 100
+    start[:, 0] = 0.0
+    fit = refine(steel_sim, data.spectra, start, iterations=2)
+    assert (fit.wt_pct[:, 0] >= 100.0 - MAX_CONTENTS_WT_PCT - 1e-9).all()
+    assert np.allclose(fit.wt_pct.sum(1), 100.0) and (fit.wt_pct >= 0).all()
+
+
 def test_refine_rejects_mismatched_shapes(steel_sim) -> None:
     from spectral.refine import refine
 
