@@ -482,7 +482,7 @@ def spectral_section(r: dict[str, Any]) -> str:
                   "RMS log ratio | within ×2 |", "|---|---|---|---|---|---|"]  # fmt: skip
         side = r["reference"].get("side_by_side", {})
         for k, v in r["reference"].items():
-            if k == "side_by_side":
+            if k in ("side_by_side", "analyzed"):
                 continue
             lines.append(
                 f"| {k} | {v['window_nm'][0]:.0f}-{v['window_nm'][1]:.0f} | "
@@ -510,7 +510,30 @@ def spectral_section(r: dict[str, Any]) -> str:
                         f"{v['within_factor_2'] * 100:.0f} % |"
                     )
             lines.append("")
+    if r.get("reference", {}).get("analyzed"):
+        lines += measured_analysis(r["reference"]["analyzed"])
     return "\n".join(lines)
+
+
+def measured_analysis(a: dict[str, Any]) -> list[str]:
+    """What SACA and the LTE fit read from the measured pure-element spectra."""
+
+    def top(d: dict[str, float]) -> str:
+        return ", ".join(f"{el} {v:.1f}" for el, v in d.items())
+
+    lines = [
+        "**Reading the measured spectra** (pure Fe and pure Ni, air wavelengths, resampled "
+        "onto the 300-700 nm grid; the three largest contents, wt %):",
+        "",
+        "| spectrum | SACA compact | SACA compact + LTE fit | fit T (K) | fit n_e (cm⁻³) | "
+        "fit cost |",
+        "|---|---|---|---|---|---|",
+    ]
+    for el, v in a.items():
+        lines.append(f"| pure {el} | {top(v['saca_compact'])} | "
+                     f"{top(v['saca_compact_refined'])} | {v['temperature_k']:.0f} | "
+                     f"{v['ne_cm3']:.2g} | {v['fit_cost']:.0f} |")  # fmt: skip
+    return lines + [""]
 
 
 def microstructure_section(r: dict[str, Any]) -> str:
