@@ -33,9 +33,9 @@ the fitted model after every step.
 What it is worth: on simulated spectra the fit has the very model that made them, so it
 shows what the spectra allow when the physics is right, and it comes near the Cramér-Rao
 bound of :func:`spectral.validation.detection_bounds`. On a measured spectrum its errors are
-those of the LTE model: a homogeneous plasma of the steel elements alone (no lines of the
-air around a real plume, such as H alpha at 656 nm), hydrogenic Stark widths, NIST's
-transition probabilities and the preset's instrument function. SACA, trained on the same
+those of the LTE model: a homogeneous plasma of the steel elements alone (no lines of N, O
+or H from the air around a real plume), hydrogenic Stark widths, NIST's transition
+probabilities, and the preset's instrument function. SACA, trained on the same
 model, shares them; the fit's cost then says so, where SACA cannot. It takes about 0.06 s
 per spectrum on two cores (``benchmarks/spectral_benchmark.py``), against about a
 millisecond for the compact SACA.
