@@ -140,9 +140,10 @@ class _Fit:
         self.upper = torch.tensor([100.0] * self.n_el + [v[1] for v in CONDITION_BOUNDS.values()],
                                   dtype=torch.float64)  # fmt: skip
         contents = torch.from_numpy(np.clip(wt_start[:, 1:], 0.0, None))
-        signal = (self.y - self.y.amin(1, keepdim=True)).clamp(min=0)
+        # the counts above the spectrum's lowest: the signal, before there is a model
+        self.signal = (self.y - self.y.amin(1, keepdim=True)).clamp(min=0)
         w = self._data_weights()
-        shift = self._start_shift(contents, signal)
+        shift = self._start_shift(contents)
         best_cost = torch.full((len(counts),), float("inf"), dtype=torch.float64)
         best = torch.zeros(len(counts), 3, dtype=torch.float64)
         for t in START_TEMPERATURES_K:
@@ -156,7 +157,7 @@ class _Fit:
                 best[better] = cond[better]
         self.theta = self._project(torch.cat([contents, best], 1))
 
-    def _start_shift(self, contents: torch.Tensor, signal: torch.Tensor) -> torch.Tensor:
+    def _start_shift(self, contents: torch.Tensor) -> torch.Tensor:
         """Each spectrum's wavelength shift (nm) against the model at the start composition and
         the middle of the grid: the peak of their cross-correlation over whole pixels up to
         ``SHIFT_SEARCH_NM``, refined by a parabola through the peak and its neighbours."""
@@ -164,7 +165,7 @@ class _Fit:
         mid = torch.tensor([9500.0, np.log(1.3e17), 0.0], dtype=torch.float64)
         s = self._shape(torch.cat([contents, mid.repeat(b, 1)], 1))
         s = s - s.mean(1, keepdim=True)
-        y = signal - signal.mean(1, keepdim=True)
+        y = self.signal - self.signal.mean(1, keepdim=True)
         step = float(np.median(np.diff(self.sim.instrument.wavelength_nm)))
         k_max = max(1, int(round(SHIFT_SEARCH_NM / step)))
         lags = range(-k_max, k_max + 1)
@@ -219,9 +220,8 @@ class _Fit:
         return self.valid / ((self._response(coef) * s).clamp(min=0) + self.read2)
 
     def _data_weights(self) -> torch.Tensor:
-        """The start's weights: the counts above the spectrum's lowest as the signal."""
-        signal = (self.y - self.y.amin(1, keepdim=True)).clamp(min=0)
-        return self.valid / (signal + self.read2)
+        """The start's weights, with the counts above the spectrum's lowest as the signal."""
+        return self.valid / (self.signal + self.read2)
 
     def _steps(self) -> torch.Tensor:
         c = self.theta[:, : self.n_el]
