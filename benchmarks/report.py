@@ -392,7 +392,6 @@ NAMES = {"saca_compact": "SACA compact", "saca_compact_refined": "SACA compact +
 def spectral_section(r: dict[str, Any]) -> str:
     st = r["settings"]
     els = list(r["models"]["saca_compact"])
-    names = NAMES
     lines = [
         "## spectral (measured)",
         "",
@@ -417,7 +416,7 @@ def spectral_section(r: dict[str, Any]) -> str:
         avail = [k for k in ("saca_compact", "saca_compact_refined", "saca_compact_uncalibrated",
                              "saca_wide", "saca", "pls", "univariate")
                  if "not_trained" not in block.get(k, {"not_trained": 1})]  # fmt: skip
-        lines.append("| element | " + " | ".join(names[k] for k in avail) + " |")
+        lines.append("| element | " + " | ".join(NAMES[k] for k in avail) + " |")
         lines.append("|---|" + "---|" * len(avail))
         for el in els:
             cells = []
