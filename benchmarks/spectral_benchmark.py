@@ -135,33 +135,25 @@ def side_by_side(aalto: Path) -> dict[str, Any]:
     return out
 
 
-def analyze_measured(aalto: Path, model: Any) -> dict[str, Any]:
-    """SACA compact and the LTE fit on the measured pure Fe and Ni spectra (converted to air
-    wavelengths and resampled onto the model's 300-700 nm grid): the three largest contents
-    each reads, and the fit's temperature, density and cost."""
-    from spectral.atomic import vacuum_to_air
-    from spectral.dataset import STEEL_ELEMENTS, simulator
-    from spectral.io import Spectrum, read_spectrum, resample
-    from spectral.refine import refine
-    from spectral.train import predict
+def analyze_measured(aalto: Path, model_dir: Path | None) -> dict[str, Any]:
+    """``eftgan spectral analyze --vacuum`` without and with ``--refine`` on the measured pure
+    Fe and Ni spectra (vacuum wavelengths, resampled onto the model's 300-700 nm grid): the
+    three largest contents SACA compact and the LTE fit read, and the fit's temperature,
+    density and cost."""
+    from spectral.analyze import analyze_files
+    from spectral.dataset import STEEL_ELEMENTS
 
-    sim = simulator("seed")
-    out: dict[str, Any] = {}
-    for el in ("Fe", "Ni"):
-        spec = read_spectrum(aalto / f"{el}_spectrum.csv")
-        air = Spectrum(vacuum_to_air(spec.wavelength), spec.intensity, spec.source)
-        x = resample(air, sim.instrument.wavelength_nm)[None].astype(np.float32)
-        w, _ = predict(model, x)
-        fit = refine(sim, x, w)
+    files = [aalto / f"{el}_spectrum.csv" for el in ("Fe", "Ni")]
+    plain = analyze_files(files, model_dir, vacuum=True)
+    fitted = analyze_files(files, model_dir, refine=True, vacuum=True)
 
-        def top(wt: np.ndarray) -> dict[str, float]:
-            order = np.argsort(-wt)[:3]
-            return {STEEL_ELEMENTS[i]: float(wt[i]) for i in order}
+    def top(row: dict[str, Any]) -> dict[str, float]:
+        wt = {el: row[f"{el}_wt_pct"] for el in STEEL_ELEMENTS}
+        return dict(sorted(wt.items(), key=lambda kv: -kv[1])[:3])
 
-        out[el] = {"saca_compact": top(w[0]), "saca_compact_refined": top(fit.wt_pct[0]),
-                   "temperature_k": float(fit.temperature_k[0]), "ne_cm3": float(fit.ne_cm3[0]),
-                   "fit_cost": float(fit.cost[0])}  # fmt: skip
-    return out
+    return {el: {"saca_compact": top(a), "saca_compact_refined": top(b),
+                 **{k: b[k] for k in ("temperature_k", "ne_cm3", "fit_cost")}}
+            for el, a, b in zip(("Fe", "Ni"), plain, fitted, strict=True)}  # fmt: skip
 
 
 def main() -> None:
@@ -423,7 +415,7 @@ def main() -> None:
                 vacuum_to_air(df["wavelength"].to_numpy()), df["spectrum"].to_numpy(), name, win
             )
         reference["side_by_side"] = side_by_side(aalto)
-        reference["analyzed"] = analyze_measured(aalto, model)
+        reference["analyzed"] = analyze_measured(aalto, args.model)
     report = {
         "models": models,
         "robustness": robustness,

@@ -148,13 +148,15 @@ def identify(file: Path, elements: str | None, vacuum: bool, top: int, clip_nega
     "(about 0.06 s per spectrum on 2 cores); adds <El>_sd_wt_pct, temperature_k, ne_cm3 and "
     "fit_cost.",
 )
+@click.option("--vacuum", is_flag=True, help="The files' wavelengths are in vacuum.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
 def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool, refine: bool,
-            fmt: str) -> None:  # fmt: skip
+            vacuum: bool, fmt: str) -> None:  # fmt: skip
     """Composition (wt %) and element presence for each spectrum file."""
     from spectral.analyze import analyze_files
 
-    rows = analyze_files(list(files), model_dir, clip_negative, refine, progress=len(files) > 50)
+    rows = analyze_files(list(files), model_dir, clip_negative, refine,
+                         progress=len(files) > 50, vacuum=vacuum)  # fmt: skip
     cols = ["file"] + [k for k in rows[0] if k != "file"]
     if fmt == "table":
         els = [k[: -len("_present")] for k in cols if k.endswith("_present")]

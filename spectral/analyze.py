@@ -27,6 +27,7 @@ def analyze_files(
     clip_negative: bool = False,
     refine: bool = False,
     progress: bool = False,
+    vacuum: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per file: ``file``, ``<El>_wt_pct`` and ``<El>_present`` for each element.
 
@@ -36,11 +37,16 @@ def analyze_files(
     (``<El>_sd_wt_pct``), the fitted ``temperature_k`` and ``ne_cm3``, and ``fit_cost``,
     the weighted residual per pixel (about 1 / accumulated shots where the model describes
     the spectrum; much more where it does not). The weights assume the file holds detector
-    counts on the model instrument's scale."""
-    from spectral.io import read_spectrum, resample
+    counts on the model instrument's scale. With ``vacuum`` the files' wavelengths are in
+    vacuum and are converted to air, as the models' are."""
+    from spectral.atomic import vacuum_to_air
+    from spectral.io import Spectrum, read_spectrum, resample
     from spectral.train import load_saca, predict
 
     spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
+    if vacuum:
+        spectra = [Spectrum(vacuum_to_air(s.wavelength), s.intensity, s.source, s.meta)
+                   for s in spectra]  # fmt: skip
     model, config = load_saca(Path(model_dir) if model_dir else None)
     grid = model_grid(config)
     x = np.stack([resample(s, grid) for s in spectra]).astype(np.float32)

@@ -122,3 +122,32 @@ def test_analyze_refine_adds_the_fitted_plasma(capsys, tmp_path: Path, steel_sim
         assert (row["Eu_present"] == "True") == (wt[10] > 0.01) or 0.005 < wt[10] < 0.02
     code, out, _ = run(capsys, "spectral", "analyze", files[0], "--refine")
     assert code == 0 and "T (K)" in out and "fit cost" in out
+
+
+def test_analyze_vacuum_reads_a_vacuum_file_as_its_air_twin(capsys, tmp_path: Path,
+                                                          steel_sim) -> None:  # fmt: skip
+    from eftgan.paths import shipped_models_dir
+    from spectral.atomic import air_to_vacuum
+    from spectral.dataset import simulate_set
+    from spectral.io import write_csv
+    from spectral.train import DEFAULT_SACA
+
+    if not (shipped_models_dir() / DEFAULT_SACA / "config.json").is_file():
+        pytest.skip("the default SACA model is not shipped yet")
+    counts = simulate_set(1, 21).spectra[0]
+    wl = steel_sim.instrument.wavelength_nm
+    # a margin, so that the vacuum grid (about 0.1 nm longer) still covers 300-700 nm in air
+    wide = np.concatenate([[wl[0] - 1.0], wl, [wl[-1] + 1.0]])
+    padded = np.concatenate([[counts[0]], counts, [counts[-1]]])
+    air, vac = tmp_path / "air.csv", tmp_path / "vac.csv"
+    write_csv(air, wide, {"counts": padded})
+    write_csv(vac, air_to_vacuum(wide), {"counts": padded})
+    rows = {}
+    for name, args in (("air", [str(air)]), ("vac", [str(vac), "--vacuum"]),
+                       ("vac_as_air", [str(vac)])):  # fmt: skip
+        code, out, _ = run(capsys, "spectral", "analyze", *args, "--format", "csv")
+        assert code == 0
+        rows[name] = next(csv.DictReader(io.StringIO(out)))
+    cr = {k: float(v["Cr_wt_pct"]) for k, v in rows.items()}
+    assert abs(cr["vac"] - cr["air"]) < 0.02
+    assert abs(cr["vac_as_air"] - cr["air"]) > abs(cr["vac"] - cr["air"])
