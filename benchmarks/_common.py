@@ -38,9 +38,6 @@ def machine() -> str:
 
 
 def write_json(name: str, payload: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / name
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, allow_nan=True))
-    tmp.replace(path)
-    return path
+    from eftgan.files import atomic_write_text
+
+    return atomic_write_text(RESULTS / name, json.dumps(payload, indent=1, allow_nan=True))

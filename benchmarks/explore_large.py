@@ -21,6 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine
 
+from eftgan.files import atomic_write_json
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -48,9 +50,7 @@ def main() -> None:
             f"on {machine()}",
         }
     )
-    tmp_path = path.with_suffix(".tmp")
-    tmp_path.write_text(json.dumps(report, indent=1) + "\n")
-    tmp_path.replace(path)
+    atomic_write_json(path, report)
 
 
 if __name__ == "__main__":

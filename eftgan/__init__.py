@@ -23,6 +23,14 @@ def load_model(path: Any = None) -> ECNetModel:
     return _load(path)
 
 
+def load(folder: Any) -> Any:
+    """Load a model folder of any kind (ECNet, EFTGAN, SACA, DCGAN); see
+    :func:`eftgan.checkpoint.load` for what each kind returns."""
+    from eftgan.checkpoint import load as _load
+
+    return _load(folder)
+
+
 def __getattr__(name: str) -> Any:
     if name == "Screener":  # imported lazily: torch stays out of `import eftgan`
         from eftgan.explore import Screener
@@ -31,4 +39,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'eftgan' has no attribute {name!r}")
 
 
-__all__ = ["Screener", "__version__", "load_model"]
+__all__ = ["Screener", "__version__", "load", "load_model"]

@@ -1,14 +1,22 @@
-"""Model folders: ``config.json`` + ``weights.safetensors`` + ``card.md`` (+ ``embeddings.json``).
+"""Model folders: ``config.json`` + ``weights.safetensors`` + ``card.md`` + ``history.csv`` +
+``loss.png`` (+ kind-specific extras such as ``embeddings.json``).
 
-Nothing here unpickles: weights are safetensors, everything else JSON or Markdown. The config
-records the SHA-256 of the weights, so a damaged or edited weights file is refused, and a format
-version, so a folder written by an incompatible eftgan is refused with a clear message.
+Nothing here unpickles: weights are safetensors, everything else JSON, CSV or Markdown. The
+config records the SHA-256 of the weights, so a damaged or edited weights file is refused, and a
+format version, so a folder written by an incompatible eftgan is refused with a clear message.
+``config.json`` is written last: its presence marks a complete folder.
+
+Every trainer ends through :func:`write_finished_run` (history, loss curve, card with the
+package versions, weights, config), and every model folder, whatever its kind, loads through
+:func:`load` (``eftgan.load``), which dispatches on the ``kind`` recorded in ``config.json`` to
+the typed loader of that kind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import platform
 from pathlib import Path
@@ -17,8 +25,8 @@ from typing import Any
 import torch
 from safetensors.torch import save
 
-from eftgan.elements import atomic_write_bytes, atomic_write_text
 from eftgan.errors import CheckpointError
+from eftgan.files import atomic_write_bytes, atomic_write_text, staged_dir
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "weights.safetensors"
@@ -38,8 +46,25 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def versions_line() -> str:
+    """``Versions: python 3.11.2, eftgan 0.1.0, torch ...``: the line every card ends with."""
+    return "Versions: " + ", ".join(f"{k} {v}" for k, v in package_versions().items())
+
+
 def sha256_bytes(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+def history_csv(history: list[dict[str, Any]]) -> str:
+    """Rows of per-epoch (or per-step) numbers as CSV; columns in first-seen order, a value
+    missing from a row is left empty."""
+    cols: list[str] = []
+    for row in history:
+        cols += [k for k in row if k not in cols]
+    fmt = lambda v: "" if v is None else f"{v:.8g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = [",".join(cols)] + [",".join(fmt(row.get(c)) for c in cols) for row in history]
+    return "\n".join(lines) + "\n"
 
 
 def state_dict_bytes(module: torch.nn.Module, metadata: dict[str, str] | None = None) -> bytes:
@@ -71,6 +96,42 @@ def write_model_folder(
     }
     atomic_write_text(folder / CONFIG_FILE, json.dumps(config, indent=2))
     return folder
+
+
+def write_finished_run(
+    folder: str | os.PathLike[str],
+    module: torch.nn.Module,
+    kind: str,
+    model_config: dict[str, Any],
+    card: str,
+    history: list[dict[str, Any]],
+    curves: dict[str, str],
+    x: str,
+    extra: dict[str, Any] | None = None,
+    log: bool = False,
+    smooth_points: int = 0,
+) -> Path:
+    """Write a finished training run as a model folder, the one way every trainer ends.
+
+    ``history`` (rows of numbers) goes to ``history.csv``; ``curves`` maps a legend label to a
+    history column, plotted against column ``x`` in ``loss.png`` (log scale with ``log``,
+    running means with ``smooth_points``, see :func:`eftgan.plotting.loss_curves_png`); the
+    card gets the package versions as its last line; then weights and config
+    (:func:`write_model_folder`).
+    """
+    from eftgan.plotting import loss_curves_png
+
+    folder = Path(folder)
+    atomic_write_text(folder / "history.csv", history_csv(history))
+    if history:
+        xs = [row[x] for row in history]
+        lines = {
+            label: (xs, [row.get(col, math.nan) for row in history])
+            for label, col in curves.items()
+        }
+        loss_curves_png(folder / "loss.png", lines, x, log=log, smooth_points=smooth_points)
+    card = card.rstrip("\n") + "\n\n" + versions_line() + "\n"
+    return write_model_folder(folder, module, kind, model_config, card, extra)
 
 
 def read_model_folder(
@@ -127,8 +188,9 @@ def read_model_folder(
     return config, state
 
 
-def half_precision_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str], kind: str
-                        ) -> Path:  # fmt: skip
+def half_precision_copy(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], kind: str
+) -> Path:
     """Copy the model folder ``src`` to ``dst`` with its floating-point weights stored as
     float16 (half the size; they are read back into float32 models, so a value keeps about
     three significant digits and any below 6e-8 becomes 0). The configuration records the
@@ -143,32 +205,79 @@ def half_precision_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]
     half = {k: v.half() if v.dtype.is_floating_point else v for k, v in state.items()}
     if not all(torch.isfinite(v).all() for v in half.values() if v.dtype.is_floating_point):
         raise CheckpointError(f"{src}: some weights overflow float16; keep them as they are")
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for f in src.iterdir():
-        if f.is_file() and f.name not in (CONFIG_FILE, WEIGHTS_FILE):
-            shutil.copy2(f, tmp / f.name)
-    blob = save({k: v.contiguous() for k, v in half.items()})
-    (tmp / WEIGHTS_FILE).write_bytes(blob)
-    original = config["weights"]["sha256"]
-    config["weights"] = {"file": WEIGHTS_FILE, "sha256": sha256_bytes(blob), "dtype": "float16",
-                         "float32_sha256": original}  # fmt: skip
-    card = tmp / "card.md"
-    if card.is_file():
-        card.write_text(
-            card.read_text().rstrip("\n") + "\n\nThe weights are stored as float16 "
-            f"(trained in float32, SHA-256 `{original}`); they load into float32.\n"
-        )
-    (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-    tmp.rename(dst)
+    with staged_dir(dst) as tmp:
+        for f in src.iterdir():
+            if f.is_file() and f.name not in (CONFIG_FILE, WEIGHTS_FILE):
+                shutil.copy2(f, tmp / f.name)
+        blob = save({k: v.contiguous() for k, v in half.items()})
+        atomic_write_bytes(tmp / WEIGHTS_FILE, blob)
+        original = config["weights"]["sha256"]
+        config["weights"] = {
+            "file": WEIGHTS_FILE,
+            "sha256": sha256_bytes(blob),
+            "dtype": "float16",
+            "float32_sha256": original,
+        }
+        card = tmp / "card.md"
+        if card.is_file():
+            card.write_text(
+                card.read_text().rstrip("\n") + "\n\nThe weights are stored as float16 "
+                f"(trained in float32, SHA-256 `{original}`); they load into float32.\n"
+            )
+        atomic_write_text(tmp / CONFIG_FILE, json.dumps(config, indent=2))
     return dst
+
+
+#: The typed loader of each model kind, as ``module:attribute`` (imported only when used, so
+#: loading a spectrum model does not import the graph network, and the other way round).
+LOADERS: dict[str, str] = {
+    "ecnet": "eftgan.model:load_model",
+    "eftgan": "eftgan.explore:load_screener",
+    "saca": "spectral.predict:load_saca",
+    "dcgan": "microstructure.generate:load_generator",
+}
+
+
+def read_kind(folder: str | os.PathLike[str]) -> str:
+    """The ``kind`` recorded in a model folder's ``config.json`` (a one-line error if none)."""
+    path = Path(folder) / CONFIG_FILE
+    try:
+        kind = json.loads(path.read_text()).get("kind")
+    except FileNotFoundError:
+        raise CheckpointError(f"{folder} is not a model folder (no {CONFIG_FILE})") from None
+    except (OSError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path} is not a model configuration ({exc})") from None
+    if kind not in LOADERS:
+        raise CheckpointError(
+            f"{folder} holds a model of kind {kind!r}; eftgan loads {', '.join(LOADERS)}"
+        )
+    return str(kind)
+
+
+def load(folder: str | os.PathLike[str]) -> Any:
+    """Load a model folder of any kind with the typed loader of its ``kind``.
+
+    Returns what that loader returns: an :class:`eftgan.model.ECNetModel` (``ecnet``), an
+    :class:`eftgan.explore.Screener` (``eftgan``), ``(SACA, config)`` (``saca``, see
+    :func:`spectral.predict.load_saca`) or ``(Generator, config)`` (``dcgan``, see
+    :func:`microstructure.generate.load_generator`).
+    """
+    import importlib
+
+    module, attr = LOADERS[read_kind(folder)].split(":")
+    return getattr(importlib.import_module(module), attr)(Path(folder))
 
 
 __all__ = [
     "FORMAT_VERSION",
+    "LOADERS",
     "half_precision_copy",
+    "history_csv",
+    "load",
     "package_versions",
+    "read_kind",
     "read_model_folder",
+    "versions_line",
+    "write_finished_run",
     "write_model_folder",
 ]

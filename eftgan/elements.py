@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from eftgan.errors import UnknownElementError, UserError
+from eftgan.files import atomic_write_text
 
 DESCRIPTOR_NAMES: tuple[str, ...] = (
     "Z",
@@ -272,30 +272,6 @@ class EmbeddingTable:
         except json.JSONDecodeError as exc:
             raise UserError(f"embedding table {path} is not valid JSON ({exc.msg})") from None
         return cls.from_dict(d)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
-    atomic_write_bytes(path, text.encode())
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 _TABLES: dict[str, EmbeddingTable] = {}

@@ -35,10 +35,9 @@ from eftgan.checkpoint import read_model_folder
 from eftgan.composition import CompositionLike, check_elements, parse_composition, simplex_grid
 from eftgan.errors import CheckpointError, UserError
 from eftgan.infogan import GANConfig, Generator
-from eftgan.paths import shipped_models_dir
+from eftgan.paths import default_model_dir
 
 K_B_EV = 8.617333262e-5  # eV/K
-DEFAULT_EFTGAN = "eftgan-fenicocrmnpd-v2"
 
 
 def _columns(elements: Sequence[str]) -> list[str]:
@@ -93,7 +92,7 @@ class Screener:
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Screener:
         """Load an EFTGAN model folder; without a path, the shipped default model."""
-        folder = Path(path) if path is not None else shipped_models_dir() / DEFAULT_EFTGAN
+        folder = Path(path) if path is not None else default_model_dir("eftgan")
         config, state = read_model_folder(folder, kind="eftgan")
         return cls(config, state, folder)
 
@@ -261,3 +260,8 @@ def validate_elements(elements: Sequence[str], supported: Sequence[str]) -> list
         raise UserError("give at least two elements, e.g. --elements Fe,Ni,Co")
     check_elements({e: 1.0 for e in names}, supported, "--elements")
     return names
+
+
+def load_screener(path: str | os.PathLike[str] | None = None) -> Screener:
+    """An EFTGAN model folder as a :class:`Screener` (default: the shipped model)."""
+    return Screener.load(path)

@@ -1,11 +1,31 @@
-"""Where eftgan finds what it ships and where it caches what it downloads."""
+"""Where eftgan finds what it ships and where it caches what it downloads.
+
+Every default model name lives here, one per task, so that the library, the command line and
+the tests agree on which shipped folder is "the" model of a kind.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-DEFAULT_MODEL_NAME = "ecnet-fenicocrmnpd-v1"
+__all__ = [
+    "DEFAULT_MODELS",
+    "DEFAULT_MODEL_NAME",
+    "default_model_dir",
+    "eftgan_home",
+    "shipped_models_dir",
+]
+
+#: The shipped default model folder of each model kind (``config.json``'s ``kind``).
+DEFAULT_MODELS: dict[str, str] = {
+    "ecnet": "ecnet-fenicocrmnpd-v1",
+    "eftgan": "eftgan-fenicocrmnpd-v2",
+    "saca": "saca-compact-steel-v10",
+    "dcgan": "dcgan-alsi-conditional-v2",
+}
+#: The default ECNet, the model ``eftgan.load_model()`` and ``eftgan predict`` use.
+DEFAULT_MODEL_NAME = DEFAULT_MODELS["ecnet"]
 
 
 def eftgan_home() -> Path:
@@ -21,6 +41,10 @@ def shipped_models_dir() -> Path:
     return Path(eftgan_data.__file__).resolve().parent / "models"
 
 
-def default_model_dir() -> Path:
-    """Folder of the default ECNet model trained on the FeNiCoCrMn/Pd DFT dataset."""
-    return shipped_models_dir() / DEFAULT_MODEL_NAME
+def default_model_dir(kind: str = "ecnet") -> Path:
+    """Folder of the shipped default model of ``kind`` (ecnet, eftgan, saca, dcgan)."""
+    if kind not in DEFAULT_MODELS:
+        from eftgan.errors import UserError
+
+        raise UserError(f"no shipped model of kind {kind!r}; kinds: {', '.join(DEFAULT_MODELS)}")
+    return shipped_models_dir() / DEFAULT_MODELS[kind]

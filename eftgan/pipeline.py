@@ -28,8 +28,8 @@ from torch import nn
 from eftgan.augment import FitSettings, augmented_fit
 from eftgan.checkpoint import package_versions, write_model_folder
 from eftgan.dataset import TARGETS, Dataset
-from eftgan.elements import atomic_write_bytes
 from eftgan.errors import UserError
+from eftgan.files import atomic_write_bytes
 from eftgan.infogan import (
     Discriminator,
     GANConfig,

@@ -18,11 +18,14 @@ def pyplot() -> Any:
 
 def save_png(fig: Any, path: Path, **savefig_kw: Any) -> Path:
     """Write ``fig`` to ``path`` through a temporary file and a rename, then close it."""
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, **savefig_kw)
-    pyplot().close(fig)
-    tmp.replace(path)
-    return path
+    from eftgan.files import atomic_writer
+
+    try:
+        with atomic_writer(path) as tmp:
+            fig.savefig(tmp, format="png", **savefig_kw)
+    finally:
+        pyplot().close(fig)
+    return Path(path)
 
 
 def loss_curves_png(

@@ -31,8 +31,9 @@ from torch_geometric.data import Batch, Data
 from eftgan.checkpoint import package_versions, write_model_folder
 from eftgan.dataset import PHASES, TARGETS, Dataset, split_by_composition
 from eftgan.ecnet import ECNet, ECNetConfig
-from eftgan.elements import EmbeddingTable, atomic_write_bytes, atomic_write_text
+from eftgan.elements import EmbeddingTable
 from eftgan.errors import UserError
+from eftgan.files import atomic_write_bytes, atomic_write_text
 from eftgan.graphs import structure_to_graph
 
 STATE_FILE = "state.safetensors"

@@ -82,7 +82,7 @@ def write_png(path: Path, img: np.ndarray) -> None:
 
     from PIL import Image
 
-    from eftgan.elements import atomic_write_bytes
+    from eftgan.files import atomic_write_bytes
 
     a = np.clip(np.rint(np.asarray(img) * 255), 0, 255).astype(np.uint8)
     buf = io.BytesIO()

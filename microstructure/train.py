@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from eftgan.checkpoint import package_versions, read_model_folder, write_model_folder
-from eftgan.elements import atomic_write_bytes, atomic_write_text
+from eftgan.files import atomic_write_bytes, atomic_write_text
 from eftgan.errors import CheckpointError, UserError
 from eftgan.train import (
     STATE_FILE,

@@ -323,10 +323,10 @@ def _all_arrays(source: str) -> dict[str, np.ndarray]:
     arrays["scatter_vals"] = np.array(list(scatter.values()), dtype=np.float64)
     for (el, st), lv in _read_levels(levels_path, None).items():
         arrays[f"levels:{el}:{st}"] = lv
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_file.with_name(cache_file.name + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(cache_file)
+    from eftgan.files import atomic_writer
+
+    with atomic_writer(cache_file) as tmp:
+        np.savez(tmp, **arrays)
     return arrays
 
 

@@ -294,7 +294,7 @@ def resample(spec: Spectrum, grid_nm: np.ndarray) -> np.ndarray:
 
 def write_csv(path: Path, wavelength: np.ndarray, columns: dict[str, np.ndarray]) -> None:
     """Write ``wavelength_nm`` and named intensity columns atomically."""
-    from eftgan.elements import atomic_write_text
+    from eftgan.files import atomic_write_text
 
     names = list(columns)
     lines = [",".join(["wavelength_nm", *names])]

@@ -53,7 +53,7 @@ import numpy as np
 import torch
 
 from eftgan.checkpoint import package_versions, write_model_folder
-from eftgan.elements import atomic_write_bytes, atomic_write_text
+from eftgan.files import atomic_write_bytes, atomic_write_text
 from eftgan.errors import UserError
 from eftgan.train import (
     STATE_FILE,
