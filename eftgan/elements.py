@@ -5,18 +5,26 @@ Two kinds of per-element data live here:
 * **Static descriptors** from pymatgen for any element (:func:`element`, :func:`descriptor_matrix`):
   atomic number, mass (u), group, period, Pauling electronegativity, atomic and metallic radius (Å),
   valence electrons, first and second ionization energies (eV).
-* **Learned embeddings** (:class:`EmbeddingTable`): named, versioned tables of vectors, one per
-  element, written by a trained model (ECNet's element slots) and readable by any other package
-  through :func:`get_table`. Tables are plain JSON, so they load anywhere without torch.
+* **Learned embeddings** (:class:`EmbeddingTable`): a named, versioned table of vectors, one
+  per element, that a trained ECNet writes beside its weights (``embeddings.json``: the input
+  vector of each element slot). Tables are plain JSON, so they load anywhere without torch.
+
+The sibling packages read the static descriptors: ``spectral`` takes masses and ionization
+energies (Saha balance, Doppler widths), ``microstructure`` the descriptors of Al and Si for the
+conditional DCGAN's condition vector. A learned table covers only the elements its ECNet was
+trained on (Fe, Ni, Co, Cr, Mn, Pd for the shipped model), so it carries nothing for Al-Si or
+for the steel and rare-earth elements of the spectra; it is a model output, read with
+:meth:`EmbeddingTable.load`, not a registry the siblings look things up in.
 
 Example::
 
     >>> from eftgan import elements
     >>> elements.element("Fe").ionization_energies_ev[0]
     7.9024...
-    >>> table = elements.get_table("ecnet-fenicocrmnpd-v1")  # shipped with the default model
+    >>> from eftgan.paths import default_model_dir
+    >>> table = elements.EmbeddingTable.load(default_model_dir() / "embeddings.json")
     >>> table.vector("Ni").shape
-    (64,)
+    (32,)
 """
 
 from __future__ import annotations
@@ -272,45 +280,3 @@ class EmbeddingTable:
         except json.JSONDecodeError as exc:
             raise UserError(f"embedding table {path} is not valid JSON ({exc.msg})") from None
         return cls.from_dict(d)
-
-
-_TABLES: dict[str, EmbeddingTable] = {}
-
-
-def register_table(table: EmbeddingTable, overwrite: bool = False) -> None:
-    """Make a table available to :func:`get_table` under its name for this process."""
-    if table.name in _TABLES and not overwrite:
-        raise UserError(f"an embedding table named {table.name!r} is already registered")
-    _TABLES[table.name] = table
-
-
-def _shipped_table_files() -> dict[str, Path]:
-    from eftgan.paths import shipped_models_dir
-
-    found: dict[str, Path] = {}
-    root = shipped_models_dir()
-    if root.is_dir():
-        for f in sorted(root.glob("*/embeddings.json")):
-            try:
-                found[json.loads(f.read_text())["name"]] = f
-            except (OSError, KeyError, json.JSONDecodeError):
-                continue
-    return found
-
-
-def available_tables() -> list[str]:
-    """Names of registered tables and of tables shipped with the default models."""
-    return sorted(set(_TABLES) | set(_shipped_table_files()))
-
-
-def get_table(name: str) -> EmbeddingTable:
-    """A registered or shipped embedding table by name."""
-    if name not in _TABLES:
-        files = _shipped_table_files()
-        if name not in files:
-            raise UserError(
-                f"no embedding table named {name!r}; available: "
-                f"{', '.join(available_tables()) or 'none'}"
-            )
-        _TABLES[name] = EmbeddingTable.load(files[name])
-    return _TABLES[name]

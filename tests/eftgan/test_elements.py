@@ -71,20 +71,10 @@ def test_embedding_table_rejects_bad_shapes_and_versions() -> None:
         elements.EmbeddingTable.from_dict(d)
 
 
-def test_registry_registers_and_finds_tables() -> None:
-    t = elements.EmbeddingTable("registry-test", "1", ("Fe",), np.ones((1, 3)))
-    elements.register_table(t)
-    assert elements.get_table("registry-test") is t
-    assert "registry-test" in elements.available_tables()
-    with pytest.raises(UserError, match="already registered"):
-        elements.register_table(t)
-    with pytest.raises(UserError, match="no embedding table named"):
-        elements.get_table("no-such-table")
-
-
 def test_shipped_default_model_exports_its_embedding_table() -> None:
-    from eftgan.paths import DEFAULT_MODEL_NAME
+    from eftgan.paths import DEFAULT_MODEL_NAME, default_model_dir
 
-    table = elements.get_table(DEFAULT_MODEL_NAME)
+    table = elements.EmbeddingTable.load(default_model_dir() / "embeddings.json")
+    assert table.name == DEFAULT_MODEL_NAME
     assert set(table.elements) == {"Fe", "Ni", "Co", "Cr", "Mn", "Pd"}
     assert table.vectors.shape[0] == 6 and math.isfinite(float(table.vectors.sum()))
