@@ -96,9 +96,18 @@ def write_dft_table(folder: Path, compositions=COMPOSITIONS, seed: int = 0) -> P
     pos = folder / "POSCARS"
     pos.mkdir(parents=True, exist_ok=True)
     header = [
-        "structure", "Etot (eV/atom)", "Etot (eV)", "Emix (eV/atom)", "Eform (eV/atom)",
-        "Ms (emu/g)", "Ms (mub/atom)", "mb (mub/cell)", "rmsd (\\AA)", "V0 (A3/atom)", "phase",
-    ]  # fmt: skip
+        "structure",
+        "Etot (eV/atom)",
+        "Etot (eV)",
+        "Emix (eV/atom)",
+        "Eform (eV/atom)",
+        "Ms (emu/g)",
+        "Ms (mub/atom)",
+        "mb (mub/cell)",
+        "rmsd (\\AA)",
+        "V0 (A3/atom)",
+        "phase",
+    ]
     rows = []
     for i, counts in enumerate(compositions):
         for phase in ("fcc", "bcc"):
@@ -108,9 +117,20 @@ def write_dft_table(folder: Path, compositions=COMPOSITIONS, seed: int = 0) -> P
             n = len(s)
             lab = synthetic_labels(counts, phase, n, s.volume)
             rows.append(
-                [name, lab["etot"], lab["etot"] * n, lab["emix"], lab["eform"], 100.0, lab["ms"],
-                 lab["ms"] * n, 0.05, lab["v0"], phase]
-            )  # fmt: skip
+                [
+                    name,
+                    lab["etot"],
+                    lab["etot"] * n,
+                    lab["emix"],
+                    lab["eform"],
+                    100.0,
+                    lab["ms"],
+                    lab["ms"] * n,
+                    0.05,
+                    lab["v0"],
+                    phase,
+                ]
+            )
     with open(folder / "labels.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(header)
