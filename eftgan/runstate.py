@@ -115,7 +115,8 @@ def _optimizer_state(tensors: dict[str, torch.Tensor], groups: list) -> dict[str
 
 def _global_rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The global generators of torch (CPU and any initialised CUDA), NumPy and Python."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()  # noqa: NPY002 (the global generator)
+    kind, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)  # noqa: NPY002
+    assert isinstance(keys, np.ndarray)
     tensors = {
         "rng.torch": torch.get_rng_state(),
         "rng.numpy": torch.from_numpy(keys.astype(np.int64)),
