@@ -1,0 +1,97 @@
+"""The shipped models give the outputs recorded in ``tests/data/shipped_predictions.json``.
+
+The values were computed by ``benchmarks/shipped_predictions.py`` before the model code was
+reorganised; here each model is loaded through the one loader, ``eftgan.load`` on the folder
+``eftgan.paths.default_model_dir(kind)``, and run on the same inputs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STORED = json.loads((ROOT / "tests" / "data" / "shipped_predictions.json").read_text())
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def _script() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "shipped_predictions", ROOT / "benchmarks" / "shipped_predictions.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SCRIPT = _script()
+
+
+def _load(kind: str) -> Any:
+    import eftgan
+    from eftgan.paths import default_model_dir
+
+    return eftgan.load(default_model_dir(kind))
+
+
+def _close(actual: Any, expected: Any, where: str = "") -> None:
+    """Numbers within RTOL/ATOL, everything else equal, recursively."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and set(actual) == set(expected), where
+        for k in expected:
+            _close(actual[k], expected[k], f"{where}.{k}")
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), where
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            _close(a, e, f"{where}[{i}]")
+    elif isinstance(expected, float) and not isinstance(expected, bool):
+        np.testing.assert_allclose(actual, expected, rtol=RTOL, atol=ATOL, err_msg=where)
+    else:
+        assert actual == expected, where
+
+
+def test_the_stored_values_are_for_the_default_models() -> None:
+    from eftgan.paths import DEFAULT_MODELS
+
+    assert STORED["models"] == DEFAULT_MODELS
+
+
+def test_ecnet_predictions_unchanged() -> None:
+    _close(SCRIPT.ecnet_predictions(_load("ecnet")), STORED["ecnet"], "ecnet")
+
+
+def test_eftgan_screener_predictions_unchanged() -> None:
+    _close(SCRIPT.eftgan_predictions(_load("eftgan")), STORED["eftgan"], "eftgan")
+
+
+def test_saca_predictions_unchanged() -> None:
+    from spectral.predict import predict
+
+    model, config = _load("saca")
+    got = SCRIPT.saca_predictions(model, config, predict)
+    assert got["input_sha256"] == STORED["saca"]["input_sha256"], (
+        "NumPy's random stream changed: the inputs differ from the recorded ones; rerun "
+        "benchmarks/shipped_predictions.py at a commit whose outputs are trusted"
+    )
+    _close(got, STORED["saca"], "saca")
+
+
+@pytest.mark.parametrize("kind", ["ecnet", "eftgan", "saca", "dcgan"])
+def test_load_dispatches_on_kind(kind: str) -> None:
+    from eftgan.checkpoint import read_kind
+    from eftgan.paths import default_model_dir
+
+    assert read_kind(default_model_dir(kind)) == kind
+
+
+def test_dcgan_images_unchanged() -> None:
+    from microstructure.generate import generate_images
+
+    generator, _ = _load("dcgan")
+    _close(SCRIPT.dcgan_predictions(generator, generate_images), STORED["dcgan"], "dcgan")
