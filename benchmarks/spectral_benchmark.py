@@ -178,13 +178,8 @@ def main() -> None:
     from spectral.dataset import PLASMA_LENGTH_M, RARE_EARTHS, STEEL_ELEMENTS, simulate_set
     from spectral.dataset import PRESENCE_WT_PCT as PRESENCE
     from spectral.model import SACA, SACAConfig, n_parameters
-    from spectral.train import (
-        composition_metrics,
-        load_saca,
-        predict,
-        split_indices,
-        uncalibrated,
-    )
+    from spectral.predict import load_saca, predict, uncalibrated
+    from spectral.train import composition_metrics, split_indices
 
     t_start = time.perf_counter()
     model, cfg = load_saca(args.model)

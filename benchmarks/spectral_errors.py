@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 from _common import machine, write_json
 
+from spectral.calibration import balanced_presence_bias
 from spectral.dataset import PRESENCE_WT_PCT, STEEL_ELEMENTS, simulate_set
-from spectral.train import balanced_presence_bias, load_saca, predict_logits, split_indices
+from spectral.predict import load_saca, predict_logits
+from spectral.train import split_indices
 
 MO_BANDS = ((0.0, 0.01), (0.01, 0.5), (0.5, 2.0), (2.0, 4.0), (4.0, 8.0))
 RARE_EARTHS = ("La", "Ce", "Nd", "Pr", "Sm", "Eu")

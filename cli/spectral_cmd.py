@@ -236,7 +236,7 @@ def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, e
           force: bool, quiet: bool) -> None:  # fmt: skip
     """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
     from eftgan.errors import UserError
-    from eftgan.train import check_output_folder
+    from eftgan.runstate import check_output_folder
     from spectral.dataset import simulate_set
     from spectral.instrument import get_instrument
     from spectral.train import resolve_device, train_saca

@@ -41,7 +41,7 @@ def analyze_files(
     vacuum and are converted to air, as the models' are."""
     from spectral.atomic import vacuum_to_air
     from spectral.io import Spectrum, read_spectrum, resample
-    from spectral.train import load_saca, predict
+    from spectral.predict import load_saca, predict
 
     spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
     if vacuum:

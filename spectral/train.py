@@ -53,8 +53,8 @@ import numpy as np
 import torch
 
 from eftgan.checkpoint import package_versions, write_model_folder
-from eftgan.files import atomic_write_bytes, atomic_write_text
 from eftgan.errors import UserError
+from eftgan.files import atomic_write_bytes, atomic_write_text
 from eftgan.train import (
     STATE_FILE,
     _optimizer_from_tensors,
@@ -64,6 +64,7 @@ from eftgan.train import (
     check_output_folder,
     load_run_state,
 )
+from spectral.calibration import calibrate
 from spectral.dataset import (
     PRESENCE_WT_PCT,
     STEEL_ELEMENTS,
@@ -73,6 +74,7 @@ from spectral.dataset import (
     minmax,
 )
 from spectral.model import SACA, SACAConfig, n_parameters
+from spectral.predict import network_state, predict
 
 #: Learning-rate schedules of :func:`train_saca`.
 LR_SCHEDULES = ("plateau", "cosine")
@@ -110,87 +112,6 @@ def composition_metrics(
             "n_present": int(present[:, j].sum()),
         }
     return out
-
-
-@torch.no_grad()
-def predict_logits(
-    model: SACA, spectra: np.ndarray, batch: int = 256, device: torch.device | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """wt % and presence logits for raw spectra (N, P), computed on ``device`` (a copy of the
-    model goes there; by default where the model is)."""
-    if device is not None and next(model.parameters()).device != device:
-        model = copy.deepcopy(model).to(device)
-    dev = next(model.parameters()).device
-    model.eval()
-    wts, logits = [], []
-    for s in range(0, len(spectra), batch):
-        x = minmax(torch.from_numpy(np.asarray(spectra[s : s + batch], dtype=np.float32)))
-        assert isinstance(x, torch.Tensor)
-        out = model(x.to(dev))
-        wts.append(out["wt_pct"].cpu().numpy())
-        logits.append(out["presence_logit"].cpu().numpy())
-    return np.concatenate(wts), np.concatenate(logits)
-
-
-def predict(model: SACA, spectra: np.ndarray, batch: int = 256,
-            device: torch.device | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """wt % and presence probabilities for raw spectra (N, P)."""
-    wt, logit = predict_logits(model, spectra, batch, device)
-    return wt, torch.sigmoid(torch.from_numpy(logit)).numpy()
-
-
-def _network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A SACA state dict without the calibration buffers."""
-    return {k: v for k, v in state.items() if not k.startswith("cal_")}
-
-
-def calibrate(model: SACA, spectra: np.ndarray, wt_pct: np.ndarray,
-              device: torch.device | None = None) -> tuple[SACA, SACAConfig]:  # fmt: skip
-    """A calibrated copy of ``model`` (on the CPU): per element (the first is the balance) the
-    slope and offset that map its composition onto ``wt_pct`` by least squares, and the shift
-    of its presence logit from :func:`balanced_presence_bias` (see ``spectral.model``); the
-    predictions it is fitted to are computed on ``device``."""
-    plain = uncalibrated(model)  # a CPU copy; moved, not copied again, to ``device``
-    pred, logit = predict_logits(plain.to(device) if device is not None else plain, spectra)
-    slope, offset = np.ones(pred.shape[1]), np.zeros(pred.shape[1])
-    bias = np.zeros(pred.shape[1])
-    for j in range(pred.shape[1]):
-        bias[j] = balanced_presence_bias(logit[:, j], wt_pct[:, j] > PRESENCE_WT_PCT)
-        if j == 0:
-            continue
-        a = np.stack([pred[:, j], np.ones(len(pred))], 1)
-        (slope[j], offset[j]), *_ = np.linalg.lstsq(a, wt_pct[:, j], rcond=None)
-    cfg = dataclasses.replace(model.cfg, calibrated=True, presence_calibrated=True)
-    out = SACA(cfg)
-    state = _network_state(model.state_dict())
-    state["cal_slope"] = torch.from_numpy(slope.astype(np.float32))
-    state["cal_offset"] = torch.from_numpy(offset.astype(np.float32))
-    state["cal_presence_bias"] = torch.from_numpy(bias.astype(np.float32))
-    out.load_state_dict(state)
-    return out.eval(), cfg
-
-
-def balanced_presence_bias(logit: np.ndarray, present: np.ndarray) -> float:
-    """The shift of the presence logits after which calling ``logit + shift > 0`` gives the
-    highest min(precision, recall) on these samples (0 where all or none are present)."""
-    n_pos = int(present.sum())
-    if n_pos in (0, len(present)):
-        return 0.0
-    order = np.argsort(-logit, kind="stable")
-    s = logit[order]
-    tp = np.cumsum(present[order])
-    k = np.arange(1, len(s) + 1)
-    best = int(np.argmax(np.minimum(tp / k, tp / n_pos)))  # call the best + 1 highest
-    thr = 0.5 * (s[best] + s[best + 1]) if best + 1 < len(s) else s[best] - 1.0
-    return float(-thr)
-
-
-def uncalibrated(model: SACA) -> SACA:
-    """``model`` without its calibrations (the network's own softmax composition and
-    presence logits)."""
-    out = SACA(dataclasses.replace(model.cfg, calibrated=False, presence_calibrated=False))
-    out.load_state_dict(_network_state(model.state_dict()))
-    return out.eval()
 
 
 @torch.no_grad()
@@ -261,7 +182,7 @@ def train_saca(
         init_cfg, init_state = read_model_folder(Path(init_from), kind="saca")
         cfg = dataclasses.replace(SACAConfig.from_dict(init_cfg["model"]["saca"]),
                                   calibrated=False, presence_calibrated=False)  # fmt: skip
-        init_state = _network_state(init_state)
+        init_state = network_state(init_state)
         init_sha = init_cfg["weights"]["sha256"]
         if cfg.n_points != data.spectra.shape[1] or tuple(cfg.elements) != elements:
             raise UserError(f"{init_from}: the model reads {cfg.n_points} points of "
@@ -525,22 +446,3 @@ def _ema_words(fingerprint: dict[str, Any]) -> str:
 
 
 _NOISE_WORDS = {"fixed": "drawn once with the data", "fresh": "drawn afresh for every batch"}
-
-
-def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
-    """A trained SACA model and its configuration (default: the shipped one)."""
-    from eftgan.checkpoint import read_model_folder
-    from eftgan.errors import CheckpointError
-    from eftgan.paths import shipped_models_dir
-
-    folder = Path(folder) if folder is not None else shipped_models_dir() / DEFAULT_SACA
-    config, state = read_model_folder(folder, kind="saca")
-    model = SACA(SACAConfig.from_dict(config["model"]["saca"]))
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{folder}: weights do not fit ({str(exc)[:100]})") from None
-    return model.eval(), config
-
-
-DEFAULT_SACA = "saca-compact-steel-v10"

@@ -63,11 +63,6 @@ def test_identify_and_analyze_reject_bad_files(capsys, tmp_path, text, needle) -
 
 
 def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nist) -> None:
-    from eftgan.paths import shipped_models_dir
-    from spectral.train import DEFAULT_SACA
-
-    if not (shipped_models_dir() / DEFAULT_SACA / "config.json").is_file():
-        pytest.skip("the default SACA model is not shipped yet")
     f = tmp_path / "short.csv"
     f.write_text("\n".join(f"{400 + 0.1 * i:.1f},{10 + i % 7}" for i in range(1000)))
     code, _, err = run(capsys, "spectral", "analyze", str(f))

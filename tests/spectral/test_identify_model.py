@@ -85,7 +85,8 @@ def test_position_channel_tells_where_a_line_is() -> None:
 
 
 def test_calibration_fits_slope_and_offset_with_iron_the_balance() -> None:
-    from spectral.train import calibrate, predict, uncalibrated
+    from spectral.calibration import calibrate
+    from spectral.predict import predict, uncalibrated
 
     torch.manual_seed(1)
     model = SACA(SACAConfig.variant("compact", STEEL_ELEMENTS)).eval()
@@ -107,7 +108,8 @@ def test_calibration_fits_slope_and_offset_with_iron_the_balance() -> None:
 
 
 def test_presence_calibration_balances_precision_and_recall() -> None:
-    from spectral.train import balanced_presence_bias, calibrate, predict_logits
+    from spectral.calibration import balanced_presence_bias, calibrate
+    from spectral.predict import predict_logits
 
     # separable: the cut falls between the last absent and the first present sample
     logit = np.arange(10.0) - 2.0
@@ -207,7 +209,8 @@ def _killed_after_first_checkpoint() -> Iterator[None]:
 def test_train_resume_and_baselines(tmp_path, steel_sim) -> None:
     from spectral.baselines import PLSBaseline, UnivariateCalibration
     from spectral.dataset import simulate_set
-    from spectral.train import load_saca, predict, train_saca
+    from spectral.predict import load_saca, predict
+    from spectral.train import train_saca
 
     data = simulate_set(320, seed=3)
     tr, te = np.arange(240), np.arange(240, 320)
@@ -289,6 +292,7 @@ def test_train_with_weight_averaging_resumes_exactly(tmp_path, steel_sim) -> Non
 
     import spectral.train as st
     from spectral.dataset import simulate_set
+    from spectral.predict import load_saca, predict
 
     data = simulate_set(320, seed=3)
     with pytest.raises(UserError, match="EMA"):
@@ -308,9 +312,9 @@ def test_train_with_weight_averaging_resumes_exactly(tmp_path, steel_sim) -> Non
         st.train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False, ema=0.9)
     again = st.train_saca(data, tmp_path / "resumed", max_epochs=2, progress=False, ema=0.9)
     assert again["history"] == h
-    a, _ = st.load_saca(tmp_path / "full")
-    b, _ = st.load_saca(tmp_path / "resumed")
-    assert np.array_equal(st.predict(a, data.spectra[:8])[0], st.predict(b, data.spectra[:8])[0])
+    a, _ = load_saca(tmp_path / "full")
+    b, _ = load_saca(tmp_path / "resumed")
+    assert np.array_equal(predict(a, data.spectra[:8])[0], predict(b, data.spectra[:8])[0])
 
 
 def test_training_device_is_checked() -> None:

@@ -97,13 +97,8 @@ def test_refine_rejects_mismatched_shapes(steel_sim) -> None:
 
 
 def test_analyze_refine_adds_the_fitted_plasma(capsys, tmp_path: Path, steel_sim) -> None:
-    from eftgan.paths import shipped_models_dir
     from spectral.dataset import simulate_set
     from spectral.io import write_csv
-    from spectral.train import DEFAULT_SACA
-
-    if not (shipped_models_dir() / DEFAULT_SACA / "config.json").is_file():
-        pytest.skip("the default SACA model is not shipped yet")
     data = simulate_set(2, 77)
     files = []
     for i, counts in enumerate(data.spectra):
@@ -126,14 +121,9 @@ def test_analyze_refine_adds_the_fitted_plasma(capsys, tmp_path: Path, steel_sim
 
 def test_analyze_vacuum_reads_a_vacuum_file_as_its_air_twin(capsys, tmp_path: Path,
                                                           steel_sim) -> None:  # fmt: skip
-    from eftgan.paths import shipped_models_dir
     from spectral.atomic import air_to_vacuum
     from spectral.dataset import simulate_set
     from spectral.io import write_csv
-    from spectral.train import DEFAULT_SACA
-
-    if not (shipped_models_dir() / DEFAULT_SACA / "config.json").is_file():
-        pytest.skip("the default SACA model is not shipped yet")
     counts = simulate_set(1, 21).spectra[0]
     wl = steel_sim.instrument.wavelength_nm
     # a margin, so that the vacuum grid (about 0.1 nm longer) still covers 300-700 nm in air
