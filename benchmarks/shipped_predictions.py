@@ -122,12 +122,12 @@ def model_api() -> dict[str, Any]:
     from eftgan.paths import shipped_models_dir
 
     dirs = {kind: shipped_models_dir() / name for kind, name in _default_names().items()}
-    try:
+    if hasattr(eftgan, "load"):
         from microstructure.generate import generate_images
         from spectral.predict import predict
 
         load = eftgan.load
-    except ImportError:
+    else:
         from eftgan.explore import Screener
         from microstructure.train import generate_images, load_generator
         from spectral.train import load_saca, predict
