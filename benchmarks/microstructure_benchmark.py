@@ -120,7 +120,8 @@ def main() -> None:
     torch.set_num_threads(2)
     from microstructure.images import random_crops
     from microstructure.metrics import compare_sets, segment
-    from microstructure.train import generate_images, load_generator, train_dcgan
+    from microstructure.generate import generate_images, load_generator
+    from microstructure.train import train_dcgan
 
     t_start = time.perf_counter()
     rng = np.random.default_rng(args.seed)

@@ -180,25 +180,13 @@ def train(images: tuple[Path, ...], out: Path, iters: int, condition_si: str | N
 def generate(model_dir: Path | None, n: int, si: float | None, seed: int, out: Path,
              force: bool) -> None:  # fmt: skip
     """Generate micrographs (PNG) and a sample grid."""
-    from eftgan.paths import shipped_models_dir
-    from microstructure.images import write_png
-    from microstructure.train import generate_images, load_generator
+    from eftgan.files import refuse_existing
+    from microstructure.generate import generate_images, load_generator, write_images
 
-    folder = model_dir or shipped_models_dir() / DEFAULT_DCGAN
-    g, _ = load_generator(folder)
-    imgs = generate_images(g, n, si, seed, gray=False)
-    tmp = _fresh_dir(out, force)
-    try:
-        for i, a in enumerate(imgs):
-            write_png(tmp / f"gen_{i:04d}.png", a)
-        _commit(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    refuse_existing(out, force)
+    g, _ = load_generator(model_dir)
+    write_images(out, generate_images(g, n, si, seed, gray=False), force=force)
     click.echo(f"{n} generated micrographs -> {out}")
-
-
-DEFAULT_DCGAN = "dcgan-alsi-conditional-v2"
 
 
 @micro.command()

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from eftgan.checkpoint import package_versions, read_model_folder, write_model_folder
+from eftgan.checkpoint import package_versions, write_model_folder
 from eftgan.files import atomic_write_bytes, atomic_write_text
-from eftgan.errors import CheckpointError, UserError
+from eftgan.errors import UserError
 from eftgan.train import (
     STATE_FILE,
     _optimizer_from_tensors,
@@ -38,6 +38,7 @@ from eftgan.train import (
 )
 from microstructure.dcgan import COND_DIM, DCGANConfig, Discriminator, Generator, build
 from microstructure.dcgan import condition_vector as cond_vec
+from microstructure.generate import generate_images
 from microstructure.images import random_crops, read_folder
 
 
@@ -197,35 +198,3 @@ def _write(out: Path, g: Generator, d: Discriminator, cfg: DCGANConfig,
     config = {"dcgan": cfg.as_dict(), "si_wt_pct": list(si) if si else None}
     extra = {"wall_s": wall, "iters": iters, "seed": seed}
     write_model_folder(out, modules, kind="dcgan", model_config=config, card=card, extra=extra)
-
-
-def load_generator(folder: Path) -> tuple[Generator, dict[str, Any]]:
-    config, state = read_model_folder(folder, kind="dcgan")
-    cfg = DCGANConfig.from_dict(config["model"]["dcgan"])
-    g = Generator(cfg)
-    try:
-        g.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
-    except RuntimeError as exc:
-        raise CheckpointError(f"{folder}: weights do not fit ({str(exc)[:100]})") from None
-    return g.eval(), config
-
-
-@torch.no_grad()
-def generate_images(g: Generator, n: int, si_wt_pct: float | None = None, seed: int = 0,
-                    gray: bool = True) -> np.ndarray:  # fmt: skip
-    """``n`` generated images in [0, 1]: (n, 64, 64), or (n, 64, 64, 3) for an RGB model
-    with ``gray=False``."""
-    cfg = g.cfg
-    if cfg.cond_dim and si_wt_pct is None:
-        raise UserError("this model is conditional: give the Si content (--si)")
-    if not cfg.cond_dim and si_wt_pct is not None:
-        raise UserError("this model is not conditional; leave out --si")
-    if si_wt_pct is not None and not 0 <= si_wt_pct <= 25:
-        raise UserError(f"Si content {si_wt_pct:g} wt % is outside 0-25 wt %")
-    g.eval()
-    z = torch.randn(n, cfg.nz, generator=torch.Generator().manual_seed(seed))
-    c = torch.from_numpy(cond_vec(np.full(n, si_wt_pct))) if si_wt_pct is not None else None
-    x = (g(z, c) + 1) / 2
-    if gray or cfg.channels == 1:
-        return x.mean(1).numpy()
-    return x.permute(0, 2, 3, 1).numpy()
