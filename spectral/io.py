@@ -26,6 +26,7 @@ refuses a file that does not cover the grid.
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ class Spectrum:
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
 
+
+#: More points than any spectrometer records; a file that decompresses to more is refused.
+MAX_POINTS = 2_000_000
 
 _NUM = r"[-+]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][-+]?\d+)?"
 
@@ -139,7 +143,10 @@ def _decode_asdf_line(line: str) -> list[float]:
                 last_dif = _pseudo(c, digits, _DIF)
                 vals.append(vals[-1] + last_dif)
             else:
-                for _ in range(int(f"{_DUP[c]}{digits}") - 1):
+                count = int(f"{_DUP[c]}{digits}")
+                if count > MAX_POINTS:
+                    raise ValueError(f"repeat count {count} exceeds {MAX_POINTS} points")
+                for _ in range(count - 1):
                     vals.append(vals[-1] + last_dif if last_dif is not None else vals[-1])
             i = j
             continue
@@ -178,11 +185,15 @@ def _jcamp(text: str, name: str) -> Spectrum:
     key, form = mode
     if key == "XYDATA" and "X++" in form:
         per_line: list[tuple[float, list[float], bool]] = []
+        total = 0
         for line in block:
             try:
                 vals = _decode_asdf_line(line)
             except (ValueError, IndexError, KeyError) as exc:
                 raise UserError(f"{name}: cannot decode JCAMP-DX line {line!r} ({exc})") from None
+            total += len(vals)
+            if total > MAX_POINTS:
+                raise UserError(f"{name}: JCAMP-DX data of more than {MAX_POINTS} points")
             if len(vals) < 2:
                 continue
             is_dif = any(ch in _DIF for ch in line)
@@ -218,6 +229,42 @@ def _jcamp(text: str, name: str) -> Spectrum:
     return Spectrum(x_arr, ys_arr, name, {k: v for k, v in ldr.items() if len(v) < 200})
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _decode(raw: bytes) -> str:
+    """Text of a file: UTF-16 or UTF-32 when it starts with their byte-order mark, else UTF-8
+    (with or without BOM), else latin-1 (which decodes any bytes)."""
+    for bom, enc in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(enc)
+            except UnicodeDecodeError:
+                break
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _parse(text: str, head: str, name: str) -> Spectrum:
+    """The spectrum of a file's text, in the format its content shows."""
+    upper = text.upper()
+    if re.search(r"^\s*##", head, re.M) and any(
+        k in upper for k in ("##XYDATA", "##PEAK", "##XYPOINTS")
+    ):
+        return _jcamp(text, name)
+    if ">>>>>Begin" in text:
+        return _ocean_optics(text, name)
+    data = _two_columns(text.splitlines(), name)
+    return Spectrum(data[:, 0], data[:, 1], name)
+
+
 def read_spectrum(path: str | os.PathLike[str], clip_negative: bool = False) -> Spectrum:
     """Read a spectrum file (format detected from its content) and check it."""
     p = Path(path)
@@ -226,27 +273,23 @@ def read_spectrum(path: str | os.PathLike[str], clip_negative: bool = False) -> 
     raw = p.read_bytes()
     if not raw.strip():
         raise UserError(f"{p} is empty")
-    for enc in ("utf-8", "latin-1"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
+    text = _decode(raw)
     if "\x00" in text[:2048]:
         raise UserError(f"{p} is a binary file, not a text spectrum; export it as CSV or JCAMP-DX")
     head = text[:4096]
     try:
-        if re.search(r"^\s*##", head, re.M) and ("##XYDATA" in text.upper() or
-                                                  "##PEAK" in text.upper() or
-                                                  "##XYPOINTS" in text.upper()):  # fmt: skip
-            spec = _jcamp(text, p.name)
-        elif ">>>>>Begin" in text:
-            spec = _ocean_optics(text, p.name)
-        else:
-            data = _two_columns(text.splitlines(), p.name)
-            spec = Spectrum(data[:, 0], data[:, 1], p.name)
+        with np.errstate(all="ignore"):  # overflows become inf, refused by check_spectrum
+            spec = _parse(text, head, p.name)
     except StopIteration:
         raise UserError(f"{p}: unterminated data block") from None
+    except UserError:
+        raise
+    except (ValueError, IndexError, KeyError, OverflowError, ZeroDivisionError) as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise UserError(
+            f"{p}: cannot read the spectrum ({reason}); give a two-column CSV, an Ocean Optics "
+            "text export or a JCAMP-DX file"
+        ) from None
     spec.source = str(p)
     return check_spectrum(spec, clip_negative)
 
