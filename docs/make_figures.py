@@ -1,0 +1,189 @@
+"""Make the README's three pictures in docs/img/ from the shipped models.
+
+    python docs/make_figures.py            # all three, about two minutes on two cores
+    python docs/make_figures.py spectrum   # one of: map, spectrum, micrographs
+
+- ``map.png``: the bcc-fcc phase-preference map that ``eftgan explore --elements
+  Fe,Ni,Co,Cr,Mn`` draws with the shipped EFTGAN model.
+- ``spectrum_fit.png``: a simulated steel spectrum (known composition) and the measured pure-Fe
+  LIBS spectrum of ``../shared/reference/libs_aalto`` (where it is present), each with the LTE
+  model that ``eftgan spectral analyze --refine`` fits to it, started from the shipped SACA.
+- ``micrographs.png``: 64 x 64 crops of synthetic Al-Si micrographs (``eftgan micro synth``,
+  the kind of image the DCGAN was trained on) above images that the shipped conditional DCGAN
+  generates for the same Si contents (``eftgan micro generate``).
+
+The pictures are written as small palette PNGs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+IMG = REPO / "docs" / "img"
+MEASURED = REPO.parent / "shared" / "reference" / "libs_aalto" / "Fe_spectrum.csv"
+EFTGAN = str(Path(sys.executable).with_name("eftgan"))
+
+#: The simulated spectrum: an austenitic stainless steel with two rare earths (wt %).
+STEEL_WT_PCT = {"Cr": 18.0, "Ni": 10.0, "Mo": 2.0, "Mn": 1.5, "Ce": 0.05, "Nd": 0.03}
+#: The window shown (nm): Cr I 425-429 nm, Fe I, Ni I and Nd II lines.
+WINDOW_NM = (424.0, 434.0)
+
+
+def save_small(fig: object, path: Path, dpi: int = 110, colors: int = 64) -> None:
+    """Save a matplotlib figure as a palette PNG (a fraction of the RGB file's size)."""
+    from PIL import Image
+
+    tmp = path.with_suffix(".rgb.png")
+    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")  # type: ignore[attr-defined]
+    Image.open(tmp).convert("RGB").quantize(colors).save(path, optimize=True)
+    tmp.unlink()
+
+
+def composition_map() -> None:
+    """The phase-preference map of ``eftgan explore`` on the shipped EFTGAN model."""
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "explore"
+        cmd = [EFTGAN, "explore", "--elements", "Fe,Ni,Co,Cr,Mn", "--out", str(out)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        image = Image.open(out / "map_phase.png").convert("RGB")
+        image.thumbnail((560, 560))
+        image.quantize(128).save(IMG / "map.png", optimize=True)
+
+
+def fitted_model(sim: object, counts: np.ndarray, fit: object) -> np.ndarray:
+    """The fitted model's counts: the LTE spectrum at the fitted composition, temperature,
+    density and shift, times the response polynomial plus the baseline that fit it best
+    (the linear parameters that :func:`spectral.refine.refine` solves at every step)."""
+    from spectral.instrument import Conditions
+    from spectral.refine import RESPONSE_DEGREE
+
+    n = len(counts)
+    zero, one = np.zeros(n), np.ones(n)
+    cond = Conditions(fit.temperature_k, fit.ne_cm3, fit.shift_nm, zero, one, one, zero)  # type: ignore[attr-defined]
+    s = sim.detected(fit.wt_pct, cond).double().numpy()  # type: ignore[attr-defined]
+    t = sim.tilt.double().numpy()  # type: ignore[attr-defined]
+    models = []
+    for y, si in zip(counts, s, strict=True):
+        si = si / si.mean()
+        x = np.column_stack([si * t**k for k in range(RESPONSE_DEGREE + 1)] + [np.ones_like(t), t])
+        w = 1.0 / (np.clip(y - y.min(), 0, None) + sim.instrument.read_noise**2)  # type: ignore[attr-defined]
+        coef = np.linalg.lstsq(x * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)[0]
+        models.append(x @ coef)
+    return np.array(models)
+
+
+def spectra() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Titles, counts on the model's grid, and the grid: the simulated steel, and the measured
+    pure-Fe spectrum where ``../shared`` holds it."""
+    from spectral.analyze import model_grid
+    from spectral.dataset import simulator
+    from spectral.instrument import Conditions
+    from spectral.predict import load_saca
+
+    _, config = load_saca()
+    sim = simulator(config["model"]["instrument"])
+    wt = np.array([[STEEL_WT_PCT.get(el, 0.0) for el in sim.elements]])
+    wt[0, 0] = 100.0 - wt.sum()
+    cond = Conditions.fixed(1, temperature_k=9500.0, ne_cm3=1.3e17)
+    counts = sim.simulate(wt, cond, np.random.default_rng(0))
+    titles = ["simulated steel (Fe-18Cr-10Ni-2Mo-1.5Mn, 0.05 Ce, 0.03 Nd; 9500 K)"]
+    grid = model_grid(config)
+    if MEASURED.is_file():
+        from spectral.atomic import vacuum_to_air
+        from spectral.io import Spectrum, read_spectrum, resample
+
+        m = read_spectrum(MEASURED)
+        m = Spectrum(vacuum_to_air(m.wavelength), m.intensity, m.source, m.meta)
+        counts = np.vstack([counts, resample(m, grid)[None, :]])
+        titles.append("measured pure Fe (libs_aalto, vacuum wavelengths converted to air)")
+    return titles, counts.astype(np.float32), grid
+
+
+def spectrum_fit() -> None:
+    """SACA and the LTE fit on a simulated steel and on the measured pure-Fe spectrum."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spectral.dataset import simulator
+    from spectral.predict import load_saca, predict
+    from spectral.refine import refine
+
+    titles, counts, grid = spectra()
+    model, config = load_saca()
+    sim = simulator(config["model"]["instrument"])
+    wt_saca, _ = predict(model, counts)
+    fit = refine(sim, counts, wt_saca)
+    curves = fitted_model(sim, counts, fit)
+    inside = (grid >= WINDOW_NM[0]) & (grid <= WINDOW_NM[1])
+    fig, axes = plt.subplots(len(counts), 1, figsize=(8, 2.6 * len(counts)), squeeze=False)
+    for i, ax in enumerate(axes[:, 0]):
+        ax.plot(grid[inside], counts[i, inside], color="0.2", lw=1.0, label="spectrum")
+        ax.plot(grid[inside], curves[i, inside], color="tab:red", lw=0.9, label="fitted LTE model")
+        top = ", ".join(
+            f"{el} {v:.1f}"
+            for el, v in sorted(zip(sim.elements, fit.wt_pct[i], strict=True), key=lambda p: -p[1])[
+                :3
+            ]
+        )
+        ax.set_title(
+            f"{titles[i]}\nfit: {top} wt %, {fit.temperature_k[i]:.0f} K, cost {fit.cost[i]:.2g}",
+            fontsize=8.5,
+        )
+        ax.set_ylabel("counts")
+        ax.legend(fontsize=8, loc="upper right")
+    axes[-1, 0].set_xlabel("wavelength in air (nm)")
+    fig.tight_layout()
+    save_small(fig, IMG / "spectrum_fit.png")
+    for t, f in zip(titles, fit.cost, strict=True):
+        print(f"{t}: fit cost {f:.3g}")
+
+
+def micrographs() -> None:
+    """Synthetic micrographs above generated ones, at Si 4, 7 and 10 wt %."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    si = (4, 7, 10)
+    fig, axes = plt.subplots(2, 6, figsize=(9, 3.3))
+    with tempfile.TemporaryDirectory() as tmp:
+        for j, x in enumerate(si):
+            real, fake = Path(tmp) / f"real{x}", Path(tmp) / f"gen{x}"
+            synth = ["micro", "synth", "--si", str(x), "--n", "2", "--size", "256", "--out"]
+            gen = ["micro", "generate", "--n", "2", "--si", str(x), "--out"]
+            subprocess.run([EFTGAN, *synth, str(real)], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([EFTGAN, *gen, str(fake)], check=True, stdout=subprocess.DEVNULL)
+            images = [sorted(real.glob("*.png")), sorted(fake.glob("gen_*.png"))]
+            for row in (0, 1):
+                for k in (0, 1):
+                    ax = axes[row, 2 * j + k]
+                    pixels = np.asarray(Image.open(images[row][k]).convert("L"))[:64, :64]
+                    ax.imshow(pixels, cmap="gray", vmin=0, vmax=255)
+                    ax.set_xticks([])
+                    ax.set_yticks([])
+            axes[0, 2 * j].set_title(f"Al-{x}Si", fontsize=9, loc="left")
+    axes[0, 0].set_ylabel("synthetic", fontsize=9)
+    axes[1, 0].set_ylabel("generated", fontsize=9)
+    fig.tight_layout()
+    save_small(fig, IMG / "micrographs.png", dpi=80, colors=32)
+
+
+FIGURES = {"map": composition_map, "spectrum": spectrum_fit, "micrographs": micrographs}
+
+if __name__ == "__main__":
+    IMG.mkdir(parents=True, exist_ok=True)
+    for name in sys.argv[1:] or list(FIGURES):
+        FIGURES[name]()
+        print(f"{name} written")
