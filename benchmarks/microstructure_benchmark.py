@@ -135,14 +135,14 @@ def main() -> None:
         real7 = list(random_crops(held7, args.n_eval, 64, rng)[:, 0])
         real85 = list(random_crops(held85, args.n_eval, 64, rng)[:, 0])
         t0 = time.perf_counter()
-        train_dcgan([root / "train_7"], root / "dcgan", None, args.iters, lr=args.lr,
+        train_dcgan([root / "train_7"], root / "dcgan", iters=args.iters, lr=args.lr,
                     seed=args.seed, progress=True)  # fmt: skip
         t_dcgan = time.perf_counter() - t0
         t0 = time.perf_counter()
         if args.reuse_conditional is None:
             train_dcgan([root / f"train_{s:g}" for s in (4.0, 7.0, 10.0)], root / "cond",
-                        [4.0, 7.0, 10.0], args.iters, nz=args.cond_nz, width=args.cond_width,
-                        seed=args.seed, progress=True)  # fmt: skip
+                        si_wt_pct=[4.0, 7.0, 10.0], iters=args.iters, nz=args.cond_nz,
+                        width=args.cond_width, seed=args.seed, progress=True)  # fmt: skip
             t_cond = time.perf_counter() - t0
         else:
             import shutil

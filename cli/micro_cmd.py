@@ -161,7 +161,7 @@ def train(images: tuple[Path, ...], out: Path, iters: int, condition_si: str | N
                 ) from None
     if not 0 < lr < 1:
         raise UserError(f"--lr {lr:g} is not a learning rate; give a value such as 0.0002")
-    r = train_dcgan([Path(f) for f in images], out, si, iters, batch_size, lr=lr, nz=nz,
+    r = train_dcgan([Path(f) for f in images], out, si_wt_pct=si, iters=iters, batch_size=batch_size, lr=lr, nz=nz,
                     width=width, channels=int(channels), seed=seed, progress=not quiet,
                     force=force)  # fmt: skip
     if r["resumed_from"]:

@@ -166,24 +166,28 @@ def test_synth_augment_train_resume_generate(capsys, tmp_path: Path, monkeypatch
     full = tmp_path / "full"
     assert run(capsys, *args, *folders, "--condition-si", "auto", "--out", str(full))[0] == 0
 
-    real_save = mt._save_state
+    from eftgan.runstate import RunState
 
-    def save_then_die(*a, **k):
-        real_save(*a, **k)
+    real_save = RunState.save
+
+    def save_then_die(self, *a, **k):
+        real_save(self, *a, **k)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(mt, "_save_state", save_then_die)
+    monkeypatch.setattr(RunState, "save", save_then_die)
+    kw = dict(si_wt_pct=[4.0, 10.0], iters=8, batch_size=8, nz=16, width=8, checkpoint_every=4)
+    data = [tmp_path / "s4", tmp_path / "s10"]
     cut = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
-        mt.train_dcgan([tmp_path / "s4", tmp_path / "s10"], cut, [4.0, 10.0], 8, 8, nz=16,
-                       width=8, checkpoint_every=4, progress=False)  # fmt: skip
-    monkeypatch.setattr(mt, "_save_state", real_save)
-    r = mt.train_dcgan([tmp_path / "s4", tmp_path / "s10"], cut, [4.0, 10.0], 8, 8, nz=16,
-                       width=8, checkpoint_every=4, progress=False)  # fmt: skip
-    assert r["resumed_from"] == 4
-    a = mt.train_dcgan([tmp_path / "s4", tmp_path / "s10"], tmp_path / "ref", [4.0, 10.0], 8,
-                       8, nz=16, width=8, checkpoint_every=4, progress=False)  # fmt: skip
+        mt.train_dcgan(data, cut, progress=False, **kw)
+    assert (cut / "state.safetensors").is_file() and not (cut / "config.json").exists()
+    monkeypatch.setattr(RunState, "save", real_save)
+    r = mt.train_dcgan(data, cut, progress=False, **kw)
+    assert r["resumed_from"] == 4 and not (cut / "state.safetensors").exists()
+    a = mt.train_dcgan(data, tmp_path / "ref", progress=False, **kw)
     assert r["history"] == a["history"]
+    ref = (tmp_path / "ref" / "weights.safetensors").read_bytes()
+    assert (cut / "weights.safetensors").read_bytes() == ref
     for png in ("loss.png", "samples.png"):
         assert (full / png).read_bytes()[:4] == b"\x89PNG"
     gen = tmp_path / "gen"
