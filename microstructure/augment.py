@@ -7,6 +7,9 @@ that no black borders appear (a micrograph continues beyond its frame).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
 
 
@@ -32,3 +35,42 @@ def augment_batch(x: torch.Tensor, seed: int) -> torch.Tensor:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return augmenter()(x).clamp(0, 1)
+
+
+def augment_folder(
+    folder: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    factor: int = 200,
+    seed: int = 0,
+    force: bool = False,
+    progress: bool = False,
+) -> int:
+    """Write ``factor`` augmented copies of every image in ``folder`` into a new folder ``out``.
+
+    Copy ``j`` of image ``k`` (in file order) is ``OUT/<stem>_aug<j>.png``, gray, the size of
+    its source; the ``k``-th image's batch is drawn with seed ``seed * 1000003 + k``. A
+    ``synth.json`` beside the images is copied along, so that the Si content travels with
+    them. The folder is built aside and renamed into place; an existing one is replaced only
+    with ``force``. Returns the number of images written.
+    """
+    import shutil
+
+    from tqdm import tqdm
+
+    from eftgan.errors import UserError
+    from eftgan.files import staged_dir
+    from microstructure.images import image_files, read_gray, write_png
+
+    if factor < 1:
+        raise UserError("--factor must be at least 1")
+    files = image_files(folder)
+    with staged_dir(out, force) as tmp:
+        for k, p in enumerate(tqdm(files, desc="augment", disable=None if progress else True)):
+            x = torch.from_numpy(read_gray(p)[None, None]).repeat(factor, 1, 1, 1)
+            y = augment_batch(x, seed * 1_000_003 + k).numpy()
+            for j in range(factor):
+                write_png(tmp / f"{p.stem}_aug{j:04d}.png", y[j, 0])
+        src = Path(folder) / "synth.json"
+        if src.is_file():
+            shutil.copy(src, tmp / "synth.json")
+    return len(files) * factor

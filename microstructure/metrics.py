@@ -26,6 +26,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -154,3 +155,11 @@ def compare_sets(real: Sequence[np.ndarray], fake: Sequence[np.ndarray]) -> dict
         "r_max_px": r_max,
         "threshold": t,
     }
+
+
+def compare_folders(real: str | os.PathLike[str], fake: str | os.PathLike[str]) -> dict[str, float]:
+    """:func:`compare_sets` of two folders of images, read as gray (what ``eftgan micro
+    evaluate`` prints)."""
+    from microstructure.images import read_folder
+
+    return compare_sets(read_folder(real), read_folder(fake))

@@ -36,7 +36,11 @@ Outputs of :func:`synthesize`: the image (float in [0, 1]) and labels (0 primary
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -203,3 +207,71 @@ def render(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def phase_map(labels: np.ndarray) -> np.ndarray:
     """Binary Si map (True where Si) of a label image."""
     return labels == LABEL_SI
+
+
+#: The metadata file ``write_synth_folder`` leaves beside the images.
+SYNTH_META = "synth.json"
+
+
+def write_synth_folder(
+    out: str | os.PathLike[str],
+    si_wt_pct: float,
+    n: int = 20,
+    size: int = 256,
+    cooling_rate_k_s: float = 10.0,
+    seed: int = 0,
+    force: bool = False,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Write ``n`` synthetic micrographs of Al-``si_wt_pct``Si into a new folder ``out``.
+
+    ``OUT/alsi_<si>_<i>.png`` are the micrographs (``size`` pixels square, 1 µm per pixel),
+    ``OUT/phase/`` the ground-truth Si maps (white where Si) under the same names, and
+    ``OUT/synth.json`` the settings, the lever-rule fractions and the drawn mean Si area
+    fraction. Image ``i`` is drawn with seed ``seed * 100003 + i``. The folder is built aside
+    and renamed into place; an existing one is replaced only with ``force``. Returns the
+    contents of ``synth.json``.
+    """
+    from tqdm import tqdm
+
+    from eftgan.files import atomic_write_json, staged_dir
+    from microstructure.images import write_png
+
+    fr = lever_rule(si_wt_pct)
+    if n < 1:
+        raise UserError("--n must be at least 1")
+    if cooling_rate_k_s <= 0:
+        raise UserError("--cooling-rate must be positive")
+    if size < 32:
+        raise UserError(f"--size {size} is too small; use at least 32 pixels")
+    with staged_dir(out, force) as tmp:
+        (tmp / "phase").mkdir()
+        got = []
+        for i in tqdm(range(n), desc="synth", disable=None if progress else True):
+            img, labels = synthesize(si_wt_pct, size, cooling_rate_k_s, seed=seed * 100003 + i)
+            name = f"alsi_{si_wt_pct:g}_{i:04d}.png"
+            write_png(tmp / name, img)
+            write_png(tmp / "phase" / name, phase_map(labels) * 1.0)
+            got.append(float(phase_map(labels).mean()))
+        meta = {
+            "si_wt_pct": si_wt_pct,
+            "n": n,
+            "size": size,
+            "cooling_rate_k_s": cooling_rate_k_s,
+            "seed": seed,
+            "lever_rule": asdict(fr),
+            "si_area_fraction_mean": sum(got) / len(got),
+        }
+        atomic_write_json(tmp / SYNTH_META, meta)
+    return meta
+
+
+def folder_si_wt_pct(folder: str | os.PathLike[str]) -> float | None:
+    """The Si content (wt %) recorded in a folder's ``synth.json``, or None without one."""
+    meta = Path(folder) / SYNTH_META
+    if not meta.is_file():
+        return None
+    try:
+        return float(json.loads(meta.read_text())["si_wt_pct"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise UserError(f"{meta} is not a synth.json with an si_wt_pct; fix or remove it") from None
