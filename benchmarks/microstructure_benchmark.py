@@ -53,11 +53,11 @@ def synth_folder(folder: Path, si: float, n: int, seed0: int) -> list[np.ndarray
 
 
 def grf_images(n: int, fraction: float, rng: np.random.Generator) -> list[np.ndarray]:
-    from microstructure.synth import _gaussian_field, _threshold_to_fraction
+    from microstructure.synth import gaussian_field, threshold_to_fraction
 
     out = []
     for _ in range(n):
-        si = _threshold_to_fraction(_gaussian_field((64, 64), 2.0, rng), fraction)
+        si = threshold_to_fraction(gaussian_field((64, 64), 2.0, rng), fraction)
         img = np.where(si, 0.3, 0.8) + rng.normal(0, 0.02, si.shape)
         out.append(np.clip(img, 0, 1))
     return out

@@ -1,5 +1,5 @@
-"""The seed's augmentation with kornia: width/height shift, shear, zoom, horizontal and
-vertical flips (the seed grew 67 micrographs to 13,000 this way).
+"""The paper's augmentation with kornia: width/height shift, shear, zoom, horizontal and
+vertical flips (the paper grew 67 micrographs to 13,000 this way).
 
 Shifts up to 20 % of the size, shear up to 10 degrees, zoom 0.8-1.2, reflection padding so
 that no black borders appear (a micrograph continues beyond its frame).
@@ -12,8 +12,12 @@ from pathlib import Path
 
 import torch
 
+__all__ = ["augment_batch", "augment_folder", "augmenter"]
+
 
 def augmenter() -> torch.nn.Module:
+    """The random augmentation as a module on batches (B, C, H, W) in [0, 1]: affine (shift up
+    to 20 %, zoom 0.8-1.2, shear up to 10 degrees, reflection padding), then flips."""
     import kornia.augmentation as K
 
     return torch.nn.Sequential(

@@ -1,11 +1,12 @@
-"""The seed paper's DCGAN for 64x64 micrographs, and a composition-conditioned variant.
+"""The paper's DCGAN for 64x64 micrographs, and a composition-conditioned variant.
 
-Seed, as printed: generator ``ConvTranspose2d`` 1000->512 (kernel 4, stride 1), 512->256,
-256->128, 128->64, 64->C (kernel 4, stride 2, padding 1), batch norm and ReLU between, tanh
-out; discriminator ``Conv2d`` C->64->128->256->512 (kernel 4, stride 2, padding 1) with
-LeakyReLU 0.2 and batch norm (not on the first layer, as in DCGAN), then 512->1 (kernel 4,
-stride 1) and a sigmoid; weights from N(0, 0.02) (batch-norm scales from N(1, 0.02)); the
-minimax loss as binary cross-entropy; Adam with beta1 0.5, learning rate 0.0005.
+The paper (a DCGAN that generates micrographs of cast Al-Si alloys), as printed: generator
+``ConvTranspose2d`` 1000->512 (kernel 4, stride 1), 512->256, 256->128, 128->64, 64->C (kernel
+4, stride 2, padding 1), batch norm and ReLU between, tanh out; discriminator ``Conv2d``
+C->64->128->256->512 (kernel 4, stride 2, padding 1) with LeakyReLU 0.2 and batch norm (not on
+the first layer, as in DCGAN), then 512->1 (kernel 4, stride 1) and a sigmoid; weights from
+N(0, 0.02) (batch-norm scales from N(1, 0.02)); the minimax loss as binary cross-entropy; Adam
+with beta1 0.5, learning rate 0.0005.
 
 Conditional variant: the condition vector (:func:`condition_vector`, the Al-xSi composition
 through the shared element registry) is appended to the noise as extra input channels of
@@ -22,21 +23,45 @@ import numpy as np
 import torch
 from torch import nn
 
+__all__ = [
+    "COND_DIM",
+    "DCGANConfig",
+    "Discriminator",
+    "Generator",
+    "build",
+    "condition_vector",
+    "init_weights",
+]
+
 
 @dataclass
 class DCGANConfig:
+    """Architecture of a generator/discriminator pair; round-trips through JSON.
+
+    Attributes:
+        nz: noise vector size (the paper: 1000).
+        channels: image channels, 1 (gray) or 3 (RGB).
+        cond_dim: condition vector size; 0 for the paper's unconditional DCGAN,
+            :data:`COND_DIM` for the Al-xSi conditional one.
+        ngf: base width of the generator (the paper: 64).
+        ndf: base width of the discriminator (the paper: 64).
+        image_size: image side in pixels (64; the layers are built for it).
+    """
+
     nz: int = 1000
     channels: int = 1
-    cond_dim: int = 0  # 0: the seed's unconditional DCGAN
+    cond_dim: int = 0
     ngf: int = 64
     ndf: int = 64
     image_size: int = 64
 
     def as_dict(self) -> dict[str, Any]:
+        """The architecture as a JSON-able dictionary."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DCGANConfig:
+        """The inverse of :meth:`as_dict`."""
         return cls(**d)
 
 
@@ -58,10 +83,13 @@ def condition_vector(si_wt_pct: float | np.ndarray) -> np.ndarray:
     return np.concatenate([si[:, None] / 25.0, mix], 1).astype(np.float32)
 
 
+#: Size of :func:`condition_vector`: the Si weight fraction and ten registry descriptors.
 COND_DIM = 11
 
 
 def init_weights(m: nn.Module) -> None:
+    """The paper's initialisation of one layer (use with ``module.apply``): convolution weights
+    from N(0, 0.02), batch-norm scales from N(1, 0.02) and shifts 0."""
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(m.weight, 0.0, 0.02)
     elif isinstance(m, nn.BatchNorm2d):
@@ -70,6 +98,9 @@ def init_weights(m: nn.Module) -> None:
 
 
 class Generator(nn.Module):
+    """G(z, c): noise (B, nz) and an optional condition (B, cond_dim) to images
+    (B, channels, 64, 64) in [-1, 1] (tanh)."""
+
     def __init__(self, cfg: DCGANConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -92,11 +123,15 @@ class Generator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (B, channels, 64, 64) in [-1, 1] from noise (B, nz) and condition."""
         x = z if cond is None else torch.cat([z, cond], 1)
         return self.net(x[:, :, None, None])
 
 
 class Discriminator(nn.Module):
+    """D(x, c): images (B, channels, 64, 64) in [-1, 1] and an optional condition to the
+    probability that each image is real; the condition enters as constant extra channels."""
+
     def __init__(self, cfg: DCGANConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -132,6 +167,8 @@ class Discriminator(nn.Module):
 
 
 def build(cfg: DCGANConfig, seed: int = 0) -> tuple[Generator, Discriminator]:
+    """A generator and a discriminator initialised by :func:`init_weights` from random seed
+    ``seed`` (the global torch generator is left as it was)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         g, d = Generator(cfg), Discriminator(cfg)

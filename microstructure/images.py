@@ -9,6 +9,8 @@ import numpy as np
 
 from eftgan.errors import UserError
 
+__all__ = ["IMAGE_EXT", "image_files", "random_crops", "read_folder", "read_gray", "write_png"]
+
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 #: Files beside images that are ignored (metadata written by ``eftgan micro synth``).
 SIDECAR_EXT = {".json", ".csv", ".txt", ".md"}
@@ -33,7 +35,7 @@ def image_files(folder: str | os.PathLike[str]) -> list[Path]:
     return files
 
 
-def read_gray(path: Path, channels: int = 1) -> np.ndarray:
+def read_gray(path: str | os.PathLike[str], channels: int = 1) -> np.ndarray:
     """An image as float32 in [0, 1]: (H, W) for one channel, (H, W, 3) for three."""
     from PIL import Image, UnidentifiedImageError
 
@@ -50,8 +52,11 @@ def read_gray(path: Path, channels: int = 1) -> np.ndarray:
         raise UserError(f"cannot read image {path} ({exc})") from None
 
 
-def read_folder(folder: str | os.PathLike[str], min_size: int = 0,
-                channels: int = 1) -> list[np.ndarray]:  # fmt: skip
+def read_folder(
+    folder: str | os.PathLike[str], min_size: int = 0, channels: int = 1
+) -> list[np.ndarray]:
+    """Every image of a folder (see :func:`image_files`) as float32 in [0, 1], gray (H, W) or
+    RGB (H, W, 3); a one-line error for an image smaller than ``min_size`` pixels."""
     imgs = []
     for p in image_files(folder):
         a = read_gray(p, channels)
@@ -76,7 +81,7 @@ def random_crops(imgs: list[np.ndarray], n: int, size: int, rng: np.random.Gener
     return np.stack(out).astype(np.float32)
 
 
-def write_png(path: Path, img: np.ndarray) -> None:
+def write_png(path: str | os.PathLike[str], img: np.ndarray) -> None:
     """Write a gray (H, W) or RGB (H, W, 3) float image in [0, 1] as PNG, atomically."""
     import io
 

@@ -32,6 +32,18 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "compare_folders",
+    "compare_sets",
+    "frechet_distance",
+    "image_statistics",
+    "lineal_path",
+    "multi_otsu_low",
+    "otsu_threshold",
+    "segment",
+    "two_point",
+]
+
 
 def otsu_threshold(img: np.ndarray) -> float:
     """Otsu's threshold of a gray image in [0, 1]."""
@@ -111,6 +123,9 @@ def lineal_path(mask: np.ndarray, r_max: int | None = None) -> np.ndarray:
 def image_statistics(
     img: np.ndarray, r_max: int | None = None, threshold: float | None = None
 ) -> dict[str, Any]:
+    """Statistics of one gray image in [0, 1]: ``phase_fraction`` (Si area fraction),
+    ``s2`` (S2(r), r = 0 .. r_max) and ``lineal_path`` (L(r) of the matrix, r = 1 .. r_max),
+    segmented by :func:`segment` with ``threshold``."""
     si = segment(img, threshold)
     return {
         "phase_fraction": float(si.mean()),

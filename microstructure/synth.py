@@ -52,13 +52,40 @@ RHO_AL, RHO_SI = 2.70, 2.33
 LABEL_PRIMARY_AL, LABEL_EUTECTIC_AL, LABEL_SI = 0, 1, 2
 
 
+__all__ = [
+    "LABEL_EUTECTIC_AL",
+    "LABEL_PRIMARY_AL",
+    "LABEL_SI",
+    "Fractions",
+    "dendrite_arm_spacing_um",
+    "folder_si_wt_pct",
+    "gaussian_field",
+    "lever_rule",
+    "phase_map",
+    "render",
+    "synthesize",
+    "threshold_to_fraction",
+    "write_synth_folder",
+]
+
+
 @dataclass(frozen=True)
 class Fractions:
+    """Area fractions of the phases of an Al-Si alloy just below the eutectic temperature.
+
+    Attributes:
+        primary_al: primary α-Al.
+        eutectic: the eutectic (α-Al and Si together).
+        primary_si: primary Si (hypereutectic alloys).
+        si_total: all Si, eutectic and primary.
+        si_in_eutectic: Si within the eutectic (a fraction of the eutectic's area).
+    """
+
     primary_al: float
     eutectic: float
     primary_si: float
-    si_total: float  # area fraction of all Si (eutectic + primary)
-    si_in_eutectic: float  # area fraction of Si within the eutectic
+    si_total: float
+    si_in_eutectic: float
 
 
 def _area(mass_si: float) -> float:
@@ -91,11 +118,13 @@ def lever_rule(si_wt_pct: float) -> Fractions:
 
 
 def dendrite_arm_spacing_um(cooling_rate_k_s: float) -> float:
+    """Secondary dendrite arm spacing λ = 40 R^(-1/3) in µm for a cooling rate R in K/s."""
     return 40.0 * cooling_rate_k_s ** (-1.0 / 3.0)
 
 
-def _gaussian_field(shape: tuple[int, int], corr_px: float, rng: np.random.Generator) -> np.ndarray:
-    """A stationary Gaussian random field with a Gaussian correlation of length ``corr_px``."""
+def gaussian_field(shape: tuple[int, int], corr_px: float, rng: np.random.Generator) -> np.ndarray:
+    """A stationary Gaussian random field (zero mean, unit variance, periodic) of ``shape``
+    with a Gaussian correlation of length ``corr_px`` pixels, drawn from ``rng``."""
     h, w = shape
     fy = np.fft.fftfreq(h)[:, None]
     fx = np.fft.rfftfreq(w)[None, :]
@@ -105,7 +134,9 @@ def _gaussian_field(shape: tuple[int, int], corr_px: float, rng: np.random.Gener
     return (f - f.mean()) / (f.std() + 1e-12)
 
 
-def _threshold_to_fraction(field: np.ndarray, frac: float) -> np.ndarray:
+def threshold_to_fraction(field: np.ndarray, frac: float) -> np.ndarray:
+    """Boolean mask of the largest ``frac`` (0-1) of ``field``'s values: a phase of that
+    area fraction whose shape is set by the field."""
     if frac <= 0:
         return np.zeros(field.shape, dtype=bool)
     if frac >= 1:
@@ -164,7 +195,7 @@ def synthesize(
     lam_px = dendrite_arm_spacing_um(cooling_rate_k_s) / pixel_um
     shape = (size, size)
     labels = np.full(shape, LABEL_EUTECTIC_AL, dtype=np.uint8)
-    primary = _threshold_to_fraction(_gaussian_field(shape, lam_px / 2, rng), fr.primary_al)
+    primary = threshold_to_fraction(gaussian_field(shape, lam_px / 2, rng), fr.primary_al)
     labels[primary] = LABEL_PRIMARY_AL
     si = np.zeros(shape, dtype=bool)
     if fr.primary_si > 0:  # blocky primary Si, about 3 arm spacings across
