@@ -6,7 +6,7 @@ TORCH ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.eftgan-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test docs lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ demo: $(STAMP)
 	$(VENV)/bin/eftgan predict data/examples/*.vasp data/examples/*.cif
 	$(VENV)/bin/eftgan explore --elements Fe,Ni,Co,Cr,Mn --out demo-explore --force
 
-test: $(STAMP)
+test: $(STAMP) docs
 	$(PY) -m pytest -q -ra
+
+# The documentation site (MkDocs + mkdocstrings), strict: a broken link, reference or docstring
+# cross-reference fails the build. Written to build/site/.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy
