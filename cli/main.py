@@ -18,6 +18,7 @@ LAZY_COMMANDS = {
     "train": "eftgan_cli.train_cmd:train",
     "predict": "eftgan_cli.predict_cmd:predict",
     "explore": "eftgan_cli.explore_cmd:explore",
+    "models": "eftgan_cli.models_cmd:models",
     "spectral": "eftgan_cli.spectral_cmd:spectral",
     "micro": "eftgan_cli.micro_cmd:micro",
 }

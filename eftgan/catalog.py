@@ -1,0 +1,217 @@
+"""The catalogue of shipped models: what each is, what it learned from, how good it is.
+
+Every folder in ``data/models`` (installed as ``eftgan_data/models``) that holds a
+``config.json`` is one shipped model. :func:`shipped_models` describes each from the files of
+its own folder, so that the catalogue cannot disagree with the models:
+
+- the kind and the training data from ``config.json`` (and ``training.json`` for ECNet);
+- the size on disk, summed over the folder's files;
+- one headline figure, with its name, unit and the file it comes from:
+
+  ============  ===============================================================================
+  ``ecnet``     test MAE of Eform over the held-out structures of both phases (``training.json``)
+  ``eftgan``    structure-free Eform MAE on the ECNet's test structures from the EFTGAN
+                benchmark (``benchmarks/results/eftgan.json``, a source checkout only), else the
+                Q-network's composition error on the training features (``config.json``)
+  ``saca``      calibrated test MAE of Cr on held-out simulated spectra (``config.json``)
+  ``dcgan``     phase-fraction error of generated Al-7Si micrographs from the microstructure
+                benchmark (``benchmarks/results/microstructure.json``, a source checkout only),
+                else the last discriminator loss of training (``history.csv``)
+  ============  ===============================================================================
+
+The benchmark results are not part of the installed package, so an installed eftgan shows
+the figure its folders record, and says so in ``source``. Nothing here imports torch: listing
+the models is as fast as reading a few JSON files.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from eftgan.paths import DEFAULT_MODELS, shipped_models_dir
+
+__all__ = ["ShippedModel", "describe", "shipped_models"]
+
+
+@dataclass(frozen=True)
+class ShippedModel:
+    """One shipped model folder, as ``eftgan models`` lists it.
+
+    Attributes:
+        name: folder name, ``<kind>-<dataset>-<version>``.
+        kind: ``config.json``'s kind (ecnet, eftgan, saca, dcgan).
+        default: whether it is the kind's default (:data:`eftgan.paths.DEFAULT_MODELS`).
+        training_data: what it was trained on, in words.
+        size_mb: the folder's size on disk in MB (10^6 bytes).
+        metric: the headline figure's name (None where the folder records none).
+        value: the headline figure.
+        unit: its unit.
+        source: where the figure comes from (a file, and which part of it).
+        folder: the model folder.
+    """
+
+    name: str
+    kind: str
+    default: bool
+    training_data: str
+    size_mb: float
+    metric: str | None
+    value: float | None
+    unit: str
+    source: str
+    folder: Path
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as JSON-able values (the folder as a string)."""
+        return {**asdict(self), "folder": str(self.folder)}
+
+
+@dataclass(frozen=True)
+class _Headline:
+    metric: str | None
+    value: float | None
+    unit: str
+    source: str
+
+
+_NONE = _Headline(None, None, "", "no figure recorded in the folder")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _benchmark(name: str) -> dict[str, Any]:
+    """A benchmark result file of the source checkout the models live in ({} if installed)."""
+    repo = shipped_models_dir().resolve().parent.parent
+    if not (repo / "pyproject.toml").is_file():
+        return {}
+    return _read_json(repo / "benchmarks" / "results" / name)
+
+
+def _ecnet(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
+    record = _read_json(folder / "training.json")
+    data = record.get("data", {})
+    elements = ", ".join(config.get("model", {}).get("elements", []))
+    source = Path(str(data.get("source", "DFT dataset"))).name
+    words = f"DFT: {data.get('n_entries_used', '?')} SQS structures of {elements} ({source})"
+    test = record.get("metrics", {}).get("test", {})
+    rows = [phase["eform"] for phase in test.values() if "eform" in phase]
+    if not rows:
+        return words, _NONE
+    n = sum(r["n"] for r in rows)
+    mae = sum(r["mae"] * r["n"] for r in rows) / n
+    where = f"training.json: metrics.test, {n} held-out structures, fcc and bcc"
+    return words, _Headline("test MAE of Eform", mae, "eV/atom", where)
+
+
+def _eftgan(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
+    metrics = config.get("metrics", {})
+    ecnet = config.get("model", {}).get("ecnet", {}).get("folder", "the shipped ECNet")
+    words = f"features of {metrics.get('n_train', '?')} DFT structures from {ecnet}"
+    free = _benchmark("eftgan.json").get("structure_free", {})
+    if "eftgan_generator_mlp" in free:
+        where = (
+            "benchmarks/results/eftgan.json: structure_free, "
+            f"{free.get('n_test_structures', '?')} test structures, mean of "
+            f"{free.get('gan_seeds', '?')} GAN seeds of this model's recipe"
+        )
+        mae = free["eftgan_generator_mlp"]["eform"]
+        return words, _Headline("structure-free MAE of Eform", mae, "eV/atom", where)
+    if "q_mae_train_real" in metrics:
+        where = "config.json: metrics.q_mae_train_real (training features)"
+        q = metrics["q_mae_train_real"]
+        return words, _Headline("Q-network composition MAE", q, "at. fraction", where)
+    return words, _NONE
+
+
+def _saca(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
+    data = config.get("data", {})
+    n = data.get("n_spectra", "?")
+    instrument = data.get("instrument", config.get("model", {}).get("instrument", "?"))
+    words = f"{n:,}" if isinstance(n, int) else str(n)
+    words += f" simulated spectra ({instrument} instrument)"
+    cr = config.get("metrics", {}).get("Cr", {})
+    if "mae" not in cr:
+        return words, _NONE
+    calibrated = config.get("model", {}).get("saca", {}).get("calibrated")
+    where = "config.json: metrics.Cr, held-out simulated test spectra"
+    where += ", after calibration" if calibrated else ""
+    return words, _Headline("test MAE of Cr", float(cr["mae"]), "wt %", where)
+
+
+def _dcgan(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
+    si = config.get("model", {}).get("si_wt_pct")
+    words = "synthetic Al-Si micrographs"
+    if si:
+        words += " at Si " + ", ".join(f"{s:g}" for s in si) + " wt %"
+    bench = _benchmark("microstructure.json").get("models", {})
+    key = "conditional" if si else "dcgan"
+    if "phase_fraction_error" in bench.get(key, {}):
+        where = (
+            f"benchmarks/results/microstructure.json: models.{key}, "
+            f"{bench[key].get('n_fake', '?')} generated against "
+            f"{bench[key].get('n_real', '?')} synthetic micrographs at Al-7Si"
+        )
+        err = bench[key]["phase_fraction_error"]
+        return words, _Headline("phase-fraction error at Al-7Si", err, "area fraction", where)
+    return words, _last_loss(folder / "history.csv")
+
+
+def _last_loss(path: Path) -> _Headline:
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        value = float(rows[-1]["d_loss"])
+    except (OSError, IndexError, KeyError, ValueError):
+        return _NONE
+    where = f"history.csv: d_loss at iteration {rows[-1].get('iter', len(rows))}"
+    return _Headline("final discriminator loss", value, "", where)
+
+
+_DESCRIBE = {"ecnet": _ecnet, "eftgan": _eftgan, "saca": _saca, "dcgan": _dcgan}
+
+
+def _size_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+
+
+def describe(folder: str | Path) -> ShippedModel:
+    """Describe one model folder (see the module docstring for where each field comes from).
+
+    A folder of a kind the catalogue does not know, or one whose files record no figure, is
+    listed with ``metric`` None.
+    """
+    folder = Path(folder)
+    config = _read_json(folder / "config.json")
+    kind = str(config.get("kind", "?"))
+    words, head = _DESCRIBE[kind](folder, config) if kind in _DESCRIBE else ("?", _NONE)
+    return ShippedModel(
+        name=folder.name,
+        kind=kind,
+        default=DEFAULT_MODELS.get(kind) == folder.name,
+        training_data=words,
+        size_mb=round(_size_mb(folder), 2),
+        metric=head.metric,
+        value=head.value,
+        unit=head.unit,
+        source=head.source,
+        folder=folder,
+    )
+
+
+def shipped_models() -> list[ShippedModel]:
+    """Every shipped model folder, in the order ECNet, EFTGAN, SACA, DCGAN, then by name."""
+    root = shipped_models_dir()
+    folders = [p for p in root.iterdir() if (p / "config.json").is_file()] if root.is_dir() else []
+    models = [describe(p) for p in folders]
+    order = {kind: i for i, kind in enumerate(DEFAULT_MODELS)}
+    return sorted(models, key=lambda m: (order.get(m.kind, len(order)), m.name))
