@@ -25,6 +25,8 @@ LAZY_COMMANDS = {
 
 
 class LazyGroup(click.Group):
+    """A click group whose subcommands (:data:`LAZY_COMMANDS`) are imported when first used."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
@@ -44,6 +46,8 @@ def cli(debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the ``eftgan`` command with ``argv`` (default: the process's arguments) and exit:
+    0 on success, 2 with one line on stderr for a user error (``--debug``: the traceback)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
