@@ -223,7 +223,7 @@ def main() -> None:
         """The LTE fit started from SACA compact's composition ``w``: its metrics (presence
         above 0.01 wt % of the fitted content), its calls, and the fit."""
         t0 = time.perf_counter()
-        fit = refine(steel_simulator("seed"), ds.spectra, w, progress=True)
+        fit = refine(steel_simulator("saca2021"), ds.spectra, w, progress=True)
         refine_s.append((time.perf_counter() - t0) / len(ds.spectra))
         called = fit.wt_pct > PRESENCE
         return composition_metrics(fit.wt_pct, ds.wt_pct, STEEL_ELEMENTS, called), called, fit
@@ -290,9 +290,9 @@ def main() -> None:
     # matched filter (one that knows everything but the trace element) would reach
     from spectral.validation import detection_bounds, ideal_detection_limits
 
-    ideal = ideal_detection_limits(steel_simulator("seed"), RARE_EARTHS + ("Mo",), n=1000)
+    ideal = ideal_detection_limits(steel_simulator("saca2021"), RARE_EARTHS + ("Mo",), n=1000)
     # the same 1000 steels: what not knowing the matrix and the plasma costs any detector
-    bounds = detection_bounds(steel_simulator("seed"), STEEL_ELEMENTS[1:], n=1000)
+    bounds = detection_bounds(steel_simulator("saca2021"), STEEL_ELEMENTS[1:], n=1000)
     detection: dict[str, Any] = {
         "ideal_lod_wt_pct": ideal,
         "ideal_n_samples": 1000,
@@ -330,7 +330,7 @@ def main() -> None:
     from spectral.dataset import simulator
     from spectral.instrument import Conditions
 
-    sim = simulator("seed")
+    sim = simulator("saca2021")
     rng = np.random.default_rng(0)
     wt = test.wt_pct[np.arange(256) % len(test.wt_pct)].astype(np.float64)
     cond = Conditions.sample(256, rng)
@@ -339,7 +339,7 @@ def main() -> None:
     speed: dict[str, Any] = {"simulate_per_s": simulate_per_s, "threads": 2}
     with torch.no_grad():
         speed["analyze_per_s"] = _rate(lambda: model(x64), 64)
-        seed_size = SACA(SACAConfig.variant("seed", STEEL_ELEMENTS)).eval()
+        seed_size = SACA(SACAConfig.variant("paper", STEEL_ELEMENTS)).eval()
         speed["saca_seed_size_forward_per_s"] = _rate(lambda: seed_size(x64), 64, repeats=2)
     speed["analyze_ms_per_spectrum"] = 1e3 / speed["analyze_per_s"]
     # the LTE fit's wall time per spectrum, on the held-out, robustness and mismatch sets
@@ -365,14 +365,14 @@ def main() -> None:
         from spectral.atomic import air_to_vacuum
         from spectral.instrument import INSTRUMENTS, Simulator
 
-        wl = INSTRUMENTS["seed"].wavelength_nm
+        wl = INSTRUMENTS["saca2021"].wavelength_nm
         steel = {"Fe": 0.68, "Cr": 0.18, "Ni": 0.10, "Mo": 0.02, "Mn": 0.02}  # mass ratios
         lm = libskit.LTEModel(steel, 9000.0, 1e23, 1e-3)
         spec = libskit.GenericSpectrometer(0.15 / 2.3548, 0.001)
         speed["libskit_per_s"] = _rate(lambda: spec.calculate_spectrum(air_to_vacuum(wl), lm), 1)
         fe = libskit.LTEModel({"Fe": 1.0}, 10000.0, 1e23, 1e-3)
         theirs = np.asarray(spec.calculate_spectrum(air_to_vacuum(wl), fe))
-        ours_sim = Simulator(("Fe",), INSTRUMENTS["seed"])
+        ours_sim = Simulator(("Fe",), INSTRUMENTS["saca2021"])
         ours = ours_sim.noiseless(np.array([[100.0]]), Conditions.fixed(1, 10000.0, 1e17))
         ours_np = ours[0].numpy()
         lib = {

@@ -56,7 +56,7 @@ def _weight_percent(text: str, wt: bool) -> dict[str, float]:
 @click.option("--wt", is_flag=True, help="The amounts are weight percent (default: atomic).")
 @click.option("--temperature", default=9000.0, show_default=True, help="Plasma T (K).")
 @click.option("--ne", default=1e17, show_default=True, help="Electron density (cm^-3).")
-@click.option("--instrument", default="seed", show_default=True, help="seed or hr4000.")
+@click.option("--instrument", default="saca2021", show_default=True, help="saca2021 or hr4000.")
 @click.option("--no-noise", is_flag=True, help="The noiseless detector signal.")
 @click.option("--no-self-absorption", is_flag=True)
 @click.option("--shift", default=0.0, show_default=True, help="Wavelength shift (nm).")
@@ -179,10 +179,11 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
 
 @spectral.command()
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Model folder.")
-@click.option("--variant", type=click.Choice(["compact", "seed", "wide"]), default="compact",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--variant", default="compact", show_default=True, help="Network: compact, paper or wide."
+)
 @click.option("--n-spectra", default=20000, show_default=True, help="Simulated spectra.")
-@click.option("--instrument", default="seed", show_default=True)
+@click.option("--instrument", default="saca2021", show_default=True, help="saca2021 or hr4000.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--epochs", default=40, show_default=True, help="At most this many epochs.")
 @click.option("--patience", default=6, show_default=True)
@@ -230,43 +231,61 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
 )
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
-def train(out: Path, variant: str, n_spectra: int, instrument: str, seed: int, epochs: int,
-          patience: int, max_minutes: float | None, lr: float, jitter: float,
-          lr_schedule: str, init_from: Path | None, noise: str, ema: float, device: str,
-          force: bool, quiet: bool) -> None:  # fmt: skip
+def train(out: Path, n_spectra: int, epochs: int, force: bool, quiet: bool, **options: Any) -> None:
     """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
-    from eftgan.errors import UserError
     from eftgan.runstate import check_output_folder
     from spectral.dataset import simulate_set
-    from spectral.instrument import get_instrument
     from spectral.train import resolve_device, train_saca
 
     check_output_folder(out, force)
-    get_instrument(instrument)
-    resolve_device(device)  # before simulating
-    if not 0.0 < lr < 1.0:
-        raise UserError(f"--lr {lr} is outside (0, 1); give a learning rate such as 0.001")
-    if not 0.0 <= jitter < 0.5:
-        raise UserError(f"--jitter {jitter} is outside [0, 0.5); give a fraction of full scale")
-    if not 0.0 <= ema < 1.0:
-        raise UserError(f"--ema {ema} is outside [0, 1); give 0 (off) or a decay such as 0.999")
-    if init_from is not None:  # a missing or damaged folder is found before simulating
+    config = _train_config(epochs, options)
+    resolve_device(config.device)  # before simulating
+    if config.init_from is not None:  # a missing or damaged folder is found before simulating
         from eftgan.checkpoint import read_model_folder
 
-        read_model_folder(init_from, kind="saca")
-    data = simulate_set(n_spectra, seed, instrument, progress=not quiet,
-                        keep_clean=noise == "fresh")  # fmt: skip
-    r = train_saca(data, out, variant, seed, epochs, patience, instrument=instrument,
-                   progress=not quiet, force=force, max_minutes=max_minutes,
-                   init_from=init_from, jitter=jitter, lr_schedule=lr_schedule, lr=lr,
-                   noise=noise, ema=ema, device=device,
-                   data_config={"n_spectra": n_spectra, "seed": seed,
-                                "instrument": instrument})  # fmt: skip
-    m = r["metrics"]
-    click.echo(f"model written to {out} ({len(r['history'])} epochs, {r['stopped']}, "
-               f"{r['wall_s']:.0f} s)")  # fmt: skip
-    echo_table([{"element": el, **v} for el, v in m.items()],
-               ["element", "mae", "rmse", "r2", "precision", "recall"])  # fmt: skip
+        read_model_folder(config.init_from, kind="saca")
+    data = simulate_set(
+        n_spectra,
+        config.seed,
+        config.instrument,
+        progress=not quiet,
+        keep_clean=config.noise == "fresh",
+    )
+    data_config = {"n_spectra": n_spectra, "seed": config.seed, "instrument": config.instrument}
+    r = train_saca(
+        data, out, config, progress=not quiet, force=force, data_config=data_config
+    )
+    click.echo(
+        f"model written to {out} ({len(r['history'])} epochs, {r['stopped']}, "
+        f"{r['wall_s']:.0f} s)"
+    )
+    rows = [{"element": el, **v} for el, v in r["metrics"].items()]
+    echo_table(rows, ["element", "mae", "rmse", "r2", "precision", "recall"])
+
+
+def _train_config(epochs: int, options: dict[str, Any]) -> Any:
+    """The :class:`spectral.train.SACATrainConfig` of ``eftgan spectral train``'s options,
+    with one-line errors that name the option."""
+    from eftgan.errors import UserError
+    from spectral.train import SACATrainConfig
+
+    if not 0.0 < options["lr"] < 1.0:
+        raise UserError(
+            f"--lr {options['lr']} is outside (0, 1); give a learning rate such as 0.001"
+        )
+    if not 0.0 <= options["jitter"] < 0.5:
+        raise UserError(
+            f"--jitter {options['jitter']} is outside [0, 0.5); give a fraction of full scale"
+        )
+    if not 0.0 <= options["ema"] < 1.0:
+        raise UserError(
+            f"--ema {options['ema']} is outside [0, 1); give 0 (off) or a decay such as 0.999"
+        )
+    init_from = options["init_from"]
+    return SACATrainConfig(
+        **{**options, "init_from": None if init_from is None else str(init_from)},
+        max_epochs=epochs,
+    )
 
 
 def _emit(rows: list[dict[str, Any]], cols: list[str], fmt: str) -> None:

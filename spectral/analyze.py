@@ -13,12 +13,16 @@ from eftgan.errors import UserError
 
 
 def model_grid(config: dict[str, Any]) -> np.ndarray:
-    g = config["model"]["wavelength_nm"]
-    if config["model"]["instrument"] == "seed" or g["n"] == 4001:
-        return np.linspace(g["first"], g["last"], g["n"])
-    from spectral.instrument import get_instrument
+    """The pixel grid (nm, air) a SACA model reads, from its folder's ``config``: evenly
+    spaced as recorded for the ``saca2021`` preset's 4001 points, else the preset's own grid
+    (the ``hr4000`` one is not evenly spaced)."""
+    from spectral.instrument import current_instrument_name, get_instrument
 
-    return get_instrument(config["model"]["instrument"]).wavelength_nm
+    g = config["model"]["wavelength_nm"]
+    name = current_instrument_name(config["model"]["instrument"])
+    if name == "saca2021" or g["n"] == 4001:
+        return np.linspace(g["first"], g["last"], g["n"])
+    return get_instrument(name).wavelength_nm
 
 
 def analyze_files(

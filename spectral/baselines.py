@@ -55,7 +55,7 @@ def _net_height(x: np.ndarray, pix: int, half_bg: int) -> np.ndarray:
 
 
 class UnivariateCalibration:
-    def __init__(self, instrument: str = "seed") -> None:
+    def __init__(self, instrument: str = "saca2021") -> None:
         self.instrument = instrument
         self.lines: dict[str, int] = {}
         self.coef: dict[str, np.ndarray] = {}

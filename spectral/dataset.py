@@ -10,7 +10,7 @@ drawn per spectrum (:meth:`spectral.instrument.Conditions.sample`): T 7000-12000
 5e16-3e17 cm^-3 (log-uniform), shifts, drifts, exposure and accumulation.
 
 The models read min-max scaled spectra (:func:`minmax`). Training-time augmentation
-(:func:`augment`) adds the seed's jitter (Gaussian noise of 0-1 % of full scale), wavelength
+(:func:`augment`) adds the SACA paper's jitter (Gaussian noise of 0-1 % of full scale), wavelength
 shift (up to one pixel, by linear interpolation) and intensity scaling (a random factor
 0.9-1.1 applied before the min-max scaling would cancel it, so it is applied as a gentle
 linear tilt). With ``keep_clean`` a set also holds each spectrum's noiseless counts and its
@@ -103,7 +103,7 @@ def minmax(x: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, jitter: float = 0.01) -> torch.Tensor:
-    """The seed's jitter, shift and scaling on a batch of min-max scaled spectra (B, P); the
+    """The SACA paper's jitter, shift and scaling on a batch of min-max scaled spectra (B, P); the
     jitter's standard deviation is drawn per spectrum from 0 to ``jitter`` of full scale."""
     b, p = x.shape
     shift = torch.rand(b, 1, generator=gen) * 2 - 1  # pixels
@@ -158,7 +158,7 @@ def fresh_noise(clean: torch.Tensor, sd: torch.Tensor, full_scale: float,
 def simulate_set(
     n: int,
     seed: int,
-    instrument: str = "seed",
+    instrument: str = "saca2021",
     shift_nm: float = 0.05,
     drift: float = 0.05,
     batch: int = 256,
@@ -195,7 +195,7 @@ def simulate_set(
 _SIMS: dict[tuple[str, float], Any] = {}
 
 
-def simulator(instrument: str = "seed", length_m: float = PLASMA_LENGTH_M) -> Any:
+def simulator(instrument: str = "saca2021", length_m: float = PLASMA_LENGTH_M) -> Any:
     """The steel :class:`~spectral.instrument.Simulator` of an instrument preset and plasma
     length (one per process)."""
     from spectral.instrument import Simulator, get_instrument

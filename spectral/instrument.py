@@ -4,8 +4,8 @@ An :class:`Instrument` is a pixel grid (air wavelengths), a Gaussian instrument 
 whose FWHM may change along the grid, a spectral response, a full-scale count and read noise.
 Two presets:
 
-* ``seed``: the SACA paper's spectra, 300-700 nm in 0.1 nm steps (4001 points), 0.15 nm FWHM,
-  16-bit counts;
+* ``saca2021``: the spectra of the SACA paper (2021), 300-700 nm in 0.1 nm steps (4001
+  points), 0.15 nm FWHM, 16-bit counts;
 * ``hr4000``: an Ocean Optics HR4000-like one, 200-1100 nm on 3648 pixels with a slightly
   non-linear (quadratic) dispersion, FWHM rising from 0.5 nm to 0.9 nm across the range, 14-bit
   counts, a silicon-CCD-like response falling off towards both ends.
@@ -74,20 +74,48 @@ def _hr4000_grid() -> np.ndarray:
 
 
 INSTRUMENTS: dict[str, Instrument] = {
-    "seed": Instrument(
-        "seed", np.round(np.arange(3000, 7001) / 10.0, 1), (0.15, 0.15), 65535.0, 8.0,
-        520.0, 400.0, 800.0,
+    "saca2021": Instrument(
+        name="saca2021",
+        wavelength_nm=np.round(np.arange(3000, 7001) / 10.0, 1),
+        fwhm_nm=(0.15, 0.15),
+        full_scale=65535.0,
+        read_noise=8.0,
+        response_center_nm=520.0,
+        response_width_nm=400.0,
+        dark_offset=800.0,
     ),
     "hr4000": Instrument(
-        "hr4000", _hr4000_grid(), (0.5, 0.9), 16383.0, 6.0, 560.0, 330.0, 300.0
+        name="hr4000",
+        wavelength_nm=_hr4000_grid(),
+        fwhm_nm=(0.5, 0.9),
+        full_scale=16383.0,
+        read_noise=6.0,
+        response_center_nm=560.0,
+        response_width_nm=330.0,
+        dark_offset=300.0,
     ),
-}  # fmt: skip
+}
+#: Preset names given up, and their names now (model folders may still record the old one).
+RENAMED_INSTRUMENTS = {"seed": "saca2021"}
 
 
 def get_instrument(name: str) -> Instrument:
+    """The instrument preset ``name`` (see the module docstring); a one-line
+    :class:`~eftgan.errors.UserError` that names the presets for another name."""
+    if name in RENAMED_INSTRUMENTS:
+        raise UserError(
+            f"the instrument {name!r} is now called {RENAMED_INSTRUMENTS[name]!r}; "
+            f"choose one of {', '.join(INSTRUMENTS)}"
+        )
     if name not in INSTRUMENTS:
         raise UserError(f"unknown instrument {name!r}; choose one of {', '.join(INSTRUMENTS)}")
     return INSTRUMENTS[name]
+
+
+def current_instrument_name(name: str) -> str:
+    """The current name of an instrument preset recorded under ``name`` (a renamed preset's
+    new name; any other name as it is), for reading model folders and settings."""
+    return RENAMED_INSTRUMENTS.get(name, name)
 
 
 @dataclass
@@ -144,7 +172,7 @@ class Simulator:
     """Batch LIBS/OES spectra of ``elements`` on ``instrument`` (see the module docstring)."""
 
     elements: Sequence[str]
-    instrument: Instrument = field(default_factory=lambda: INSTRUMENTS["seed"])
+    instrument: Instrument = field(default_factory=lambda: INSTRUMENTS["saca2021"])
     atomic: AtomicData | None = None
     self_absorption: bool = True
     length_m: float = 1e-3

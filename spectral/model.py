@@ -1,41 +1,37 @@
 """SACA: a 1D ResNet that reads steel composition from a raw emission spectrum.
 
-The seed architecture as printed: five residual blocks of two convolutions (kernel 3, batch
-norm, ReLU; a 1x1 convolution with batch norm on the shortcut where the width changes) with
-64/128/256/512/1024 filters, max pooling (2) after the first three, global average pooling
-and a fully connected layer whose softmax is the composition. At 4001 points it has 7.0 M
-parameters. We add a second fully connected layer for presence (one logit per element, above
-0.01 wt %), which the seed's precision/recall table needs.
+Three variants of one design (:meth:`SACAConfig.variant`):
 
-The wide variant is the seed's network at full width (7.0 M parameters) reading the compact
-variant's input (square root and position channel, below): it tells what the width buys,
-with the input the same; like the seed size, it needs a GPU to train.
+* ``paper``: the SACA paper's network as printed: five residual blocks of two convolutions
+  (kernel 3, batch norm, ReLU; a 1x1 convolution with batch norm on the shortcut where the
+  width changes) with 64/128/256/512/1024 filters, max pooling (2) after the first three,
+  global average pooling and a fully connected layer whose softmax is the composition. At
+  4001 points it has 7.0 M parameters and reads the min-max scaled spectrum.
+* ``wide``: the paper's network at full width reading the compact variant's input (square
+  root and position channel, below): it tells what the width buys with the input the same.
+  Like the paper's, it needs a GPU to train.
+* ``compact``: the same design at a quarter of the width (16-256 filters) for CPUs, after a
+  stem that downsamples early (a convolution of kernel 7 and stride 2 and a max pool), so
+  that the blocks see a quarter of the points.
 
-The compact variant for CPUs is the same design at a quarter of the width (16-256 filters)
-after a stem that downsamples early: a convolution of kernel 7 and stride 2 and a max pool,
-so that the blocks see a quarter of the points. It also reads the square root of the
-min-max scaled spectrum (``input_transform = "sqrt"``): shot noise grows as the square root
-of the counts, so the root gives every pixel about the same noise, and the weak lines of
-elements near their detection limit are no longer a thousandth of the strongest Fe line.
-With ``position_channel = True`` (the compact variant from v3 on) a second input channel
+Every variant has a second fully connected layer for presence (one logit per element, present
+above 0.01 wt %), which precision/recall tables of presence calls need.
+
+Inputs. ``input_transform = "sqrt"`` reads the square root of the min-max scaled spectrum:
+shot noise grows as the square root of the counts, so the root gives every pixel about the
+same noise, and the weak lines of elements near their detection limit are no longer a
+thousandth of the strongest Fe line. With ``position_channel = True`` a second input channel
 holds the pixel's place along the window (-1 to 1): the convolutions and the global average
 pooling otherwise see only the local shape of the lines, not at what wavelength they are.
 
-A calibrated model (``calibrated = True``) corrects the softmax composition the way a
-spectroscopist corrects a calibration model: a slope and an offset per element, fitted by
-least squares on the validation spectra after training (``spectral.train``), with the first
-element (Fe in steels) the balance. The network's composition is pulled towards the mean of
-the training set and slightly biased, since augmented training spectra are noisier than the
-ones it reads; the benchmark reports the model with and without the calibration. With
-``presence_calibrated = True`` each presence logit is also shifted, so that a presence
-probability above 0.5 is the call at which precision and recall on the validation spectra are
-highest together: trained with cross-entropy, the network calls a trace element only when
-it is more likely present than not, which near the threshold gave precision 0.94-0.98 and
-recall 0.77-0.86 for Ce, Nd, Pr and Sm (v4). The shifted output is a decision, not a
-calibrated probability.
+Calibration (:mod:`spectral.calibration`). A calibrated model (``calibrated = True``) corrects
+the softmax composition with a slope and an offset per element, the first element (Fe in
+steels) the balance; with ``presence_calibrated = True`` each presence logit is shifted so that
+a probability above 0.5 is the call at which precision and recall are highest together. Both
+travel with the weights as buffers.
 
 Outputs: ``wt_pct`` (B, E) = 100 x softmax(logits), calibrated where the model is;
-``presence_logit`` (B, E).
+``presence_logit`` (B, E); ``logits`` (B, E), the composition before the softmax.
 """
 
 from __future__ import annotations
@@ -46,9 +42,19 @@ from typing import Any
 import torch
 from torch import nn
 
+from eftgan.errors import UserError
+
+#: The network variants of :meth:`SACAConfig.variant`.
+VARIANTS = ("compact", "paper", "wide")
+#: Variant names given up, and their names now.
+RENAMED_VARIANTS = {"seed": "paper"}
+
 
 @dataclass
 class SACAConfig:
+    """The architecture of a SACA network (see the module docstring); JSON round-trip through
+    :meth:`as_dict` / :meth:`from_dict`."""
+
     elements: tuple[str, ...]
     widths: tuple[int, ...] = (64, 128, 256, 512, 1024)
     pools_after: int = 3
@@ -61,6 +67,7 @@ class SACAConfig:
     presence_calibrated: bool = False  # a shift of each presence logit (see below)
 
     def as_dict(self) -> dict[str, Any]:
+        """The configuration as a JSON-able dictionary (tuples as lists)."""
         d = asdict(self)
         d["elements"] = list(self.elements)
         d["widths"] = list(self.widths)
@@ -68,6 +75,8 @@ class SACAConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SACAConfig:
+        """The configuration of :meth:`as_dict`'s dictionary; keys added since (the position
+        channel, the calibrations) default to off when absent."""
         d = dict(d)
         d["elements"] = tuple(d["elements"])
         d["widths"] = tuple(d["widths"])
@@ -75,18 +84,41 @@ class SACAConfig:
 
     @classmethod
     def variant(cls, name: str, elements: tuple[str, ...], n_points: int = 4001) -> SACAConfig:
-        if name == "seed":
+        """The configuration of a named variant (``compact``, ``paper`` or ``wide``) reading
+        ``n_points`` pixels and giving the contents of ``elements``; a one-line
+        :class:`~eftgan.errors.UserError` for another name."""
+        check_variant(name)
+        if name == "paper":
             return cls(elements, n_points=n_points)
         if name == "wide":
-            return cls(elements, n_points=n_points, input_transform="sqrt",
-                       position_channel=True)  # fmt: skip
-        if name == "compact":
-            return cls(elements, widths=(16, 32, 64, 128, 256), stem=True, n_points=n_points,
-                       input_transform="sqrt", position_channel=True)  # fmt: skip
-        raise ValueError(f"unknown SACA variant {name!r}; choose seed, wide or compact")
+            return cls(elements, n_points=n_points, input_transform="sqrt", position_channel=True)
+        return cls(
+            elements,
+            widths=(16, 32, 64, 128, 256),
+            stem=True,
+            n_points=n_points,
+            input_transform="sqrt",
+            position_channel=True,
+        )
+
+
+def check_variant(name: str) -> str:
+    """``name`` if it is a SACA variant; otherwise a one-line :class:`UserError` that names the
+    variants (and the new name of a renamed one)."""
+    if name in RENAMED_VARIANTS:
+        raise UserError(
+            f"the SACA variant {name!r} is now called {RENAMED_VARIANTS[name]!r}; "
+            f"choose {', '.join(VARIANTS)}"
+        )
+    if name not in VARIANTS:
+        raise UserError(f"unknown SACA variant {name!r}; choose {', '.join(VARIANTS)}")
+    return name
 
 
 class ResBlock1d(nn.Module):
+    """Two convolutions (kernel 3) with batch norm and ReLU, and a shortcut (a 1x1 convolution
+    with batch norm where the width changes): (B, c_in, P) -> (B, c_out, P)."""
+
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv1d(c_in, c_out, 3, padding=1, bias=False)
@@ -100,12 +132,15 @@ class ResBlock1d(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The block's output, (B, c_out, P)."""
         y = torch.relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
         return torch.relu(y + self.short(x))
 
 
 class SACA(nn.Module):
+    """The SACA network of a :class:`SACAConfig` (see the module docstring for its outputs)."""
+
     cal_slope: torch.Tensor  # buffers of a calibrated model
     cal_offset: torch.Tensor
     cal_presence_bias: torch.Tensor
@@ -140,7 +175,11 @@ class SACA(nn.Module):
             self.register_buffer("cal_presence_bias", torch.zeros(len(cfg.elements)))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``x``: min-max scaled spectra (B, P) or (B, 1, P)."""
+        """Read min-max scaled spectra ``x``, (B, P) or (B, 1, P).
+
+        Returns ``{"logits", "wt_pct", "presence_logit"}``, each (B, E): the composition
+        before the softmax, the contents in wt % (rows sum to 100) and the presence logits.
+        """
         if x.dim() == 2:
             x = x[:, None, :]
         if self.cfg.input_transform == "sqrt":
@@ -161,4 +200,5 @@ class SACA(nn.Module):
 
 
 def n_parameters(model: nn.Module) -> int:
+    """The number of trainable and frozen parameters of ``model`` (buffers not counted)."""
     return sum(p.numel() for p in model.parameters())

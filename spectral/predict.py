@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from spectral.dataset import minmax
+from spectral.instrument import current_instrument_name
 from spectral.model import SACA, SACAConfig
 
 __all__ = ["load_saca", "network_state", "predict", "predict_logits", "uncalibrated"]
@@ -35,7 +36,8 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
             (:func:`eftgan.paths.default_model_dir` of ``"saca"``).
 
     Returns:
-        ``(model, config)``, ``config`` being ``config.json`` as a dictionary.
+        ``(model, config)``, ``config`` being ``config.json`` as a dictionary, with the
+        instrument preset under its current name (``config["model"]["instrument"]``).
 
     Raises:
         eftgan.errors.CheckpointError: a missing or damaged folder, or weights that do not
@@ -47,7 +49,9 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
 
     folder = Path(folder) if folder is not None else default_model_dir("saca")
     config, state = read_model_folder(folder, kind="saca")
-    model = SACA(SACAConfig.from_dict(config["model"]["saca"]))
+    model_cfg = config["model"]
+    model_cfg["instrument"] = current_instrument_name(model_cfg.get("instrument", "saca2021"))
+    model = SACA(SACAConfig.from_dict(model_cfg["saca"]))
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

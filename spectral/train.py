@@ -1,43 +1,46 @@
-"""Training SACA models on simulated spectra, with exact resume; metrics in the seed's form.
+"""Training SACA networks on simulated spectra: resumable, seeded, ending in a model folder.
 
-``train_saca`` simulates ``n_spectra`` steel spectra from ``seed`` (the same seed gives the
-same spectra, whose SHA-256 is recorded), splits them 70/15/15, and trains with Adam (lr
-0.001, batch 64), the seed's augmentation and early stopping on the validation loss. The loss
-is the mean squared error of the wt % of each element divided by that element's spread in
-the training set (so that 0.01 wt % of europium counts as much as its share of the spread of
-iron), plus 0.5 x the binary cross-entropy of the presence outputs. The learning rate drops
-by ``lr_factor`` whenever the validation loss has not improved for ``lr_patience`` epochs
-(down to ``min_lr``): without it the seed's constant 0.001 leaves the composition biased by
-about 1 wt % of Cr at the point where training stalls. With ``lr_schedule="cosine"`` the rate
-instead falls along half a cosine from ``lr`` to ``min_lr`` over ``max_epochs``, with no early
-stopping (the plateau schedule of v3 reached its floor at epoch 27 of 51 and spent the rest
-there); the best epoch by validation loss is kept either way. The jitter of the augmentation is
-``jitter`` of full scale at most (the seed's 1 % by default; the compact model from v3 on
-uses 0.2 %: it reads the square root of the spectrum, which turns 1 % noise on an empty
-baseline into 10 %, and buries the weak rare-earth lines that the test spectra show). After
-training, the best weights are calibrated (:func:`calibrate`: a slope and an offset per
-element, and a shift of each presence logit that balances precision and recall, fitted on the
-validation spectra), and the test metrics are given both ways. With
-``init_from`` a trained model folder is fine-tuned (its architecture, its weights, a new
-calibration). With ``noise="fresh"`` (the data simulated with ``keep_clean``) every training
-batch gets new detector noise, shot and read noise from the instrument's model, on its
-noiseless counts: the network never sees the same noise twice, so it cannot learn a noise
-pattern by heart, and the augmentation's jitter, which only approximates that noise, can be
-turned down (validation and test spectra keep their one noise draw). After every epoch the
-whole training state goes to ``OUT/state.safetensors``; running the same command again
-continues from there. With ``ema`` (a decay such as 0.999) the weights that are validated,
-kept and shipped are an exponential moving average of the trained ones, updated after every
-step (batch-norm statistics averaged the same way): it smooths the epoch-to-epoch jumps of the
-validation loss that a small batch leaves at the end of training; the history then also gives
-the validation loss of the raw weights (``val_loss_raw``). Each epoch the better of the two by
-validation loss is the candidate for the kept weights: early in a run from scratch the loss
-falls faster than the average follows (the wide variant's first GPU run ended with 0.068 for
-the average and 0.047 for the raw weights). With ``device="cuda"`` the network, its
-validation and the final evaluation run on a GPU, while the batches are drawn, noised and
-augmented on the CPU from the same generator: the data a run sees do not depend on the
-device, the arithmetic does (the card records the device). The model folder (``kind =
-"saca"``) holds the weights, the configuration with the instrument's grid, the test metrics,
-the loss curve (PNG and CSV) and a model card.
+:func:`train_saca` trains a :class:`~spectral.model.SACA` network on a
+:class:`~spectral.dataset.SpectraSet` with the settings of a :class:`SACATrainConfig`, and
+writes a model folder (``kind = "saca"``) that :func:`spectral.predict.load_saca` reads.
+
+Data and loss. The spectra are split 70/15/15 (:func:`split_indices`, from the seed). The loss
+is the mean squared error of the wt % of each element divided by that element's spread in the
+training set (so that 0.01 wt % of europium counts as much as its share of the spread of
+iron), plus 0.5 x the binary cross-entropy of the presence outputs (present above 0.01 wt %).
+
+Optimisation. Adam; the learning rate either drops by ``lr_factor`` whenever the validation
+loss has not improved for ``lr_patience`` epochs (``lr_schedule = "plateau"``, down to
+``min_lr``, with early stopping after ``patience`` epochs without improvement: a constant rate
+leaves the composition biased by about 1 wt % of Cr where training stalls), or falls along half
+a cosine from ``lr`` to ``min_lr`` over ``max_epochs`` (``"cosine"``, every epoch run). The
+weights of the best epoch by validation loss are kept either way.
+
+Augmentation and noise. Each batch is shifted, tilted and jittered (:func:`spectral.dataset.
+augment`; the jitter's largest standard deviation is ``jitter`` of full scale). Networks that
+read the square root of the spectrum see 1 % of noise on an empty baseline as 10 %, which
+buries weak lines: give them a smaller jitter. With ``noise = "fresh"`` (data simulated with
+``keep_clean``) every training batch gets new shot and read noise from the instrument's model
+on its noiseless counts, so the network never sees the same noise twice and cannot learn a
+noise pattern by heart; validation and test spectra keep their one noise draw.
+
+Weight averaging. With ``ema`` (a decay such as 0.999) an exponential moving average of the
+weights (batch-norm statistics included) is updated after every step and validated beside the
+raw weights (``val_loss_raw`` in the history); each epoch the better of the two is the
+candidate kept, since early in a run the loss falls faster than the average follows.
+
+Calibration. After training, the kept weights are calibrated on the validation spectra
+(:func:`spectral.calibration.calibrate`), and the test metrics are recorded both ways.
+``init_from`` fine-tunes a trained model folder (its architecture and weights, a new
+calibration).
+
+Resume and devices. After every epoch the whole state goes to ``OUT/state.safetensors``
+through :class:`eftgan.runstate.RunState`: running the same command again continues from there
+and ends with the weights an uninterrupted run gives. Where the run stops (``max_minutes``) and
+where it computes (``device``) are not part of its fingerprint. With ``device = "cuda"`` the
+network runs on a GPU while the batches are drawn, noised and augmented on the CPU from the
+same generator: the data a run sees do not depend on the device, the arithmetic does (the card
+records the device).
 """
 
 from __future__ import annotations
@@ -46,24 +49,15 @@ import copy
 import dataclasses
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from eftgan.checkpoint import package_versions, write_model_folder
 from eftgan.errors import UserError
-from eftgan.files import atomic_write_bytes, atomic_write_text
-from eftgan.train import (
-    STATE_FILE,
-    _optimizer_from_tensors,
-    _optimizer_to_tensors,
-    _prefixed,
-    _unprefixed,
-    check_output_folder,
-    load_run_state,
-)
+from eftgan.runstate import Restored, RunState, check_output_folder
 from spectral.calibration import calibrate
 from spectral.dataset import (
     PRESENCE_WT_PCT,
@@ -73,13 +67,117 @@ from spectral.dataset import (
     fresh_noise,
     minmax,
 )
-from spectral.model import SACA, SACAConfig, n_parameters
+from spectral.instrument import current_instrument_name, get_instrument
+from spectral.model import SACA, SACAConfig, check_variant, n_parameters
 from spectral.predict import network_state, predict
+
+__all__ = [
+    "LR_SCHEDULES",
+    "NOISE_MODES",
+    "SACATrainConfig",
+    "composition_metrics",
+    "ema_update",
+    "resolve_device",
+    "split_indices",
+    "train_saca",
+]
 
 #: Learning-rate schedules of :func:`train_saca`.
 LR_SCHEDULES = ("plateau", "cosine")
 #: Detector noise of the training spectra: drawn once with the data, or afresh for every batch.
 NOISE_MODES = ("fixed", "fresh")
+#: Settings that say where and for how long a run goes on, not what it computes: left out of
+#: the run's fingerprint, so that a run resumes on another device or with another time limit.
+RUN_CONTROL = ("device", "max_minutes")
+
+
+@dataclass
+class SACATrainConfig:
+    """Every setting of a SACA training run; JSON round-trip through :meth:`as_dict` /
+    :meth:`from_dict`. Invalid values give a one-line :class:`~eftgan.errors.UserError`.
+
+    Attributes:
+        variant: network variant (``compact``, ``paper`` or ``wide``, see
+            :meth:`spectral.model.SACAConfig.variant`); ignored with ``init_from``.
+        seed: random seed of the split, the initial weights, the batches and the augmentation.
+        max_epochs: at most this many epochs.
+        patience: epochs without a better validation loss before early stopping (plateau).
+        batch_size: spectra per step.
+        lr: (initial) Adam learning rate.
+        lr_schedule: ``plateau`` or ``cosine`` (see the module docstring).
+        lr_factor, lr_patience: the plateau schedule's cut and its patience (epochs).
+        min_lr: the floor of either schedule.
+        jitter: largest augmentation noise, a fraction of full scale.
+        noise: detector noise of the training batches, ``fixed`` or ``fresh``.
+        ema: decay of the weight average (0: off).
+        instrument: the instrument preset the spectra were simulated on (recorded in the model
+            folder with its pixel grid).
+        init_from: a SACA model folder to fine-tune, or None to start afresh.
+        device: ``cpu``, ``cuda`` or ``auto``.
+        max_minutes: stop after this wall time (minutes), or None.
+    """
+
+    variant: str = "compact"
+    seed: int = 0
+    max_epochs: int = 40
+    patience: int = 6
+    batch_size: int = 64
+    lr: float = 1e-3
+    lr_schedule: str = "plateau"
+    lr_factor: float = 0.3
+    lr_patience: int = 2
+    min_lr: float = 1e-5
+    jitter: float = 0.01
+    noise: str = "fixed"
+    ema: float = 0.0
+    instrument: str = "saca2021"
+    init_from: str | None = None
+    device: str = "cpu"
+    max_minutes: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.init_from is not None:
+            self.init_from = str(self.init_from)
+        check_variant(self.variant)
+        get_instrument(self.instrument)
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UserError(
+                f"unknown learning-rate schedule {self.lr_schedule!r}; "
+                f"choose one of {', '.join(LR_SCHEDULES)}"
+            )
+        if self.noise not in NOISE_MODES:
+            raise UserError(
+                f"unknown noise mode {self.noise!r}; choose one of {', '.join(NOISE_MODES)}"
+            )
+        if not 0.0 <= self.ema < 1.0:
+            raise UserError(f"EMA decay {self.ema} is outside [0, 1); give 0 (off) or e.g. 0.999")
+        if self.device not in ("cpu", "cuda", "auto"):
+            raise UserError(f"unknown device {self.device!r}; choose cpu, cuda or auto")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-able dictionary."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SACATrainConfig:
+        """The settings of :meth:`as_dict`'s dictionary (an older instrument name mapped to
+        its current one)."""
+        d = dict(d)
+        if "instrument" in d:
+            d["instrument"] = current_instrument_name(d["instrument"])
+        return cls(**d)
+
+    def fingerprint(self, data_sha256: str, init_sha256: str | None) -> dict[str, Any]:
+        """The run's identity for :class:`~eftgan.runstate.RunState`: the settings but
+        :data:`RUN_CONTROL`, the training data's SHA-256 and the fine-tuned weights' SHA-256."""
+        d = {k: v for k, v in self.as_dict().items() if k not in RUN_CONTROL}
+        return {**d, "data_sha256": data_sha256, "init_from_sha256": init_sha256}
+
+    def schedule(self) -> dict[str, Any]:
+        """The learning-rate schedule in a few words, as the model card gives it."""
+        if self.lr_schedule == "plateau":
+            return {"factor": self.lr_factor, "patience": self.lr_patience, "min_lr": self.min_lr}
+        return {"kind": "cosine", "min_lr": self.min_lr}
 
 
 def split_indices(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -133,208 +231,297 @@ def _loss(out: dict[str, torch.Tensor], wt: torch.Tensor, scale: torch.Tensor) -
     return comp + 0.5 * pres
 
 
-def train_saca(
-    data: SpectraSet,
-    out: Path,
-    variant: str = "compact",
-    seed: int = 0,
-    max_epochs: int = 40,
-    patience: int = 6,
-    batch_size: int = 64,
-    lr: float = 1e-3,
-    instrument: str = "seed",
-    progress: bool = True,
-    force: bool = False,
-    max_minutes: float | None = None,
-    data_config: dict[str, Any] | None = None,
-    lr_factor: float = 0.3,
-    lr_patience: int = 2,
-    min_lr: float = 1e-5,
-    init_from: Path | None = None,
-    jitter: float = 0.01,
-    lr_schedule: str = "plateau",
-    noise: str = "fixed",
-    ema: float = 0.0,
-    device: str = "cpu",
-) -> dict[str, Any]:
-    """Train a SACA model on ``data`` into the folder ``out`` (see the module docstring)."""
-    from tqdm import tqdm
-
-    check_output_folder(out, force)
-    if lr_schedule not in LR_SCHEDULES:
-        raise UserError(f"unknown learning-rate schedule {lr_schedule!r}; "
-                        f"choose one of {', '.join(LR_SCHEDULES)}")  # fmt: skip
-    if noise not in NOISE_MODES:
-        raise UserError(f"unknown noise mode {noise!r}; choose one of {', '.join(NOISE_MODES)}")
-    if not 0.0 <= ema < 1.0:
-        raise UserError(f"EMA decay {ema} is outside [0, 1); give 0 (off) or e.g. 0.999")
-    if noise == "fresh" and (data.clean is None or data.noise_sd is None):
-        raise ValueError("noise='fresh' needs spectra simulated with keep_clean=True")
-    dev = resolve_device(device)
-    if dev.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input length: pick the fastest kernels
-    t0 = time.perf_counter()
-    elements = STEEL_ELEMENTS
-    init_state, init_sha = None, None
-    if init_from is not None:  # fine-tuning: the architecture comes from the model folder
-        from eftgan.checkpoint import read_model_folder
-
-        init_cfg, init_state = read_model_folder(Path(init_from), kind="saca")
-        cfg = dataclasses.replace(SACAConfig.from_dict(init_cfg["model"]["saca"]),
-                                  calibrated=False, presence_calibrated=False)  # fmt: skip
-        init_state = network_state(init_state)
-        init_sha = init_cfg["weights"]["sha256"]
-        if cfg.n_points != data.spectra.shape[1] or tuple(cfg.elements) != elements:
-            raise UserError(f"{init_from}: the model reads {cfg.n_points} points of "
-                            f"{','.join(cfg.elements)}; the data do not fit it")  # fmt: skip
-    else:
-        cfg = SACAConfig.variant(variant, elements, n_points=data.spectra.shape[1])
-    tr, va, te = split_indices(len(data.spectra), seed)
-    if len(tr) < batch_size or len(va) == 0:
-        raise UserError(f"{len(data.spectra)} spectra are too few to train; give at least 200")
-    scale = torch.from_numpy(data.wt_pct[tr].std(0).clip(min=0.05).astype(np.float32))
-    fingerprint = {
-        "config": cfg.as_dict(), "seed": seed, "batch_size": batch_size, "lr": lr,
-        "data_sha256": data.sha256(), "max_epochs": max_epochs, "patience": patience,
-        "lr_schedule": {"factor": lr_factor, "patience": lr_patience, "min_lr": min_lr}
-        if lr_schedule == "plateau" else {"kind": "cosine", "min_lr": min_lr},
-        "init_from_sha256": init_sha, "jitter": jitter, "noise": noise,
-    }  # fmt: skip
-    if ema:  # absent when off, so that runs from before the option resume as they were
-        fingerprint["ema"] = ema
-    torch.manual_seed(seed)
-    model = SACA(cfg)
-    if init_state is not None:
-        model.load_state_dict(init_state)
-    else:
-        with torch.no_grad():  # start from the mean composition instead of equal shares
-            mean = torch.from_numpy(data.wt_pct[tr].mean(0).astype(np.float32)).clamp(min=1e-3)
-            model.fc.bias.copy_(torch.log(mean / mean.sum()))
-    model.to(dev)
-    averaged = copy.deepcopy(model) if ema else None
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched: Any
-    if lr_schedule == "plateau":
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, factor=lr_factor, patience=lr_patience, min_lr=min_lr
-        )
-    else:
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs, eta_min=min_lr)
-    gen = torch.Generator().manual_seed(seed)
-    history: list[dict[str, float]] = []
-    best_val, best_epoch, bad, start = float("inf"), 0, 0, 0
-    best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    state_path = out / STATE_FILE
-    if force:
-        state_path.unlink(missing_ok=True)
-    saved = load_run_state(state_path, fingerprint)
-    if saved is not None:
-        tensors, run = saved
-        model.load_state_dict(_unprefixed(tensors, "model"))
-        if averaged is not None:
-            averaged.load_state_dict(_unprefixed(tensors, "ema"))
-        best_state = _unprefixed(tensors, "best")
-        opt.load_state_dict(_optimizer_from_tensors(tensors, run["param_groups"]))
-        gen.set_state(tensors["rng"])
-        history, best_val, best_epoch = run["history"], run["best_val"], run["best_epoch"]
-        bad, start = run["bad"], run["epoch"]
-        sched.load_state_dict(run["scheduler"])
-    x_all = torch.from_numpy(minmax(data.spectra.astype(np.float32)))
-    y_all = torch.from_numpy(data.wt_pct.astype(np.float32))
-    x_va, y_va = x_all[va], y_all[va]
-    scale = scale.to(dev)
-    if noise == "fresh":
-        assert data.clean is not None and data.noise_sd is not None
-        clean_all, sd_all = torch.from_numpy(data.clean), torch.from_numpy(data.noise_sd)
-    stopped = "max_epochs"
-    for epoch in range(start, max_epochs):
-        model.train()
-        perm = torch.randperm(len(tr), generator=gen)
-        losses = []
-        bar = tqdm(range(0, len(tr) - batch_size + 1, batch_size), desc=f"epoch {epoch + 1}",
-                   disable=not progress, mininterval=1.0, leave=False)  # fmt: skip
-        for s in bar:
-            idx = torch.from_numpy(tr)[perm[s : s + batch_size]]
-            if noise == "fresh":
-                x = minmax(fresh_noise(clean_all[idx], sd_all[idx], data.full_scale, gen))
-                assert isinstance(x, torch.Tensor)
-            else:
-                x = x_all[idx]
-            xb = augment(x, gen, jitter).to(dev, non_blocking=True)
-            loss = _loss(model(xb), y_all[idx].to(dev, non_blocking=True), scale)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if averaged is not None:
-                ema_update(averaged, model, ema)
-            losses.append(loss.detach())  # no float() here: it would wait for a GPU each step
-        val = _val_loss(averaged if averaged is not None else model, x_va, y_va, scale)
-        train_loss = float(torch.stack(losses).double().mean())
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val,
-                        "lr": float(opt.param_groups[0]["lr"])})  # fmt: skip
-        kept_val, kept = val, averaged if averaged is not None else model
-        if averaged is not None:
-            history[-1]["val_loss_raw"] = _val_loss(model, x_va, y_va, scale)
-            if history[-1]["val_loss_raw"] < val:  # the average lags while the loss falls fast
-                kept_val, kept = history[-1]["val_loss_raw"], model
-        if lr_schedule == "plateau":
-            sched.step(kept_val)
-        else:
-            sched.step()
-        if kept_val < best_val:
-            best_val, best_epoch, bad = kept_val, epoch + 1, 0
-            best_state = {k: v.clone() for k, v in kept.state_dict().items()}
-        else:
-            bad += 1
-        opt_t, groups = _optimizer_to_tensors(opt)
-        tensors = {**_prefixed(model, "model"), **_prefixed(best_state, "best"), **opt_t,
-                   "rng": gen.get_state()}  # fmt: skip
-        if averaged is not None:
-            tensors.update(_prefixed(averaged, "ema"))
-        tensors = {k: v.cpu() for k, v in tensors.items()}
-        run = {"fingerprint": fingerprint, "epoch": epoch + 1, "history": history,
-               "best_val": best_val, "best_epoch": best_epoch, "bad": bad,
-               "param_groups": groups, "scheduler": sched.state_dict()}  # fmt: skip
-        from safetensors.torch import save as st_save
-
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(state_path, st_save(tensors, metadata={"run": json.dumps(run)}))
-        if progress:
-            raw_val = history[-1].get("val_loss_raw")
-            print(f"epoch {epoch + 1}: train {history[-1]['train_loss']:.4f} val {val:.4f} "
-                  + (f"(raw weights {raw_val:.4f}) " if raw_val is not None else "")
-                  + f"lr {history[-1]['lr']:.1e}", flush=True)  # fmt: skip
-        if bad >= patience and lr_schedule == "plateau":
-            stopped = "early_stopping"
-            break
-        if max_minutes is not None and (time.perf_counter() - t0) / 60 > max_minutes:
-            stopped = "time_limit"
-            break
-    model.load_state_dict(best_state)
-    pred, prob = predict(model, data.spectra[te])
-    raw_metrics = composition_metrics(pred, data.wt_pct[te], elements, prob > 0.5)
-    model, cfg = calibrate(model, data.spectra[va], data.wt_pct[va], device=dev)
-    pred, prob = predict(model, data.spectra[te], device=dev)
-    metrics = composition_metrics(pred, data.wt_pct[te], elements, prob > 0.5)
-    wall = time.perf_counter() - t0
-    _write(out, model, cfg, history, metrics, fingerprint, instrument, data, data_config,
-           wall, stopped, len(tr), len(va), len(te), raw_metrics, _device_name(dev))  # fmt: skip
-    state_path.unlink(missing_ok=True)
-    return {"metrics": metrics, "history": history, "best_epoch": best_epoch, "wall_s": wall,
-            "stopped": stopped}  # fmt: skip
-
-
 def resolve_device(device: str) -> torch.device:
-    """``"cpu"``, ``"cuda"`` (a one-line error where torch sees no CUDA GPU) or ``"auto"``
-    (CUDA where there is one)."""
+    """The torch device of ``"cpu"``, ``"cuda"`` (a one-line error where torch sees no CUDA
+    GPU) or ``"auto"`` (CUDA where there is one)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: torch sees no CUDA GPU here (a CPU build of torch, or "
-                        "no driver); train with --device cpu")  # fmt: skip
+        raise UserError(
+            "--device cuda: torch sees no CUDA GPU here (a CPU build of torch, or "
+            "no driver); train with --device cpu"
+        )
     if device not in ("cpu", "cuda"):
         raise UserError(f"unknown device {device!r}; choose cpu, cuda or auto")
     return torch.device(device)
+
+
+def train_saca(
+    data: SpectraSet,
+    out: Path,
+    config: SACATrainConfig | None = None,
+    *,
+    progress: bool = True,
+    force: bool = False,
+    data_config: dict[str, Any] | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    """Train a SACA network on ``data`` into the model folder ``out``.
+
+    Args:
+        data: simulated spectra with their compositions (``keep_clean`` for fresh noise).
+        out: the run folder; an unfinished run there with the same settings and data resumes.
+        config: the settings (default :class:`SACATrainConfig`'s); ``settings`` given by
+            keyword (``max_epochs=2``, ``ema=0.999``, ...) replace single fields of it.
+        progress: print a line per epoch and show a progress bar.
+        force: start afresh, removing an unfinished run or a model in ``out``.
+        data_config: how ``data`` was made (recorded in the card and ``config.json``).
+
+    Returns:
+        ``{"metrics", "history", "best_epoch", "wall_s", "stopped"}``: the calibrated model's
+        test metrics per element (:func:`composition_metrics`), one row per epoch, the epoch
+        kept, the wall time (s) and why training stopped (``max_epochs``,
+        ``early_stopping`` or ``time_limit``).
+    """
+    config = dataclasses.replace(config or SACATrainConfig(), **settings)
+    out = Path(out)
+    check_output_folder(out, force)
+    if config.noise == "fresh" and (data.clean is None or data.noise_sd is None):
+        raise ValueError("noise='fresh' needs spectra simulated with keep_clean=True")
+    dev = resolve_device(config.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input length: pick the fastest kernels
+    t0 = time.perf_counter()
+    net_cfg, init_state, init_sha = _network_config(config, data)
+    run = _Run.start(config, data, net_cfg, init_state, dev)
+    state = RunState(out, config.fingerprint(data.sha256(), init_sha), force=force)
+    state.track(model=run.model, opt=run.opt, sched=run.sched, gen=run.gen)
+    run.resume(state.restore())
+    stopped = _train(run, state, t0, progress)
+    result = _finish(run, out, state.fingerprint, data_config, stopped, t0)
+    state.finish()
+    return result
+
+
+def _network_config(
+    config: SACATrainConfig, data: SpectraSet
+) -> tuple[SACAConfig, dict[str, torch.Tensor] | None, str | None]:
+    """The architecture to train, and for fine-tuning the starting weights and their SHA-256."""
+    if config.init_from is None:
+        net = SACAConfig.variant(config.variant, STEEL_ELEMENTS, n_points=data.spectra.shape[1])
+        return net, None, None
+    from eftgan.checkpoint import read_model_folder
+
+    init_cfg, init_state = read_model_folder(Path(config.init_from), kind="saca")
+    net = dataclasses.replace(
+        SACAConfig.from_dict(init_cfg["model"]["saca"]),
+        calibrated=False,
+        presence_calibrated=False,
+    )
+    if net.n_points != data.spectra.shape[1] or tuple(net.elements) != STEEL_ELEMENTS:
+        raise UserError(
+            f"{config.init_from}: the model reads {net.n_points} points of "
+            f"{','.join(net.elements)}; the data do not fit it"
+        )
+    return net, network_state(init_state), init_cfg["weights"]["sha256"]
+
+
+@dataclass
+class _Run:
+    """One training run: its settings, data and split, the network (and its average), the
+    optimiser, schedule and generator, and what it has learnt so far."""
+
+    config: SACATrainConfig
+    data: SpectraSet
+    split: tuple[np.ndarray, np.ndarray, np.ndarray]
+    dev: torch.device
+    model: SACA
+    averaged: SACA | None
+    opt: torch.optim.Optimizer
+    sched: Any
+    gen: torch.Generator
+    scale: torch.Tensor  # the spread of each element's wt % in the training split
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_val: float = float("inf")
+    best_epoch: int = 0
+    bad: int = 0  # epochs since the last better validation loss
+    epoch: int = 0  # epochs done
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @classmethod
+    def start(
+        cls,
+        config: SACATrainConfig,
+        data: SpectraSet,
+        net_cfg: SACAConfig,
+        init_state: dict[str, torch.Tensor] | None,
+        dev: torch.device,
+    ) -> _Run:
+        """A fresh run: the split, the network initialised from the seed (its composition
+        output started at the training set's mean) or from ``init_state``, the optimiser."""
+        tr, va, te = split_indices(len(data.spectra), config.seed)
+        if len(tr) < config.batch_size or len(va) == 0:
+            raise UserError(f"{len(data.spectra)} spectra are too few to train; give at least 200")
+        scale = torch.from_numpy(data.wt_pct[tr].std(0).clip(min=0.05).astype(np.float32))
+        torch.manual_seed(config.seed)
+        model = SACA(net_cfg)
+        if init_state is not None:
+            model.load_state_dict(init_state)
+        else:
+            with torch.no_grad():  # start from the mean composition instead of equal shares
+                mean = torch.from_numpy(data.wt_pct[tr].mean(0).astype(np.float32)).clamp(min=1e-3)
+                model.fc.bias.copy_(torch.log(mean / mean.sum()))
+        model.to(dev)
+        averaged = copy.deepcopy(model) if config.ema else None
+        opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+        run = cls(
+            config,
+            data,
+            (tr, va, te),
+            dev,
+            model,
+            averaged,
+            opt,
+            _scheduler(config, opt),
+            torch.Generator().manual_seed(config.seed),
+            scale.to(dev),
+        )
+        run.best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        return run
+
+    def resume(self, saved: Restored | None) -> None:
+        """Take up a saved run (the tracked objects are restored already)."""
+        if saved is None:
+            return
+        s = saved.scalars
+        self.history, self.best_val, self.best_epoch = s["history"], s["best_val"], s["best_epoch"]
+        self.bad, self.epoch = s["bad"], s["epoch"]
+        self.best_state = saved.tensors["best"]
+        if self.averaged is not None:
+            self.averaged.load_state_dict(saved.tensors["ema"])
+
+    def save(self, state: RunState) -> None:
+        """Checkpoint the run after an epoch."""
+        scalars = {
+            "epoch": self.epoch,
+            "history": self.history,
+            "best_val": self.best_val,
+            "best_epoch": self.best_epoch,
+            "bad": self.bad,
+        }
+        tensors = {"best": self.best_state}
+        if self.averaged is not None:
+            tensors["ema"] = self.averaged.state_dict()
+        state.save(scalars, **tensors)
+
+
+def _scheduler(config: SACATrainConfig, opt: torch.optim.Optimizer) -> Any:
+    if config.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, factor=config.lr_factor, patience=config.lr_patience, min_lr=config.min_lr
+        )
+    return torch.optim.lr_scheduler.CosineAnnealingLR(
+        opt, T_max=config.max_epochs, eta_min=config.min_lr
+    )
+
+
+def _train(run: _Run, state: RunState, t0: float, progress: bool) -> str:
+    """Train epoch after epoch, checkpointing each; returns why training stopped."""
+    config = run.config
+    x_all = torch.from_numpy(minmax(run.data.spectra.astype(np.float32)))
+    y_all = torch.from_numpy(run.data.wt_pct.astype(np.float32))
+    while run.epoch < config.max_epochs:
+        train_loss = _train_epoch(run, x_all, y_all, progress)
+        row = _validate(run, x_all, y_all, train_loss)
+        run.save(state)
+        if progress:
+            _print_epoch(row)
+        if run.bad >= config.patience and config.lr_schedule == "plateau":
+            return "early_stopping"
+        if config.max_minutes is not None and (time.perf_counter() - t0) / 60 > config.max_minutes:
+            return "time_limit"
+    return "max_epochs"
+
+
+def _train_epoch(run: _Run, x_all: torch.Tensor, y_all: torch.Tensor, progress: bool) -> float:
+    """One pass over the training split in shuffled batches; returns the mean loss."""
+    from tqdm import tqdm
+
+    config, data, dev = run.config, run.data, run.dev
+    tr = torch.from_numpy(run.split[0])
+    bs = config.batch_size
+    run.model.train()
+    perm = torch.randperm(len(tr), generator=run.gen)
+    losses = []
+    bar = tqdm(
+        range(0, len(tr) - bs + 1, bs),
+        desc=f"epoch {run.epoch + 1}",
+        disable=not progress,
+        mininterval=1.0,
+        leave=False,
+    )
+    for s in bar:
+        idx = tr[perm[s : s + bs]]
+        if config.noise == "fresh":
+            assert data.clean is not None and data.noise_sd is not None
+            clean = torch.from_numpy(data.clean)[idx]
+            sd = torch.from_numpy(data.noise_sd)[idx]
+            x = minmax(fresh_noise(clean, sd, data.full_scale, run.gen))
+            assert isinstance(x, torch.Tensor)
+        else:
+            x = x_all[idx]
+        xb = augment(x, run.gen, config.jitter).to(dev, non_blocking=True)
+        loss = _loss(run.model(xb), y_all[idx].to(dev, non_blocking=True), run.scale)
+        run.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        run.opt.step()
+        if run.averaged is not None:
+            ema_update(run.averaged, run.model, config.ema)
+        losses.append(loss.detach())  # no float() here: it would wait for a GPU each step
+    return float(torch.stack(losses).double().mean())
+
+
+def _validate(run: _Run, x_all: torch.Tensor, y_all: torch.Tensor, train_loss: float) -> dict:
+    """Validate the epoch's weights (the average and the raw ones), step the schedule, keep
+    the best; returns the epoch's history row."""
+    va = torch.from_numpy(run.split[1])
+    x_va, y_va = x_all[va], y_all[va]
+    kept = run.averaged if run.averaged is not None else run.model
+    val = _val_loss(kept, x_va, y_va, run.scale)
+    row = {
+        "epoch": run.epoch + 1,
+        "train_loss": train_loss,
+        "val_loss": val,
+        "lr": float(run.opt.param_groups[0]["lr"]),
+    }
+    kept_val = val
+    if run.averaged is not None:
+        row["val_loss_raw"] = _val_loss(run.model, x_va, y_va, run.scale)
+        if row["val_loss_raw"] < val:  # the average lags while the loss falls fast
+            kept_val, kept = row["val_loss_raw"], run.model
+    if run.config.lr_schedule == "plateau":
+        run.sched.step(kept_val)
+    else:
+        run.sched.step()
+    if kept_val < run.best_val:
+        run.best_val, run.best_epoch, run.bad = kept_val, run.epoch + 1, 0
+        run.best_state = {k: v.clone() for k, v in kept.state_dict().items()}
+    else:
+        run.bad += 1
+    run.history.append(row)
+    run.epoch += 1
+    return row
+
+
+def _print_epoch(row: dict[str, float]) -> None:
+    raw = row.get("val_loss_raw")
+    print(
+        f"epoch {row['epoch']}: train {row['train_loss']:.4f} val {row['val_loss']:.4f} "
+        + (f"(raw weights {raw:.4f}) " if raw is not None else "")
+        + f"lr {row['lr']:.1e}",
+        flush=True,
+    )
+
+
+@torch.no_grad()
+def _val_loss(model: SACA, x: torch.Tensor, y: torch.Tensor, scale: torch.Tensor) -> float:
+    model.eval()
+    dev = scale.device
+    losses = [
+        float(_loss(model(x[s : s + 256].to(dev)), y[s : s + 256].to(dev), scale))
+        for s in range(0, len(x), 256)
+    ]
+    return float(np.mean(losses))
 
 
 def _device_name(dev: torch.device) -> str:
@@ -343,65 +530,142 @@ def _device_name(dev: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
-@torch.no_grad()
-def _val_loss(model: SACA, x: torch.Tensor, y: torch.Tensor, scale: torch.Tensor) -> float:
-    model.eval()
-    dev = scale.device
-    return float(np.mean([float(_loss(model(x[s : s + 256].to(dev)), y[s : s + 256].to(dev),
-                                      scale))
-                          for s in range(0, len(x), 256)]))  # fmt: skip
+@dataclass
+class _Outcome:
+    """What a finished run reports: the calibrated model's test metrics and the rest."""
+
+    metrics: dict[str, Any]
+    raw_metrics: dict[str, Any]
+    fingerprint: dict[str, Any]
+    data_config: dict[str, Any]
+    wall_s: float
+    stopped: str
+    device: str
 
 
-def _write(out: Path, model: SACA, cfg: SACAConfig, history: list[dict[str, float]],
-           metrics: dict[str, Any], fingerprint: dict[str, Any], instrument: str,
-           data: SpectraSet, data_config: dict[str, Any] | None, wall: float, stopped: str,
-           n_tr: int, n_va: int, n_te: int,
-           raw_metrics: dict[str, Any] | None = None,
-           device: str = "cpu") -> None:  # fmt: skip
-    from spectral.instrument import get_instrument
+def _finish(
+    run: _Run,
+    out: Path,
+    fingerprint: dict[str, Any],
+    data_config: dict[str, Any] | None,
+    stopped: str,
+    t0: float,
+) -> dict[str, Any]:
+    """Test the kept weights, calibrate them on the validation spectra, test again, and write
+    the model folder; returns :func:`train_saca`'s summary."""
+    data, (_, va, te), dev = run.data, run.split, run.dev
+    model = run.model
+    model.load_state_dict(run.best_state)
+    pred, prob = predict(model, data.spectra[te])
+    raw_metrics = composition_metrics(pred, data.wt_pct[te], STEEL_ELEMENTS, prob > 0.5)
+    model, net_cfg = calibrate(model, data.spectra[va], data.wt_pct[va], device=dev)
+    pred, prob = predict(model, data.spectra[te], device=dev)
+    metrics = composition_metrics(pred, data.wt_pct[te], STEEL_ELEMENTS, prob > 0.5)
+    outcome = _Outcome(
+        metrics,
+        raw_metrics,
+        fingerprint,
+        data_config or {},
+        time.perf_counter() - t0,
+        stopped,
+        _device_name(dev),
+    )
+    _write(out, run, model, net_cfg, outcome)
+    return {
+        "metrics": metrics,
+        "history": run.history,
+        "best_epoch": run.best_epoch,
+        "wall_s": outcome.wall_s,
+        "stopped": stopped,
+    }
 
-    inst = get_instrument(instrument)
-    variant = "compact" if cfg.stem else "wide" if cfg.position_channel else "seed"
-    raw = bool(history) and "val_loss_raw" in history[0]
-    lines = ["epoch,train_loss,val_loss,lr" + (",val_loss_raw" if raw else "")] + [
-        f"{h['epoch']},{h['train_loss']:.6f},{h['val_loss']:.6f},{h.get('lr', float('nan')):.2e}"
-        + (f",{h['val_loss_raw']:.6f}" if raw else "")
-        for h in history
-    ]
-    atomic_write_text(out / "history.csv", "\n".join(lines) + "\n")
-    from eftgan.plotting import loss_curves_png
 
-    ep = [h["epoch"] for h in history]
-    curves = {"train": (ep, [h["train_loss"] for h in history]),
-              "validation (EMA weights)" if raw else "validation":
-                  (ep, [h["val_loss"] for h in history])}  # fmt: skip
+def _write(out: Path, run: _Run, model: SACA, net_cfg: SACAConfig, outcome: _Outcome) -> None:
+    """The model folder: weights, configuration (architecture, instrument grid, metrics,
+    history, fingerprint), card, history CSV and loss curves."""
+    from eftgan.checkpoint import write_finished_run
+
+    inst = get_instrument(run.config.instrument)
+    raw = bool(run.history) and "val_loss_raw" in run.history[0]
+    curves = {
+        "train": "train_loss",
+        "validation (EMA weights)" if raw else "validation": "val_loss",
+    }
     if raw:
-        curves["validation (raw weights)"] = (ep, [h["val_loss_raw"] for h in history])
-    loss_curves_png(out / "loss.png", curves, "epoch", log=True)
+        curves["validation (raw weights)"] = "val_loss_raw"
+    model_config = {
+        "saca": net_cfg.as_dict(),
+        "instrument": inst.name,
+        "wavelength_nm": {
+            "first": float(inst.wavelength_nm[0]),
+            "last": float(inst.wavelength_nm[-1]),
+            "n": len(inst.wavelength_nm),
+        },
+        "presence_wt_pct": PRESENCE_WT_PCT,
+    }
+    extra = {
+        "metrics": outcome.metrics,
+        "metrics_uncalibrated": outcome.raw_metrics,
+        "history": run.history,
+        "fingerprint": outcome.fingerprint,
+        "train_config": run.config.as_dict(),
+        "data": outcome.data_config,
+        "wall_s": outcome.wall_s,
+        "stopped": outcome.stopped,
+        "device": outcome.device,
+    }
+    write_finished_run(
+        out,
+        model,
+        "saca",
+        model_config,
+        _card(out, run, model, outcome),
+        run.history,
+        curves,
+        x="epoch",
+        extra=extra,
+        log=True,
+    )
+
+
+_NOISE_WORDS = {"fixed": "drawn once with the data", "fresh": "drawn afresh for every batch"}
+
+
+def _card(out: Path, run: _Run, model: SACA, outcome: _Outcome) -> str:
+    """The model card (Markdown) without its versions line."""
+    c, fp, history, inst = (
+        run.config,
+        outcome.fingerprint,
+        run.history,
+        get_instrument(run.config.instrument),
+    )
+    variant = "compact" if model.cfg.stem else "wide" if model.cfg.position_channel else "paper"
+    n_tr, n_va, n_te = (len(i) for i in run.split)
     rows = "\n".join(
         f"| {el} | {m['mae']:.4f} | {m['rmse']:.4f} | {m['r2']:.4f} | {m['precision']:.3f} | "
         f"{m['recall']:.3f} |"
-        for el, m in metrics.items()
+        for el, m in outcome.metrics.items()
     )
     init_line = ""
-    if fingerprint.get("init_from_sha256"):
+    if fp.get("init_from_sha256"):
         how = "fine-tuned from" if history else "calibrated afresh, not trained further:"
-        init_line = f"\n- {how} weights `{fingerprint['init_from_sha256']}`"
-    card = f"""# SACA model `{out.name}`
+        init_line = f"\n- {how} weights `{fp['init_from_sha256']}`"
+    ema = f"weights averaged (EMA, decay {c.ema}) over the steps, " if c.ema else ""
+    return f"""# SACA model `{out.name}`
 
 Reads the composition (wt %) of stainless steels with rare earths from a raw emission
-spectrum, {inst.range_nm[0]:.0f}-{inst.range_nm[1]:.0f} nm on the `{instrument}` instrument
+spectrum, {inst.range_nm[0]:.0f}-{inst.range_nm[1]:.0f} nm on the `{inst.name}` instrument
 grid ({len(inst.wavelength_nm)} points), min-max scaled. Variant: {variant}
 ({n_parameters(model):,} parameters). Trained on simulated spectra only (`spectral.dataset`):
 real spectrometers differ; calibrate on reference samples before trusting it on them.
 
-- data: {len(data.spectra)} simulated spectra, SHA-256 `{fingerprint["data_sha256"]}`,
-  split {n_tr}/{n_va}/{n_te}; settings {json.dumps(data_config or {})}
-- seed {fingerprint["seed"]}, Adam lr {fingerprint["lr"]}, batch {fingerprint["batch_size"]},
-  learning-rate schedule {json.dumps(fingerprint["lr_schedule"])},
-  augmentation jitter up to {fingerprint["jitter"]} of full scale, detector noise
-  {_NOISE_WORDS[fingerprint.get("noise", "fixed")]}, {_ema_words(fingerprint)}{len(history)} epochs
-  ({stopped}), wall time {wall:.0f} s on {device}{init_line}
+- data: {len(run.data.spectra)} simulated spectra, SHA-256 `{fp["data_sha256"]}`,
+  split {n_tr}/{n_va}/{n_te}; settings {json.dumps(outcome.data_config)}
+- seed {c.seed}, Adam lr {c.lr}, batch {c.batch_size},
+  learning-rate schedule {json.dumps(c.schedule())},
+  augmentation jitter up to {c.jitter} of full scale, detector noise
+  {_NOISE_WORDS[c.noise]}, {ema}{len(history)} epochs
+  ({outcome.stopped}), wall time {outcome.wall_s:.0f} s on {outcome.device}{init_line}
 
 Held-out simulated test spectra, after the calibration fitted on the validation spectra
 (before it: `metrics_uncalibrated` in `config.json`):
@@ -409,40 +673,4 @@ Held-out simulated test spectra, after the calibration fitted on the validation 
 | element | MAE (wt %) | RMSE | R² | precision | recall |
 |---|---|---|---|---|---|
 {rows}
-
-Versions: {", ".join(f"{k} {v}" for k, v in package_versions().items())}
 """
-    write_model_folder(
-        out,
-        model,
-        kind="saca",
-        model_config={
-            "saca": cfg.as_dict(),
-            "instrument": instrument,
-            "wavelength_nm": {
-                "first": float(inst.wavelength_nm[0]),
-                "last": float(inst.wavelength_nm[-1]),
-                "n": len(inst.wavelength_nm),
-            },
-            "presence_wt_pct": PRESENCE_WT_PCT,
-        },
-        card=card,
-        extra={
-            "metrics": metrics,
-            "metrics_uncalibrated": raw_metrics,
-            "history": history,
-            "fingerprint": fingerprint,
-            "data": data_config or {},
-            "wall_s": wall,
-            "stopped": stopped,
-            "device": device,
-        },
-    )
-
-
-def _ema_words(fingerprint: dict[str, Any]) -> str:
-    ema = fingerprint.get("ema")
-    return f"weights averaged (EMA, decay {ema}) over the steps, " if ema else ""
-
-
-_NOISE_WORDS = {"fixed": "drawn once with the data", "fresh": "drawn afresh for every batch"}

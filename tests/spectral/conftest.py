@@ -36,7 +36,7 @@ def nist():
 def steel_sim(nist):
     from spectral.dataset import simulator
 
-    return simulator("seed")
+    return simulator("saca2021")
 
 
 @pytest.fixture

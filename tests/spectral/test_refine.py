@@ -99,6 +99,7 @@ def test_refine_rejects_mismatched_shapes(steel_sim) -> None:
 def test_analyze_refine_adds_the_fitted_plasma(capsys, tmp_path: Path, steel_sim) -> None:
     from spectral.dataset import simulate_set
     from spectral.io import write_csv
+
     data = simulate_set(2, 77)
     files = []
     for i, counts in enumerate(data.spectra):
@@ -124,6 +125,7 @@ def test_analyze_vacuum_reads_a_vacuum_file_as_its_air_twin(capsys, tmp_path: Pa
     from spectral.atomic import air_to_vacuum
     from spectral.dataset import simulate_set
     from spectral.io import write_csv
+
     counts = simulate_set(1, 21).spectra[0]
     wl = steel_sim.instrument.wavelength_nm
     # a margin, so that the vacuum grid (about 0.1 nm longer) still covers 300-700 nm in air
