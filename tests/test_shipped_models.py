@@ -95,3 +95,26 @@ def test_dcgan_images_unchanged() -> None:
 
     generator, _ = _load("dcgan")
     _close(SCRIPT.dcgan_predictions(generator, generate_images), STORED["dcgan"], "dcgan")
+
+
+def _shipped_files() -> list[Path]:
+    """The files of data/ that the wheel ships: pyproject's package-data globs of eftgan_data
+    (hidden files excepted, as setuptools' glob does)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    data = ROOT / config["package-dir"]["eftgan_data"]
+    files = {
+        p
+        for pattern in config["package-data"]["eftgan_data"]
+        for p in data.glob(pattern)
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(data).parts)
+    }
+    return sorted(files)
+
+
+def test_the_shipped_models_total_under_20_mb() -> None:
+    files = _shipped_files()
+    assert any(p.name == "weights.safetensors" for p in files)
+    total = sum(p.stat().st_size for p in files)
+    folders = {p.relative_to(ROOT).parts[2] for p in files}
+    assert total < 20e6, f"data/models ships {total / 1e6:.1f} MB in {sorted(folders)}"
