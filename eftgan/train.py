@@ -1,14 +1,20 @@
 """Training ECNet: seeded, early-stopped, resumable after a kill, with a model card at the end.
 
-A run folder holds, while training, ``state.safetensors`` (model, best model and optimiser
-tensors, with the run's JSON state in the safetensors metadata), rewritten atomically after
-every epoch. Starting the same command again resumes from it and ends with exactly the weights
-an uninterrupted run would have: the shuffling of epoch ``k`` is drawn from a generator seeded
-by ``(seed, k)``, so it needs no saved random state. When training ends the folder becomes a
-model folder (see :mod:`eftgan.checkpoint`) with ``history.csv`` and ``loss.png`` beside it.
+The optimisation: Adam on the mean squared error of the standardised targets (each target
+scaled by the training split's mean and standard deviation, unknown values masked out), the
+learning rate halved when the validation loss (mean standardised MAE over the targets) stops
+improving, and early stopping on that loss; the best epoch's weights are kept.
+
+Resuming: while training, the run folder holds the :class:`eftgan.runstate.RunState`
+(network, optimiser, LR schedule, best weights, history), rewritten atomically after every
+epoch. Starting the same command again resumes from it and ends with exactly the weights an
+uninterrupted run would have: the shuffling of epoch ``k`` is drawn from a generator seeded by
+``(seed, k)``. When training ends the folder becomes a model folder (see
+:func:`eftgan.checkpoint.write_finished_run`) with ``training.json`` (the run record, split by
+structure name) and ``embeddings.json`` (the learned element vectors) beside it.
 
 The loop is plain PyTorch rather than PyTorch Lightning: Lightning's ``.ckpt`` resume files are
-pickles, which this project does not write or load (see the README for the measured cost).
+pickles, which this project does not write or load.
 """
 
 from __future__ import annotations
@@ -24,19 +30,16 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch_geometric.data import Batch, Data
 
-from eftgan.checkpoint import package_versions, write_model_folder
+from eftgan.checkpoint import package_versions, write_finished_run
 from eftgan.dataset import PHASES, TARGETS, Dataset, split_by_composition
 from eftgan.ecnet import ECNet, ECNetConfig
 from eftgan.elements import EmbeddingTable
 from eftgan.errors import UserError
-from eftgan.files import atomic_write_bytes, atomic_write_text
+from eftgan.files import atomic_write_json
 from eftgan.graphs import structure_to_graph
-
-STATE_FILE = "state.safetensors"
+from eftgan.runstate import Restored, RunState
 
 
 @dataclass
@@ -55,12 +58,14 @@ class TrainConfig:
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
 
     def as_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-able dict (the run fingerprint's ``train`` part)."""
         d = asdict(self)
         d["split"] = list(self.split)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """The inverse of :meth:`as_dict`."""
         d = dict(d)
         if "split" in d:
             d["split"] = tuple(d["split"])
@@ -69,6 +74,10 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
+    """What :meth:`Trainer.run` returns: the model folder, epochs run, best epoch and its
+    validation loss (standardised), wall time (s), metrics per split and phase, and the epoch
+    the run resumed from (0 for a fresh start)."""
+
     folder: Path
     epochs: int
     best_epoch: int
@@ -79,6 +88,7 @@ class TrainResult:
 
 
 def phase_index(phase: str | None, phases: Sequence[str] = PHASES) -> int:
+    """Index of ``phase`` in ``phases`` (a :class:`UserError` for an unknown one)."""
     if phase not in phases:
         raise UserError(f"phase {phase!r} is not one of {', '.join(phases)}")
     return list(phases).index(phase)  # type: ignore[arg-type]
@@ -123,6 +133,7 @@ def predict_graphs(net: ECNet, graphs: Sequence[Data], batch_size: int = 32) -> 
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE (units of the target) and count over the finite values of ``y_true``."""
     ok = np.isfinite(y_true)
     if not ok.any():
         return {"mae": math.nan, "rmse": math.nan, "n": 0}
@@ -149,62 +160,6 @@ def metrics_by_phase(
     return out
 
 
-def _optimizer_to_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
-    return optimizer_state_tensors(opt.state_dict())
-
-
-def optimizer_state_tensors(sd: dict[str, Any]) -> tuple[dict[str, torch.Tensor], Any]:
-    """An optimizer ``state_dict`` as flat tensors plus its JSON-able ``param_groups``."""
-    tensors = {}
-    for pid, st in sd["state"].items():
-        for k, v in st.items():
-            tensors[f"opt.{pid}.{k}"] = torch.as_tensor(v).clone()
-    return tensors, sd["param_groups"]
-
-
-def _optimizer_from_tensors(tensors: dict[str, torch.Tensor], groups: Any) -> dict[str, Any]:
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, v in tensors.items():
-        if key.startswith("opt."):
-            _, pid, name = key.split(".", 2)
-            state.setdefault(int(pid), {})[name] = v
-    return {"state": state, "param_groups": groups}
-
-
-def _prefixed(
-    module: torch.nn.Module | dict[str, torch.Tensor], prefix: str
-) -> dict[str, torch.Tensor]:
-    sd = module.state_dict() if isinstance(module, torch.nn.Module) else module
-    return {f"{prefix}.{k}": v.detach().clone().contiguous() for k, v in sd.items()}
-
-
-def _unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
-    n = len(prefix) + 1
-    return {k[n:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-
-
-def _loss_png(history: list[dict[str, float]], path: Path) -> None:
-    from eftgan.plotting import loss_curves_png
-
-    ep = [h["epoch"] for h in history]
-    loss_curves_png(
-        path,
-        {
-            "train (MSE, standardised)": (ep, [h["train_loss"] for h in history]),
-            "validation (mean MAE, standardised)": (ep, [h["val_loss"] for h in history]),
-        },
-        "epoch",
-        log=True,
-    )
-
-
-def _history_csv(history: list[dict[str, float]]) -> str:
-    cols = ["epoch", "train_loss", "val_loss", "lr", "seconds"]
-    lines = [",".join(cols)]
-    lines += [",".join(f"{h[c]:.8g}" for c in cols) for h in history]
-    return "\n".join(lines) + "\n"
-
-
 def _format_metrics_table(metrics: dict[str, dict[str, dict[str, float]]]) -> str:
     rows = ["| phase | target | MAE | RMSE | n |", "|---|---|---|---|---|"]
     units = {"eform": "eV/atom", "emix": "eV/atom", "ms": "μB/atom", "v0": "Å³/atom"}
@@ -216,50 +171,53 @@ def _format_metrics_table(metrics: dict[str, dict[str, dict[str, float]]]) -> st
     return "\n".join(rows)
 
 
-def load_run_state(
-    path: Path, fingerprint: dict[str, Any]
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-    """``(tensors, run)`` of an unfinished run saved at ``path`` (safetensors with the run's
-    JSON in its metadata), or None when there is none.
+@dataclass
+class _Loop:
+    """The objects of one ECNet run and its progress: what :class:`RunState` saves."""
 
-    A damaged file, or a run whose ``fingerprint`` (settings and data) differs, is a
-    :class:`UserError`: resuming it would mix two runs.
-    """
-    if not path.is_file():
-        return None
-    try:
-        tensors = st_load(path.read_bytes())
-        run = json.loads(_read_metadata(path)["run"])
-    except Exception:
-        raise UserError(f"{path} is damaged; pass --force to start the run again") from None
-    if run.get("fingerprint") != json.loads(json.dumps(fingerprint)):
-        raise UserError(
-            f"{path.parent} holds an unfinished run with other settings or data; pass --force "
-            "to start over or choose another --out"
-        )
-    return tensors, run
+    net: ECNet
+    opt: torch.optim.Optimizer
+    sched: Any
+    best_state: dict[str, torch.Tensor]
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_val: float = math.inf
+    best_epoch: int = -1
+    bad: int = 0
+    start_epoch: int = 0
 
+    def scalars(self, epoch: int) -> dict[str, Any]:
+        """The JSON part of the run state after ``epoch``."""
+        return {
+            "epoch": epoch,
+            "best_val": self.best_val,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad,
+            "history": self.history,
+        }
 
-def check_output_folder(out: Path, force: bool) -> None:
-    """Refuse an output folder that holds a finished model or foreign files (unless ``force``).
-
-    A folder with an unfinished run (``state.safetensors``) is accepted: training resumes there.
-    """
-    if force or not out.exists():
-        return
-    if (out / "config.json").exists():
-        raise UserError(
-            f"{out} already holds a trained model; pass --force to overwrite it or choose "
-            "another --out"
-        )
-    if not (out / STATE_FILE).exists() and any(out.iterdir()):
-        raise UserError(
-            f"{out} exists and is not an eftgan run folder; choose another --out or pass --force"
-        )
+    def resume(self, saved: Restored) -> None:
+        """Continue from a restored state (the tracked objects are already loaded)."""
+        s = saved.scalars
+        self.best_state = saved.tensors["best"]
+        self.history = s["history"]
+        self.best_val, self.best_epoch, self.bad = s["best_val"], s["best_epoch"], s["bad_epochs"]
+        self.start_epoch = s["epoch"] + 1
 
 
 class Trainer:
-    """Train an ECNet on a dataset into ``out``; see the module docstring for resuming."""
+    """Train an ECNet on a dataset into ``out``; see the module docstring for resuming.
+
+    Args:
+        dataset: labelled structures (targets in eV/atom, μB/atom, Å³/atom).
+        out: run folder; it becomes the model folder when training ends.
+        model_config: architecture (default: :class:`ECNetConfig` over the dataset's elements).
+        train_config: optimisation settings (default: :class:`TrainConfig`).
+        split: ``(train, validation, test)`` entry indices (default: by composition, seeded).
+        excluded: names of entries left out by validation, recorded in the card.
+        progress: show a progress bar on stderr.
+        force: start afresh over a finished model or an unfinished run in ``out``.
+        on_epoch_end: called with the epoch number after each epoch's state is saved.
+    """
 
     def __init__(
         self,
@@ -290,6 +248,7 @@ class Trainer:
             )
 
     def fingerprint(self) -> dict[str, Any]:
+        """Settings and data identity of this run; a saved state resumes only under the same."""
         return {
             "model": {
                 k: v for k, v in self.mc.as_dict().items() if k not in ("target_mean", "target_std")
@@ -299,38 +258,52 @@ class Trainer:
             "split": [list(map(int, s)) for s in self.split],
         }
 
-    def _check_out(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
-        """Saved ``(tensors, run state)`` to resume from, or None for a fresh start."""
-        check_output_folder(self.out, self.force)
-        state_path = self.out / STATE_FILE
-        if self.force:
-            state_path.unlink(missing_ok=True)
-            (self.out / "config.json").unlink(missing_ok=True)
-            return None
-        return load_run_state(state_path, self.fingerprint())
-
     def run(self) -> TrainResult:
+        """Train (or resume) to early stopping or ``max_epochs``; write the model folder."""
         t_start = time.perf_counter()
-        resume = self._check_out()
+        state = RunState(self.out, self.fingerprint(), force=self.force)
+        graphs = self._standardised_graphs()
+        loop = self._build()
+        state.track(model=loop.net, opt=loop.opt, sched=loop.sched)
+        saved = state.restore()
+        if saved is not None:
+            loop.resume(saved)
         self.out.mkdir(parents=True, exist_ok=True)
-        train_idx, val_idx, _ = self.split
-        y_train = self.dataset.subset(train_idx).targets()
+        self._train(loop, state, graphs)
+        loop.net.load_state_dict(loop.best_state)
+        result = TrainResult(
+            folder=self.out,
+            epochs=len(loop.history),
+            best_epoch=loop.best_epoch,
+            best_val_loss=loop.best_val,
+            wall_s=time.perf_counter() - t_start,
+            metrics=self._evaluate(loop.net, graphs),
+            resumed_from=loop.start_epoch,
+        )
+        self._write_outputs(loop.net, loop.history, result)
+        state.finish()
+        return result
+
+    def _standardised_graphs(self) -> list[Data]:
+        """Every entry's graph with targets standardised by the training split's mean and std
+        (recorded in the model config, so predictions come back in physical units)."""
+        y_train = self.dataset.subset(self.split[0]).targets()
         mean = np.nanmean(y_train, axis=0)
         std = np.nanstd(y_train, axis=0)
         mean = np.where(np.isfinite(mean), mean, 0.0)
         std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
         self.mc.target_mean = [float(v) for v in mean]
         self.mc.target_std = [float(v) for v in std]
-
         graphs = dataset_graphs(self.dataset, self.mc)
+        mean_t = torch.tensor(mean, dtype=torch.float32)
+        std_t = torch.tensor(std, dtype=torch.float32)
         for g in graphs:
-            g.y = (g.y - torch.tensor(mean, dtype=torch.float32)) / torch.tensor(
-                std, dtype=torch.float32
-            )
+            g.y = (g.y - mean_t) / std_t
             g.y = torch.where(g.y_mask, g.y, torch.zeros_like(g.y))
-        train_g = [graphs[i] for i in train_idx]
-        val_g = [graphs[i] for i in val_idx]
+        return graphs
 
+    def _build(self) -> _Loop:
+        """A freshly initialised network (seeded), Adam and the plateau LR schedule."""
         with torch.random.fork_rng():
             torch.manual_seed(self.tc.seed)
             net = ECNet(self.mc)
@@ -338,25 +311,18 @@ class Trainer:
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
             opt, factor=self.tc.lr_factor, patience=self.tc.lr_patience, min_lr=self.tc.min_lr
         )
-        history: list[dict[str, float]] = []
-        best_state = {k: v.clone() for k, v in net.state_dict().items()}
-        best_val, best_epoch, bad, start_epoch = math.inf, -1, 0, 0
-        if resume is not None:
-            tensors, run = resume
-            net.load_state_dict(_unprefixed(tensors, "model"))
-            best_state = _unprefixed(tensors, "best")
-            opt.load_state_dict(_optimizer_from_tensors(tensors, run["param_groups"]))
-            sched.load_state_dict(run["scheduler"])
-            history = run["history"]
-            best_val, best_epoch, bad = run["best_val"], run["best_epoch"], run["bad_epochs"]
-            start_epoch = run["epoch"] + 1
-        resumed_from = start_epoch
+        best = {k: v.clone() for k, v in net.state_dict().items()}
+        return _Loop(net=net, opt=opt, sched=sched, best_state=best)
 
+    def _train(self, loop: _Loop, state: RunState, graphs: list[Data]) -> None:
+        """Epochs from ``loop.start_epoch`` until early stopping, saving the state after each."""
         from tqdm import tqdm
 
+        train_g = [graphs[i] for i in self.split[0]]
+        val_g = [graphs[i] for i in self.split[1]]
         bar = tqdm(
             total=self.tc.max_epochs,
-            initial=start_epoch,
+            initial=loop.start_epoch,
             desc="train ecnet",
             unit="epoch",
             disable=not self.progress,
@@ -364,63 +330,55 @@ class Trainer:
             mininterval=1.0,
         )
         # a run killed after early stopping but before its outputs were written has no epochs left
-        last_epoch = start_epoch if bad >= self.tc.patience else self.tc.max_epochs
-        for epoch in range(start_epoch, last_epoch):
-            t0 = time.perf_counter()
-            net.train()
-            gen = torch.Generator().manual_seed(self.tc.seed * 1_000_003 + epoch)
-            perm = torch.randperm(len(train_g), generator=gen).tolist()
-            total, count = 0.0, 0
-            for i in range(0, len(perm), self.tc.batch_size):
-                batch = Batch.from_data_list([train_g[j] for j in perm[i : i + self.tc.batch_size]])
-                loss = masked_loss(net(batch), batch)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * batch.num_graphs
-                count += batch.num_graphs
-            val_loss = self._val_loss(net, val_g)
-            sched.step(val_loss)
-            if val_loss < best_val - 1e-6:
-                best_val, best_epoch, bad = val_loss, epoch, 0
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            else:
-                bad += 1
-            history.append(
-                {
-                    "epoch": epoch,
-                    "train_loss": total / max(count, 1),
-                    "val_loss": val_loss,
-                    "lr": opt.param_groups[0]["lr"],
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
-            self._save_state(net, best_state, opt, sched, history, epoch, best_val, best_epoch, bad)
+        last = loop.start_epoch if loop.bad >= self.tc.patience else self.tc.max_epochs
+        for epoch in range(loop.start_epoch, last):
+            row = self._epoch(loop, epoch, train_g, val_g)
+            state.save(loop.scalars(epoch), best=loop.best_state)
             bar.update(1)
             bar.set_postfix(
-                train=f"{total / max(count, 1):.3g}", val=f"{val_loss:.3g}", best=best_epoch
+                train=f"{row['train_loss']:.3g}", val=f"{row['val_loss']:.3g}", best=loop.best_epoch
             )
             if self.on_epoch_end is not None:
                 self.on_epoch_end(epoch)
-            if bad >= self.tc.patience:
+            if loop.bad >= self.tc.patience:
                 break
         bar.close()
 
-        net.load_state_dict(best_state)
-        metrics = self._evaluate(net, graphs)
-        wall = time.perf_counter() - t_start
-        result = TrainResult(
-            folder=self.out,
-            epochs=len(history),
-            best_epoch=best_epoch,
-            best_val_loss=best_val,
-            wall_s=wall,
-            metrics=metrics,
-            resumed_from=resumed_from,
-        )
-        self._write_outputs(net, history, result)
-        (self.out / STATE_FILE).unlink(missing_ok=True)
-        return result
+    def _epoch(
+        self, loop: _Loop, epoch: int, train_g: list[Data], val_g: list[Data]
+    ) -> dict[str, float]:
+        """One epoch: shuffled mini-batches (drawn from a generator seeded by ``(seed,
+        epoch)``), validation, LR schedule, best-so-far bookkeeping; returns its history row."""
+        t0 = time.perf_counter()
+        net, opt = loop.net, loop.opt
+        net.train()
+        gen = torch.Generator().manual_seed(self.tc.seed * 1_000_003 + epoch)
+        perm = torch.randperm(len(train_g), generator=gen).tolist()
+        total, count = 0.0, 0
+        for i in range(0, len(perm), self.tc.batch_size):
+            batch = Batch.from_data_list([train_g[j] for j in perm[i : i + self.tc.batch_size]])
+            loss = masked_loss(net(batch), batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * batch.num_graphs
+            count += batch.num_graphs
+        val_loss = self._val_loss(net, val_g)
+        loop.sched.step(val_loss)
+        if val_loss < loop.best_val - 1e-6:
+            loop.best_val, loop.best_epoch, loop.bad = val_loss, epoch, 0
+            loop.best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        else:
+            loop.bad += 1
+        row = {
+            "epoch": epoch,
+            "train_loss": total / max(count, 1),
+            "val_loss": val_loss,
+            "lr": opt.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - t0,
+        }
+        loop.history.append(row)
+        return row
 
     @torch.no_grad()
     def _val_loss(self, net: ECNet, graphs: list[Data]) -> float:
@@ -436,6 +394,7 @@ class Trainer:
         return float(per_target[m.sum(0) > 0].mean())
 
     def _evaluate(self, net: ECNet, graphs: list[Data]) -> dict[str, Any]:
+        """Per-split, per-phase, per-target MAE/RMSE in physical units."""
         out: dict[str, Any] = {}
         y_all = self.dataset.targets()
         for name, idx in zip(("train", "validation", "test"), self.split, strict=True):
@@ -447,43 +406,34 @@ class Trainer:
             )
         return out
 
-    def _save_state(
-        self,
-        net: ECNet,
-        best_state: dict[str, torch.Tensor],
-        opt: torch.optim.Optimizer,
-        sched: Any,
-        history: list[dict[str, float]],
-        epoch: int,
-        best_val: float,
-        best_epoch: int,
-        bad: int,
-    ) -> None:
-        opt_tensors, groups = _optimizer_to_tensors(opt)
-        tensors = {**_prefixed(net, "model"), **_prefixed(best_state, "best"), **opt_tensors}
-        run = {
-            "fingerprint": self.fingerprint(),
-            "epoch": epoch,
-            "best_val": best_val,
-            "best_epoch": best_epoch,
-            "bad_epochs": bad,
-            "history": history,
-            "param_groups": groups,
-            "scheduler": sched.state_dict(),
-        }
-        atomic_write_bytes(
-            self.out / STATE_FILE, st_save(tensors, metadata={"run": json.dumps(run)})
-        )
-
     def _write_outputs(
         self, net: ECNet, history: list[dict[str, float]], result: TrainResult
     ) -> None:
-        out = self.out
-        atomic_write_text(out / "history.csv", _history_csv(history))
-        if history:
-            _loss_png(history, out / "loss.png")
+        """``training.json``, ``embeddings.json``, then the model folder (history, loss curve,
+        card, weights, config) through :func:`write_finished_run`."""
+        atomic_write_json(self.out / "training.json", self._record(result))
+        self._embeddings(net).save(self.out / "embeddings.json")
+        units = ("eV/atom", "eV/atom", "mu_B/atom", "A^3/atom")
+        write_finished_run(
+            self.out,
+            net,
+            kind="ecnet",
+            model_config=self.mc.as_dict(),
+            card=self._card(result),
+            history=history,
+            curves={
+                "train (MSE, standardised)": "train_loss",
+                "validation (mean MAE, standardised)": "val_loss",
+            },
+            x="epoch",
+            extra={"units": dict(zip(self.mc.targets, units, strict=False))},
+            log=True,
+        )
+
+    def _record(self, result: TrainResult) -> dict[str, Any]:
+        """The run record written to ``training.json`` (seed, data, split by name, metrics)."""
         names = [self.dataset[i].name for i in range(len(self.dataset))]
-        record = {
+        return {
             "seed": self.tc.seed,
             "train_config": self.tc.as_dict(),
             "data": {
@@ -505,12 +455,13 @@ class Trainer:
             "metrics": result.metrics,
             "versions": package_versions(),
         }
-        atomic_write_text(out / "training.json", json.dumps(record, indent=1))
-        name = out.name or "ecnet"
+
+    def _embeddings(self, net: ECNet) -> EmbeddingTable:
+        """The trained network's input vector of each element slot, as a registry table."""
         with torch.no_grad():
             vectors = net.element_vectors().numpy().astype(float)
-        EmbeddingTable(
-            name=name,
+        return EmbeddingTable(
+            name=self.out.name or "ecnet",
             version=package_versions()["eftgan"],
             elements=self.mc.elements,
             vectors=vectors,
@@ -519,26 +470,10 @@ class Trainer:
                 "(embedding + projected descriptors)",
                 "data_sha256": self.dataset.data_hash,
             },
-        ).save(out / "embeddings.json")
-        write_model_folder(
-            out,
-            net,
-            kind="ecnet",
-            model_config=self.mc.as_dict(),
-            card=self._card(result),
-            extra={
-                "units": dict(
-                    zip(
-                        self.mc.targets,
-                        ("eV/atom", "eV/atom", "mu_B/atom", "A^3/atom"),
-                        strict=False,
-                    )
-                )
-            },
         )
 
     def _card(self, result: TrainResult) -> str:
-        v = package_versions()
+        """The model card (Markdown); :func:`write_finished_run` appends the versions line."""
         test = result.metrics.get("test")
         n_split = [len(s) for s in self.split]
         lines = [
@@ -570,21 +505,9 @@ class Trainer:
             "",
             _format_metrics_table(test) if test else "No test split was held out.",
             "",
-            "## Versions",
-            "",
-            ", ".join(f"{k} {val}" for k, val in v.items()),
-            "",
             "## Limits",
             "- Trained on special quasirandom structures of Fe, Ni, Co, Cr, Mn, Pd alloys; other",
             "  elements are refused; ordered or strongly distorted cells are outside the data.",
             "- Ms is the DFT spin moment of a collinear calculation.",
-            "",
         ]
-        return "\n".join(lines)
-
-
-def _read_metadata(path: Path) -> dict[str, str]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        return dict(f.metadata() or {})
+        return "\n".join(lines) + "\n"
