@@ -188,6 +188,16 @@ def read_model_folder(
     return config, state
 
 
+def weights_misfit(folder: str | os.PathLike[str], exc: Exception) -> CheckpointError:
+    """The one-line error for weights that do not fit the architecture a folder records
+    (torch's ``load_state_dict`` message spans lines and lists every key)."""
+    first = " ".join(str(exc).split())[:160]
+    return CheckpointError(
+        f"{folder}: the weights do not fit the recorded architecture ({first}); the folder is "
+        "damaged or was written by another eftgan"
+    )
+
+
 def half_precision_copy(
     src: str | os.PathLike[str], dst: str | os.PathLike[str], kind: str
 ) -> Path:
@@ -278,6 +288,7 @@ __all__ = [
     "read_kind",
     "read_model_folder",
     "versions_line",
+    "weights_misfit",
     "write_finished_run",
     "write_model_folder",
 ]
