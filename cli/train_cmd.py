@@ -45,7 +45,8 @@ def ecnet(
     from eftgan.dataset import load_dataset
     from eftgan.ecnet import ECNetConfig
     from eftgan.errors import UserError
-    from eftgan.train import TrainConfig, Trainer, check_output_folder
+    from eftgan.runstate import check_output_folder
+    from eftgan.train import TrainConfig, Trainer
     from eftgan.validate import flagged_names, validate
 
     if epochs < 1 or patience < 1 or batch_size < 1 or hidden < 1 or cutoff <= 0:
@@ -88,20 +89,43 @@ def ecnet(
 
 
 @train.command("eftgan")
-@click.option("--data", "data_path", required=True, type=click.Path(path_type=Path),
-              help="Dataset the ECNet was trained on.")  # fmt: skip
-@click.option("--ecnet", "ecnet_dir", type=click.Path(path_type=Path), default=None,
-              help="ECNet model folder (default: shipped).")  # fmt: skip
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Dataset the ECNet was trained on.",
+)
+@click.option(
+    "--ecnet",
+    "ecnet_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="ECNet model folder (default: shipped).",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Model folder.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--gan-steps", default=3000, show_default=True)
 @click.option("--rounds", default=0, show_default=True, help="Augmentation rounds.")
-@click.option("--gen-draws", default=8, show_default=True,
-              help="Generated samples per training composition for the property MLP.")  # fmt: skip
+@click.option(
+    "--gen-draws",
+    default=8,
+    show_default=True,
+    help="Generated samples per training composition for the property MLP.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing model in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def eftgan_cmd(data_path: Path, ecnet_dir: Path | None, out: Path, seed: int, gan_steps: int,
-               rounds: int, gen_draws: int, force: bool, quiet: bool) -> None:  # fmt: skip
+def eftgan_cmd(
+    data_path: Path,
+    ecnet_dir: Path | None,
+    out: Path,
+    seed: int,
+    gan_steps: int,
+    rounds: int,
+    gen_draws: int,
+    force: bool,
+    quiet: bool,
+) -> None:
     """Train the InfoGAN feature generator and property MLP on a trained ECNet's features.
 
     Run again with the same settings to resume an interrupted run (the GAN is checkpointed
@@ -109,16 +133,15 @@ def eftgan_cmd(data_path: Path, ecnet_dir: Path | None, out: Path, seed: int, ga
     """
     from eftgan.dataset import load_dataset
     from eftgan.model import load_model
-    from eftgan.pipeline import train_eftgan
-    from eftgan.train import check_output_folder
+    from eftgan.pipeline import EFTGANTrainConfig, train_eftgan
+    from eftgan.runstate import check_output_folder
     from eftgan.validate import flagged_names, validate
 
     check_output_folder(out, force)
     ds = load_dataset(data_path)
     ds = ds.without(flagged_names(validate(ds)))
-    m = train_eftgan(load_model(ecnet_dir), ds, out, seed=seed, gan_steps=gan_steps,
-                     rounds=rounds, gen_draws=gen_draws, force=force,
-                     progress=not quiet)  # fmt: skip
+    config = EFTGANTrainConfig(seed=seed, gan_steps=gan_steps, rounds=rounds, gen_draws=gen_draws)
+    m = train_eftgan(load_model(ecnet_dir), ds, out, config, force=force, progress=not quiet)
     if m["resumed_from_step"]:
         click.echo(f"resumed from GAN step {m['resumed_from_step']}", err=True)
     click.echo(

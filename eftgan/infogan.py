@@ -31,15 +31,17 @@ samples are not detached on the generator step), and held-out structures never e
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from eftgan.dataset import PHASES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eftgan.runstate import RunState
 
 
 @dataclass
@@ -132,9 +134,24 @@ def q_mae(q_logits: torch.Tensor, c: torch.Tensor) -> float:
 
 @dataclass
 class GANHistory:
+    """Per-step losses of :func:`train_gan` (discriminator, generator, Q network), and the
+    step the run started from (0, or the step a resumed run continued after)."""
+
     d_loss: list[float]
     g_loss: list[float]
     q_loss: list[float]
+    start_step: int = 0
+
+    def losses(self) -> dict[str, list[float]]:
+        """The three loss lists by name (what a run state saves)."""
+        return {"d_loss": self.d_loss, "g_loss": self.g_loss, "q_loss": self.q_loss}
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per step (``step`` counted from 1) for ``history.csv``."""
+        return [
+            {"step": i + 1, "d_loss": d, "g_loss": g, "q_loss": q}
+            for i, (d, g, q) in enumerate(zip(self.d_loss, self.g_loss, self.q_loss, strict=True))
+        ]
 
 
 def train_gan(
@@ -148,8 +165,7 @@ def train_gan(
     lr: float = 2e-4,
     seed: int = 0,
     progress: bool = False,
-    resume: dict[str, Any] | None = None,
-    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+    state: RunState | None = None,
     checkpoint_every: int = 250,
 ) -> GANHistory:
     """Non-saturating GAN with the InfoGAN term; updates ``g`` and ``d`` in place.
@@ -157,85 +173,87 @@ def train_gan(
     Args:
         feats: real features (N, S, H), zero in absent slots (standardised per channel).
         comps: compositions (N, S); phases: (N,) long.
-        resume: a state from :func:`gan_state` to continue from (bit-identical to an
-            uninterrupted run).
-        checkpoint: called with :func:`gan_state` every ``checkpoint_every`` steps.
+        steps, batch_size, lr: Adam steps (betas 0.5, 0.999) of both networks, batch size
+            (drawn with replacement), learning rate.
+        seed: seeds the generator that draws batches and noise.
+        state: the caller's run state: the networks, both optimizers and the batch generator
+            are tracked in it, a saved state is restored (the run continues bit-identically to
+            an uninterrupted one), and it is saved every ``checkpoint_every`` steps with the
+            scalars ``step`` and ``history``.
+
+    Returns:
+        The loss history of all ``steps`` steps (including those before a resume).
     """
     from tqdm import tqdm
 
-    cfg = g.cfg
     gen = torch.Generator().manual_seed(seed)
     opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
-    bce = nn.functional.binary_cross_entropy_with_logits
     hist = GANHistory([], [], [])
-    start = 0
-    if resume is not None:
-        g.load_state_dict(resume["g"])
-        d.load_state_dict(resume["d"])
-        opt_g.load_state_dict(resume["opt_g"])
-        opt_d.load_state_dict(resume["opt_d"])
-        gen.set_state(resume["rng"])
-        hist = GANHistory(**resume["history"])
-        start = int(resume["step"])
-    n = feats.shape[0]
+    if state is not None:
+        state.track(g=g, d=d, opt_g=opt_g, opt_d=opt_d, gan_rng=gen)
+        saved = state.restore()
+        if saved is not None:
+            start = int(saved.scalars["step"])
+            hist = GANHistory(**saved.scalars["history"], start_step=start)
     bar = tqdm(
-        range(start, steps), desc="train gan", disable=not progress, mininterval=1.0,
-        initial=start, total=steps,
-    )  # fmt: skip
+        range(hist.start_step, steps),
+        desc="train gan",
+        disable=not progress,
+        mininterval=1.0,
+        initial=hist.start_step,
+        total=steps,
+    )
     for step in bar:
-        idx = torch.randint(0, n, (min(batch_size, n),), generator=gen)
-        f_real, c, ph = feats[idx], comps[idx], phases[idx]
-        z = torch.randn(len(idx), cfg.noise_dim, generator=gen)
-        f_fake = g(c, ph, z)
-        # discriminator + Q on real and fake
-        lr_real, q_real = d(f_real, c, ph)
-        lr_fake, _ = d(f_fake.detach(), c, ph)
-        loss_d = (
-            bce(lr_real, torch.ones_like(lr_real))
-            + bce(lr_fake, torch.zeros_like(lr_fake))
-            + cfg.info_weight * q_loss(q_real, c)
-        )
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        # generator: fool D and let Q recover c from the generated features
-        lg, qg = d(f_fake, c, ph)
-        loss_q = q_loss(qg, c)
-        # paired reconstruction (pix2pix-style): the generated features of a training
-        # composition should also stay close to that composition's real features
-        recon = ((f_fake - f_real) ** 2).sum() / (c > 0).sum() / f_real.shape[2]
-        loss_g = bce(lg, torch.ones_like(lg)) + cfg.info_weight * loss_q + cfg.recon_weight * recon
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        hist.d_loss.append(float(loss_d.detach()))
-        hist.g_loss.append(float(loss_g.detach()))
-        hist.q_loss.append(float(loss_q.detach()))
-        if checkpoint is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-            checkpoint(gan_state(g, d, opt_g, opt_d, gen, hist, step + 1))
+        losses = _gan_step(g, d, opt_g, opt_d, feats, comps, phases, batch_size, gen)
+        for name, value in zip(("d_loss", "g_loss", "q_loss"), losses, strict=True):
+            getattr(hist, name).append(value)
+        if state is not None and (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+            state.save({"step": step + 1, "history": hist.losses()})
     return hist
 
 
-def gan_state(
+def _gan_step(
     g: Generator,
     d: Discriminator,
     opt_g: torch.optim.Optimizer,
     opt_d: torch.optim.Optimizer,
+    feats: torch.Tensor,
+    comps: torch.Tensor,
+    phases: torch.Tensor,
+    batch_size: int,
     gen: torch.Generator,
-    hist: GANHistory,
-    step: int,
-) -> dict[str, Any]:
-    """Everything :func:`train_gan` needs to continue after ``step`` steps."""
-    return {
-        "g": g.state_dict(),
-        "d": d.state_dict(),
-        "opt_g": opt_g.state_dict(),
-        "opt_d": opt_d.state_dict(),
-        "rng": gen.get_state(),
-        "history": asdict(hist),
-        "step": step,
-    }
+) -> tuple[float, float, float]:
+    """One discriminator and one generator update; returns (D loss, G loss, Q loss)."""
+    cfg = g.cfg
+    bce = nn.functional.binary_cross_entropy_with_logits
+    n = feats.shape[0]
+    idx = torch.randint(0, n, (min(batch_size, n),), generator=gen)
+    f_real, c, ph = feats[idx], comps[idx], phases[idx]
+    z = torch.randn(len(idx), cfg.noise_dim, generator=gen)
+    f_fake = g(c, ph, z)
+    # discriminator + Q on real and fake
+    lr_real, q_real = d(f_real, c, ph)
+    lr_fake, _ = d(f_fake.detach(), c, ph)
+    loss_d = (
+        bce(lr_real, torch.ones_like(lr_real))
+        + bce(lr_fake, torch.zeros_like(lr_fake))
+        + cfg.info_weight * q_loss(q_real, c)
+    )
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    # generator: fool D and let Q recover c from the generated features
+    lg, qg = d(f_fake, c, ph)
+    loss_q = q_loss(qg, c)
+    # paired reconstruction (pix2pix-style): the generated features of a training
+    # composition should also stay close to that composition's real features
+    recon = ((f_fake - f_real) ** 2).sum() / (c > 0).sum() / f_real.shape[2]
+    loss_g = bce(lg, torch.ones_like(lg)) + cfg.info_weight * loss_q + cfg.recon_weight * recon
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return float(loss_d.detach()), float(loss_g.detach()), float(loss_q.detach())
 
 
 def sample_features(
