@@ -1,21 +1,25 @@
-"""``eftgan explore``: map properties over a composition grid without structures."""
+"""``eftgan explore``: map properties over a composition grid without structures.
+
+The work is :func:`eftgan.explore.write_explore`; this command parses the options, calls it
+and prints the candidates.
+"""
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import math
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import click
 from eftgan_cli.main import echo_table
 
-
-def _formula(row: Any, elements: list[str]) -> str:
-    return "".join(f"{e}{row[f'x_{e}']:.2f}" for e in elements if row[f"x_{e}"] > 0)
+CANDIDATE_COLUMNS = [
+    "composition",
+    "phase",
+    "g_mix_ev_per_atom",
+    "eform_ev_per_atom",
+    "delta_e_bcc_fcc_ev_per_atom",
+    "ms_mub_per_atom",
+    "a_angstrom",
+]
 
 
 @click.command()
@@ -45,91 +49,50 @@ def _formula(row: Any, elements: list[str]) -> str:
 @click.option("--no-maps", is_flag=True, help="Skip the PNG maps.")
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
 def explore(
-    elements: str, step: float, phases: str, temperature: float, bounds: str | None, out: Path,
-    model_dir: Path | None, n_z: int, top: int, seed: int, scheduler: str | None, no_maps: bool,
+    elements: str,
+    step: float,
+    phases: str,
+    temperature: float,
+    bounds: str | None,
+    out: Path,
+    model_dir: Path | None,
+    n_z: int,
+    top: int,
+    seed: int,
+    scheduler: str | None,
+    no_maps: bool,
     force: bool,
-) -> None:  # fmt: skip
+) -> None:
     """Predict Eform, Emix, Ms, V0 and derived quantities over a composition grid.
 
-    Writes OUT/explore.csv, OUT/explore.parquet and PNG maps, and prints the candidates with the
-    lowest free energy of mixing (outside the extrapolation region).
+    Writes OUT/explore.csv, OUT/explore.parquet, OUT/candidates.csv and PNG maps, and prints
+    the candidates with the lowest free energy of mixing (outside the extrapolation region).
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from tqdm import tqdm
+    from eftgan.explore import Screener, write_explore
+    from eftgan.files import refuse_existing
 
-    from eftgan.composition import grid_divisions, parse_bounds
-    from eftgan.errors import UserError
-    from eftgan.explore import Screener, validate_elements
-
-    if out.exists() and not force:
-        raise UserError(f"{out} already exists; pass --force to replace it or choose another --out")
-    if n_z < 1:
-        raise UserError("--n-z must be at least 1")
-    screener = Screener.load(model_dir)
-    names = validate_elements([e for e in elements.split(",") if e.strip()], screener.elements)
-    phase_list = [p.strip() for p in phases.split(",") if p.strip()]
-    n = grid_divisions(step)
-    bnd = parse_bounds(bounds, names)
-    total = math.comb(n + len(names) - 1, len(names) - 1) if not bnd else None
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
-        writer = None
-        best: list[tuple[float, int, dict[str, Any]]] = []  # min-heap on -g_mix: worst first
-        tiebreak = itertools.count()
-        count = 0
-        bar = tqdm(total=total, desc="explore", unit="comp", mininterval=1.0, disable=None)
-        with open(tmp / "explore.csv", "w") as csv_fh:
-            for k, df in enumerate(
-                screener.iter_screen(
-                    names, step, phase_list, bnd, temperature, n_z, seed, scheduler=scheduler
-                )
-            ):
-                df.to_csv(csv_fh, header=(k == 0), index=False, float_format="%.6g")
-                table = pa.Table.from_pandas(df, preserve_index=False)
-                writer = writer or pq.ParquetWriter(tmp / "explore.parquet", table.schema)
-                writer.write_table(table)
-                ok = df[~df["extrapolation"]]
-                for _, row in ok.nsmallest(top, "g_mix_ev_per_atom").iterrows():
-                    item = (-float(row["g_mix_ev_per_atom"]), next(tiebreak), row.to_dict())
-                    (heapq.heappush if len(best) < top else heapq.heappushpop)(best, item)
-                count += len(df) // len(phase_list)
-                bar.update(len(df) // len(phase_list))
-        bar.close()
-        if writer is None:
-            raise UserError("the bounds leave no composition on the grid; widen them")
-        writer.close()
-        maps: list[Path] = []
-        if not no_maps:
-            from eftgan.maps import section_bounds, write_maps
-
-            sec = section_bounds(names, step, bnd)
-            parts = []
-            if sec is not None:
-                parts = list(
-                    screener.iter_screen(names, step, phase_list, sec, temperature, n_z, seed)
-                )
-            if parts:
-                import pandas as pd
-
-                maps = write_maps(pd.concat(parts, ignore_index=True), names, tmp)
-            else:
-                click.echo("no maps: the bounds exclude the equal-share section", err=True)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    rows = [r for _, _, r in sorted(best, key=lambda t: -t[0])]
-    for r in rows:
-        r["composition"] = _formula(r, names)
+    refuse_existing(out, force)
+    result = write_explore(
+        Screener.load(model_dir),
+        [e for e in elements.split(",") if e.strip()],
+        out,
+        step=step,
+        phases=[p.strip() for p in phases.split(",") if p.strip()],
+        bounds=bounds,
+        temperature=temperature,
+        n_z=n_z,
+        seed=seed,
+        top=top,
+        maps=not no_maps,
+        force=force,
+        scheduler=scheduler,
+    )
+    for note in result.notes:
+        click.echo(note, err=True)
+    maps = f", {len(result.maps)} maps" if result.maps else ""
     click.echo(
-        f"{count} compositions x {len(phase_list)} phases -> {out}/explore.csv, explore.parquet"
-        + (f", {len(maps)} maps" if maps else "")
+        f"{result.n_compositions} compositions x {len(result.phases)} phases -> "
+        f"{out}/explore.csv, explore.parquet, candidates.csv{maps}"
     )
     click.echo(f"lowest g_mix at {temperature:g} K (extrapolation excluded):")
-    echo_table(rows, ["composition", "phase", "g_mix_ev_per_atom", "eform_ev_per_atom",
-                      "delta_e_bcc_fcc_ev_per_atom", "ms_mub_per_atom", "a_angstrom"])  # fmt: skip
+    echo_table(result.candidates, CANDIDATE_COLUMNS)

@@ -4,6 +4,12 @@
     >>> s = Screener.load()                                   # shipped default model
     >>> s.predict(["FeNiCoCrMn", "Fe0.3Ni0.3Co0.2Cr0.1Mn0.1"], phase="fcc")
     >>> df = s.screen(elements=["Fe", "Ni", "Co", "Cr", "Mn"], step=0.05)
+    >>> res = s.explore(["Fe", "Ni", "Co", "Cr", "Mn"], out="runs/explore", step=0.05)
+
+``screen`` returns one table; ``iter_screen`` streams it in chunks for grids too large to hold;
+``explore`` (:func:`write_explore`, what ``eftgan explore`` runs) streams a grid into a folder:
+``explore.csv``, ``explore.parquet``, ``candidates.csv`` (the lowest free energies of mixing
+outside the extrapolation region) and the maps of :mod:`eftgan.maps`.
 
 For each composition and phase the generator draws ``n_z`` element-feature samples, the
 property MLP reads them, and the mean and spread over the draws are reported. Columns:
@@ -22,8 +28,13 @@ extrapolation), i.e. where the model has no training data of comparable closenes
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
+import itertools
+import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +43,15 @@ import torch
 
 from eftgan.augment import PropertyMLP
 from eftgan.checkpoint import read_model_folder
-from eftgan.composition import CompositionLike, check_elements, parse_composition, simplex_grid
+from eftgan.composition import (
+    CompositionLike,
+    check_elements,
+    grid_divisions,
+    parse_composition,
+    simplex_grid,
+)
 from eftgan.errors import CheckpointError, UserError
+from eftgan.files import refuse_existing, staged_dir
 from eftgan.infogan import GANConfig, Generator
 from eftgan.paths import default_model_dir
 
@@ -247,6 +265,13 @@ class Screener:
             raise UserError("the bounds leave no composition on the grid")
         return pd.concat(parts, ignore_index=True)
 
+    def explore(
+        self, elements: Sequence[str], out: str | os.PathLike[str], step: float = 0.05, **kw: Any
+    ) -> ExploreResult:
+        """Screen a grid into the folder ``out``: tables, candidates and maps, as
+        ``eftgan explore`` writes them (see :func:`write_explore` for the options)."""
+        return write_explore(self, elements, out, step, **kw)
+
 
 def validate_elements(elements: Sequence[str], supported: Sequence[str]) -> list[str]:
     """Canonical, unique, supported element symbols; :class:`UserError` otherwise."""
@@ -260,6 +285,237 @@ def validate_elements(elements: Sequence[str], supported: Sequence[str]) -> list
         raise UserError("give at least two elements, e.g. --elements Fe,Ni,Co")
     check_elements({e: 1.0 for e in names}, supported, "--elements")
     return names
+
+
+@dataclass
+class ExploreResult:
+    """What :func:`write_explore` wrote: the output folder, the number of grid compositions
+    (each predicted for every phase), the phases, the files, and the candidate rows (lowest
+    ``g_mix_ev_per_atom`` outside the extrapolation region, best first, each with a
+    ``composition`` formula). Round-trips through JSON with :meth:`as_dict`/:meth:`from_dict`.
+    """
+
+    out: Path
+    n_compositions: int
+    phases: list[str]
+    csv: Path
+    parquet: Path
+    candidates_csv: Path
+    maps: list[Path] = field(default_factory=list)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (paths as strings)."""
+        d = {k: getattr(self, k) for k in ("n_compositions", "phases", "candidates", "notes")}
+        d.update({k: str(getattr(self, k)) for k in ("out", "csv", "parquet", "candidates_csv")})
+        d["maps"] = [str(m) for m in self.maps]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ExploreResult:
+        """The inverse of :meth:`as_dict`."""
+        d = dict(d)
+        for k in ("out", "csv", "parquet", "candidates_csv"):
+            d[k] = Path(d[k])
+        d["maps"] = [Path(m) for m in d.get("maps", [])]
+        return cls(**d)
+
+
+@dataclass
+class _Grid:
+    """One screening request: what :meth:`Screener.iter_screen` is called with."""
+
+    names: list[str]
+    step: float
+    phases: list[str]
+    bounds: dict[str, tuple[float, float]]
+    temperature: float
+    n_z: int
+    seed: int
+    scheduler: str | None = None
+
+    def frames(self, screener: Screener, bounds: Mapping | None = None) -> Iterator[Any]:
+        """The grid's tables, chunk by chunk (``bounds`` replaces the request's bounds)."""
+        return screener.iter_screen(
+            self.names,
+            self.step,
+            self.phases,
+            self.bounds if bounds is None else bounds,
+            self.temperature,
+            self.n_z,
+            self.seed,
+            scheduler=self.scheduler,
+        )
+
+
+class _TopK:
+    """The ``k`` rows of lowest ``g_mix_ev_per_atom`` outside extrapolation, over a stream."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self._heap: list[tuple[float, int, dict[str, Any]]] = []  # worst (highest) first
+        self._tiebreak = itertools.count()
+
+    def push(self, df: Any) -> None:
+        """Offer every row of the table ``df``."""
+        ok = df[~df["extrapolation"]]
+        for _, row in ok.nsmallest(self.k, "g_mix_ev_per_atom").iterrows():
+            item = (-float(row["g_mix_ev_per_atom"]), next(self._tiebreak), row.to_dict())
+            (heapq.heappush if len(self._heap) < self.k else heapq.heappushpop)(self._heap, item)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The kept rows, lowest ``g_mix`` first, values as plain Python scalars."""
+        ordered = [r for _, _, r in sorted(self._heap, key=lambda t: -t[0])]
+        return [{k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in ordered]
+
+
+def formula(row: Mapping[str, Any], elements: Sequence[str]) -> str:
+    """A row's composition as a formula with two-decimal fractions, e.g. ``Fe0.50Ni0.50``."""
+    return "".join(f"{e}{row[f'x_{e}']:.2f}" for e in elements if row[f"x_{e}"] > 0)
+
+
+def write_explore(
+    screener: Screener,
+    elements: Sequence[str],
+    out: str | os.PathLike[str],
+    step: float = 0.05,
+    phases: Sequence[str] = ("fcc", "bcc"),
+    bounds: Mapping[str, tuple[float, float]] | str | None = None,
+    temperature: float = 1000.0,
+    n_z: int = 16,
+    seed: int = 0,
+    top: int = 10,
+    maps: bool = True,
+    force: bool = False,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> ExploreResult:
+    """Screen a composition grid into the folder ``out`` (what ``eftgan explore`` writes).
+
+    Writes ``explore.csv`` and ``explore.parquet`` (every composition and phase, the columns
+    of the module docstring), streamed chunk by chunk so memory stays bounded for any grid;
+    ``candidates.csv``, the ``top`` rows of lowest ``g_mix_ev_per_atom`` at ``temperature``
+    (K) outside the extrapolation region; and with ``maps`` the PNG maps of
+    :func:`eftgan.maps.write_maps` over the pseudo-ternary section. The folder is built in a
+    temporary sibling and appears whole or not at all; an existing ``out`` is replaced only
+    with ``force``. ``bounds`` are per-element atomic-fraction limits, as a mapping or as
+    ``"Mn:0-0.35,Cr:0.1-0.3"``; ``scheduler`` a Dask scheduler address to screen on.
+    """
+    out = Path(out)
+    refuse_existing(out, force)
+    grid = _grid(screener, elements, step, phases, bounds, temperature, n_z, seed, scheduler)
+    best = _TopK(top)
+    with staged_dir(out, force=force) as tmp:
+        count = _write_tables(screener, grid, tmp, best, progress)
+        notes: list[str] = []
+        written = _section_maps(screener, grid, tmp, notes) if maps else []
+        rows = best.rows()
+        for r in rows:
+            r["composition"] = formula(r, grid.names)
+        _write_candidates(rows, grid.names, tmp / "candidates.csv")
+    return ExploreResult(
+        out=out,
+        n_compositions=count,
+        phases=grid.phases,
+        csv=out / "explore.csv",
+        parquet=out / "explore.parquet",
+        candidates_csv=out / "candidates.csv",
+        maps=[out / p.name for p in written],
+        candidates=rows,
+        notes=notes,
+    )
+
+
+def _grid(
+    screener: Screener,
+    elements: Sequence[str],
+    step: float,
+    phases: Sequence[str],
+    bounds: Mapping[str, tuple[float, float]] | str | None,
+    temperature: float,
+    n_z: int,
+    seed: int,
+    scheduler: str | None,
+) -> _Grid:
+    """Check a request before any work (a :class:`UserError` names the problem)."""
+    from eftgan.composition import parse_bounds
+
+    if n_z < 1:
+        raise UserError("--n-z must be at least 1")
+    names = validate_elements(elements, screener.elements)
+    phase_list = screener._check_phases(list(phases))
+    if not phase_list:
+        raise UserError(f"give at least one phase: {', '.join(screener.cfg.phases)}")
+    grid_divisions(step)
+    if isinstance(bounds, str) or bounds is None:
+        bnd = parse_bounds(bounds, names)
+    else:
+        bnd = parse_bounds(",".join(f"{e}:{lo}-{hi}" for e, (lo, hi) in bounds.items()), names)
+    return _Grid(names, step, phase_list, bnd, temperature, n_z, seed, scheduler)
+
+
+def _write_tables(
+    screener: Screener, grid: _Grid, folder: Path, best: _TopK, progress: bool
+) -> int:
+    """Stream the grid into ``explore.csv`` and ``explore.parquet``; offer each chunk to
+    ``best``; return the number of compositions."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from tqdm import tqdm
+
+    n, k = grid_divisions(grid.step), len(grid.names)
+    total = math.comb(n + k - 1, k - 1) if not grid.bounds else None
+    bar = tqdm(
+        total=total,
+        desc="explore",
+        unit="comp",
+        mininterval=1.0,
+        disable=None if progress else True,
+    )
+    writer, count = None, 0
+    try:
+        with open(folder / "explore.csv", "w") as csv_fh:
+            for i, df in enumerate(grid.frames(screener)):
+                df.to_csv(csv_fh, header=(i == 0), index=False, float_format="%.6g")
+                table = pa.Table.from_pandas(df, preserve_index=False)
+                writer = writer or pq.ParquetWriter(folder / "explore.parquet", table.schema)
+                writer.write_table(table)
+                best.push(df)
+                count += len(df) // len(grid.phases)
+                bar.update(len(df) // len(grid.phases))
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise UserError("the bounds leave no composition on the grid; widen them")
+    return count
+
+
+def _section_maps(screener: Screener, grid: _Grid, folder: Path, notes: list[str]) -> list[Path]:
+    """The maps over the pseudo-ternary section, screened on its own (see :mod:`eftgan.maps`);
+    a note instead when the bounds exclude the section."""
+    import pandas as pd
+
+    from eftgan.maps import section_bounds, write_maps
+
+    sec = section_bounds(grid.names, grid.step, grid.bounds)
+    parts = (
+        [] if sec is None else list(dataclasses.replace(grid, scheduler=None).frames(screener, sec))
+    )
+    if not parts:
+        notes.append("no maps: the bounds exclude the equal-share section")
+        return []
+    return write_maps(pd.concat(parts, ignore_index=True), grid.names, folder)
+
+
+def _write_candidates(rows: list[dict[str, Any]], names: Sequence[str], path: Path) -> None:
+    """The candidate rows as CSV, ``composition`` first, in the number format of explore.csv."""
+    import pandas as pd
+
+    cols = ["composition", *_columns(names)]
+    pd.DataFrame(rows, columns=cols).to_csv(path, index=False, float_format="%.6g")
 
 
 def load_screener(path: str | os.PathLike[str] | None = None) -> Screener:

@@ -79,3 +79,41 @@ def test_results_are_reproducible(screener: Screener) -> None:
     a = screener.predict("FeNiCoCrPd", phase="fcc", seed=3)
     b = screener.predict("FeNiCoCrPd", phase="fcc", seed=3)
     assert a.equals(b)
+
+
+def test_library_writes_the_same_files_as_the_cli(screener: Screener, tmp_path, capsys) -> None:
+    import json
+
+    import pandas as pd
+    from eftgan_cli.main import main
+
+    from eftgan.explore import ExploreResult, write_explore
+
+    args = ["--elements", "Fe,Ni,Co,Cr", "--step", "0.25", "--top", "5", "--temperature", "900"]
+    with pytest.raises(SystemExit) as exc:
+        main(["explore", *args, "--out", str(tmp_path / "cli")])
+    assert exc.value.code == 0
+    printed = capsys.readouterr().out
+    res = screener.explore(
+        ["Fe", "Ni", "Co", "Cr"], tmp_path / "lib", step=0.25, top=5, temperature=900
+    )
+    cli, lib = tmp_path / "cli", tmp_path / "lib"
+    names = sorted(p.name for p in lib.iterdir())
+    assert names == sorted(p.name for p in cli.iterdir())
+    assert {"explore.csv", "explore.parquet", "candidates.csv", "map_phase.png"} <= set(names)
+    for name in ("explore.csv", "candidates.csv"):
+        assert (lib / name).read_bytes() == (cli / name).read_bytes(), name
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(lib / "explore.parquet"), pd.read_parquet(cli / "explore.parquet")
+    )
+    assert res.n_compositions == 35 and res.phases == ["fcc", "bcc"] and len(res.candidates) == 5
+    assert sorted(p.name for p in res.maps) == ["map_eform.png", "map_ms.png", "map_phase.png"]
+    cand = pd.read_csv(res.candidates_csv)
+    assert list(cand["composition"]) == [r["composition"] for r in res.candidates]
+    assert cand["g_mix_ev_per_atom"].is_monotonic_increasing and not cand["extrapolation"].any()
+    assert res.candidates[0]["composition"] in printed
+    assert ExploreResult.from_dict(json.loads(json.dumps(res.as_dict()))) == res
+    with pytest.raises(UserError, match="already exists"):
+        write_explore(screener, ["Fe", "Ni"], lib)
+    again = write_explore(screener, ["Fe", "Ni"], lib, step=0.5, maps=False, force=True)
+    assert again.maps == [] and not (lib / "map_phase.png").exists()
