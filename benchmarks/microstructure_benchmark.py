@@ -1,13 +1,13 @@
-"""microstructure: the seed DCGAN, the conditional one and two baselines, judged by numbers.
+"""microstructure: the paper's DCGAN, the conditional one and two baselines, judged by numbers.
 
 Writes benchmarks/results/microstructure.json. In one run:
 
 * data: synthetic micrographs (``eftgan micro synth`` physics), 256 x 256 pixels, cooling rate
-  10 K/s; Al-7Si for the seed DCGAN (``--n-train`` training images, seeds 0..; held-out
+  10 K/s; Al-7Si for the paper's DCGAN (``--n-train`` training images, seeds 0..; held-out
   images from other seeds), Al-4Si, Al-7Si and Al-10Si for the conditional model, and held-out
   Al-8.5Si images, a content the conditional model never saw;
-* models: ``dcgan`` (the seed's architecture, 64 x 64, one channel, nz 1000) trained on Al-7Si;
-  ``conditional`` trained on the three contents, at half the seed's width and nz 100 by
+* models: ``dcgan`` (the paper's architecture, 64 x 64, one channel, nz 1000) trained on Al-7Si;
+  ``conditional`` trained on the three contents, at half the paper's width and nz 100 by
   default (``--cond-width``, ``--cond-nz``): a quarter of the compute per iteration, and
   small enough (about 7 MB with its discriminator) to ship as the default model; ``crops``
   (random crops of the training images: the ceiling) and ``grf`` (a Gaussian random field
@@ -16,7 +16,7 @@ Writes benchmarks/results/microstructure.json. In one run:
 * scores: ``eftgan micro evaluate`` statistics of ``--n-eval`` generated 64 x 64 images against
   as many random crops of the held-out images;
 * speed: training iterations per second at batch 64 and generated images per second for the
-  seed architecture, with nz 1000 and with nz 100.
+  paper's architecture, with nz 1000 and with nz 100.
 
     python benchmarks/microstructure_benchmark.py [--iters 600] [--seed 0]
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -37,8 +38,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, write_json
 
+#: Si contents (wt %) of the conditional model's training folders.
+SI_TRAIN = (4.0, 7.0, 10.0)
+
 
 def synth_folder(folder: Path, si: float, n: int, seed0: int) -> list[np.ndarray]:
+    """Write ``n`` synthetic 256-pixel Al-``si``Si micrographs (seeds ``seed0``..) and a
+    ``synth.json`` into ``folder``; return the images."""
     from microstructure.images import write_png
     from microstructure.synth import synthesize
 
@@ -53,6 +59,8 @@ def synth_folder(folder: Path, si: float, n: int, seed0: int) -> list[np.ndarray
 
 
 def grf_images(n: int, fraction: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """The floor: ``n`` 64-pixel Gaussian random fields thresholded to the Si area ``fraction``
+    and rendered with two gray levels and noise."""
     from microstructure.synth import gaussian_field, threshold_to_fraction
 
     out = []
@@ -64,6 +72,8 @@ def grf_images(n: int, fraction: float, rng: np.random.Generator) -> list[np.nda
 
 
 def speed(nz: int, width: int = 64) -> dict[str, float]:
+    """Training iterations per second (batch 64, gray 64 x 64) and generated images per second
+    of the architecture with noise size ``nz``; medians of 15 timings after one warm-up."""
     from torch import nn
 
     from microstructure.dcgan import DCGANConfig, build
@@ -103,7 +113,8 @@ def speed(nz: int, width: int = 64) -> dict[str, float]:
     return {"train_iters_per_s": it_s, "generate_per_s": gen_s}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command-line settings (see the module docstring)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--iters", type=int, default=600)
     ap.add_argument("--n-train", type=int, default=40)
@@ -112,86 +123,140 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="copy the trained models here")
     ap.add_argument("--cond-width", type=int, default=32, help="conditional model base width")
     ap.add_argument("--cond-nz", type=int, default=100, help="conditional model noise size")
-    ap.add_argument("--lr", type=float, default=5e-4, help="seed DCGAN learning rate")
-    ap.add_argument("--reuse-conditional", type=Path, default=None,
-                    help="evaluate this conditional model (kept by an earlier run with the same "
-                    "settings) instead of training it again")  # fmt: skip
-    args = ap.parse_args()
-    torch.set_num_threads(2)
+    ap.add_argument("--lr", type=float, default=5e-4, help="learning rate of the paper's DCGAN")
+    ap.add_argument(
+        "--reuse-conditional",
+        type=Path,
+        default=None,
+        help="evaluate this conditional model (kept by an earlier run with the same "
+        "settings) instead of training it again",
+    )
+    return ap.parse_args()
+
+
+def make_data(root: Path, args: argparse.Namespace, rng: np.random.Generator) -> dict[str, Any]:
+    """Training folders of Al-4Si, -7Si and -10Si under ``root``, and ``--n-eval`` random
+    64-pixel crops of held-out Al-7Si and Al-8.5Si images."""
     from microstructure.images import random_crops
-    from microstructure.metrics import compare_sets, segment
-    from microstructure.generate import generate_images, load_generator
+
+    train = {si: synth_folder(root / f"train_{si:g}", si, args.n_train, 0) for si in SI_TRAIN}
+    held7 = synth_folder(root / "held_7", 7.0, args.n_train // 2, 10_000)
+    held85 = synth_folder(root / "held_8.5", 8.5, args.n_train // 2, 20_000)
+    real7 = list(random_crops(held7, args.n_eval, 64, rng)[:, 0])
+    real85 = list(random_crops(held85, args.n_eval, 64, rng)[:, 0])
+    return {"train": train, "real7": real7, "real85": real85}
+
+
+def train_models(root: Path, args: argparse.Namespace) -> dict[str, float]:
+    """Train the paper's DCGAN on Al-7Si into ``root/dcgan`` and the conditional one on the
+    three contents into ``root/cond`` (or copy ``--reuse-conditional``); wall seconds of each."""
     from microstructure.train import train_dcgan
 
-    t_start = time.perf_counter()
-    rng = np.random.default_rng(args.seed)
-    report: dict[str, Any] = {"models": {}}
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        train = {si: synth_folder(root / f"train_{si:g}", si, args.n_train, 0)
-                 for si in (4.0, 7.0, 10.0)}  # fmt: skip
-        held7 = synth_folder(root / "held_7", 7.0, args.n_train // 2, 10_000)
-        held85 = synth_folder(root / "held_8.5", 8.5, args.n_train // 2, 20_000)
-        real7 = list(random_crops(held7, args.n_eval, 64, rng)[:, 0])
-        real85 = list(random_crops(held85, args.n_eval, 64, rng)[:, 0])
-        t0 = time.perf_counter()
-        train_dcgan([root / "train_7"], root / "dcgan", iters=args.iters, lr=args.lr,
-                    seed=args.seed, progress=True)  # fmt: skip
-        t_dcgan = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if args.reuse_conditional is None:
-            train_dcgan([root / f"train_{s:g}" for s in (4.0, 7.0, 10.0)], root / "cond",
-                        si_wt_pct=[4.0, 7.0, 10.0], iters=args.iters, nz=args.cond_nz,
-                        width=args.cond_width, seed=args.seed, progress=True)  # fmt: skip
-            t_cond = time.perf_counter() - t0
-        else:
-            import shutil
+    t0 = time.perf_counter()
+    train_dcgan([root / "train_7"], root / "dcgan", iters=args.iters, lr=args.lr, seed=args.seed)
+    t_dcgan = time.perf_counter() - t0
+    if args.reuse_conditional is not None:
+        shutil.copytree(args.reuse_conditional, root / "cond")
+        kept = json.loads((root / "cond" / "config.json").read_text())
+        if kept["iters"] != args.iters or kept["seed"] != args.seed:
+            raise SystemExit("--reuse-conditional: trained with other --iters or --seed")
+        return {"dcgan": t_dcgan, "conditional": float(kept["wall_s"])}
+    t0 = time.perf_counter()
+    train_dcgan(
+        [root / f"train_{s:g}" for s in SI_TRAIN],
+        root / "cond",
+        si_wt_pct=list(SI_TRAIN),
+        iters=args.iters,
+        nz=args.cond_nz,
+        width=args.cond_width,
+        seed=args.seed,
+    )
+    return {"dcgan": t_dcgan, "conditional": time.perf_counter() - t0}
 
-            shutil.copytree(args.reuse_conditional, root / "cond")
-            kept = json.loads((root / "cond" / "config.json").read_text())
-            if kept["iters"] != args.iters or kept["seed"] != args.seed:
-                raise SystemExit("--reuse-conditional: trained with other --iters or --seed")
-            t_cond = float(kept["wall_s"])
-        g, _ = load_generator(root / "dcgan")
-        gc, _ = load_generator(root / "cond")
-        fake = list(generate_images(g, args.n_eval, None, seed=1))
-        fake_c7 = list(generate_images(gc, args.n_eval, 7.0, seed=1))
-        fake_c85 = list(generate_images(gc, args.n_eval, 8.5, seed=1))
-        crops = list(random_crops(train[7.0], args.n_eval, 64, rng)[:, 0])
-        frac = float(np.mean([segment(x).mean() for x in crops]))
-        grf = grf_images(args.n_eval, frac, rng)
-        report["models"]["dcgan"] = compare_sets(real7, fake)
-        report["models"]["conditional"] = compare_sets(real7, fake_c7)
-        report["models"]["crops"] = compare_sets(real7, crops)
-        report["models"]["grf"] = compare_sets(real7, grf)
-        report["conditional_unseen_si"] = {"si_wt_pct": 8.5, **compare_sets(real85, fake_c85)}
-        if args.keep is not None:
-            import shutil
 
-            for name in ("dcgan", "cond"):
-                dst = args.keep / name
-                if dst.exists():
-                    shutil.rmtree(dst)
-                shutil.copytree(root / name, dst)
+def score_models(
+    root: Path, args: argparse.Namespace, data: dict[str, Any], rng: np.random.Generator
+) -> dict[str, Any]:
+    """``compare_sets`` of each model's ``--n-eval`` images (and of the two baselines) against
+    the held-out Al-7Si crops, and of the conditional model at the unseen Al-8.5Si."""
+    from microstructure.generate import generate_images, load_generator
+    from microstructure.images import random_crops
+    from microstructure.metrics import compare_sets, segment
+
+    g, _ = load_generator(root / "dcgan")
+    gc, _ = load_generator(root / "cond")
+    fake = list(generate_images(g, args.n_eval, None, seed=1))
+    fake_c7 = list(generate_images(gc, args.n_eval, 7.0, seed=1))
+    fake_c85 = list(generate_images(gc, args.n_eval, 8.5, seed=1))
+    crops = list(random_crops(data["train"][7.0], args.n_eval, 64, rng)[:, 0])
+    frac = float(np.mean([segment(x).mean() for x in crops]))
+    grf = grf_images(args.n_eval, frac, rng)
+    real7 = data["real7"]
+    models = {
+        "dcgan": compare_sets(real7, fake),
+        "conditional": compare_sets(real7, fake_c7),
+        "crops": compare_sets(real7, crops),
+        "grf": compare_sets(real7, grf),
+    }
+    unseen = {"si_wt_pct": 8.5, **compare_sets(data["real85"], fake_c85)}
+    return {"models": models, "conditional_unseen_si": unseen}
+
+
+def keep_models(root: Path, keep: Path) -> None:
+    """Copy the trained model folders ``dcgan`` and ``cond`` into ``keep``."""
+    for name in ("dcgan", "cond"):
+        dst = keep / name
+        if dst.exists():
+            shutil.rmtree(dst)
+        shutil.copytree(root / name, dst)
+
+
+def speed_report(train_wall_s: dict[str, float]) -> dict[str, Any]:
+    """Speed of the paper's architecture at nz 1000 and nz 100, with the training wall times."""
     sp = {"nz1000": speed(1000), "nz100": speed(100)}
-    report["speed"] = {
-        "train_iters_per_s": sp["nz1000"]["train_iters_per_s"],
-        "generate_per_s": sp["nz1000"]["generate_per_s"],
-        "nz100": sp["nz100"],
-        "nz1000_over_nz100_train_time": sp["nz100"]["train_iters_per_s"]
-        / sp["nz1000"]["train_iters_per_s"],
-        "nz1000_over_nz100_generate_time": sp["nz100"]["generate_per_s"]
-        / sp["nz1000"]["generate_per_s"],
-        "train_wall_s": {"dcgan": t_dcgan, "conditional": t_cond},
+    big, small = sp["nz1000"], sp["nz100"]
+    return {
+        "train_iters_per_s": big["train_iters_per_s"],
+        "generate_per_s": big["generate_per_s"],
+        "nz100": small,
+        "nz1000_over_nz100_train_time": small["train_iters_per_s"] / big["train_iters_per_s"],
+        "nz1000_over_nz100_generate_time": small["generate_per_s"] / big["generate_per_s"],
+        "train_wall_s": train_wall_s,
         "threads": 2,
     }
-    report["goals"] = {
-        k: {"phase_fraction_error_lt_0.02": v["phase_fraction_error"] < 0.02,
-            "s2_mae_lt_0.01": v["s2_mae"] < 0.01}
-        for k, v in (("dcgan", report["models"]["dcgan"]),
-                     ("conditional", report["models"]["conditional"]),
-                     ("conditional_unseen_si", report["conditional_unseen_si"]))
-    }  # fmt: skip
+
+
+def goals(report: dict[str, Any]) -> dict[str, dict[str, bool]]:
+    """Phase-fraction error < 0.02 and s2_mae < 0.01, for each generator."""
+    scored = {
+        "dcgan": report["models"]["dcgan"],
+        "conditional": report["models"]["conditional"],
+        "conditional_unseen_si": report["conditional_unseen_si"],
+    }
+    return {
+        k: {
+            "phase_fraction_error_lt_0.02": v["phase_fraction_error"] < 0.02,
+            "s2_mae_lt_0.01": v["s2_mae"] < 0.01,
+        }
+        for k, v in scored.items()
+    }
+
+
+def main() -> None:
+    """Run the benchmark and write ``benchmarks/results/microstructure.json``."""
+    args = parse_args()
+    torch.set_num_threads(2)
+    t_start = time.perf_counter()
+    rng = np.random.default_rng(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = make_data(root, args, rng)
+        train_wall_s = train_models(root, args)
+        report: dict[str, Any] = score_models(root, args, data, rng)
+        if args.keep is not None:
+            keep_models(root, args.keep)
+    report["speed"] = speed_report(train_wall_s)
+    report["goals"] = goals(report)
     report["settings"] = vars(args) | {
         "keep": str(args.keep) if args.keep else None,
         "reuse_conditional": str(args.reuse_conditional) if args.reuse_conditional else None,
@@ -199,8 +264,8 @@ def main() -> None:
     report["benchmark_wall_s"] = time.perf_counter() - t_start
     report["machine"] = machine()
     print(write_json("microstructure.json", report))
-    print(json.dumps({k: report[k] for k in ("models", "conditional_unseen_si", "speed")},
-                     indent=1))  # fmt: skip
+    summary = {k: report[k] for k in ("models", "conditional_unseen_si", "speed")}
+    print(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

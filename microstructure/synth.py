@@ -144,8 +144,9 @@ def threshold_to_fraction(field: np.ndarray, frac: float) -> np.ndarray:
     return field > np.quantile(field, 1 - frac)
 
 
-def _draw_needle(mask: np.ndarray, y: float, x: float, angle: float, length: float,
-                 width: float) -> None:  # fmt: skip
+def _draw_needle(
+    mask: np.ndarray, y: float, x: float, angle: float, length: float, width: float
+) -> None:
     h, w = mask.shape
     half = length / 2
     n = max(2, int(length * 2))
@@ -159,8 +160,9 @@ def _draw_needle(mask: np.ndarray, y: float, x: float, angle: float, length: flo
             mask[yy, xx] = True
 
 
-def _polygon(mask: np.ndarray, cy: float, cx: float, radius: float,
-             rng: np.random.Generator) -> None:  # fmt: skip
+def _polygon(
+    mask: np.ndarray, cy: float, cx: float, radius: float, rng: np.random.Generator
+) -> None:
     """Fill a random convex polygon (a primary Si crystal) into ``mask``."""
     k = int(rng.integers(5, 9))
     ang = np.sort(rng.uniform(0, 2 * np.pi, k))
@@ -201,8 +203,9 @@ def synthesize(
     if fr.primary_si > 0:  # blocky primary Si, about 3 arm spacings across
         target = fr.primary_si * size * size
         while si.sum() < target:
-            _polygon(si, rng.uniform(0, size), rng.uniform(0, size),
-                     rng.uniform(1.0, 2.0) * lam_px, rng)  # fmt: skip
+            _polygon(
+                si, rng.uniform(0, size), rng.uniform(0, size), rng.uniform(1.0, 2.0) * lam_px, rng
+            )
     eut = labels == LABEL_EUTECTIC_AL
     eut &= ~si
     target = fr.si_in_eutectic * eut.sum()
@@ -212,8 +215,14 @@ def synthesize(
     tries = 0
     while ey.size and (needles & eut).sum() < target and tries < 20000:
         i = int(rng.integers(ey.size))
-        _draw_needle(needles, ey[i], ex[i], rng.uniform(0, np.pi),
-                     spacing * rng.uniform(2, 8), rng.uniform(1, 3))  # fmt: skip
+        _draw_needle(
+            needles,
+            ey[i],
+            ex[i],
+            rng.uniform(0, np.pi),
+            spacing * rng.uniform(2, 8),
+            rng.uniform(1, 3),
+        )
         tries += 1
     si |= needles & eut
     labels[si] = LABEL_SI
