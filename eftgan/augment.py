@@ -46,6 +46,7 @@ class PropertyMLP(nn.Module):
         )
 
     def forward(self, f: torch.Tensor, c: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+        """Standardised targets (B, T) from features (B, S, H), fractions (B, S), phases (B,)."""
         b, s, _ = f.shape
         p = self.phase(phase)[:, None, :].expand(b, s, -1)
         per_slot = self.net(torch.cat([f, p], dim=2))
@@ -54,6 +55,9 @@ class PropertyMLP(nn.Module):
 
 @dataclass
 class FitSettings:
+    """Full-batch Adam settings of :func:`fit_property_mlp`: steps (cosine-annealed learning
+    rate from ``lr``), weight decay, and the MLP's hidden width."""
+
     steps: int = 800
     lr: float = 3e-3
     weight_decay: float = 1e-4

@@ -23,6 +23,7 @@ from eftgan.elements import descriptor_matrix
 def quadratic_features(
     fractions: Sequence[Mapping[str, float]], elements: Sequence[str]
 ) -> np.ndarray:
+    """Fractions ``c_i`` and all products ``c_i c_j`` (i <= j), shape (N, n + n(n+1)/2)."""
     c = np.stack([fraction_vector(f, elements) for f in fractions])
     iu = np.triu_indices(len(elements))
     quad = (c[:, :, None] * c[:, None, :])[:, iu[0], iu[1]]
@@ -32,6 +33,8 @@ def quadratic_features(
 def descriptor_features(
     fractions: Sequence[Mapping[str, float]], elements: Sequence[str], phases: Sequence[str]
 ) -> np.ndarray:
+    """Per alloy: composition-weighted mean and spread of each registry descriptor, the
+    atomic-size mismatch δ, a bcc indicator and the fractions; shape (N, features)."""
     d = descriptor_matrix(elements)
     d = np.nan_to_num(d, nan=float(np.nanmean(d)))
     c = np.stack([fraction_vector(f, elements) for f in fractions])
@@ -54,6 +57,7 @@ class CompositionRidge:
     def fit(
         self, fractions: Sequence[Mapping[str, float]], phases: Sequence[str], y: np.ndarray
     ) -> CompositionRidge:
+        """Fit on fraction maps, phases and targets ``y`` (N, T), NaN = unknown; returns self."""
         from sklearn.linear_model import RidgeCV
 
         x = quadratic_features(fractions, self.elements)
@@ -71,6 +75,7 @@ class CompositionRidge:
     def predict(
         self, fractions: Sequence[Mapping[str, float]], phases: Sequence[str]
     ) -> np.ndarray:
+        """Predictions (N, T) in the units of the fitted targets (NaN where none was fitted)."""
         x = quadratic_features(fractions, self.elements)
         out = np.full((len(fractions), self.n_targets), np.nan)
         ph = np.asarray(phases)
@@ -93,6 +98,7 @@ class DescriptorForest:
     def fit(
         self, fractions: Sequence[Mapping[str, float]], phases: Sequence[str], y: np.ndarray
     ) -> DescriptorForest:
+        """Fit on fraction maps, phases and targets ``y`` (N, T), NaN = unknown; returns self."""
         from sklearn.ensemble import RandomForestRegressor
 
         x = descriptor_features(fractions, self.elements, phases)
@@ -108,6 +114,7 @@ class DescriptorForest:
     def predict(
         self, fractions: Sequence[Mapping[str, float]], phases: Sequence[str]
     ) -> np.ndarray:
+        """Predictions (N, T) in the units of the fitted targets (NaN where none was fitted)."""
         x = descriptor_features(fractions, self.elements, phases)
         cols = [
             m.predict(x) if m is not None else np.full(len(x), np.nan)  # type: ignore[attr-defined]

@@ -116,6 +116,7 @@ class Screener:
 
     @property
     def elements(self) -> tuple[str, ...]:
+        """The element slots of the model."""
         return self.cfg.elements
 
     # -- core ---------------------------------------------------------------------------

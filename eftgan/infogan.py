@@ -20,10 +20,10 @@ Networks (all small MLPs that share the per-slot pattern of ECNet's element node
   composition they were asked for.
 
 The generator loss also has a paired reconstruction term (``recon_weight``, as in pix2pix):
-each training composition comes with the real features of its structure, and without this term
-the adversarial loss alone, on a few hundred structures, left generated features as far from
-the real ones as the features are wide (structure-free Eform MAE 0.037 eV/atom against 0.0073
-for the same MLP on real features).
+each training composition comes with the real features of its structure. On a few hundred
+structures the adversarial loss alone leaves the generated features about as far from the real
+ones as the features are wide (structure-free Eform MAE 0.037 eV/atom, against 0.0073 for the
+same MLP on real features); the paired term pulls them onto the real ones.
 
 Unlike the published EFTGAN code, the generator is trained through the discriminator (its
 samples are not detached on the generator step), and held-out structures never enter training.
@@ -46,6 +46,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass
 class GANConfig:
+    """Architecture of generator and discriminator: element slots, feature width H, phases,
+    noise width, hidden and slot-embedding widths, and the weights of the InfoGAN term and of
+    the paired reconstruction term in the generator loss. Round-trips through JSON."""
+
     elements: tuple[str, ...]
     feature_dim: int
     phases: tuple[str, ...] = PHASES
@@ -56,12 +60,14 @@ class GANConfig:
     recon_weight: float = 100.0
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (tuples as lists)."""
         d = asdict(self)
         d["elements"], d["phases"] = list(self.elements), list(self.phases)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GANConfig:
+        """The inverse of :meth:`as_dict`."""
         d = dict(d)
         d["elements"], d["phases"] = tuple(d["elements"]), tuple(d["phases"])
         return cls(**d)
@@ -78,6 +84,8 @@ def _mlp(n_in: int, n_hidden: int, n_out: int) -> nn.Sequential:
 
 
 class Generator(nn.Module):
+    """``G(c, phase, z)``: one H-wide feature vector per present element slot."""
+
     def __init__(self, cfg: GANConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -108,6 +116,7 @@ class Discriminator(nn.Module):
         self.q = _mlp(cfg.hidden, cfg.hidden, s)
 
     def body(self, f: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Composition-weighted sum of per-slot encodings of ``f``: (B, hidden)."""
         b, s, _ = f.shape
         h = self.per_slot(torch.cat([f, self.slot.weight[None].expand(b, s, -1)], dim=2))
         return (h * c[:, :, None]).sum(dim=1)
@@ -115,6 +124,7 @@ class Discriminator(nn.Module):
     def forward(
         self, f: torch.Tensor, c: torch.Tensor, phase: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real/fake logits (B,) and Q's composition logits (B, S), -1e9 in absent slots."""
         pooled = self.body(f, c)
         logit = self.judge(torch.cat([pooled, c, self.phase(phase)], dim=1)).squeeze(1)
         q_logits = self.q(pooled).masked_fill(c <= 0, -1e9)
@@ -271,12 +281,15 @@ def sample_features(
 
 
 def composition_matrix(fractions: list[dict[str, float]], elements: tuple[str, ...]) -> np.ndarray:
+    """Fraction maps as an (N, S) float32 array over the element slots."""
     return np.array([[f.get(e, 0.0) for e in elements] for f in fractions], dtype=np.float32)
 
 
 def feature_tensor(
     feats: list[dict[str, np.ndarray]], elements: tuple[str, ...], dim: int
 ) -> torch.Tensor:
+    """Per-structure ``{element: feature vector}`` maps as an (N, S, dim) tensor, zero in
+    absent slots."""
     out = torch.zeros(len(feats), len(elements), dim)
     for i, per in enumerate(feats):
         for el, v in per.items():

@@ -98,8 +98,10 @@ def write_maps(rows: Any, elements: Sequence[str], out: Path) -> list[Path]:
     d = r["delta_e_bcc_fcc_ev_per_atom"].to_numpy(dtype=float)
     lim = float(np.nanmax(np.abs(d))) or 1e-3
     fig, ax = plt.subplots(figsize=(5.2, 4.2))
-    sc = _draw(ax, r, corners, "delta_e_bcc_fcc_ev_per_atom", "RdBu", -lim, lim, len(elements),
-               norm=TwoSlopeNorm(0.0, -lim, lim))  # fmt: skip
+    norm = TwoSlopeNorm(0.0, -lim, lim)
+    sc = _draw(
+        ax, r, corners, "delta_e_bcc_fcc_ev_per_atom", "RdBu", -lim, lim, len(elements), norm
+    )
     if len(elements) >= 3:
         _triangle(ax, corners, f"E(bcc) − E(fcc): red favours bcc, blue fcc{suffix}")
     fig.colorbar(sc, ax=ax, shrink=0.8, label="ΔE bcc − fcc (eV/atom)")
@@ -108,8 +110,19 @@ def write_maps(rows: Any, elements: Sequence[str], out: Path) -> list[Path]:
     return written
 
 
-def _draw(ax: Any, r: Any, corners: Sequence[str], col: str, cmap: str, vmin: float, vmax: float,
-          n: int, norm: Any = None) -> Any:  # fmt: skip
+def _draw(
+    ax: Any,
+    r: Any,
+    corners: Sequence[str],
+    col: str,
+    cmap: str,
+    vmin: float,
+    vmax: float,
+    n: int,
+    norm: Any = None,
+) -> Any:
+    """Colour the rows ``r`` by column ``col``: a curve for a binary (``n == 2``), else a
+    triangle of (pseudo-)ternary coordinates; returns the mappable for the colour bar."""
     v = r[col].to_numpy(dtype=float)
     if n == 2:
         x = r[f"x_{corners[1]}"].to_numpy(dtype=float)
@@ -117,8 +130,8 @@ def _draw(ax: Any, r: Any, corners: Sequence[str], col: str, cmap: str, vmin: fl
         ax.plot(x[o], v[o], "-o", ms=3)
         ax.set_xlabel(f"x({corners[1]})")
         ax.set_ylabel(col)
-        return ax.scatter(x[o], v[o], c=v[o], cmap=cmap, vmin=None if norm else vmin,
-                          vmax=None if norm else vmax, norm=norm, s=10)  # fmt: skip
+        limits = {} if norm else {"vmin": vmin, "vmax": vmax}
+        return ax.scatter(x[o], v[o], c=v[o], cmap=cmap, norm=norm, s=10, **limits)
     x, y = _xy(r, corners)
     kw = {"norm": norm} if norm is not None else {"vmin": vmin, "vmax": vmax}
     if len(x) >= 3:

@@ -64,6 +64,7 @@ class ECNetModel:
 
     @classmethod
     def from_folder(cls, folder: str | os.PathLike[str]) -> ECNetModel:
+        """Load a checked ECNet model folder (a :class:`CheckpointError` if it does not fit)."""
         config, state = read_model_folder(folder, kind="ecnet")
         try:
             mc = ECNetConfig.from_dict(config["model"])
@@ -77,14 +78,17 @@ class ECNetModel:
 
     @property
     def model_config(self) -> ECNetConfig:
+        """The network's architecture and target scaling."""
         return self.net.config
 
     @property
     def elements(self) -> tuple[str, ...]:
+        """The element slots the model was trained on."""
         return self.net.config.elements
 
     @property
     def targets(self) -> tuple[str, ...]:
+        """Predicted columns, with units in the names (``eform_ev_per_atom``, ...)."""
         return self.net.config.targets
 
     def _prepare(
