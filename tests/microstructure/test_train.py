@@ -1,14 +1,18 @@
-"""microstructure.train: the training settings."""
+"""microstructure.train: the training settings; train, kill, resume (bit for bit), generate."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from eftgan.errors import UserError
 from microstructure.dcgan import COND_DIM
+from microstructure.images import write_png
 from microstructure.train import DCGANTrainConfig
+from tests.cli.test_cli import assert_user_error, run
 
 
 def test_train_config_round_trips_through_json() -> None:
@@ -28,3 +32,85 @@ def test_train_config_model_and_validation() -> None:
         DCGANTrainConfig(si_wt_pct=[30.0]).validate(1)
     with pytest.raises(UserError, match="not a learning rate"):
         DCGANTrainConfig(lr=0).validate(1)
+
+
+@pytest.mark.slow
+def test_synth_augment_train_resume_generate(capsys, tmp_path: Path, monkeypatch) -> None:
+    import microstructure.train as mt
+    from eftgan.runstate import RunState
+
+    for si in (4, 10):
+        out = str(tmp_path / f"s{si}")
+        code, _, _ = run(
+            capsys, "micro", "synth", "--si", str(si), "--n", "3", "--size", "96", "--out", out
+        )
+        assert code == 0
+    assert json.loads((tmp_path / "s4" / "synth.json").read_text())["si_wt_pct"] == 4
+    assert len(list((tmp_path / "s4" / "phase").glob("*.png"))) == 3
+    aug = str(tmp_path / "aug")
+    code, _, _ = run(
+        capsys, "micro", "augment", str(tmp_path / "s4"), "--factor", "2", "--out", aug
+    )
+    assert code == 0 and len(list((tmp_path / "aug").glob("*.png"))) == 6
+    small = tmp_path / "small"
+    small.mkdir()
+    write_png(small / "x.png", np.zeros((32, 32)))
+    args = ["micro", "train", "--iters", "8", "--width", "8", "--nz", "16", "--batch-size", "8"]
+    args.append("--quiet")
+    code, _, err = run(capsys, *args, "--images", str(small), "--out", str(tmp_path / "m0"))
+    assert_user_error(code, err, "smaller than the 64-pixel crop")
+    folders = ["--images", str(tmp_path / "s4"), "--images", str(tmp_path / "s10")]
+    full = tmp_path / "full"
+    assert run(capsys, *args, *folders, "--condition-si", "auto", "--out", str(full))[0] == 0
+
+    real_save = RunState.save
+
+    def save_then_die(self, *a, **k):
+        real_save(self, *a, **k)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunState, "save", save_then_die)
+    kw = dict(si_wt_pct=[4.0, 10.0], iters=8, batch_size=8, nz=16, width=8, checkpoint_every=4)
+    data = [tmp_path / "s4", tmp_path / "s10"]
+    cut = tmp_path / "cut"
+    with pytest.raises(KeyboardInterrupt):
+        mt.train_dcgan(data, cut, progress=False, **kw)
+    assert (cut / "state.safetensors").is_file() and not (cut / "config.json").exists()
+    monkeypatch.setattr(RunState, "save", real_save)
+    r = mt.train_dcgan(data, cut, progress=False, **kw)
+    assert r["resumed_from"] == 4 and not (cut / "state.safetensors").exists()
+    a = mt.train_dcgan(data, tmp_path / "ref", progress=False, **kw)
+    assert r["history"] == a["history"]
+    ref = (tmp_path / "ref" / "weights.safetensors").read_bytes()
+    assert (cut / "weights.safetensors").read_bytes() == ref
+    rows = (full / "history.csv").read_text().splitlines()
+    assert rows[0] == "iter,d_loss,g_loss,d_real,d_fake" and len(rows) == 9
+    for png in ("loss.png", "samples.png"):
+        assert (full / png).read_bytes()[:4] == b"\x89PNG"
+    gen = tmp_path / "gen"
+    code, _, _ = run(
+        capsys,
+        "micro",
+        "generate",
+        "--model",
+        str(full),
+        "--n",
+        "5",
+        "--si",
+        "7",
+        "--out",
+        str(gen),
+    )
+    assert code == 0 and len(list(gen.glob("*.png"))) == 5
+    code, _, err = run(
+        capsys,
+        "micro",
+        "generate",
+        "--model",
+        str(full),
+        "--si",
+        "40",
+        "--out",
+        str(tmp_path / "g2"),
+    )
+    assert_user_error(code, err, "outside 0-25")
