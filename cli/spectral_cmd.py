@@ -63,9 +63,19 @@ def _weight_percent(text: str, wt: bool) -> dict[str, float]:
 @click.option("--seed", default=0, show_default=True, help="Noise seed.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="CSV file.")
 @click.option("--force", is_flag=True, help="Overwrite --out.")
-def simulate(composition: str, wt: bool, temperature: float, ne: float, instrument: str,
-             no_noise: bool, no_self_absorption: bool, shift: float, seed: int, out: Path,
-             force: bool) -> None:  # fmt: skip
+def simulate(
+    composition: str,
+    wt: bool,
+    temperature: float,
+    ne: float,
+    instrument: str,
+    no_noise: bool,
+    no_self_absorption: bool,
+    shift: float,
+    seed: int,
+    out: Path,
+    force: bool,
+) -> None:
     """Simulate the LTE emission spectrum of a composition on an instrument.
 
     Writes OUT (wavelength_nm, counts) and a PNG beside it.
@@ -73,11 +83,11 @@ def simulate(composition: str, wt: bool, temperature: float, ne: float, instrume
     import numpy as np
 
     from eftgan.errors import UserError
+    from eftgan.files import refuse_existing
     from spectral.instrument import Conditions, Simulator, get_instrument
     from spectral.io import write_csv
 
-    if out.exists() and not force:
-        raise UserError(f"{out} already exists; pass --force to overwrite it")
+    refuse_existing(out, force)
     if not (1000.0 <= temperature <= 50000.0):
         raise UserError(f"--temperature {temperature:g} K is outside 1000-50000 K")
     if not (1e13 <= ne <= 1e20):
@@ -113,8 +123,9 @@ def simulate(composition: str, wt: bool, temperature: float, ne: float, instrume
 @click.option("--top", default=10, show_default=True)
 @click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
-def identify(file: Path, elements: str | None, vacuum: bool, top: int, clip_negative: bool,
-             fmt: str) -> None:  # fmt: skip
+def identify(
+    file: Path, elements: str | None, vacuum: bool, top: int, clip_negative: bool, fmt: str
+) -> None:
     """Rank elements by how well their strong lines explain the peaks of FILE."""
     from eftgan.elements import canonical_symbol
     from spectral.atomic import vacuum_to_air
@@ -138,8 +149,13 @@ def identify(file: Path, elements: str | None, vacuum: bool, top: int, clip_nega
 
 @spectral.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
-              help="SACA model folder (default: shipped).")  # fmt: skip
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="SACA model folder (default: shipped).",
+)
 @click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
 @click.option(
     "--refine",
@@ -150,18 +166,30 @@ def identify(file: Path, elements: str | None, vacuum: bool, top: int, clip_nega
 )
 @click.option("--vacuum", is_flag=True, help="The files' wavelengths are in vacuum.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
-def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool, refine: bool,
-            vacuum: bool, fmt: str) -> None:  # fmt: skip
+def analyze(
+    files: tuple[Path, ...],
+    model_dir: Path | None,
+    clip_negative: bool,
+    refine: bool,
+    vacuum: bool,
+    fmt: str,
+) -> None:
     """Composition (wt %) and element presence for each spectrum file."""
     from spectral.analyze import analyze_files
 
-    rows = analyze_files(list(files), model_dir, clip_negative, refine,
-                         progress=len(files) > 50, vacuum=vacuum)  # fmt: skip
+    rows = analyze_files(
+        list(files), model_dir, clip_negative, refine, progress=len(files) > 50, vacuum=vacuum
+    )
     cols = ["file"] + [k for k in rows[0] if k != "file"]
     if fmt == "table":
         els = [k[: -len("_present")] for k in cols if k.endswith("_present")]
-        short = [{"file": r["file"], **{e: f"{r[e + '_wt_pct']:.3f}"
-                  + ("" if r[e + "_present"] else " -") for e in els}} for r in rows]  # fmt: skip
+        short = [
+            {
+                "file": r["file"],
+                **{e: f"{r[e + '_wt_pct']:.3f}" + ("" if r[e + "_present"] else " -") for e in els},
+            }
+            for r in rows
+        ]
         extra = []
         if refine:
             for r, sh in zip(rows, short, strict=True):
@@ -171,8 +199,10 @@ def analyze(files: tuple[Path, ...], model_dir: Path | None, clip_negative: bool
         echo_table(short, ["file", *els, *extra])
         click.echo("wt %; '-' marks an element called absent (below 0.01 wt %)")
         if refine:
-            click.echo("fit cost: weighted residual per pixel, about 1/shots where the LTE model "
-                       "describes the spectrum")  # fmt: skip
+            click.echo(
+                "fit cost: weighted residual per pixel, about 1/shots where the LTE model "
+                "describes the spectrum"
+            )
     else:
         _emit(rows, cols, fmt)
 
@@ -252,12 +282,9 @@ def train(out: Path, n_spectra: int, epochs: int, force: bool, quiet: bool, **op
         keep_clean=config.noise == "fresh",
     )
     data_config = {"n_spectra": n_spectra, "seed": config.seed, "instrument": config.instrument}
-    r = train_saca(
-        data, out, config, progress=not quiet, force=force, data_config=data_config
-    )
+    r = train_saca(data, out, config, progress=not quiet, force=force, data_config=data_config)
     click.echo(
-        f"model written to {out} ({len(r['history'])} epochs, {r['stopped']}, "
-        f"{r['wall_s']:.0f} s)"
+        f"model written to {out} ({len(r['history'])} epochs, {r['stopped']}, {r['wall_s']:.0f} s)"
     )
     rows = [{"element": el, **v} for el, v in r["metrics"].items()]
     echo_table(rows, ["element", "mae", "rmse", "r2", "precision", "recall"])

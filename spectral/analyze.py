@@ -49,8 +49,9 @@ def analyze_files(
 
     spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
     if vacuum:
-        spectra = [Spectrum(vacuum_to_air(s.wavelength), s.intensity, s.source, s.meta)
-                   for s in spectra]  # fmt: skip
+        spectra = [
+            Spectrum(vacuum_to_air(s.wavelength), s.intensity, s.source, s.meta) for s in spectra
+        ]
     model, config = load_saca(Path(model_dir) if model_dir else None)
     grid = model_grid(config)
     x = np.stack([resample(s, grid) for s in spectra]).astype(np.float32)
@@ -63,8 +64,10 @@ def analyze_files(
 
         sim = simulator(config["model"]["instrument"])
         if tuple(sim.elements) != tuple(model.cfg.elements):
-            raise UserError(f"--refine needs a model of the steel elements {sim.elements}; "
-                            f"this one reads {model.cfg.elements}")  # fmt: skip
+            raise UserError(
+                f"--refine needs a model of the steel elements {sim.elements}; "
+                f"this one reads {model.cfg.elements}"
+            )
         fit = fit_model(sim, x, wt, progress=progress)
         wt, present = fit.wt_pct, fit.wt_pct > PRESENCE_WT_PCT
     rows = []

@@ -47,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -101,6 +102,7 @@ class Lines:
         return len(self.wavelength)
 
     def select(self, mask: np.ndarray) -> Lines:
+        """The lines where ``mask`` (bool or indices) selects them."""
         return Lines(**{k: getattr(self, k)[mask] for k in self.__dataclass_fields__})
 
 
@@ -121,6 +123,7 @@ class AtomicData:
         return partition_function(*self.levels[(element, stage)], temperature_k)
 
     def in_window(self, lo_nm: float, hi_nm: float) -> Lines:
+        """The lines with air wavelengths from ``lo_nm`` to ``hi_nm`` (nm)."""
         w = self.lines.wavelength
         return self.lines.select((w >= lo_nm) & (w <= hi_nm))
 
@@ -128,6 +131,8 @@ class AtomicData:
 def partition_function(
     g: np.ndarray, e_ev: np.ndarray, temperature_k: np.ndarray | float
 ) -> np.ndarray:
+    """``U(T) = sum g exp(-E / kT)`` over levels of statistical weights ``g`` and energies
+    ``e_ev`` (eV), at each temperature (K); the result has the temperatures' shape."""
     t = np.asarray(temperature_k, dtype=np.float64)
     return (
         (g[None, :] * np.exp(-e_ev[None, :] / (K_B_EV * t.reshape(-1, 1)))).sum(1).reshape(t.shape)
@@ -171,51 +176,89 @@ def _file_key(paths: Sequence[Path], elements: Sequence[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def _read_lines(path: Path, elements: Sequence[str] | None) -> dict[str, np.ndarray]:
+#: The columns of a NIST ASD lines export that are read (others are ignored).
+_LINE_COLUMNS = [
+    "element",
+    "sp_num",
+    "obs_wl_vac(nm)",
+    "ritz_wl_vac(nm)",
+    "Aki(s^-1)",
+    "Ei(eV)",
+    "Ek(eV)",
+    "g_i",
+    "g_k",
+    "intens",
+    "intensity",
+]
+
+
+def _read_lines_csv(path: Path, elements: Sequence[str] | None) -> Any:
+    """The lines export as a DataFrame, checked for its columns, of neutral and singly
+    ionized species (of ``elements`` where given)."""
     import pandas as pd
 
-    cols = ["element", "sp_num", "obs_wl_vac(nm)", "ritz_wl_vac(nm)", "Aki(s^-1)", "Ei(eV)",
-            "Ek(eV)", "g_i", "g_k", "intens", "intensity"]  # fmt: skip
     try:
-        d = pd.read_csv(path, usecols=lambda c: c in cols, low_memory=False)
+        d = pd.read_csv(path, usecols=lambda c: c in _LINE_COLUMNS, low_memory=False)
     except (ValueError, pd.errors.ParserError) as exc:
         raise UserError(f"{path} is not a NIST ASD lines CSV export ({exc})") from None
     missing = {"element", "sp_num", "Ei(eV)", "Ek(eV)", "g_i", "g_k"} - set(d.columns)
     if missing:
         raise UserError(f"{path} lacks the columns {', '.join(sorted(missing))}")
-    d = d[d["sp_num"].isin(STAGES) & (d["element"].isin(elements) if elements else True)]
+    return d[d["sp_num"].isin(STAGES) & (d["element"].isin(elements) if elements else True)]
 
-    def num(name: str) -> np.ndarray:
-        if name not in d:
-            return np.full(len(d), np.nan)
-        s = d[name].astype(str).str.replace(r"[^0-9eE.+-]", "", regex=True)
-        return pd.to_numeric(s, errors="coerce").to_numpy(np.float64, copy=True)
 
-    wl = num("ritz_wl_vac(nm)")
-    wl = np.where(np.isfinite(wl), wl, num("obs_wl_vac(nm)"))
-    inten = num("intensity") if "intensity" in d else num("intens")
-    ei, ek, gi, gk = num("Ei(eV)"), num("Ek(eV)"), num("g_i"), num("g_k")
-    # Unclassified lines (no levels) only for species with fewer than 20 lines of known A_ki:
-    # upper level at the median E_k of the species' classified lines (at least hc/lambda above
-    # the ground), g = 1; see the module docstring. Elsewhere they are dropped.
-    el_a, sp_a = d["element"].to_numpy(str), d["sp_num"].to_numpy(np.int64)
-    aki_raw = num("Aki(s^-1)")
+def _numeric(d: Any, name: str) -> np.ndarray:
+    """Column ``name`` as float64 (NIST's marks such as ``[`` or ``*`` stripped; NaN where
+    empty or absent)."""
+    import pandas as pd
+
+    if name not in d:
+        return np.full(len(d), np.nan)
+    s = d[name].astype(str).str.replace(r"[^0-9eE.+-]", "", regex=True)
+    return pd.to_numeric(s, errors="coerce").to_numpy(np.float64, copy=True)
+
+
+def _place_unclassified(
+    el_a: np.ndarray,
+    sp_a: np.ndarray,
+    wl: np.ndarray,
+    ei: np.ndarray,
+    ek: np.ndarray,
+    aki: np.ndarray,
+) -> np.ndarray:
+    """Unclassified lines (no levels) only for species with fewer than 20 lines of known A_ki:
+    upper level at the median E_k of the species' classified lines (at least hc/lambda above
+    the ground), see the module docstring; elsewhere they are dropped (``wl`` set to NaN).
+    Fills ``ei``, ``ek`` in place; returns which lines are unclassified."""
     uncl = ~np.isfinite(ek) & np.isfinite(wl)
     for key in set(zip(el_a[uncl], sp_a[uncl], strict=True)):
         same = (el_a == key[0]) & (sp_a == key[1])
-        if (same & np.isfinite(aki_raw) & np.isfinite(ek)).sum() >= 20:
+        if (same & np.isfinite(aki) & np.isfinite(ek)).sum() >= 20:
             wl[same & uncl] = np.nan
     uncl = ~np.isfinite(ek) & np.isfinite(wl)
     for key in set(zip(el_a[uncl], sp_a[uncl], strict=True)):
         same = (el_a == key[0]) & (sp_a == key[1])
         known_ek = ek[same & ~uncl & np.isfinite(ek)]
         both = (el_a == key[0]) & ~uncl & np.isfinite(ek)
-        typical = np.median(known_ek) if known_ek.size else (
-            np.median(ek[both]) if both.any() else 0.0
-        )  # fmt: skip
+        typical = (
+            np.median(known_ek) if known_ek.size else (np.median(ek[both]) if both.any() else 0.0)
+        )
         m = same & uncl
         ek[m] = np.maximum(typical, HC_EV_NM / wl[m])
         ei[m] = ek[m] - HC_EV_NM / wl[m]
+    return uncl
+
+
+def _read_lines(path: Path, elements: Sequence[str] | None) -> dict[str, np.ndarray]:
+    d = _read_lines_csv(path, elements)
+    wl = _numeric(d, "ritz_wl_vac(nm)")
+    wl = np.where(np.isfinite(wl), wl, _numeric(d, "obs_wl_vac(nm)"))
+    inten = _numeric(d, "intensity") if "intensity" in d else _numeric(d, "intens")
+    ei, ek = _numeric(d, "Ei(eV)"), _numeric(d, "Ek(eV)")
+    gi, gk = _numeric(d, "g_i"), _numeric(d, "g_k")
+    el_a, sp_a = d["element"].to_numpy(str), d["sp_num"].to_numpy(np.int64)
+    aki_raw = _numeric(d, "Aki(s^-1)")
+    uncl = _place_unclassified(el_a, sp_a, wl, ei, ek, aki_raw)
     gi[uncl], gk[uncl] = 1.0, 1.0
     return {
         "element": d["element"].to_numpy(str),
@@ -313,9 +356,14 @@ def _all_arrays(source: str) -> dict[str, np.ndarray]:
     raw = _read_lines(lines_path, None)
     aki, est, scatter = _estimate_aki(raw)
     ok = (
-        np.isfinite(raw["wl_vac"]) & np.isfinite(aki) & (aki > 0) & np.isfinite(raw["ek"])
-        & np.isfinite(raw["ei"]) & (raw["gk"] > 0) & (raw["gi"] > 0)
-    )  # fmt: skip
+        np.isfinite(raw["wl_vac"])
+        & np.isfinite(aki)
+        & (aki > 0)
+        & np.isfinite(raw["ek"])
+        & np.isfinite(raw["ei"])
+        & (raw["gk"] > 0)
+        & (raw["gi"] > 0)
+    )
     keys = ("element", "sp_num", "wl_vac", "ei", "ek", "gi", "gk", "classified")
     arrays = {k: raw[k][ok] for k in keys}
     arrays["aki"], arrays["estimated"] = aki[ok], est[ok]

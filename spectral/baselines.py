@@ -23,6 +23,12 @@ from spectral.dataset import STEEL_ELEMENTS, minmax
 
 
 class PLSBaseline:
+    """Partial least squares on min-max scaled spectra (see the module docstring).
+
+    Args:
+        components: the numbers of latent variables tried; the best on validation is kept.
+    """
+
     def __init__(self, components: tuple[int, ...] = (5, 10, 20, 30, 40)) -> None:
         self.components = components
         self.model: Any = None
@@ -31,6 +37,9 @@ class PLSBaseline:
     def fit(
         self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray
     ) -> PLSBaseline:
+        """Fit on spectra ``x`` (N, P) and contents ``y`` (N, E, wt %) for each number of
+        components; keep the one with the lowest scaled error on ``x_val``, ``y_val``.
+        Returns ``self``."""
         from sklearn.cross_decomposition import PLSRegression
 
         xs, xv = minmax(x), minmax(x_val)
@@ -44,6 +53,7 @@ class PLSBaseline:
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """Contents (wt %, clipped to 0-100) of spectra ``x`` (N, P): (N, E)."""
         return np.clip(self.model.predict(minmax(x)), 0.0, 100.0)
 
 
@@ -55,6 +65,9 @@ def _net_height(x: np.ndarray, pix: int, half_bg: int) -> np.ndarray:
 
 
 class UnivariateCalibration:
+    """Internal-standard calibration curves, one analyte line per element over an Fe line
+    (see the module docstring), for the steel elements on an instrument preset."""
+
     def __init__(self, instrument: str = "saca2021") -> None:
         self.instrument = instrument
         self.lines: dict[str, int] = {}
@@ -81,10 +94,14 @@ class UnivariateCalibration:
         self.half_bg = max(3, int(round(1.0 / float(np.median(np.diff(wl))))))
 
     def ratios(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Net height of each element's analyte line over that of the Fe line, per spectrum
+        of ``x`` (N, P)."""
         fe = np.clip(_net_height(x, self.lines["Fe"], self.half_bg), 1e-9, None)
         return {el: _net_height(x, p, self.half_bg) / fe for el, p in self.lines.items()}
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> UnivariateCalibration:
+        """Choose the lines by simulation and fit a quadratic in the ratio to each element's
+        wt % in ``y`` (N, E) over spectra ``x`` (N, P). Returns ``self``."""
         self._choose_lines()
         r = self.ratios(x)
         for j, el in enumerate(STEEL_ELEMENTS[1:], start=1):
@@ -93,6 +110,7 @@ class UnivariateCalibration:
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """Contents (wt %, 0-100, Fe the balance) of spectra ``x`` (N, P): (N, E)."""
         r = self.ratios(x)
         out = np.zeros((len(x), len(STEEL_ELEMENTS)))
         for j, el in enumerate(STEEL_ELEMENTS[1:], start=1):

@@ -77,8 +77,11 @@ def sample_compositions(n: int, rng: np.random.Generator) -> np.ndarray:
                 x[1] = 0.0
             if rng.random() < 0.1:
                 x[3] = 0.0
-        x = np.clip(x, [RANGES[e][0] if v > 0 else 0 for e, v in zip(major, x, strict=True)],
-                    [RANGES[e][1] for e in major])  # fmt: skip
+        x = np.clip(
+            x,
+            [RANGES[e][0] if v > 0 else 0 for e, v in zip(major, x, strict=True)],
+            [RANGES[e][1] for e in major],
+        )
         out[i, 1:5] = x
         for j, _ in enumerate(RARE_EARTHS):
             u = rng.random()
@@ -134,21 +137,28 @@ class SpectraSet:
     full_scale: float = float("inf")
 
     def sha256(self) -> str:
+        """Hex SHA-256 of the spectra and compositions, bit for bit (the data's identity in
+        a run's fingerprint and a model card)."""
         h = hashlib.sha256(np.ascontiguousarray(self.spectra).tobytes())
         h.update(np.ascontiguousarray(self.wt_pct).tobytes())
         return h.hexdigest()
 
     def subset(self, idx: np.ndarray) -> SpectraSet:
+        """The spectra ``idx`` selects, with everything that belongs to them."""
         return SpectraSet(
-            self.spectra[idx], self.wt_pct[idx], self.temperature_k[idx], self.ne_cm3[idx],
+            self.spectra[idx],
+            self.wt_pct[idx],
+            self.temperature_k[idx],
+            self.ne_cm3[idx],
             None if self.clean is None else self.clean[idx],
             None if self.noise_sd is None else self.noise_sd[idx],
             self.full_scale,
-        )  # fmt: skip
+        )
 
 
-def fresh_noise(clean: torch.Tensor, sd: torch.Tensor, full_scale: float,
-                gen: torch.Generator) -> torch.Tensor:  # fmt: skip
+def fresh_noise(
+    clean: torch.Tensor, sd: torch.Tensor, full_scale: float, gen: torch.Generator
+) -> torch.Tensor:
     """New detector noise on noiseless counts (B, P): what the spectrometer would have
     recorded in another acquisition of the same plasma."""
     noise = torch.randn(clean.shape, generator=gen, dtype=clean.dtype)
@@ -188,8 +198,15 @@ def simulate_set(
             out[sl] = sim.simulate(wt[sl], cond.subset(sl), rng)
         else:
             out[sl], clean[sl], sd[sl] = sim.acquire(wt[sl], cond.subset(sl), rng)
-    return SpectraSet(out, wt.astype(np.float32), cond.temperature_k, cond.ne_cm3, clean, sd,
-                      float(sim.instrument.full_scale))  # fmt: skip
+    return SpectraSet(
+        out,
+        wt.astype(np.float32),
+        cond.temperature_k,
+        cond.ne_cm3,
+        clean,
+        sd,
+        float(sim.instrument.full_scale),
+    )
 
 
 _SIMS: dict[tuple[str, float], Any] = {}

@@ -35,6 +35,9 @@ DEFAULT_CANDIDATES = (
 
 @dataclass(frozen=True)
 class Peaks:
+    """Peaks found in a spectrum: their wavelengths (nm), heights above the baseline (the
+    spectrum's units), the noise level and the median FWHM (nm) of the strongest."""
+
     wavelength: np.ndarray
     height: np.ndarray  # above the baseline
     noise: float
@@ -42,6 +45,8 @@ class Peaks:
 
 
 def baseline(y: np.ndarray, window: int) -> np.ndarray:
+    """A slowly varying baseline under ``y``: its rolling minimum over ``window`` pixels,
+    smoothed by a running mean of the same width."""
     from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
     return uniform_filter1d(minimum_filter1d(y, window, mode="nearest"), window, mode="nearest")
@@ -70,6 +75,10 @@ def find_peaks(wavelength: np.ndarray, intensity: np.ndarray, snr: float = 5.0) 
 
 @dataclass(frozen=True)
 class Match:
+    """One candidate element of :func:`identify`: its score (see the module docstring), the
+    wavelengths (nm) of its lines that fell on peaks, how many strong lines it was scored on,
+    its chance-corrected line score and the share of the peak height its lines explain."""
+
     element: str
     score: float
     matched_lines: tuple[float, ...]

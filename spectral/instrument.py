@@ -32,6 +32,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,6 +44,10 @@ from spectral.plasma import LTEPlasma, mole_fractions
 
 @dataclass(frozen=True)
 class Instrument:
+    """A spectrometer: its pixel grid (air wavelengths, nm), Gaussian instrument function
+    (FWHM in nm at the first and last pixel, linear in between), full-scale count, read noise
+    (counts), a Gaussian spectral response (centre and width in nm) and dark offset (counts)."""
+
     name: str
     wavelength_nm: np.ndarray
     fwhm_nm: tuple[float, float]  # at the first and the last pixel, linear in between
@@ -53,16 +58,19 @@ class Instrument:
     dark_offset: float  # counts
 
     def fwhm(self) -> np.ndarray:
+        """The instrument function's FWHM (nm) at each pixel."""
         w = self.wavelength_nm
         t = (w - w[0]) / (w[-1] - w[0])
         return self.fwhm_nm[0] + t * (self.fwhm_nm[1] - self.fwhm_nm[0])
 
     def response(self) -> np.ndarray:
+        """The relative spectral response at each pixel (1 at its centre)."""
         x = (self.wavelength_nm - self.response_center_nm) / self.response_width_nm
         return np.exp(-(x**2))
 
     @property
     def range_nm(self) -> tuple[float, float]:
+        """The first and last pixel's wavelengths (nm)."""
         return float(self.wavelength_nm[0]), float(self.wavelength_nm[-1])
 
 
@@ -134,13 +142,19 @@ class Conditions:
     def fixed(
         cls, n: int, temperature_k: float = 9000.0, ne_cm3: float = 1e17, **kw: float
     ) -> Conditions:
-        base = {"shift_nm": 0.0, "drift": 0.0, "peak_fraction": 0.7, "n_shots": 20.0,
-                "baseline_slope": 0.0}  # fmt: skip
+        """``n`` samples of one plasma (``temperature_k`` in K, ``ne_cm3`` in cm^-3); the
+        other fields default to no shift, drift or baseline slope, the strongest pixel at 70 %
+        of full scale and 20 accumulated shots, and can be given by name in ``kw``."""
+        base = {
+            "shift_nm": 0.0,
+            "drift": 0.0,
+            "peak_fraction": 0.7,
+            "n_shots": 20.0,
+            "baseline_slope": 0.0,
+        }
         base.update(kw)
-        return cls(
-            np.full(n, temperature_k), np.full(n, ne_cm3),
-            **{k: np.full(n, float(v)) for k, v in base.items()},
-        )  # fmt: skip
+        full = {k: np.full(n, float(v)) for k, v in base.items()}
+        return cls(np.full(n, temperature_k), np.full(n, ne_cm3), **full)
 
     @classmethod
     def sample(
@@ -164,6 +178,7 @@ class Conditions:
         )
 
     def subset(self, idx: slice | np.ndarray) -> Conditions:
+        """The samples ``idx`` selects."""
         return Conditions(**{k: getattr(self, k)[idx] for k in self.__dataclass_fields__})
 
 
@@ -189,35 +204,50 @@ class Simulator:
         margin = 4.0 * float(fw.max()) + 0.5
         self.plasma = LTEPlasma(atomic, self.elements, (lo - margin, hi + margin), self.length_m)
         self._prune()
-        tb = self.plasma.table
         self.step = float(fw.min()) / 3.0
         f0 = lo - margin
         n_fine = int(np.ceil((hi + margin - f0) / self.step)) + 1
         self.fine = f0 + self.step * np.arange(n_fine)
         self.n_fft = int(2 ** np.ceil(np.log2(n_fine + int(margin / self.step))))
-        # stick matrix per Stark-width class: linear interpolation between fine bins
+        self._classes = self._width_classes(f0, n_fine)
+        self._pix = self._pixel_matrix(fw, f0, n_fine)
+        self._freq = torch.fft.rfftfreq(self.n_fft, d=self.step).to(torch.float32)
+        self._freq2 = self._freq**2
+        self._response = torch.from_numpy(inst.response().astype(np.float32))
+        wl = inst.wavelength_nm
+        self._tilt = torch.from_numpy(
+            ((wl - wl.mean()) / (0.5 * (wl[-1] - wl[0]))).astype(np.float32)
+        )
+
+    def _width_classes(self, f0: float, n_fine: int) -> list[tuple[Any, ...]]:
+        """Group the lines into Stark-width classes (reordering the plasma's line table so
+        that each class is a slice of it); per class the slice, the stick matrix (linear
+        interpolation between fine bins: lower bin and both weights), and the class's typical
+        Stark width and Doppler coefficient."""
+        from spectral.plasma import LineTable
+
+        tb = self.plasma.table
         pos = (tb.lines.wavelength - f0) / self.step
         i0 = np.clip(np.floor(pos).astype(np.int64), 0, n_fine - 2)
         w1 = np.clip(pos - i0, 0.0, 1.0)
         logw = np.log(tb.stark_ref_nm)
         edges = np.quantile(logw, np.linspace(0, 1, self.n_width_classes + 1))
         cls = np.clip(np.searchsorted(edges, logw, side="right") - 1, 0, self.n_width_classes - 1)
-        # the line table is reordered by class, so that each class is a slice of the radiances
         order = np.argsort(cls, kind="stable")
-        from spectral.plasma import LineTable
-
         tb = LineTable(
-            tb.lines.select(order), tb.el_index[order], tb.stark_ref_nm[order],
+            tb.lines.select(order),
+            tb.el_index[order],
+            tb.stark_ref_nm[order],
             tb.doppler_coef[order],
-        )  # fmt: skip
+        )
         self.plasma.table = tb
         cls, i0, w1, logw = cls[order], i0[order], w1[order], logw[order]
-        self._classes = []
+        classes = []
         for k in range(self.n_width_classes):
             idx = np.flatnonzero(cls == k)
             if idx.size == 0:
                 continue
-            self._classes.append(
+            classes.append(
                 (
                     slice(int(idx[0]), int(idx[-1]) + 1),
                     torch.from_numpy(i0[idx]),
@@ -227,8 +257,12 @@ class Simulator:
                     float(tb.doppler_coef[idx].mean()),
                 )
             )
-        # instrument function and pixel integration: (P, F) sparse
-        wl = inst.wavelength_nm
+        return classes
+
+    def _pixel_matrix(self, fw: np.ndarray, f0: float, n_fine: int) -> torch.Tensor:
+        """The instrument function and pixel integration as one sparse (P, F) matrix from the
+        fine grid to the pixels."""
+        wl = self.instrument.wavelength_nm
         disp = np.gradient(wl)
         sig = fw / 2.3548
         half = int(np.ceil(4 * sig.max() / self.step)) + 1
@@ -248,13 +282,7 @@ class Simulator:
         ).coalesce()
         with warnings.catch_warnings():  # "sparse CSR support is in beta"
             warnings.simplefilter("ignore", UserWarning)
-            self._pix = coo.to_sparse_csr()
-        self._freq = torch.fft.rfftfreq(self.n_fft, d=self.step).to(torch.float32)
-        self._freq2 = self._freq**2
-        self._response = torch.from_numpy(inst.response().astype(np.float32))
-        self._tilt = torch.from_numpy(
-            ((wl - wl.mean()) / (0.5 * (wl[-1] - wl[0]))).astype(np.float32)
-        )
+            return coo.to_sparse_csr()
 
     def _prune(self) -> None:
         """Drop lines below ``min_relative_line`` of their element's strongest in the window."""
@@ -324,8 +352,7 @@ class Simulator:
         spec_f.mul_(torch.polar(torch.ones_like(ang), ang))
         fine = torch.fft.irfft(spec_f, n=self.n_fft)[:, :n_fine]
         pix = (self._pix @ fine.t()).t()
-        cont = self.plasma.continuum(self.instrument.wavelength_nm, cond.temperature_k,
-                                     cond.ne_cm3)  # fmt: skip
+        cont = self.plasma.continuum(self.instrument.wavelength_nm, cond.temperature_k, cond.ne_cm3)
         disp = np.gradient(self.instrument.wavelength_nm)
         return pix + torch.from_numpy((cont * disp).astype(np.float32))
 

@@ -40,6 +40,9 @@ from eftgan.errors import UserError
 
 @dataclass
 class Spectrum:
+    """A spectrum read from a file: wavelengths (nm, as in the file: air unless the file says
+    otherwise), intensities (the file's units), the file it came from and its header fields."""
+
     wavelength: np.ndarray  # nm
     intensity: np.ndarray
     source: str = ""
@@ -78,9 +81,7 @@ def _two_columns(lines: list[str], name: str, decimal_comma: bool | None = None)
             if header_done:
                 raise UserError(f"{name}: line {i + 1} has fewer than two columns: {raw.strip()!r}")
             continue
-        dc = decimal_comma if decimal_comma is not None else (
-            "," in toks[0] or "," in toks[1]
-        )  # fmt: skip
+        dc = decimal_comma if decimal_comma is not None else ("," in toks[0] or "," in toks[1])
         try:
             rows.append((_to_float(toks[0], dc), _to_float(toks[1], dc)))
             header_done = True
@@ -108,10 +109,16 @@ def _ocean_optics(text: str, name: str) -> Spectrum:
 # -- JCAMP-DX ---------------------------------------------------------------------------------
 # ASDF pseudo-digits: SQZ (a value's first digit with its sign), DIF (a difference to the
 # previous value), DUP (repeat count of the previous token).
-_SQZ = {"@": 0, **{c: i + 1 for i, c in enumerate("ABCDEFGHI")},
-        **{c: -(i + 1) for i, c in enumerate("abcdefghi")}}  # fmt: skip
-_DIF = {"%": 0, **{c: i + 1 for i, c in enumerate("JKLMNOPQR")},
-        **{c: -(i + 1) for i, c in enumerate("jklmnopqr")}}  # fmt: skip
+_SQZ = {
+    "@": 0,
+    **{c: i + 1 for i, c in enumerate("ABCDEFGHI")},
+    **{c: -(i + 1) for i, c in enumerate("abcdefghi")},
+}
+_DIF = {
+    "%": 0,
+    **{c: i + 1 for i, c in enumerate("JKLMNOPQR")},
+    **{c: -(i + 1) for i, c in enumerate("jklmnopqr")},
+}
 _DUP = {**{c: i + 1 for i, c in enumerate("STUVWXYZ")}, "s": 9}
 
 
@@ -159,7 +166,9 @@ def _decode_asdf_line(line: str) -> list[float]:
     return vals
 
 
-def _jcamp(text: str, name: str) -> Spectrum:
+def _jcamp_blocks(text: str, name: str) -> tuple[dict[str, str], tuple[str, str], list[str]]:
+    """The labelled data records (``##KEY=value``, keys normalised), the data table's kind and
+    form (``("XYDATA", "(X++(Y..Y))")``) and its lines."""
     ldr: dict[str, str] = {}
     block: list[str] = []
     mode = None
@@ -180,39 +189,52 @@ def _jcamp(text: str, name: str) -> Spectrum:
             block.append(line)
     if mode is None or not block:
         raise UserError(f"{name}: JCAMP-DX file without ##XYDATA, ##XYPOINTS or ##PEAK TABLE")
+    return ldr, mode, block
+
+
+def _jcamp_xydata(
+    block: list[str], ldr: dict[str, str], name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wavelengths (file units) and intensities of ``(X++(Y..Y))`` lines, AFFN or ASDF."""
     xf = float(ldr.get("XFACTOR", "1") or 1)
     yf = float(ldr.get("YFACTOR", "1") or 1)
-    key, form = mode
-    if key == "XYDATA" and "X++" in form:
-        per_line: list[tuple[float, list[float], bool]] = []
-        total = 0
-        for line in block:
-            try:
-                vals = _decode_asdf_line(line)
-            except (ValueError, IndexError, KeyError) as exc:
-                raise UserError(f"{name}: cannot decode JCAMP-DX line {line!r} ({exc})") from None
-            total += len(vals)
-            if total > MAX_POINTS:
-                raise UserError(f"{name}: JCAMP-DX data of more than {MAX_POINTS} points")
-            if len(vals) < 2:
-                continue
-            is_dif = any(ch in _DIF for ch in line)
-            if per_line and per_line[-1][2] and per_line[-1][1][-1] == vals[1]:
-                per_line[-1][1].pop()  # DIF Y check value: the next line repeats it
-            per_line.append((vals[0], vals[1:], is_dif))
-        ys_arr = np.array([y for _, yv, _ in per_line for y in yv]) * yf
-        if "NPOINTS" in ldr:
-            ys_arr = ys_arr[: int(float(ldr["NPOINTS"]))]
-        first = float(ldr["FIRSTX"]) if "FIRSTX" in ldr else per_line[0][0] * xf
-        if "LASTX" in ldr:
-            last = float(ldr["LASTX"])
-        elif len(per_line) > 1:
-            dx = (per_line[1][0] - per_line[0][0]) * xf / len(per_line[0][1])
-            last = first + dx * (len(ys_arr) - 1)
-        else:
-            raise UserError(f"{name}: JCAMP-DX data without LASTX and with a single line")
-        x_arr = np.linspace(first, last, len(ys_arr))
+    per_line: list[tuple[float, list[float], bool]] = []
+    total = 0
+    for line in block:
+        try:
+            vals = _decode_asdf_line(line)
+        except (ValueError, IndexError, KeyError) as exc:
+            raise UserError(f"{name}: cannot decode JCAMP-DX line {line!r} ({exc})") from None
+        total += len(vals)
+        if total > MAX_POINTS:
+            raise UserError(f"{name}: JCAMP-DX data of more than {MAX_POINTS} points")
+        if len(vals) < 2:
+            continue
+        is_dif = any(ch in _DIF for ch in line)
+        if per_line and per_line[-1][2] and per_line[-1][1][-1] == vals[1]:
+            per_line[-1][1].pop()  # DIF Y check value: the next line repeats it
+        per_line.append((vals[0], vals[1:], is_dif))
+    ys_arr = np.array([y for _, yv, _ in per_line for y in yv]) * yf
+    if "NPOINTS" in ldr:
+        ys_arr = ys_arr[: int(float(ldr["NPOINTS"]))]
+    first = float(ldr["FIRSTX"]) if "FIRSTX" in ldr else per_line[0][0] * xf
+    if "LASTX" in ldr:
+        last = float(ldr["LASTX"])
+    elif len(per_line) > 1:
+        dx = (per_line[1][0] - per_line[0][0]) * xf / len(per_line[0][1])
+        last = first + dx * (len(ys_arr) - 1)
     else:
+        raise UserError(f"{name}: JCAMP-DX data without LASTX and with a single line")
+    return np.linspace(first, last, len(ys_arr)), ys_arr
+
+
+def _jcamp(text: str, name: str) -> Spectrum:
+    ldr, (key, form), block = _jcamp_blocks(text, name)
+    if key == "XYDATA" and "X++" in form:
+        x_arr, ys_arr = _jcamp_xydata(block, ldr, name)
+    else:
+        xf = float(ldr.get("XFACTOR", "1") or 1)
+        yf = float(ldr.get("YFACTOR", "1") or 1)
         pairs: list[float] = []
         for line in block:
             nums = re.findall(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", line)

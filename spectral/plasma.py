@@ -102,6 +102,7 @@ class LTEPlasma:
 
     @property
     def n_lines(self) -> int:
+        """The number of lines in the line table."""
         return len(self.table.lines)
 
     def partition(self, temperature_k: np.ndarray) -> np.ndarray:
@@ -120,9 +121,11 @@ class LTEPlasma:
         u = self.partition(temperature_k)
         dchi = 2.086e-8 * np.sqrt(ne_cm3[:, None] / t)  # Debye lowering, eV
         s = (
-            SAHA_CM3 * t**1.5 * (u[:, :, 1] / u[:, :, 0])
+            SAHA_CM3
+            * t**1.5
+            * (u[:, :, 1] / u[:, :, 0])
             * np.exp(-(self.chi[None, :] - dchi) / (K_B_EV * t))
-        )  # fmt: skip
+        )
         r = s / ne_cm3[:, None]  # n_II / n_I
         frac_ion = r / (1.0 + r)
         heavy = ne_cm3 / np.clip((mole_fraction * frac_ion).sum(1), 1e-12, None)  # cm^-3
@@ -229,8 +232,9 @@ class LTEPlasma:
         rad = torch.add(log_pop, k["log_emit_l"])
         rad.addcmul_(inv_kt[:, None], k["neg_ek"][None, :]).exp_()
         if self_absorption:
-            tau, share = self._tau(k, log_pop, inv_kt, np.asarray(ne_cm3, np.float64),
-                                   temperature_k)  # fmt: skip
+            tau, share = self._tau(
+                k, log_pop, inv_kt, np.asarray(ne_cm3, np.float64), temperature_k
+            )
             rad.mul_(escape_factor_fast(tau, share, overwrite=True))
         return rad
 

@@ -116,8 +116,9 @@ def refine(
     for s in tqdm(range(0, len(counts), batch), desc="refine", disable=not progress):
         sl = slice(s, s + batch)
         parts.append(_Fit(sim, counts[sl], wt_start[sl]).run(iterations))
-    return Refined(*(np.concatenate([getattr(p, k) for p in parts])
-                     for k in Refined.__dataclass_fields__))  # fmt: skip
+    return Refined(
+        *(np.concatenate([getattr(p, k) for p in parts]) for k in Refined.__dataclass_fields__)
+    )
 
 
 class _Fit:
@@ -135,10 +136,12 @@ class _Fit:
             tilt[None, :] ** torch.arange(RESPONSE_DEGREE + 1, dtype=torch.float64)[:, None]
         )  # (degree + 1, P): 1, t, t^2, ...
         self.basis = (torch.ones_like(tilt), tilt)  # the baseline
-        self.lower = torch.tensor([0.0] * self.n_el + [v[0] for v in CONDITION_BOUNDS.values()],
-                                  dtype=torch.float64)  # fmt: skip
-        self.upper = torch.tensor([100.0] * self.n_el + [v[1] for v in CONDITION_BOUNDS.values()],
-                                  dtype=torch.float64)  # fmt: skip
+        self.lower = torch.tensor(
+            [0.0] * self.n_el + [v[0] for v in CONDITION_BOUNDS.values()], dtype=torch.float64
+        )
+        self.upper = torch.tensor(
+            [100.0] * self.n_el + [v[1] for v in CONDITION_BOUNDS.values()], dtype=torch.float64
+        )
         contents = torch.from_numpy(np.clip(wt_start[:, 1:], 0.0, None))
         # the counts above the spectrum's lowest: the signal, before there is a model
         self.signal = (self.y - self.y.amin(1, keepdim=True)).clamp(min=0)
@@ -208,8 +211,13 @@ class _Fit:
     def _design(self, s: torch.Tensor) -> torch.Tensor:
         """The linear parameters' columns (B, P, L): ``s`` times 1, t, t^2, ... (the response)
         and the baseline's 1 and t."""
-        return torch.cat([s[:, :, None] * self.powers.t()[None],
-                          torch.stack(self.basis, 1).expand(len(s), -1, -1)], 2)  # fmt: skip
+        return torch.cat(
+            [
+                s[:, :, None] * self.powers.t()[None],
+                torch.stack(self.basis, 1).expand(len(s), -1, -1),
+            ],
+            2,
+        )
 
     def _response(self, coef: torch.Tensor) -> torch.Tensor:
         """The fitted response polynomial (B, P): what multiplies ``s``."""
@@ -275,8 +283,15 @@ class _Fit:
         cov = cov * scale[:, None, None]
         var = torch.cat([cov.sum((1, 2))[:, None], torch.diagonal(cov, dim1=1, dim2=2)], 1)
         sd = var.clamp(min=0).sqrt().numpy()
-        return Refined(wt, sd, cond[:, 0], np.exp(cond[:, 1]), cond[:, 2],
-                       (start_cost / n_pix).numpy(), (cost / n_pix).numpy())  # fmt: skip
+        return Refined(
+            wt,
+            sd,
+            cond[:, 0],
+            np.exp(cond[:, 1]),
+            cond[:, 2],
+            (start_cost / n_pix).numpy(),
+            (cost / n_pix).numpy(),
+        )
 
     def _project(self, theta: torch.Tensor) -> torch.Tensor:
         """``theta`` within its bounds, the contents scaled down to sum to at most

@@ -53,6 +53,10 @@ def compare_with_measured(
     fwhm_nm: float = 0.12,
     n_peaks: int = 20,
 ) -> dict[str, Any]:
+    """The simulated pure-``element`` spectrum against a measured one in ``window`` (nm, air):
+    line positions and relative peak heights of the ``n_peaks`` strongest measured peaks (see
+    the module docstring), at ``temperature_k`` (K), ``ne_cm3`` (cm^-3) and an instrument
+    FWHM of ``fwhm_nm``. Returns the statistics as a dictionary."""
     from spectral.instrument import Conditions, Instrument, Simulator
 
     m = (wavelength_air > window[0]) & (wavelength_air < window[1])
@@ -125,8 +129,13 @@ def peak_heights_against_measured(
         heights.append(float(seg[j]))
     on = np.array(on_peak)
     if not on.any():
-        return {"window_nm": list(window), "n_peaks": int(len(top)), "on_peak": 0.0,
-                "log_ratio_rms": float("nan"), "within_factor_2": 0.0}  # fmt: skip
+        return {
+            "window_nm": list(window),
+            "n_peaks": int(len(top)),
+            "on_peak": 0.0,
+            "log_ratio_rms": float("nan"),
+            "within_factor_2": 0.0,
+        }
     h = np.array(heights)[on] / max(float(s.max()), 1e-300)
     ratio = np.log10(h / (yb[top][on] / yb[top].max()))
     ratio -= np.median(ratio)
@@ -220,8 +229,14 @@ def _expected_calls(content: np.ndarray, sd: np.ndarray) -> dict[str, float]:
 
 #: Plasma and acquisition settings a detector may have to estimate, with their step for the
 #: finite differences (absolute; ``ne_cm3`` relative).
-CONDITION_STEPS = {"temperature_k": 20.0, "ne_cm3": 0.02, "shift_nm": 0.005, "drift": 0.005,
-                   "peak_fraction": 0.005, "baseline_slope": 0.005}  # fmt: skip
+CONDITION_STEPS = {
+    "temperature_k": 20.0,
+    "ne_cm3": 0.02,
+    "shift_nm": 0.005,
+    "drift": 0.005,
+    "peak_fraction": 0.005,
+    "baseline_slope": 0.005,
+}
 #: What the detector does not know, per scenario of :func:`detection_bounds`.
 BOUND_SCENARIOS = {
     "all_known": (),
@@ -274,8 +289,7 @@ def detection_bounds(
         jac[:, :, names.index(key)] = diff / (2 * step)[:, None] / sd64
     fisher = np.einsum("npi,npj->nij", jac, jac)
     n_comp = len(STEEL_ELEMENTS) - 1
-    groups = {"composition": list(range(n_comp)),
-              "conditions": list(range(n_comp, len(names)))}  # fmt: skip
+    groups = {"composition": list(range(n_comp)), "conditions": list(range(n_comp, len(names)))}
     out: dict[str, dict[str, dict[str, float]]] = {}
     for scenario, unknown in BOUND_SCENARIOS.items():
         out[scenario] = {}
@@ -284,6 +298,7 @@ def detection_bounds(
             idx = sorted({j} | {i for g in unknown for i in groups[g]})
             sub = fisher[:, idx][:, :, idx]
             var = np.linalg.inv(sub)[:, idx.index(j), idx.index(j)]
-            out[scenario][el] = _expected_calls(wt[:, STEEL_ELEMENTS.index(el)],
-                                                np.sqrt(np.maximum(var, 0.0)))  # fmt: skip
+            out[scenario][el] = _expected_calls(
+                wt[:, STEEL_ELEMENTS.index(el)], np.sqrt(np.maximum(var, 0.0))
+            )
     return out

@@ -14,8 +14,16 @@ from tests.cli.test_cli import assert_user_error, run
 
 def test_simulate_writes_csv_and_png(capsys, tmp_path: Path, nist) -> None:
     out = tmp_path / "s.csv"
-    code, stdout, _ = run(capsys, "spectral", "simulate", "--composition",
-                          "Fe68Cr18Ni10Mo2Mn2", "--wt", "--out", str(out))  # fmt: skip
+    code, stdout, _ = run(
+        capsys,
+        "spectral",
+        "simulate",
+        "--composition",
+        "Fe68Cr18Ni10Mo2Mn2",
+        "--wt",
+        "--out",
+        str(out),
+    )
     assert code == 0 and "4001 points" in stdout
     rows = list(csv.reader(out.open()))
     assert rows[0] == ["wavelength_nm", "counts"] and len(rows) == 4002
@@ -42,8 +50,9 @@ def test_simulate_bad_input(capsys, tmp_path: Path, args: list[str], needle: str
 def test_identify_csv_on_a_simulated_file(capsys, tmp_path: Path, nist) -> None:
     out = tmp_path / "ni.csv"
     assert run(capsys, "spectral", "simulate", "--composition", "Ni", "--out", str(out))[0] == 0
-    code, stdout, _ = run(capsys, "spectral", "identify", str(out), "--elements",
-                          "Fe,Ni,Cr,Cu,Ti", "--format", "csv")  # fmt: skip
+    code, stdout, _ = run(
+        capsys, "spectral", "identify", str(out), "--elements", "Fe,Ni,Cr,Cu,Ti", "--format", "csv"
+    )
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(stdout)))
     assert list(rows[0]) == ["element", "score", "matched_lines"]
@@ -86,7 +95,8 @@ def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nis
     ],
 )
 def test_train_bad_options(capsys, tmp_path: Path, args: list[str], needle: str) -> None:
-    code, _, err = run(capsys, "spectral", "train", "--out", str(tmp_path / "m"),
-                       "--n-spectra", "200", *args)  # fmt: skip
+    code, _, err = run(
+        capsys, "spectral", "train", "--out", str(tmp_path / "m"), "--n-spectra", "200", *args
+    )
     assert_user_error(code, err, needle)
     assert not (tmp_path / "m" / "config.json").exists()

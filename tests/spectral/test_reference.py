@@ -51,9 +51,11 @@ def test_peak_heights_score_our_spectrum_and_fail_a_flat_one(aalto, nist) -> Non
     m = (vac > 248.0) & (vac < 462.0)
     vac, y = vac[m], y[m]
     inst = Instrument("measured", vacuum_to_air(vac), (0.12, 0.12), 1e12, 0.0, 500.0, 1e9, 0.0)
-    ours = Simulator(("Fe",), inst, nist).noiseless(
-        np.array([[100.0]]), Conditions.fixed(1, 10000.0, 1e17)
-    )[0].numpy()  # fmt: skip
+    ours = (
+        Simulator(("Fe",), inst, nist)
+        .noiseless(np.array([[100.0]]), Conditions.fixed(1, 10000.0, 1e17))[0]
+        .numpy()
+    )
     r = peak_heights_against_measured(vac, y, ours, (250.0, 460.0))
     assert r["on_peak"] >= 0.9 and r["within_factor_2"] >= 0.75, r
     # a spectrum without lines explains no peak, whatever its smooth shape

@@ -120,8 +120,9 @@ def test_analyze_refine_adds_the_fitted_plasma(capsys, tmp_path: Path, steel_sim
     assert code == 0 and "T (K)" in out and "fit cost" in out
 
 
-def test_analyze_vacuum_reads_a_vacuum_file_as_its_air_twin(capsys, tmp_path: Path,
-                                                          steel_sim) -> None:  # fmt: skip
+def test_analyze_vacuum_reads_a_vacuum_file_as_its_air_twin(
+    capsys, tmp_path: Path, steel_sim
+) -> None:
     from spectral.atomic import air_to_vacuum
     from spectral.dataset import simulate_set
     from spectral.io import write_csv
@@ -135,8 +136,11 @@ def test_analyze_vacuum_reads_a_vacuum_file_as_its_air_twin(capsys, tmp_path: Pa
     write_csv(air, wide, {"counts": padded})
     write_csv(vac, air_to_vacuum(wide), {"counts": padded})
     rows = {}
-    for name, args in (("air", [str(air)]), ("vac", [str(vac), "--vacuum"]),
-                       ("vac_as_air", [str(vac)])):  # fmt: skip
+    for name, args in (
+        ("air", [str(air)]),
+        ("vac", [str(vac), "--vacuum"]),
+        ("vac_as_air", [str(vac)]),
+    ):
         code, out, _ = run(capsys, "spectral", "analyze", *args, "--format", "csv")
         assert code == 0
         rows[name] = next(csv.DictReader(io.StringIO(out)))

@@ -28,8 +28,9 @@ def test_line_intensity_grows_with_concentration_and_saturates(steel_sim) -> Non
     tb = steel_sim.plasma.table
     cr_lines = tb.el_index == cr
     strongest = np.argmax(np.where(cr_lines, rad[2], 0))
-    thin = Simulator(steel_sim.elements, steel_sim.instrument, steel_sim.atomic,
-                     self_absorption=False)  # fmt: skip
+    thin = Simulator(
+        steel_sim.elements, steel_sim.instrument, steel_sim.atomic, self_absorption=False
+    )
     rad_thin = thin.line_radiance(wts, cond)
     j = np.flatnonzero(
         np.isclose(thin.plasma.table.lines.wavelength, tb.lines.wavelength[strongest])
@@ -101,9 +102,13 @@ def test_float32_radiances_match_the_textbook_formulas_in_float64(steel_sim) -> 
     from spectral.plasma import C, H, LTEPlasma
 
     p = steel_sim.plasma
-    wt = np.array([[68.0, 18.0, 10.0, 2.0, 2.0, 0.3, 0.01, 0, 0.2, 0.05, 0.02],
-                   [80.0, 12.0, 0.0, 6.0, 1.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
-                   [100.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])  # fmt: skip
+    wt = np.array(
+        [
+            [68.0, 18.0, 10.0, 2.0, 2.0, 0.3, 0.01, 0, 0.2, 0.05, 0.02],
+            [80.0, 12.0, 0.0, 6.0, 1.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
+            [100.0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ]
+    )
     t = np.array([7000.0, 10000.0, 12000.0])
     ne = np.array([5e16, 1e17, 3e17])
     x = steel_sim._fractions(wt)
@@ -120,9 +125,20 @@ def test_float32_radiances_match_the_textbook_formulas_in_float64(steel_sim) -> 
     f_g = tb.doppler_coef * np.sqrt(t[:, None])
     f_v = 0.5346 * f_l + np.sqrt(0.2166 * f_l**2 + f_g**2)
     a = f_l / f_v
-    tau = (lam**4 / (8 * np.pi * C) * ln.aki * ln.gk * 1e6 * pop * np.exp(-ln.ei / kt)
-           * (1 - np.exp(-HC_EV_NM / ln.wavelength / kt)) * p.length_m * 1e9
-           * (0.6366 * a + 0.9394 * (1 - a)) / f_v)  # fmt: skip
+    tau = (
+        lam**4
+        / (8 * np.pi * C)
+        * ln.aki
+        * ln.gk
+        * 1e6
+        * pop
+        * np.exp(-ln.ei / kt)
+        * (1 - np.exp(-HC_EV_NM / ln.wavelength / kt))
+        * p.length_m
+        * 1e9
+        * (0.6366 * a + 0.9394 * (1 - a))
+        / f_v
+    )
     assert tau.max() > 10  # some lines are thick here, so the curve of growth matters
     esc = LTEPlasma.escape_factor(torch.from_numpy(tau), torch.from_numpy(a)).numpy()
     ref = rad * esc
