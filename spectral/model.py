@@ -75,8 +75,8 @@ class SACAConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SACAConfig:
-        """The configuration of :meth:`as_dict`'s dictionary; keys added since (the position
-        channel, the calibrations) default to off when absent."""
+        """The configuration of :meth:`as_dict`'s dictionary; the optional keys (the position
+        channel, the calibrations) default to off where a folder does not record them."""
         d = dict(d)
         d["elements"] = tuple(d["elements"])
         d["widths"] = tuple(d["widths"])
