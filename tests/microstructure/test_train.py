@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from eftgan.errors import UserError
+from eftgan.runstate import RunState
 from microstructure.dcgan import COND_DIM
 from microstructure.images import write_png
-from microstructure.train import DCGANTrainConfig
+from microstructure.synth import write_synth_folder
+from microstructure.train import DCGANTrainConfig, train_dcgan
 from tests.cli.test_cli import assert_user_error, run
 
 
@@ -35,10 +37,8 @@ def test_train_config_model_and_validation() -> None:
 
 
 @pytest.mark.slow
-def test_synth_augment_train_resume_generate(capsys, tmp_path: Path, monkeypatch) -> None:
-    import microstructure.train as mt
-    from eftgan.runstate import RunState
-
+def test_synth_augment_train_generate_cli(capsys, tmp_path: Path) -> None:
+    """The commands of the README, end to end, on tiny settings."""
     for si in (4, 10):
         out = str(tmp_path / f"s{si}")
         code, _, _ = run(
@@ -62,7 +62,25 @@ def test_synth_augment_train_resume_generate(capsys, tmp_path: Path, monkeypatch
     folders = ["--images", str(tmp_path / "s4"), "--images", str(tmp_path / "s10")]
     full = tmp_path / "full"
     assert run(capsys, *args, *folders, "--condition-si", "auto", "--out", str(full))[0] == 0
+    rows = (full / "history.csv").read_text().splitlines()
+    assert rows[0] == "iter,d_loss,g_loss,d_real,d_fake" and len(rows) == 9
+    for png in ("loss.png", "samples.png"):
+        assert (full / png).read_bytes()[:4] == b"\x89PNG"
+    gen = tmp_path / "gen"
+    generate = ["micro", "generate", "--model", str(full)]
+    code, _, _ = run(capsys, *generate, "--n", "5", "--si", "7", "--out", str(gen))
+    assert code == 0 and len(list(gen.glob("*.png"))) == 5
+    code, _, err = run(capsys, *generate, "--si", "40", "--out", str(tmp_path / "g2"))
+    assert_user_error(code, err, "outside 0-25")
 
+
+@pytest.mark.slow
+def test_killed_run_resumes_bit_for_bit(tmp_path: Path, monkeypatch) -> None:
+    """Killed right after its first checkpoint, a run resumes there and ends with the weights
+    and history of an uninterrupted run."""
+    data = [tmp_path / "s4", tmp_path / "s10"]
+    for folder, si in zip(data, (4.0, 10.0), strict=True):
+        write_synth_folder(folder, si, n=3, size=96)
     real_save = RunState.save
 
     def save_then_die(self, *a, **k):
@@ -71,46 +89,16 @@ def test_synth_augment_train_resume_generate(capsys, tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(RunState, "save", save_then_die)
     kw = dict(si_wt_pct=[4.0, 10.0], iters=8, batch_size=8, nz=16, width=8, checkpoint_every=4)
-    data = [tmp_path / "s4", tmp_path / "s10"]
     cut = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
-        mt.train_dcgan(data, cut, progress=False, **kw)
+        train_dcgan(data, cut, progress=False, **kw)
     assert (cut / "state.safetensors").is_file() and not (cut / "config.json").exists()
     monkeypatch.setattr(RunState, "save", real_save)
-    r = mt.train_dcgan(data, cut, progress=False, **kw)
+    r = train_dcgan(data, cut, progress=False, **kw)
     assert r["resumed_from"] == 4 and not (cut / "state.safetensors").exists()
-    a = mt.train_dcgan(data, tmp_path / "ref", progress=False, **kw)
-    assert r["history"] == a["history"]
+    a = train_dcgan(data, tmp_path / "ref", progress=False, **kw)
+    assert a["resumed_from"] == 0 and r["history"] == a["history"]
     ref = (tmp_path / "ref" / "weights.safetensors").read_bytes()
     assert (cut / "weights.safetensors").read_bytes() == ref
-    rows = (full / "history.csv").read_text().splitlines()
-    assert rows[0] == "iter,d_loss,g_loss,d_real,d_fake" and len(rows) == 9
-    for png in ("loss.png", "samples.png"):
-        assert (full / png).read_bytes()[:4] == b"\x89PNG"
-    gen = tmp_path / "gen"
-    code, _, _ = run(
-        capsys,
-        "micro",
-        "generate",
-        "--model",
-        str(full),
-        "--n",
-        "5",
-        "--si",
-        "7",
-        "--out",
-        str(gen),
-    )
-    assert code == 0 and len(list(gen.glob("*.png"))) == 5
-    code, _, err = run(
-        capsys,
-        "micro",
-        "generate",
-        "--model",
-        str(full),
-        "--si",
-        "40",
-        "--out",
-        str(tmp_path / "g2"),
-    )
-    assert_user_error(code, err, "outside 0-25")
+    with pytest.raises(UserError, match="already holds a trained model"):
+        train_dcgan(data, cut, progress=False, **kw)
