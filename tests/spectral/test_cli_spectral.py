@@ -38,6 +38,7 @@ def test_simulate_writes_csv_and_png(capsys, tmp_path: Path, nist) -> None:
         (["--composition", "Fe68Cr18Ni10Mo2Mn3", "--wt"], "add up to 101"),
         (["--composition", "Fe70Xx30"], "Xx"),
         (["--composition", "Fe", "--instrument", "hr2000"], "unknown instrument"),
+        (["--composition", "Fe", "--instrument", "seed"], "now called 'saca2021'"),
         (["--composition", "Fe", "--temperature", "100"], "outside"),
     ],
 )
@@ -84,6 +85,8 @@ def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nis
         (["--jitter", "0.7"], "--jitter"),
         (["--lr", "0"], "--lr"),
         (["--ema", "1"], "--ema"),
+        (["--variant", "seed"], "now called 'paper'"),
+        (["--instrument", "seed"], "now called 'saca2021'"),
         (["--init-from", "no/such/model"], "does not exist"),
         pytest.param(
             ["--device", "cuda"],
