@@ -6,6 +6,7 @@ canonical element symbols.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -33,7 +34,12 @@ def parse_composition(comp: CompositionLike) -> dict[str, float]:
             sym = canonical_symbol(str(k))
             if sym in amounts:
                 raise UserError(f"element {sym} appears twice in composition {dict(comp)}")
-            amounts[sym] = float(v)
+            try:
+                amounts[sym] = float(v)
+            except (TypeError, ValueError):
+                raise UserError(
+                    f"the amount of {sym} in a composition is {v!r}, not a number"
+                ) from None
     elif isinstance(comp, str):
         text = comp.strip()
         if not text:
@@ -50,10 +56,12 @@ def parse_composition(comp: CompositionLike) -> dict[str, float]:
             amounts[canonical_symbol(str(el))] = float(v)
     else:
         raise UserError(f"cannot read composition of type {type(comp).__name__}")
+    if not all(math.isfinite(v) for v in amounts.values()):
+        raise UserError(f"composition {comp!r} has an infinite or NaN amount")
     if any(v < 0 for v in amounts.values()):
         raise UserError(f"composition {comp!r} has a negative amount")
     total = sum(amounts.values())
-    if total <= 0:
+    if not math.isfinite(total) or total <= 0:
         raise UserError(f"composition {comp!r} has no positive amount")
     return {k: v / total for k, v in amounts.items() if v > 0}
 

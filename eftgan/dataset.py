@@ -155,13 +155,35 @@ class Dataset:
         return np.stack([e.target_vector() for e in self.entries])
 
 
-def _float(value: str | None) -> float:
+def _float(value: Any) -> float:
+    """A label as a float; NaN (a missing label) for an empty, unreadable or infinite value."""
     if value is None or str(value).strip() == "":
         return math.nan
     try:
-        return float(value)
-    except ValueError:
+        x = float(value)
+    except (ValueError, TypeError):
         return math.nan
+    return x if math.isfinite(x) else math.nan
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception's message on one short line (library messages may span several)."""
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
+
+
+def _check_structure(s: Any, where: str) -> Any:
+    """``s`` if it has atoms and a finite lattice of positive volume, else a UserError."""
+    import numpy as np
+
+    if len(s) == 0:
+        raise UserError(f"{where} holds no atoms")
+    finite = np.isfinite(s.lattice.matrix).all() and np.isfinite(s.frac_coords).all()
+    if not (finite and math.isfinite(s.volume) and s.volume > 1e-6 * len(s)):
+        raise UserError(
+            f"{where} has a degenerate or non-finite lattice (volume {s.volume:.3g} A^3) or "
+            "non-finite coordinates; check the file"
+        )
+    return s
 
 
 def read_structure_file(path: str | os.PathLike[str], fmt: str | None = None):
@@ -205,13 +227,9 @@ def read_structure_file(path: str | os.PathLike[str], fmt: str | None = None):
                     s = AseAtomsAdaptor.get_structure(atoms)
                 else:
                     s = Structure.from_str(text, fmt=c)  # type: ignore[arg-type]
-                if len(s) == 0:
-                    raise ValueError("no atoms")
-                return s
+                return _check_structure(s, str(path))
             except Exception as exc:  # pymatgen raises many types for bad files
-                errors.append(
-                    f"{c}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-                )
+                errors.append(f"{c}: {_reason(exc)}")
     raise UserError(
         f"cannot read structure file {path} ({'; '.join(errors)[:200]}); "
         "give a CIF, POSCAR/CONTCAR or extxyz file"
@@ -235,7 +253,24 @@ def read_dft_table(folder: str | os.PathLike[str]) -> Dataset:
     poscar_dir = folder / "POSCARS"
     if not poscar_dir.is_dir():
         poscar_dir = folder
-    raw = labels.read_text(encoding="utf-8-sig")
+    try:
+        raw = labels.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(
+            f"{labels} is not UTF-8 text ({_reason(exc)}); save it as a UTF-8 CSV"
+        ) from None
+    try:
+        return _read_labels(folder, labels, poscar_dir, raw)
+    except csv.Error as exc:
+        raise UserError(f"{labels} is not a readable CSV file ({_reason(exc)})") from None
+    except OSError as exc:  # a structure name no file system accepts (too long, ...)
+        raise UserError(
+            f"{labels} names a structure file that cannot be opened ({_reason(exc)})"
+        ) from None
+
+
+def _read_labels(folder: Path, labels: Path, poscar_dir: Path, raw: str) -> Dataset:
+    """The entries of a DFT table, from the text of its ``labels.csv``."""
     reader = csv.DictReader(io.StringIO(raw))
     header = reader.fieldnames or []
     missing = [c for c in CSV_COLUMNS if c not in header]
@@ -246,10 +281,17 @@ def read_dft_table(folder: str | os.PathLike[str]) -> Dataset:
         )
     entries: list[Entry] = []
     files: list[Path] = [labels]
+    seen: dict[str, int] = {}
     for lineno, row in enumerate(reader, start=2):
-        name = (row.get("structure") or "").strip()
+        name = str(row.get("structure") or "").strip()
         if not name:
             raise UserError(f"{labels}, line {lineno}: empty 'structure' cell")
+        if name in seen:
+            raise UserError(
+                f"{labels}, line {lineno}: structure {name} is labelled twice (first on line "
+                f"{seen[name]}); remove one of the rows"
+            )
+        seen[name] = lineno
         path = poscar_dir / name
         if not path.is_file() and (poscar_dir / f"POSCAR_{name}").is_file():
             path = poscar_dir / f"POSCAR_{name}"
@@ -262,7 +304,7 @@ def read_dft_table(folder: str | os.PathLike[str]) -> Dataset:
         }
         extra = {key: _float(row.get(col)) for col, key in CSV_OPTIONAL.items() if key != "phase"}
         extra["etot_ev_per_atom"] = values.pop("etot_ev_per_atom")
-        phase = (row.get("phase") or "").strip().lower() or phase_from_name(name)
+        phase = str(row.get("phase") or "").strip().lower() or phase_from_name(name)
         if phase not in PHASES:
             phase = phase_from_name(name)
         entries.append(
@@ -286,7 +328,7 @@ def read_extxyz(path: str | os.PathLike[str]) -> Dataset:
     try:
         frames = ase_read(str(path), index=":", format="extxyz")
     except Exception as exc:
-        raise UserError(f"cannot read {path} as extended XYZ ({exc})") from None
+        raise UserError(f"cannot read {path} as extended XYZ ({_reason(exc)})") from None
     if not isinstance(frames, list):
         frames = [frames]
     entries = []
@@ -302,7 +344,14 @@ def read_extxyz(path: str | os.PathLike[str]) -> Dataset:
         if not math.isfinite(energy):
             energy = _float(info.get("energy"))
         targets = {k: _float(info.get(k)) for k in TARGETS}
-        structure = AseAtomsAdaptor.get_structure(atoms)
+        try:
+            structure = AseAtomsAdaptor.get_structure(atoms)
+        except Exception as exc:  # a singular or missing lattice, an unknown symbol
+            raise UserError(
+                f"{path}, frame {i}: not a periodic structure ({_reason(exc)}); give each frame "
+                "a Lattice"
+            ) from None
+        _check_structure(structure, f"{path}, frame {i}")
         if not math.isfinite(targets["v0_a3_per_atom"]):
             targets["v0_a3_per_atom"] = structure.volume / len(structure)
         phase = str(info.get("phase", "")).lower() or phase_from_name(name)
@@ -339,8 +388,8 @@ def read_vasp(path: str | os.PathLike[str]) -> Dataset:
                 warnings.simplefilter("ignore")
                 vr = Vasprun(str(f), parse_dos=False, parse_eigen=False, parse_potcar_file=False)
         except Exception as exc:
-            raise UserError(f"cannot read {f} as a VASP vasprun.xml ({exc})") from None
-        s = vr.final_structure
+            raise UserError(f"cannot read {f} as a VASP vasprun.xml ({_reason(exc)})") from None
+        s = _check_structure(vr.final_structure, str(f))
         n = len(s)
         ms = math.nan
         outcar = f.parent / "OUTCAR"
@@ -362,7 +411,7 @@ def read_vasp(path: str | os.PathLike[str]) -> Dataset:
                     "ms_mub_per_atom": ms,
                     "v0_a3_per_atom": s.volume / n,
                 },
-                extra={"etot_ev_per_atom": float(vr.final_energy) / n},
+                extra={"etot_ev_per_atom": _float(vr.final_energy) / n},
             )
         )
     return Dataset(entries, str(path), _hash_files(files))
