@@ -14,6 +14,7 @@ SHARED = REPO.parent / "shared"
 
 
 def machine() -> str:
+    """CPU model, cores, memory, OS, Python and torch versions: the line results record."""
     cpu = platform.processor() or "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -38,6 +39,7 @@ def machine() -> str:
 
 
 def write_json(name: str, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` to ``benchmarks/results/<name>`` atomically; returns the path."""
     from eftgan.files import atomic_write_text
 
     return atomic_write_text(RESULTS / name, json.dumps(payload, indent=1, allow_nan=True))

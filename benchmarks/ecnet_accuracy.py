@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from _common import REPO, SHARED, machine, write_json
 
 DATA = SHARED / "datasets" / "fenicocrmnpd_dft"
 SHORT = ("eform", "emix", "ms", "v0")
+CURVE = (0.2, 0.4, 0.6, 0.8)  # learning-curve fractions of each training split
 ANCHORS = {
     "ecnet_paper_random_mae": {
         "fcc": {"eform": 0.0067, "ms": 0.071},
@@ -50,6 +52,7 @@ ANCHORS = {
 
 
 def load(exclude_flagged: bool = True):
+    """The shared dataset (without the entries validation flags) and the flagged names."""
     from eftgan.dataset import load_dataset
     from eftgan.validate import flagged_names, validate
 
@@ -94,6 +97,7 @@ def train_ecnet(job: dict[str, Any]) -> dict[str, Any]:
 def metrics(
     y: np.ndarray, p: np.ndarray, phases: list[str]
 ) -> dict[str, dict[str, dict[str, float]]]:
+    """``{phase: {target: {mae, rmse, n}}}`` over entries where label and prediction exist."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     ph = np.asarray(phases)
     for phase in ("fcc", "bcc"):
@@ -132,6 +136,7 @@ def pooled(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def subsample_train(ds, train: list[int], frac: float, seed: int) -> list[int]:
+    """A seeded fraction of a training split's compositions (both phases of each kept)."""
     keys = sorted({ds[i].group_key for i in train})
     rng = np.random.default_rng(10_000 + seed)
     keep = set(rng.permutation(keys)[: max(2, int(round(frac * len(keys))))].tolist())
@@ -157,7 +162,8 @@ def run_chgnet(python: str, structures: list[Any], *flags: str) -> Any:
         return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command-line settings (``--quick`` shrinks seeds and epochs to a smoke run)."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -177,157 +183,239 @@ def main() -> None:
         help="re-measure only the speed section of an existing results file",
     )
     args = ap.parse_args()
-    if args.speed_only:
-        path = REPO / "benchmarks" / "results" / "ecnet_accuracy.json"
-        report = json.loads(path.read_text())
-        report["speed"] = speed(args.chgnet_python)
-        report["speed"]["measured_separately_from_accuracy"] = True
-        report["speed"]["machine"] = machine()
-        print(report["speed"])
-        write_json("ecnet_accuracy.json", report)
-        return
-    if not (DATA / "labels.csv").is_file():
-        sys.exit(f"shared dataset not found at {DATA}")
     if args.quick:
         args.seeds, args.curve_seeds, args.extrapolation_seeds, args.epochs = 2, 1, 1, 20
+    return args
 
-    from eftgan.baselines import CompositionRidge, DescriptorForest
-    from eftgan.composition import n_components
+
+def speed_only(chgnet_python: str | None) -> None:
+    """Re-measure the speed section of the existing results file and keep the rest."""
+    path = REPO / "benchmarks" / "results" / "ecnet_accuracy.json"
+    report = json.loads(path.read_text())
+    report["speed"] = speed(chgnet_python)
+    report["speed"]["measured_separately_from_accuracy"] = True
+    report["speed"]["machine"] = machine()
+    print(report["speed"])
+    write_json("ecnet_accuracy.json", report)
+
+
+@dataclass
+class Bench:
+    """The dataset (flagged entries excluded) and the per-entry arrays every score uses."""
+
+    ds: Any
+    flagged: list[str]
+    y_all: np.ndarray
+    phases: list[str]
+    fr: list[dict[str, float]]
+    ncomp: list[int]
+
+    @classmethod
+    def read(cls) -> Bench:
+        """Load the shared dataset."""
+        from eftgan.composition import n_components
+
+        ds, flagged = load()
+        fr = [e.name_fractions or e.fractions for e in ds]
+        ncomp = [n_components(f) for f in fr]
+        return cls(ds, flagged, ds.targets(), [e.phase for e in ds], fr, ncomp)
+
+    def high_order(self, i: int) -> bool:
+        """Quaternary or quinary entry."""
+        return self.ncomp[i] >= 4
+
+
+Splits = dict[tuple[str, int], tuple[list[int], list[int], list[int]]]
+
+
+def plan_jobs(args: argparse.Namespace, b: Bench) -> tuple[list[dict[str, Any]], Splits]:
+    """One training job per split: random seeds, quinary extrapolation, learning curve."""
     from eftgan.dataset import split_by_composition
 
-    t_start = time.perf_counter()
-    ds, flagged = load()
-    y_all = ds.targets()
-    phases = [e.phase for e in ds]
-    fr = [e.name_fractions or e.fractions for e in ds]
-    ncomp = [n_components(f) for f in fr]
-    els = ds.elements
+    ds = b.ds
 
-    def job(
-        key: str, seed: int, train: list[int], val: list[int], test: list[int]
-    ) -> dict[str, Any]:
-        threads = 1 if args.jobs > 1 else 2
-        return {"key": key, "seed": seed, "train": train, "val": val, "test": test,
-                "epochs": args.epochs, "patience": args.patience, "threads": threads}  # fmt: skip
+    def job(key: str, seed: int, tr: list[int], va: list[int], te: list[int]) -> dict[str, Any]:
+        return {
+            "key": key,
+            "seed": seed,
+            "train": tr,
+            "val": va,
+            "test": te,
+            "epochs": args.epochs,
+            "patience": args.patience,
+            "threads": 1 if args.jobs > 1 else 2,
+        }
 
     jobs, splits = [], {}
     for s in range(args.seeds):
         tr, va, te = split_by_composition(ds, (0.8, 0.1, 0.1), seed=s)
         splits[("random", s)] = (tr, va, te)
         jobs.append(job(f"random/{s}", s, tr, va, te))
-    low = [i for i in range(len(ds)) if ncomp[i] < 5]
-    quin = [i for i in range(len(ds)) if ncomp[i] == 5]
+    low = [i for i in range(len(ds)) if b.ncomp[i] < 5]
+    quin = [i for i in range(len(ds)) if b.ncomp[i] == 5]
     for s in range(args.extrapolation_seeds):
-        sub = ds.subset(low)
-        tr_l, va_l, _ = split_by_composition(sub, (0.9, 0.1, 0.0), seed=s)
+        tr_l, va_l, _ = split_by_composition(ds.subset(low), (0.9, 0.1, 0.0), seed=s)
         tr, va = [low[i] for i in tr_l], [low[i] for i in va_l]
         splits[("quinary", s)] = (tr, va, quin)
         jobs.append(job(f"quinary/{s}", s, tr, va, quin))
-    for frac in (0.2, 0.4, 0.6, 0.8):
+    for frac in CURVE:
         for s in range(args.curve_seeds):
             tr, va, te = splits[("random", s)]
             tr_f = subsample_train(ds, tr, frac, s)
             splits[(f"curve{frac}", s)] = (tr_f, va, te)
             jobs.append(job(f"curve{frac}/{s}", s, tr_f, va, te))
-
     # longest jobs first so that the pool ends together
     jobs.sort(key=lambda j: -sum(len(ds[i].structure) for i in j["train"]))
+    return jobs, splits
+
+
+def run_jobs(jobs: list[dict[str, Any]], workers: int) -> dict[str, dict[str, Any]]:
+    """Train every job in a process pool; results by job key."""
     results: dict[str, dict[str, Any]] = {}
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+    with ProcessPoolExecutor(max_workers=workers) as pool:
         for n, r in enumerate(pool.map(train_ecnet, jobs), start=1):
             results[r["key"]] = r
             print(
                 f"[{n}/{len(jobs)}] {r['key']}: {r['epochs']} epochs, {r['wall_s']:.0f} s",
                 flush=True,
             )
+    return results
 
-    def ecnet_scores(prefix: str, n_seeds: int, subset=None) -> list[dict[str, Any]]:
-        out = []
-        for s in range(n_seeds):
-            _, _, te = splits[(prefix, s)]
-            p = np.array(results[f"{prefix}/{s}"]["pred"])
-            idx = list(te)
-            if subset is not None:
-                keep = [k for k, i in enumerate(idx) if subset(i)]
-                p, idx = p[keep], [idx[k] for k in keep]
-            out.append(metrics(y_all[idx], p, [phases[i] for i in idx]))
-        return out
 
-    def baseline_scores(prefix: str, n_seeds: int, subset=None) -> dict[str, list[dict[str, Any]]]:
-        out: dict[str, list[dict[str, Any]]] = {
-            "ridge_quadratic_composition": [],
-            "descriptor_random_forest": [],
-        }
-        for s in range(n_seeds):
-            tr, va, te = splits[(prefix, s)]
-            fit = list(tr) + list(va)
-            idx = [i for i in te if subset is None or subset(i)]
-            for name, model in (
-                ("ridge_quadratic_composition", CompositionRidge(els)),
-                ("descriptor_random_forest", DescriptorForest(els, seed=s)),
-            ):
-                model.fit([fr[i] for i in fit], [phases[i] for i in fit], y_all[fit])
-                p = model.predict([fr[i] for i in idx], [phases[i] for i in idx])
-                out[name].append(metrics(y_all[idx], p, [phases[i] for i in idx]))
-        return out
+def ecnet_scores(
+    b: Bench, splits: Splits, results: dict, prefix: str, n_seeds: int, subset=None
+) -> list[dict[str, Any]]:
+    """ECNet's test metrics of each seed of one split family (optionally a subset of entries)."""
+    out = []
+    for s in range(n_seeds):
+        _, _, te = splits[(prefix, s)]
+        p = np.array(results[f"{prefix}/{s}"]["pred"])
+        idx = list(te)
+        if subset is not None:
+            keep = [k for k, i in enumerate(idx) if subset(i)]
+            p, idx = p[keep], [idx[k] for k in keep]
+        out.append(metrics(b.y_all[idx], p, [b.phases[i] for i in idx]))
+    return out
 
-    hi = lambda i: ncomp[i] >= 4  # noqa: E731
+
+def baseline_scores(
+    b: Bench, splits: Splits, prefix: str, n_seeds: int, subset=None
+) -> dict[str, list[dict[str, Any]]]:
+    """Ridge and random-forest test metrics of each seed, fitted on train + validation."""
+    from eftgan.baselines import CompositionRidge, DescriptorForest
+
+    out: dict[str, list[dict[str, Any]]] = {
+        "ridge_quadratic_composition": [],
+        "descriptor_random_forest": [],
+    }
+    for s in range(n_seeds):
+        tr, va, te = splits[(prefix, s)]
+        fit = list(tr) + list(va)
+        idx = [i for i in te if subset is None or subset(i)]
+        for name, model in (
+            ("ridge_quadratic_composition", CompositionRidge(b.ds.elements)),
+            ("descriptor_random_forest", DescriptorForest(b.ds.elements, seed=s)),
+        ):
+            model.fit([b.fr[i] for i in fit], [b.phases[i] for i in fit], b.y_all[fit])
+            p = model.predict([b.fr[i] for i in idx], [b.phases[i] for i in idx])
+            out[name].append(metrics(b.y_all[idx], p, [b.phases[i] for i in idx]))
+    return out
+
+
+def ecnet_report(args: argparse.Namespace, b: Bench, splits: Splits, results: dict) -> dict:
+    """ECNet's pooled scores: random, quaternary + quinary, extrapolation, learning curve."""
     report: dict[str, Any] = {
-        "random": pooled(ecnet_scores("random", args.seeds)),
-        "quaternary_quinary": pooled(ecnet_scores("random", args.seeds, hi)),
-        "quinary_extrapolation": pooled(ecnet_scores("quinary", args.extrapolation_seeds)),
+        "random": pooled(ecnet_scores(b, splits, results, "random", args.seeds)),
+        "quaternary_quinary": pooled(
+            ecnet_scores(b, splits, results, "random", args.seeds, b.high_order)
+        ),
+        "quinary_extrapolation": pooled(
+            ecnet_scores(b, splits, results, "quinary", args.extrapolation_seeds)
+        ),
         "learning_curve": {
-            str(frac): pooled(ecnet_scores(f"curve{frac}", args.curve_seeds))
-            for frac in (0.2, 0.4, 0.6, 0.8)
+            str(frac): pooled(ecnet_scores(b, splits, results, f"curve{frac}", args.curve_seeds))
+            for frac in CURVE
         },
     }
     report["learning_curve"]["1.0"] = report["random"]
-    base_random = baseline_scores("random", args.seeds)
-    base_hi = baseline_scores("random", args.seeds, hi)
-    base_quin = baseline_scores("quinary", args.extrapolation_seeds)
-    base_curve = {
-        str(f): baseline_scores(f"curve{f}", args.curve_seeds) for f in (0.2, 0.4, 0.6, 0.8)
-    }
-    report["baselines"] = {name: pooled(v) for name, v in base_random.items()}
-    report["baselines_quaternary_quinary"] = {name: pooled(v) for name, v in base_hi.items()}
-    report["baselines_quinary_extrapolation"] = {name: pooled(v) for name, v in base_quin.items()}
-    report["baselines_learning_curve"] = {
-        f: {name: pooled(v) for name, v in per.items()} for f, per in base_curve.items()
+    return report
+
+
+def baselines_report(args: argparse.Namespace, b: Bench, splits: Splits) -> dict[str, Any]:
+    """The baselines' pooled scores on the same splits as ECNet."""
+    base_random = baseline_scores(b, splits, "random", args.seeds)
+    base_hi = baseline_scores(b, splits, "random", args.seeds, b.high_order)
+    base_quin = baseline_scores(b, splits, "quinary", args.extrapolation_seeds)
+    base_curve = {str(f): baseline_scores(b, splits, f"curve{f}", args.curve_seeds) for f in CURVE}
+    return {
+        "baselines": {name: pooled(v) for name, v in base_random.items()},
+        "baselines_quaternary_quinary": {name: pooled(v) for name, v in base_hi.items()},
+        "baselines_quinary_extrapolation": {name: pooled(v) for name, v in base_quin.items()},
+        "baselines_learning_curve": {
+            f: {name: pooled(v) for name, v in per.items()} for f, per in base_curve.items()
+        },
     }
 
-    if args.chgnet_python:
-        all_idx = list(range(len(ds)))
-        out = run_chgnet(args.chgnet_python, [ds[i].structure for i in all_idx])
-        if out is not None:
-            e_chg = np.array(out)
-            per_seed = []
-            for s in range(args.seeds):
-                tr, va, te = splits[("random", s)]
-                fit = list(tr) + list(va)
-                # refit elemental references: Eform_DFT ~ E_CHGNet - sum_i c_i mu_i
-                x = np.array([[fr[i].get(e, 0.0) for e in els] for i in range(len(ds))])
-                mu, *_ = np.linalg.lstsq(x[fit], e_chg[fit] - y_all[fit, 0], rcond=None)
-                p = np.full((len(te), 4), np.nan)
-                p[:, 0] = e_chg[te] - x[te] @ mu
-                per_seed.append(metrics(y_all[te], p, [phases[i] for i in te]))
-            report["baselines"]["chgnet_zero_shot_refit_references"] = pooled(per_seed)
-    else:
-        report["baselines"]["chgnet_zero_shot_refit_references"] = "not run: pass --chgnet-python"
 
-    report["speed"] = speed(args.chgnet_python)
-    report["anchors"] = ANCHORS
-    report["settings"] = {
+def chgnet_report(args: argparse.Namespace, b: Bench, splits: Splits) -> Any:
+    """CHGNet zero-shot formation energies with elemental references refitted on each
+    training split, or a note when no CHGNet interpreter is given."""
+    if not args.chgnet_python:
+        return "not run: pass --chgnet-python"
+    ds, els = b.ds, b.ds.elements
+    out = run_chgnet(args.chgnet_python, [ds[i].structure for i in range(len(ds))])
+    if out is None:
+        return None
+    e_chg = np.array(out)
+    per_seed = []
+    for s in range(args.seeds):
+        tr, va, te = splits[("random", s)]
+        fit = list(tr) + list(va)
+        # refit elemental references: Eform_DFT ~ E_CHGNet - sum_i c_i mu_i
+        x = np.array([[b.fr[i].get(e, 0.0) for e in els] for i in range(len(ds))])
+        mu, *_ = np.linalg.lstsq(x[fit], e_chg[fit] - b.y_all[fit, 0], rcond=None)
+        p = np.full((len(te), 4), np.nan)
+        p[:, 0] = e_chg[te] - x[te] @ mu
+        per_seed.append(metrics(b.y_all[te], p, [b.phases[i] for i in te]))
+    return pooled(per_seed)
+
+
+def settings(args: argparse.Namespace, b: Bench, results: dict) -> dict[str, Any]:
+    """The run's settings as recorded in the results file."""
+    return {
         "seeds": args.seeds,
         "curve_seeds": args.curve_seeds,
         "extrapolation_seeds": args.extrapolation_seeds,
         "max_epochs": args.epochs,
         "patience": args.patience,
         "split": "random 80/10/10 by composition (fcc and bcc of a composition on one side)",
-        "entries_used": len(ds),
-        "flagged_excluded": len(flagged),
+        "entries_used": len(b.ds),
+        "flagged_excluded": len(b.flagged),
         "training_wall_s_per_job": {k: round(v["wall_s"], 1) for k, v in results.items()},
         "parallel_jobs": args.jobs,
     }
+
+
+def main() -> None:
+    """Train every split, score ECNet and the baselines, measure speed, write the JSON."""
+    args = parse_args()
+    if args.speed_only:
+        speed_only(args.chgnet_python)
+        return
+    if not (DATA / "labels.csv").is_file():
+        sys.exit(f"shared dataset not found at {DATA}")
+    t_start = time.perf_counter()
+    b = Bench.read()
+    jobs, splits = plan_jobs(args, b)
+    results = run_jobs(jobs, args.jobs)
+    report = ecnet_report(args, b, splits, results)
+    report.update(baselines_report(args, b, splits))
+    chgnet = chgnet_report(args, b, splits)
+    if chgnet is not None:
+        report["baselines"]["chgnet_zero_shot_refit_references"] = chgnet
+    report["speed"] = speed(args.chgnet_python)
+    report["anchors"] = ANCHORS
+    report["settings"] = settings(args, b, results)
     report["benchmark_wall_s"] = time.perf_counter() - t_start
     report["machine"] = machine()
     path = write_json("ecnet_accuracy.json", report)

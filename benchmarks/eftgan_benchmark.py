@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,12 @@ SHORT = ("eform", "emix", "ms", "v0")
 
 
 def mae(p: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """MAE of each target (NaN labels skipped), physical units."""
     return {t: float(np.nanmean(np.abs(p[:, j] - y[:, j]))) for j, t in enumerate(SHORT)}
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command-line settings."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--gan-seeds", type=int, default=3)
@@ -61,136 +64,191 @@ def main() -> None:
         action="store_true",
         help="re-measure only the speed section (on a quiet machine) and keep the rest",
     )
-    args = ap.parse_args()
-    torch.set_num_threads(2)
+    return ap.parse_args()
 
+
+def speed_only(skip_explore: bool) -> None:
+    """Re-measure the speed section of the existing results file and keep the rest."""
+    report = json.loads((RESULTS / "eftgan.json").read_text())
+    report["speed"] = measure_speed(skip_explore)
+    report["machine"] = machine()
+    print(write_json("eftgan.json", report))
+    print(json.dumps(report["speed"], indent=1))
+
+
+@dataclass
+class Features:
+    """ECNet features of the shipped model's training and test structures, standardised with
+    the training set's per-channel mean and deviation (over present element slots)."""
+
+    ds: Any
+    ecnet: Any
+    split: dict[str, list[str]]
+    by: dict[str, Any]
+    train: Any
+    test: Any
+    test_entries: list[Any]
+    f_train: torch.Tensor
+    f_test: torch.Tensor
+    keys: np.ndarray
+
+    @classmethod
+    def read(cls) -> Features:
+        """Load the dataset (flagged entries excluded) and the shipped ECNet; extract."""
+        from eftgan.dataset import Dataset, load_dataset
+        from eftgan.model import load_model
+        from eftgan.pipeline import Arrays, ecnet_split
+        from eftgan.validate import flagged_names, validate
+
+        ds = load_dataset(DATA)
+        ds = ds.without(flagged_names(validate(ds)))
+        ecnet = load_model()
+        split = ecnet_split(ecnet)
+        by = {e.name: e for e in ds}
+        train = Arrays(ecnet, Dataset([by[n] for n in split["train"]], ds.source, ds.data_hash))
+        test_entries = [by[n] for n in split["test"]]
+        test = Arrays(ecnet, Dataset(test_entries, ds.source, ds.data_hash))
+        keys = np.array([by[n].group_key for n in train.names])
+        present = train.c > 0
+        fmean = (train.f * present[:, :, None]).sum((0, 1)) / present.sum()
+        fstd = (((train.f - fmean) ** 2) * present[:, :, None]).sum((0, 1)) / present.sum()
+        fstd = fstd.sqrt()
+        f_train = ((train.f - fmean) / fstd) * (train.c > 0)[:, :, None]
+        f_test = ((test.f - fmean) / fstd) * (test.c > 0)[:, :, None]
+        return cls(ds, ecnet, split, by, train, test, test_entries, f_train, f_test, keys)
+
+
+def augmentation_seed(
+    args: argparse.Namespace, x: Features, frac: float, s: int
+) -> tuple[dict, dict, dict, dict]:
+    """Test MAEs of the four arms (real only, corrected, gen_draws, both) for one seed, with
+    the GAN and MLP trained on ``frac`` of the training compositions."""
     from eftgan.augment import augmented_fit
-    from eftgan.baselines import CompositionRidge
-    from eftgan.dataset import Dataset, load_dataset
-    from eftgan.explore import Screener
     from eftgan.infogan import Discriminator, GANConfig, Generator, train_gan
-    from eftgan.model import load_model
-    from eftgan.pipeline import Arrays, ecnet_split, train_eftgan
-    from eftgan.validate import flagged_names, validate
 
-    t_start = time.perf_counter()
-    if args.speed_only:
-        report = json.loads((RESULTS / "eftgan.json").read_text())
-        report["speed"] = measure_speed(args.skip_explore)
-        report["machine"] = machine()
-        print(write_json("eftgan.json", report))
-        print(json.dumps(report["speed"], indent=1))
-        return
-    ds = load_dataset(DATA)
-    ds = ds.without(flagged_names(validate(ds)))
-    ecnet = load_model()
-    split = ecnet_split(ecnet)
-    by = {e.name: e for e in ds}
-    train = Arrays(ecnet, Dataset([by[n] for n in split["train"]], ds.source, ds.data_hash))
-    test_entries = [by[n] for n in split["test"]]
-    test = Arrays(ecnet, Dataset(test_entries, ds.source, ds.data_hash))
-    y_test = test.y.numpy()
-    keys = np.array([by[n].group_key for n in train.names])
+    rng = np.random.default_rng(1000 + s)
+    uk = sorted(set(x.keys))
+    keep = set(rng.permutation(uk)[: max(3, round(frac * len(uk)))])
+    idx = torch.tensor([i for i, k in enumerate(x.keys) if k in keep])
+    f, c, ph, y = x.f_train[idx], x.train.c[idx], x.train.phase[idx], x.train.y[idx]
+    ymean = torch.nanmean(y, 0)
+    ystd = torch.from_numpy(np.nanstd(y.numpy(), 0)).clamp(min=1e-8)
+    ys = (y - ymean) / ystd
+    cfg = GANConfig(elements=x.ecnet.elements, feature_dim=f.shape[2])
+    torch.manual_seed(s)
+    g, d = Generator(cfg), Discriminator(cfg)
+    train_gan(g, d, f, c, ph, steps=args.gan_steps, seed=s)
+    g.eval()
+    scores = []
+    for rounds, draws in (
+        (0, 0),
+        (args.rounds, 0),
+        (0, args.gen_draws),
+        (args.rounds, args.gen_draws),
+    ):
+        m = augmented_fit(g, f, c, ph, ys, rounds=rounds, n_aug=args.n_aug, seed=s, gen_draws=draws)
+        with torch.no_grad():
+            p = (m(x.f_test, x.test.c, x.test.phase) * ystd + ymean).numpy()
+        scores.append(mae(p, x.test.y.numpy()))
+    return scores[0], scores[1], scores[2], scores[3]
 
-    present = train.c > 0
-    fmean = (train.f * present[:, :, None]).sum((0, 1)) / present.sum()
-    fstd = ((((train.f - fmean) ** 2) * present[:, :, None]).sum((0, 1)) / present.sum()).sqrt()
 
-    def standardise(a: Arrays) -> torch.Tensor:
-        return ((a.f - fmean) / fstd) * (a.c > 0)[:, :, None]
-
-    f_train, f_test = standardise(train), standardise(test)
-    report: dict[str, Any] = {"augmentation": {}}
-    for frac in (0.2, 0.4, 0.6, 1.0):
-        real_only, corrected, drawn, both = [], [], [], []
-        for s in range(args.seeds):
-            rng = np.random.default_rng(1000 + s)
-            uk = sorted(set(keys))
-            keep = set(rng.permutation(uk)[: max(3, round(frac * len(uk)))])
-            idx = torch.tensor([i for i, k in enumerate(keys) if k in keep])
-            f, c, ph, y = f_train[idx], train.c[idx], train.phase[idx], train.y[idx]
-            ymean, ystd = (
-                torch.nanmean(y, 0),
-                torch.from_numpy(np.nanstd(y.numpy(), 0)).clamp(min=1e-8),
-            )
-            ys = (y - ymean) / ystd
-            cfg = GANConfig(elements=ecnet.elements, feature_dim=f.shape[2])
-            torch.manual_seed(s)
-            g, d = Generator(cfg), Discriminator(cfg)
-            train_gan(g, d, f, c, ph, steps=args.gan_steps, seed=s)
-            g.eval()
-            arms = (
-                (0, 0, real_only),
-                (args.rounds, 0, corrected),
-                (0, args.gen_draws, drawn),
-                (args.rounds, args.gen_draws, both),
-            )
-            for rounds, draws, bucket in arms:
-                m = augmented_fit(
-                    g, f, c, ph, ys, rounds=rounds, n_aug=args.n_aug, seed=s, gen_draws=draws
-                )
-                with torch.no_grad():
-                    p = (m(f_test, test.c, test.phase) * ystd + ymean).numpy()
-                bucket.append(mae(p, y_test))
-            print(f"augmentation {frac} seed {s}: real {real_only[-1]['eform']:.4f} "
-                  f"corrected {corrected[-1]['eform']:.4f} draws {drawn[-1]['eform']:.4f} "
-                  f"both {both[-1]['eform']:.4f}", flush=True)  # fmt: skip
-        r = [x["eform"] for x in real_only]
-        a = [x["eform"] for x in corrected]
-        entry: dict[str, Any] = {
-            "real_only_mae": float(np.mean(r)),
-            "augmented_mae": float(np.mean(a)),
-            "real_only_mae_std": float(np.std(r)),
-            "augmented_mae_std": float(np.std(a)),
-            "relative_change_pct": 100.0 * (np.mean(a) / np.mean(r) - 1.0),
+def augmentation_entry(arms: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
+    """Means and spreads over seeds of each arm's Eform MAE, relative to real-only, and every
+    target's mean MAE per arm."""
+    r = [x["eform"] for x in arms["real_only"]]
+    a = [x["eform"] for x in arms["corrected"]]
+    entry: dict[str, Any] = {
+        "real_only_mae": float(np.mean(r)),
+        "augmented_mae": float(np.mean(a)),
+        "real_only_mae_std": float(np.std(r)),
+        "augmented_mae_std": float(np.std(a)),
+        "relative_change_pct": 100.0 * (np.mean(a) / np.mean(r) - 1.0),
+    }
+    for name in ("gen_draws", "both"):
+        e = [x["eform"] for x in arms[name]]
+        entry[f"{name}_mae"] = float(np.mean(e))
+        entry[f"{name}_mae_std"] = float(np.std(e))
+        entry[f"{name}_relative_change_pct"] = 100.0 * (np.mean(e) / np.mean(r) - 1.0)
+    for name in ("real_only", "corrected", "gen_draws", "both"):
+        entry[f"all_targets_{name}"] = {
+            t: float(np.mean([x[t] for x in arms[name]])) for t in SHORT
         }
-        for name, bucket in (("gen_draws", drawn), ("both", both)):
-            e = [x["eform"] for x in bucket]
-            entry[f"{name}_mae"] = float(np.mean(e))
-            entry[f"{name}_mae_std"] = float(np.std(e))
-            entry[f"{name}_relative_change_pct"] = 100.0 * (np.mean(e) / np.mean(r) - 1.0)
-        for name, bucket in (("real_only", real_only), ("corrected", corrected),
-                             ("gen_draws", drawn), ("both", both)):  # fmt: skip
-            entry[f"all_targets_{name}"] = {
-                t: float(np.mean([x[t] for x in bucket])) for t in SHORT
-            }
-        report["augmentation"][str(frac)] = entry
+    return entry
 
-    # structure-free path with freshly trained full models (several GAN seeds)
+
+def augmentation(args: argparse.Namespace, x: Features) -> dict[str, Any]:
+    """The augmentation ablation at 20/40/60/100 % of the training compositions."""
+    out: dict[str, Any] = {}
+    for frac in (0.2, 0.4, 0.6, 1.0):
+        arms: dict[str, list[dict[str, float]]] = {
+            "real_only": [],
+            "corrected": [],
+            "gen_draws": [],
+            "both": [],
+        }
+        for s in range(args.seeds):
+            for name, score in zip(arms, augmentation_seed(args, x, frac, s), strict=True):
+                arms[name].append(score)
+            print(
+                f"augmentation {frac} seed {s}: real {arms['real_only'][-1]['eform']:.4f} "
+                f"corrected {arms['corrected'][-1]['eform']:.4f} "
+                f"draws {arms['gen_draws'][-1]['eform']:.4f} "
+                f"both {arms['both'][-1]['eform']:.4f}",
+                flush=True,
+            )
+        out[str(frac)] = augmentation_entry(arms)
+    return out
+
+
+def structure_free(args: argparse.Namespace, x: Features) -> dict[str, Any]:
+    """Freshly trained full EFTGAN models (``--gan-seeds`` seeds) from composition alone,
+    beside the structure-based ECNet and the composition-only ridge, on the test split."""
+    from eftgan.baselines import CompositionRidge
+    from eftgan.explore import Screener
+    from eftgan.pipeline import EFTGANTrainConfig, train_eftgan
+
+    y_test, entries = x.test.y.numpy(), x.test_entries
     free = []
     for s in range(args.gan_seeds):
         with tempfile.TemporaryDirectory() as tmp:
-            train_eftgan(
-                ecnet, ds, Path(tmp) / "m", seed=s, progress=False, gen_draws=args.gen_draws
-            )
+            config = EFTGANTrainConfig(seed=s, gen_draws=args.gen_draws)
+            train_eftgan(x.ecnet, x.ds, Path(tmp) / "m", config, progress=False)
             sc = Screener.load(Path(tmp) / "m")
-            p = np.stack(
-                [
-                    sc.predict([e.fractions], phase=e.phase)[list(sc.targets)].to_numpy()[0]
-                    for e in test_entries
-                ]
-            )
-            free.append(mae(p, y_test))
-    p_ec = np.array(
-        [[r[t] for t in ecnet.targets] for r in ecnet.predict_structures(
-            [e.structure for e in test_entries], phase=[e.phase for e in test_entries])]
-    )  # fmt: skip
-    fit = [by[n] for n in split["train"] + split["validation"]]
-    ridge = CompositionRidge(ecnet.elements).fit(
+            rows = [sc.predict([e.fractions], phase=e.phase) for e in entries]
+            free.append(mae(np.stack([r[list(sc.targets)].to_numpy()[0] for r in rows]), y_test))
+    predicted = x.ecnet.predict_structures(
+        [e.structure for e in entries], phase=[e.phase for e in entries]
+    )
+    p_ec = np.array([[r[t] for t in x.ecnet.targets] for r in predicted])
+    fit = [x.by[n] for n in x.split["train"] + x.split["validation"]]
+    ridge = CompositionRidge(x.ecnet.elements).fit(
         [e.fractions for e in fit],
         [e.phase for e in fit],
         np.array([e.target_vector() for e in fit]),
     )
-    p_r = ridge.predict([e.fractions for e in test_entries], [e.phase for e in test_entries])
-    report["structure_free"] = {
-        "eftgan_generator_mlp": {t: float(np.mean([x[t] for x in free])) for t in SHORT},
-        "eftgan_generator_mlp_std": {t: float(np.std([x[t] for x in free])) for t in SHORT},
+    p_r = ridge.predict([e.fractions for e in entries], [e.phase for e in entries])
+    return {
+        "eftgan_generator_mlp": {t: float(np.mean([f[t] for f in free])) for t in SHORT},
+        "eftgan_generator_mlp_std": {t: float(np.std([f[t] for f in free])) for t in SHORT},
         "ecnet_structure_based": mae(p_ec, y_test),
         "ridge_quadratic_composition": mae(p_r, y_test),
-        "n_test_structures": len(test_entries),
+        "n_test_structures": len(entries),
         "gan_seeds": args.gan_seeds,
     }
 
+
+def main() -> None:
+    """Run the three sections and write benchmarks/results/eftgan.json."""
+    args = parse_args()
+    torch.set_num_threads(2)
+    t_start = time.perf_counter()
+    if args.speed_only:
+        speed_only(args.skip_explore)
+        return
+    x = Features.read()
+    report: dict[str, Any] = {"augmentation": augmentation(args, x)}
+    report["structure_free"] = structure_free(args, x)
     report["speed"] = measure_speed(args.skip_explore)
     report["settings"] = vars(args)
     report["benchmark_wall_s"] = time.perf_counter() - t_start

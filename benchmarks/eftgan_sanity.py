@@ -21,6 +21,7 @@ DATA = SHARED / "datasets" / "fenicocrmnpd_dft"
 
 
 def main() -> None:
+    """Predict the two equiatomic alloys, pair them with DFT, write the JSON."""
     from eftgan.dataset import load_dataset
     from eftgan.explore import Screener
     from eftgan.validate import validate

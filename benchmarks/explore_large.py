@@ -25,13 +25,14 @@ from eftgan.files import atomic_write_json
 
 
 def main() -> None:
+    """Run the command once under ``/usr/bin/time -v`` and merge its figures."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--step", type=float, default=0.01)
     args = ap.parse_args()
     exe = str(Path(sys.executable).parent / "eftgan")
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = ["/usr/bin/time", "-v", exe, "explore", "--elements", "Fe,Ni,Co,Cr,Mn",
-               "--step", str(args.step), "--out", f"{tmp}/e"]  # fmt: skip
+        cmd = ["/usr/bin/time", "-v", exe, "explore", "--elements", "Fe,Ni,Co,Cr,Mn"]
+        cmd += ["--step", str(args.step), "--out", f"{tmp}/e"]
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
         wall = time.perf_counter() - t0

@@ -14,6 +14,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,26 +23,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED, machine, write_json
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args()
-    try:
-        import pytorch_lightning as pl
-    except ImportError:
-        sys.exit("pytorch-lightning is not installed: pip install pytorch-lightning")
+def plain_epoch_s(cfg: Any, graphs: list[Any], epochs: int) -> float:
+    """Seconds per epoch of eftgan's plain loop body (Adam, shuffled batches of 16)."""
     from torch_geometric.loader import DataLoader
 
-    from eftgan.dataset import load_dataset
-    from eftgan.ecnet import ECNet, ECNetConfig
-    from eftgan.train import dataset_graphs, masked_loss
+    from eftgan.ecnet import ECNet
+    from eftgan.train import masked_loss
 
-    ds = load_dataset(SHARED / "datasets" / "fenicocrmnpd_dft")
-    cfg = ECNetConfig(elements=ds.elements)
-    graphs = dataset_graphs(ds, cfg)
-    for g in graphs:
-        g.y = torch.zeros_like(g.y)
+    torch.manual_seed(0)
+    net = ECNet(cfg)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    loader = DataLoader(graphs, batch_size=16, shuffle=True)
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        for batch in loader:
+            loss = masked_loss(net(batch), batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return (time.perf_counter() - t0) / epochs
+
+
+def lightning_epoch_s(pl: Any, cfg: Any, graphs: list[Any], epochs: int) -> float:
+    """Seconds per epoch of the same training inside a ``pytorch_lightning.Trainer``."""
+    from torch_geometric.loader import DataLoader
+
+    from eftgan.ecnet import ECNet
+    from eftgan.train import masked_loss
 
     class Module(pl.LightningModule):
         def __init__(self) -> None:
@@ -54,37 +62,42 @@ def main() -> None:
         def configure_optimizers(self):
             return torch.optim.Adam(self.parameters(), lr=1e-3)
 
-    def plain() -> float:
-        torch.manual_seed(0)
-        net = ECNet(cfg)
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
-        loader = DataLoader(graphs, batch_size=16, shuffle=True)
-        t0 = time.perf_counter()
-        for _ in range(args.epochs):
-            for batch in loader:
-                loss = masked_loss(net(batch), batch)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        return (time.perf_counter() - t0) / args.epochs
+    torch.manual_seed(0)
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        enable_checkpointing=False,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    loader = DataLoader(graphs, batch_size=16, shuffle=True)
+    t0 = time.perf_counter()
+    trainer.fit(Module(), loader)
+    return (time.perf_counter() - t0) / epochs
 
-    def lightning() -> float:
-        torch.manual_seed(0)
-        trainer = pl.Trainer(
-            max_epochs=args.epochs,
-            accelerator="cpu",
-            enable_checkpointing=False,
-            logger=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
-        loader = DataLoader(graphs, batch_size=16, shuffle=True)
-        t0 = time.perf_counter()
-        trainer.fit(Module(), loader)
-        return (time.perf_counter() - t0) / args.epochs
 
-    p = [plain() for _ in range(args.repeats)]
-    lt = [lightning() for _ in range(args.repeats)]
+def main() -> None:
+    """Time both loops ``--repeats`` times and write the medians."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    try:
+        import pytorch_lightning as pl
+    except ImportError:
+        sys.exit("pytorch-lightning is not installed: pip install pytorch-lightning")
+    from eftgan.dataset import load_dataset
+    from eftgan.ecnet import ECNetConfig
+    from eftgan.train import dataset_graphs
+
+    ds = load_dataset(SHARED / "datasets" / "fenicocrmnpd_dft")
+    cfg = ECNetConfig(elements=ds.elements)
+    graphs = dataset_graphs(ds, cfg)
+    for g in graphs:
+        g.y = torch.zeros_like(g.y)
+    p = [plain_epoch_s(cfg, graphs, args.epochs) for _ in range(args.repeats)]
+    lt = [lightning_epoch_s(pl, cfg, graphs, args.epochs) for _ in range(args.repeats)]
     res = {
         "plain_s_per_epoch": float(np.median(p)),
         "lightning_s_per_epoch": float(np.median(lt)),
