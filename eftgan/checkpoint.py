@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from safetensors.torch import save
 
-from eftgan.errors import CheckpointError
+from eftgan.errors import CheckpointError, UserError
 from eftgan.files import atomic_write_bytes, atomic_write_text, staged_dir
 
 FORMAT_VERSION = 1
@@ -153,8 +153,8 @@ def read_model_folder(
             f"{folder} is not a model folder (no {CONFIG_FILE}); was the training finished?"
         )
     try:
-        config = json.loads(cfg_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        config = json.loads(cfg_path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise CheckpointError(
             f"{cfg_path} is not valid JSON ({exc}); the folder is damaged"
         ) from None
@@ -170,6 +170,8 @@ def read_model_folder(
     if config.get("kind") != kind:
         raise CheckpointError(f"{folder} holds a {config.get('kind')!r} model, not {kind!r}")
     weights = config.get("weights") or {}
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"{cfg_path} records no weights file; the folder is damaged")
     wpath = folder / str(weights.get("file", WEIGHTS_FILE))
     if not wpath.is_file():
         raise CheckpointError(f"{folder} lacks its weights file {wpath.name}")
@@ -252,12 +254,13 @@ def read_kind(folder: str | os.PathLike[str]) -> str:
     """The ``kind`` recorded in a model folder's ``config.json`` (a one-line error if none)."""
     path = Path(folder) / CONFIG_FILE
     try:
-        kind = json.loads(path.read_text()).get("kind")
+        kind = json.loads(path.read_bytes()).get("kind")
     except FileNotFoundError:
         raise CheckpointError(f"{folder} is not a model folder (no {CONFIG_FILE})") from None
-    except (OSError, ValueError, AttributeError) as exc:
-        raise CheckpointError(f"{path} is not a model configuration ({exc})") from None
-    if kind not in LOADERS:
+    except (OSError, ValueError, AttributeError, RecursionError) as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise CheckpointError(f"{path} is not a model configuration ({reason})") from None
+    if not isinstance(kind, str) or kind not in LOADERS:
         raise CheckpointError(
             f"{folder} holds a model of kind {kind!r}; eftgan loads {', '.join(LOADERS)}"
         )
@@ -274,8 +277,19 @@ def load(folder: str | os.PathLike[str]) -> Any:
     """
     import importlib
 
-    module, attr = LOADERS[read_kind(folder)].split(":")
-    return getattr(importlib.import_module(module), attr)(Path(folder))
+    kind = read_kind(folder)
+    module, attr = LOADERS[kind].split(":")
+    loader = getattr(importlib.import_module(module), attr)
+    try:
+        return loader(Path(folder))
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:120]
+        raise CheckpointError(
+            f"{folder}: its {CONFIG_FILE} does not describe a {kind} model that can be built "
+            f"({reason}); the folder is damaged: restore it or retrain"
+        ) from None
 
 
 __all__ = [
