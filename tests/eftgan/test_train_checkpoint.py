@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_model_folder_has_config_weights_card_and_no_pickle(tiny_model: Path) -> None:
     files = {p.name for p in tiny_model.iterdir()}
-    assert {"config.json", "weights.safetensors", "card.md", "embeddings.json", "training.json",
-            "history.csv", "loss.png"} <= files  # fmt: skip
+    expected = {"config.json", "weights.safetensors", "card.md", "embeddings.json"}
+    assert expected | {"training.json", "history.csv", "loss.png"} <= files
     assert "state.safetensors" not in files, "resume state must be removed once training ends"
     for p in tiny_model.iterdir():
         head = p.read_bytes()[:4]
@@ -33,6 +33,9 @@ def test_model_folder_has_config_weights_card_and_no_pickle(tiny_model: Path) ->
     card = (tiny_model / "card.md").read_text()
     for needle in ("SHA-256", "seed 1", "torch", "Metrics on the test split"):
         assert needle in card
+    assert card.rstrip().splitlines()[-1].startswith("Versions: python")
+    history = (tiny_model / "history.csv").read_text().splitlines()
+    assert history[0] == "epoch,train_loss,val_loss,lr,seconds" and len(history) == 1 + 6
     record = json.loads((tiny_model / "training.json").read_text())
     assert record["seed"] == 1 and set(record["split"]) == {"method", "train", "validation", "test"}
     assert set(record["versions"]) >= {"torch", "pymatgen", "numpy"}
@@ -150,8 +153,8 @@ def test_a_run_with_other_settings_is_not_silently_resumed(tiny_dft: Path, tmp_p
 
     mc = ECNetConfig(elements=ds.elements, hidden=8, n_rbf=8, n_interactions=1, n_elemental=1)
     with pytest.raises(KeyboardInterrupt):
-        Trainer(ds, out, mc, TrainConfig(seed=0, max_epochs=3, split=(0.6, 0.2, 0.2)),
-                progress=False, on_epoch_end=stop).run()  # fmt: skip
+        tc = TrainConfig(seed=0, max_epochs=3, split=(0.6, 0.2, 0.2))
+        Trainer(ds, out, mc, tc, progress=False, on_epoch_end=stop).run()
     with pytest.raises(UserError, match="unfinished run with other settings"):
         Trainer(
             ds, out, mc, TrainConfig(seed=1, max_epochs=3, split=(0.6, 0.2, 0.2)), progress=False
@@ -171,10 +174,10 @@ def test_half_precision_copy_halves_the_weights_and_keeps_the_record(tmp_path: P
     dst = half_precision_copy(src, tmp_path / "half", kind="toy")
     cfg, state = read_model_folder(dst, kind="toy")  # the new hash checks out
     assert cfg["weights"]["dtype"] == "float16"
-    assert cfg["weights"]["float32_sha256"] == json.loads((src / "config.json").read_text())[
-        "weights"]["sha256"]  # fmt: skip
-    assert (dst / "weights.safetensors").stat().st_size < 0.6 * (
-        src / "weights.safetensors").stat().st_size  # fmt: skip
+    src_cfg = json.loads((src / "config.json").read_text())
+    assert cfg["weights"]["float32_sha256"] == src_cfg["weights"]["sha256"]
+    size = {p: (p / "weights.safetensors").stat().st_size for p in (src, dst)}
+    assert size[dst] < 0.6 * size[src]
     assert state["0.weight"].dtype == torch.float16
     assert state["1.num_batches_tracked"].dtype == torch.int64  # integers are kept
     back = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32))
