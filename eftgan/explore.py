@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from eftgan.augment import PropertyMLP
-from eftgan.checkpoint import read_model_folder
+from eftgan.checkpoint import read_model_folder, weights_misfit
 from eftgan.composition import (
     CompositionLike,
     check_elements,
@@ -50,7 +50,7 @@ from eftgan.composition import (
     parse_composition,
     simplex_grid,
 )
-from eftgan.errors import CheckpointError, UserError
+from eftgan.errors import UserError
 from eftgan.files import refuse_existing, staged_dir
 from eftgan.infogan import GANConfig, Generator
 from eftgan.paths import default_model_dir
@@ -94,9 +94,7 @@ class Screener:
             self.g.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
             self.mlp.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("mlp.")})
         except RuntimeError as exc:
-            raise CheckpointError(
-                f"{folder}: weights do not fit the architecture ({str(exc)[:100]})"
-            ) from None
+            raise weights_misfit(folder, exc) from None
         self.g.eval()
         self.mlp.eval()
         self.targets: list[str] = list(m["targets"])

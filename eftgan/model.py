@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch
 
-from eftgan.checkpoint import read_model_folder
+from eftgan.checkpoint import read_model_folder, weights_misfit
 from eftgan.dataset import PHASES, phase_from_name
 from eftgan.ecnet import ECNet, ECNetConfig
 from eftgan.errors import CheckpointError, UserError
@@ -71,9 +71,7 @@ class ECNetModel:
             net = ECNet(mc)
             net.load_state_dict(state, strict=True)
         except (KeyError, TypeError, RuntimeError) as exc:
-            raise CheckpointError(
-                f"{folder}: the weights do not fit the recorded architecture ({str(exc)[:120]})"
-            ) from None
+            raise weights_misfit(folder, exc) from None
         return cls(net, config, Path(folder))
 
     @property

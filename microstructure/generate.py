@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from eftgan.errors import CheckpointError, UserError
+from eftgan.errors import UserError
 from microstructure.dcgan import DCGANConfig, Generator, condition_vector
 
 __all__ = ["generate_images", "load_generator", "write_images"]
@@ -34,7 +34,7 @@ def load_generator(
     contents of a conditional model). Raises :class:`eftgan.errors.CheckpointError` for a
     folder that is not a DCGAN model or whose weights do not fit its configuration.
     """
-    from eftgan.checkpoint import read_model_folder
+    from eftgan.checkpoint import read_model_folder, weights_misfit
     from eftgan.paths import default_model_dir
 
     folder = Path(folder) if folder is not None else default_model_dir("dcgan")
@@ -44,7 +44,7 @@ def load_generator(
     try:
         g.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
     except RuntimeError as exc:
-        raise CheckpointError(f"{folder}: weights do not fit ({str(exc)[:100]})") from None
+        raise weights_misfit(folder, exc) from None
     return g.eval(), config
 
 

@@ -43,8 +43,7 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
         eftgan.errors.CheckpointError: a missing or damaged folder, or weights that do not
             fit the recorded architecture.
     """
-    from eftgan.checkpoint import read_model_folder
-    from eftgan.errors import CheckpointError
+    from eftgan.checkpoint import read_model_folder, weights_misfit
     from eftgan.paths import default_model_dir
 
     folder = Path(folder) if folder is not None else default_model_dir("saca")
@@ -55,7 +54,7 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise CheckpointError(f"{folder}: weights do not fit ({str(exc)[:100]})") from None
+        raise weights_misfit(folder, exc) from None
     return model.eval(), config
 
 

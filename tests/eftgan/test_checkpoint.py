@@ -161,10 +161,6 @@ def test_a_typed_loader_refuses_another_kind(tmp_path: Path) -> None:
         read_model_folder(tmp_path, "saca")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the typed loaders quote torch's multi-line load_state_dict message (str(exc)[:100])",
-)
 @pytest.mark.parametrize("kind", sorted(DEFAULT_MODELS))
 def test_weights_that_do_not_fit_give_one_line(tmp_path: Path, kind: str) -> None:
     """A folder of a known kind whose weights fit another architecture: one-line error."""
