@@ -129,7 +129,7 @@ def eftgan_cmd(
     """Train the InfoGAN feature generator and property MLP on a trained ECNet's features.
 
     Run again with the same settings to resume an interrupted run (the GAN is checkpointed
-    to OUT/state.safetensors every 250 steps).
+    to the run folder every 250 steps through eftgan.runstate).
     """
     from eftgan.dataset import load_dataset
     from eftgan.model import load_model

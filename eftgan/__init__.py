@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from eftgan.lazy import lazy_exports
+
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,12 +33,6 @@ def load(folder: Any) -> Any:
     return _load(folder)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "Screener":  # imported lazily: torch stays out of `import eftgan`
-        from eftgan.explore import Screener
-
-        return Screener
-    raise AttributeError(f"module 'eftgan' has no attribute {name!r}")
-
-
+# Screener needs torch: imported on first use, so that `import eftgan` stays light.
+__getattr__, __dir__, _lazy = lazy_exports(__name__, {"Screener": "eftgan.explore"})
 __all__ = ["Screener", "__version__", "load", "load_model"]

@@ -22,8 +22,7 @@ Gray levels are floats in [0, 1]; Si contents are wt %; lengths are pixels unles
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from eftgan.lazy import lazy_exports
 
 #: Public name -> module that defines it.
 _API: dict[str, str] = {
@@ -51,14 +50,6 @@ _API: dict[str, str] = {
     "write_png": "images",
 }
 
-__all__ = sorted(_API)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(importlib.import_module(f"microstructure.{_API[name]}"), name)
-    raise AttributeError(f"module 'microstructure' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__, {name: f"microstructure.{module}" for name, module in _API.items()}
+)

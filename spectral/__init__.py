@@ -30,8 +30,7 @@ package attribute of that name is the module.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from eftgan.lazy import lazy_exports
 
 #: The public API: name -> module that defines it.
 _EXPORTS = {
@@ -65,17 +64,4 @@ _EXPORTS = {
     "train_saca": "spectral.train",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'spectral' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -34,7 +34,7 @@ Calibration. After training, the kept weights are calibrated on the validation s
 ``init_from`` fine-tunes a trained model folder (its architecture and weights, a new
 calibration).
 
-Resume and devices. After every epoch the whole state goes to ``OUT/state.safetensors``
+Resume and devices. After every epoch the whole state goes to the run folder
 through :class:`eftgan.runstate.RunState`: running the same command again continues from there
 and ends with the weights an uninterrupted run gives. Where the run stops (``max_minutes``) and
 where it computes (``device``) are not part of its fingerprint. With ``device = "cuda"`` the
