@@ -48,8 +48,14 @@ def read_gray(path: str | os.PathLike[str], channels: int = 1) -> np.ndarray:
                 return a if channels == 1 else np.repeat(a[:, :, None], 3, 2)
             conv = im.convert("L" if channels == 1 else "RGB")
             return np.asarray(conv, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"cannot read image {path} ({exc})") from None
+    except Image.DecompressionBombError:
+        raise UserError(
+            f"{path} has more pixels than Pillow reads safely (decompression-bomb limit); "
+            "crop or downscale it"
+        ) from None
+    except (UnidentifiedImageError, OSError, EOFError, ValueError, SyntaxError) as exc:
+        reason = " ".join(str(exc).split())[:120]
+        raise UserError(f"cannot read image {path} ({reason})") from None
 
 
 def read_folder(
