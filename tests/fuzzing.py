@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -32,6 +34,17 @@ from eftgan.errors import UserError
 
 EXAMPLES = int(os.environ.get("EFTGAN_FUZZ_EXAMPLES", "40"))
 COLLECT = os.environ.get("EFTGAN_FUZZ_COLLECT") == "1"
+#: Seconds one case may take in a collecting run before it counts as a failure (a hang).
+CASE_LIMIT_S = float(os.environ.get("EFTGAN_FUZZ_CASE_LIMIT_S", "60"))
+
+
+class CaseTimeout(BaseException):
+    """A case ran past :data:`CASE_LIMIT_S` (a BaseException: readers may catch Exception)."""
+
+
+def _alarm(signum: int, frame: Any) -> None:
+    raise CaseTimeout
+
 
 #: Per reader: ``cases`` (inputs tried), ``results`` (valid results returned), ``user_errors``,
 #: ``failures`` and up to five ``examples`` of failures (exception and input summary).
@@ -44,6 +57,7 @@ def fuzz_settings(examples: int | None = None) -> settings:
         max_examples=examples or EXAMPLES,
         deadline=None,
         database=None,
+        derandomize=not COLLECT,  # the short run of make test tries the same cases every time
         suppress_health_check=[
             HealthCheck.too_slow,
             HealthCheck.data_too_large,
@@ -130,7 +144,7 @@ def _blow_up(data: bytes, draw: Any) -> bytes:
         i = draw(st.integers(0, len(lines) - 1))
         reps = draw(st.integers(1_000, 50_000))
         return b"\n".join(lines[: i + 1] + [lines[i]] * reps + lines[i + 1 :])
-    junk = draw(st.sampled_from([b"9", b"1.0,", b"A", b" ", b"\t", b"#"]))
+    junk = draw(st.sampled_from([b"9", b"1.0,", b"A", b" ", b"\t", b"#", b"[", b'{"a":']))
     return data + junk * draw(st.integers(100_000, 3_000_000))
 
 
@@ -227,11 +241,17 @@ def check_reader(
     ``valid(result)`` returns None for a valid result or a sentence saying what is wrong.
     ``note`` describes the input in failure messages.
     """
-    _record(reader, "cases")
+    stats = _record(reader, "cases")
     before = listing(folder) if folder is not None else None
     result = None
+    start = time.perf_counter()
+    if COLLECT:
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, CASE_LIMIT_S)
     try:
         result = call()
+    except CaseTimeout as exc:
+        _fail(reader, f"a case took over {CASE_LIMIT_S:g} s", note, exc)
     except UserError as exc:
         _record(reader, "user_errors")
         msg = str(exc)
@@ -245,6 +265,12 @@ def check_reader(
             _fail(reader, "invalid result", f"{problem} ({note})")
         else:
             _record(reader, "results")
+    finally:
+        if COLLECT:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    seconds = time.perf_counter() - start
+    if seconds > stats.get("slowest_s", 0.0):
+        stats["slowest_s"], stats["slowest"] = round(seconds, 3), note[:200]
     if folder is not None and listing(folder) != before:
         _fail(reader, "files written", f"{sorted(set(listing(folder)) ^ set(before))} ({note})")
     return result
