@@ -171,6 +171,21 @@ def _reason(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:160] or type(exc).__name__
 
 
+_PROPERTY_COUNT = re.compile(r"Properties=\S*?:(\d{4,})", re.IGNORECASE)
+
+
+def _check_extxyz_columns(path: Path) -> None:
+    """Refuse an extxyz whose ``Properties`` declare thousands of columns (ASE hangs on them)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20).decode("latin-1")
+    m = _PROPERTY_COUNT.search(head)
+    if m:
+        raise UserError(
+            f"{path}: a Properties column of {m.group(1)} values per atom; an extended XYZ "
+            "column holds a few (species:S:1:pos:R:3 ...)"
+        )
+
+
 def _check_structure(s: Any, where: str) -> Any:
     """``s`` if it has atoms and a finite lattice of positive volume, else a UserError."""
     import numpy as np
@@ -216,6 +231,7 @@ def read_structure_file(path: str | os.PathLike[str], fmt: str | None = None):
         for c in candidates:
             try:
                 if c == "ase":
+                    _check_extxyz_columns(path)
                     from ase.io import read as ase_read
                     from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -325,6 +341,8 @@ def read_extxyz(path: str | os.PathLike[str]) -> Dataset:
     from pymatgen.io.ase import AseAtomsAdaptor
 
     path = Path(path)
+    if path.is_file():
+        _check_extxyz_columns(path)
     try:
         frames = ase_read(str(path), index=":", format="extxyz")
     except Exception as exc:

@@ -420,3 +420,12 @@ def test_damaged_model_folders_found_by_fuzzing(tmp_path: Path, damage: str) -> 
     if damage != "kind swapped":
         with pytest.raises(CheckpointError):
             read_model_folder(folder, "ecnet")
+
+
+def test_an_extxyz_declaring_millions_of_columns_is_refused_at_once(tmp_path: Path) -> None:
+    """ASE read such a file for minutes (found by the long fuzz run)."""
+    p = tmp_path / "h.extxyz"
+    p.write_text('1\nLattice="3 0 0 0 3 0 0 0 3" Properties=species:S:99999999:pos:R:3\nFe 0 0 0\n')
+    for read in (load_dataset, read_structure_file):
+        with pytest.raises(UserError, match="99999999"):
+            read(p)
