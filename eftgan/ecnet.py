@@ -19,8 +19,7 @@ cell. Outputs of :meth:`ECNet.forward` are standardised; :attr:`ECNetConfig.targ
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -29,10 +28,11 @@ from torch_geometric.data import Batch
 from eftgan.dataset import PHASES, TARGETS
 from eftgan.elements import descriptor_matrix
 from eftgan.graphs import DEFAULT_CUTOFF
+from eftgan.settings import JSONSettings
 
 
 @dataclass
-class ECNetConfig:
+class ECNetConfig(JSONSettings):
     """Architecture and output scaling of an ECNet; round-trips through JSON."""
 
     elements: tuple[str, ...] = ("Cr", "Mn", "Fe", "Co", "Ni", "Pd")
@@ -46,20 +46,6 @@ class ECNetConfig:
     avg_neighbors: float = 30.0
     target_mean: list[float] = field(default_factory=lambda: [0.0] * len(TARGETS))
     target_std: list[float] = field(default_factory=lambda: [1.0] * len(TARGETS))
-
-    def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("elements", "targets", "phases"):
-            d[k] = list(d[k])
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ECNetConfig:
-        d = dict(d)
-        for k in ("elements", "targets", "phases"):
-            if k in d:
-                d[k] = tuple(d[k])
-        return cls(**d)
 
 
 class ShiftedSoftplus(nn.Module):

@@ -31,7 +31,7 @@ samples are not detached on the generator step), and held-out structures never e
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,13 +39,14 @@ import torch
 from torch import nn
 
 from eftgan.dataset import PHASES
+from eftgan.settings import JSONSettings
 
 if TYPE_CHECKING:  # pragma: no cover
     from eftgan.runstate import RunState
 
 
 @dataclass
-class GANConfig:
+class GANConfig(JSONSettings):
     """Architecture of generator and discriminator: element slots, feature width H, phases,
     noise width, hidden and slot-embedding widths, and the weights of the InfoGAN term and of
     the paired reconstruction term in the generator loss. Round-trips through JSON."""
@@ -58,19 +59,6 @@ class GANConfig:
     slot_dim: int = 16
     info_weight: float = 1.0
     recon_weight: float = 100.0
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-able form (tuples as lists)."""
-        d = asdict(self)
-        d["elements"], d["phases"] = list(self.elements), list(self.phases)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> GANConfig:
-        """The inverse of :meth:`as_dict`."""
-        d = dict(d)
-        d["elements"], d["phases"] = tuple(d["elements"]), tuple(d["phases"])
-        return cls(**d)
 
 
 def _mlp(n_in: int, n_hidden: int, n_out: int) -> nn.Sequential:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +51,11 @@ from eftgan.infogan import (
 )
 from eftgan.model import ECNetModel
 from eftgan.runstate import RunState
+from eftgan.settings import JSONSettings
 
 
 @dataclass
-class EFTGANTrainConfig:
+class EFTGANTrainConfig(JSONSettings):
     """Settings of :func:`train_eftgan`; round-trips through JSON.
 
     Attributes:
@@ -77,15 +78,6 @@ class EFTGANTrainConfig:
     n_aug: int = 400
     gen_draws: int = 8
     checkpoint_every: int = 250
-
-    def as_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-able dict."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> EFTGANTrainConfig:
-        """The inverse of :meth:`as_dict`."""
-        return cls(**d)
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change the result (all but ``checkpoint_every``)."""

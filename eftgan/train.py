@@ -24,7 +24,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +40,11 @@ from eftgan.errors import UserError
 from eftgan.files import atomic_write_json
 from eftgan.graphs import structure_to_graph
 from eftgan.runstate import Restored, RunState
+from eftgan.settings import JSONSettings
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(JSONSettings):
     """Optimisation settings; round-trips through JSON."""
 
     seed: int = 0
@@ -56,20 +57,6 @@ class TrainConfig:
     lr_patience: int = 15
     min_lr: float = 2e-5
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-able dict (the run fingerprint's ``train`` part)."""
-        d = asdict(self)
-        d["split"] = list(self.split)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """The inverse of :meth:`as_dict`."""
-        d = dict(d)
-        if "split" in d:
-            d["split"] = tuple(d["split"])
-        return cls(**d)
 
 
 @dataclass

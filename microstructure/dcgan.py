@@ -16,12 +16,13 @@ network covers a range of Si contents and can be asked for one it was not traine
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
+
+from eftgan.settings import JSONSettings
 
 __all__ = [
     "COND_DIM",
@@ -35,7 +36,7 @@ __all__ = [
 
 
 @dataclass
-class DCGANConfig:
+class DCGANConfig(JSONSettings):
     """Architecture of a generator/discriminator pair; round-trips through JSON.
 
     Attributes:
@@ -54,15 +55,6 @@ class DCGANConfig:
     ngf: int = 64
     ndf: int = 64
     image_size: int = 64
-
-    def as_dict(self) -> dict[str, Any]:
-        """The architecture as a JSON-able dictionary."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DCGANConfig:
-        """The inverse of :meth:`as_dict`."""
-        return cls(**d)
 
 
 def condition_vector(si_wt_pct: float | np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ import hashlib
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from torch import nn
 
 from eftgan.errors import UserError
 from eftgan.runstate import RunState, check_output_folder
+from eftgan.settings import JSONSettings
 from microstructure.dcgan import COND_DIM, DCGANConfig, Discriminator, Generator, build
 from microstructure.dcgan import condition_vector as cond_vec
 from microstructure.generate import generate_images
@@ -46,7 +47,7 @@ HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 
 
 @dataclass
-class DCGANTrainConfig:
+class DCGANTrainConfig(JSONSettings):
     """Settings of one DCGAN training run; round-trips through JSON (:meth:`as_dict`).
 
     Attributes:
@@ -75,17 +76,6 @@ class DCGANTrainConfig:
     def __post_init__(self) -> None:
         if self.si_wt_pct is not None:
             self.si_wt_pct = tuple(float(s) for s in self.si_wt_pct)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-able dictionary (``si_wt_pct`` as a list or None)."""
-        d = asdict(self)
-        d["si_wt_pct"] = list(self.si_wt_pct) if self.si_wt_pct is not None else None
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DCGANTrainConfig:
-        """The inverse of :meth:`as_dict`."""
-        return cls(**d)
 
     def validate(self, n_folders: int) -> None:
         """One-line :class:`UserError` for settings that cannot train on ``n_folders``."""

@@ -36,13 +36,13 @@ Outputs: ``wt_pct`` (B, E) = 100 x softmax(logits), calibrated where the model i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from eftgan.errors import UserError
+from eftgan.settings import JSONSettings
 
 #: The network variants of :meth:`SACAConfig.variant`.
 VARIANTS = ("compact", "paper", "wide")
@@ -51,7 +51,7 @@ RENAMED_VARIANTS = {"seed": "paper"}
 
 
 @dataclass
-class SACAConfig:
+class SACAConfig(JSONSettings):
     """The architecture of a SACA network (see the module docstring); JSON round-trip through
     :meth:`as_dict` / :meth:`from_dict`."""
 
@@ -65,22 +65,6 @@ class SACAConfig:
     position_channel: bool = False  # a second input channel: the pixel's place, -1 to 1
     calibrated: bool = False  # a slope and offset per element after the softmax (see below)
     presence_calibrated: bool = False  # a shift of each presence logit (see below)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The configuration as a JSON-able dictionary (tuples as lists)."""
-        d = asdict(self)
-        d["elements"] = list(self.elements)
-        d["widths"] = list(self.widths)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SACAConfig:
-        """The configuration of :meth:`as_dict`'s dictionary; the optional keys (the position
-        channel, the calibrations) default to off where a folder does not record them."""
-        d = dict(d)
-        d["elements"] = tuple(d["elements"])
-        d["widths"] = tuple(d["widths"])
-        return cls(**d)
 
     @classmethod
     def variant(cls, name: str, elements: tuple[str, ...], n_points: int = 4001) -> SACAConfig:

@@ -58,6 +58,7 @@ import torch
 
 from eftgan.errors import UserError
 from eftgan.runstate import Restored, RunState, check_output_folder
+from eftgan.settings import JSONSettings
 from spectral.calibration import calibrate
 from spectral.dataset import (
     PRESENCE_WT_PCT,
@@ -92,7 +93,7 @@ RUN_CONTROL = ("device", "max_minutes")
 
 
 @dataclass
-class SACATrainConfig:
+class SACATrainConfig(JSONSettings):
     """Every setting of a SACA training run; JSON round-trip through :meth:`as_dict` /
     :meth:`from_dict`. Invalid values give a one-line :class:`~eftgan.errors.UserError`.
 
@@ -154,10 +155,6 @@ class SACATrainConfig:
         if self.device not in ("cpu", "cuda", "auto"):
             raise UserError(f"unknown device {self.device!r}; choose cpu, cuda or auto")
 
-    def as_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-able dictionary."""
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SACATrainConfig:
         """The settings of :meth:`as_dict`'s dictionary (an older instrument name mapped to
@@ -165,7 +162,7 @@ class SACATrainConfig:
         d = dict(d)
         if "instrument" in d:
             d["instrument"] = current_instrument_name(d["instrument"])
-        return cls(**d)
+        return super().from_dict(d)
 
     def fingerprint(self, data_sha256: str, init_sha256: str | None) -> dict[str, Any]:
         """The run's identity for :class:`~eftgan.runstate.RunState`: the settings but
