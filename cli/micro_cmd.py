@@ -52,7 +52,7 @@ def augment(folder: Path, factor: int, seed: int, out: Path, force: bool) -> Non
     click.echo(f"{written} augmented images -> {out}")
 
 
-def _condition_si(condition_si: str | None, images: tuple[Path, ...]) -> list[float] | None:
+def _condition_si(condition_si: str | None, images: tuple[Path, ...]) -> tuple[float, ...] | None:
     """The Si contents of ``--condition-si``: a comma-separated list, or ``auto`` (each
     folder's synth.json)."""
     from eftgan.errors import UserError
@@ -64,9 +64,9 @@ def _condition_si(condition_si: str | None, images: tuple[Path, ...]) -> list[fl
         found = [folder_si_wt_pct(f) for f in images]
         if any(s is None for s in found):
             raise UserError("--condition-si auto needs a synth.json in every folder")
-        return [float(s) for s in found if s is not None]
+        return tuple(float(s) for s in found if s is not None)
     try:
-        return [float(x) for x in condition_si.split(",")]
+        return tuple(float(x) for x in condition_si.split(","))
     except ValueError:
         raise UserError(f"--condition-si {condition_si!r} is not a list of numbers") from None
 

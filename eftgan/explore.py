@@ -94,7 +94,7 @@ class Screener:
             self.g.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
             self.mlp.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("mlp.")})
         except RuntimeError as exc:
-            raise weights_misfit(folder, exc) from None
+            raise weights_misfit(folder or "the EFTGAN model", exc) from None
         self.g.eval()
         self.mlp.eval()
         self.targets: list[str] = list(m["targets"])

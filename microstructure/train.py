@@ -268,11 +268,11 @@ def train_dcgan(
     if config is not None and not isinstance(config, DCGANTrainConfig):
         raise TypeError("train_dcgan(folders, out, config): config is a DCGANTrainConfig")
     cfg = DCGANTrainConfig(**{**(config or DCGANTrainConfig()).as_dict(), **settings})
-    folders, out = [Path(f) for f in folders], Path(out)
+    paths, out = [Path(f) for f in folders], Path(out)
     check_output_folder(out, force)
-    cfg.validate(len(folders))
+    cfg.validate(len(paths))
     t0 = time.perf_counter()
-    sets = [read_folder(f, CROP, cfg.channels) for f in folders]
+    sets = [read_folder(f, CROP, cfg.channels) for f in paths]
     run = _Run.build(cfg, sets)
     state = RunState(out, {"config": cfg.as_dict(), "data": data_key(sets)}, force=force)
     run.track(state)
@@ -281,7 +281,7 @@ def train_dcgan(
     hist = saved.scalars["history"] if saved else {k: [] for k in HISTORY_KEYS}
     run.loop(hist, start, state, progress)
     wall = time.perf_counter() - t0
-    run.write(out, folders, hist, wall)
+    run.write(out, paths, hist, wall)
     state.finish()
     return {"history": hist, "wall_s": wall, "resumed_from": start}
 

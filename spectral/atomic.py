@@ -59,8 +59,6 @@ HC_EV_NM = 1239.841984  # eV nm
 #: The species handled: neutral and singly ionized.
 STAGES = (1, 2)
 
-_LINE_COLUMNS = ("element", "sp_num", "wl_vac", "aki", "ei", "ek", "gi", "gk", "intens")
-
 
 def _refractivity(lam_vac_nm: np.ndarray) -> np.ndarray:
     """n - 1 of standard air at vacuum wavelength (nm), Peck & Reeder / Ciddor form."""
@@ -177,7 +175,7 @@ def _file_key(paths: Sequence[Path], elements: Sequence[str]) -> str:
 
 
 #: The columns of a NIST ASD lines export that are read (others are ignored).
-_LINE_COLUMNS = [
+_NIST_LINE_COLUMNS = [
     "element",
     "sp_num",
     "obs_wl_vac(nm)",
@@ -198,7 +196,7 @@ def _read_lines_csv(path: Path, elements: Sequence[str] | None) -> Any:
     import pandas as pd
 
     try:
-        d = pd.read_csv(path, usecols=lambda c: c in _LINE_COLUMNS, low_memory=False)
+        d = pd.read_csv(path, usecols=lambda c: c in _NIST_LINE_COLUMNS, low_memory=False)
     except (ValueError, pd.errors.ParserError) as exc:
         raise UserError(f"{path} is not a NIST ASD lines CSV export ({exc})") from None
     missing = {"element", "sp_num", "Ei(eV)", "Ek(eV)", "g_i", "g_k"} - set(d.columns)
