@@ -115,19 +115,29 @@ def parse_bounds(text: str | None, elements: Sequence[str]) -> dict[str, tuple[f
         try:
             el, rng = part.split(":")
             lo_s, hi_s = rng.split("-")
-            lo, hi = float(lo_s), float(hi_s)
+            out[el] = (float(lo_s), float(hi_s))
         except ValueError:
             raise UserError(
                 f"cannot read bound {part!r}: write ELEMENT:LOW-HIGH, e.g. Mn:0-0.35"
             ) from None
+    return check_bounds(out, elements)
+
+
+def check_bounds(
+    bounds: Mapping[str, tuple[float, float]], elements: Sequence[str]
+) -> dict[str, tuple[float, float]]:
+    """``bounds`` with canonical element symbols, checked: each element among ``elements`` and
+    ``0 <= lower <= upper <= 1`` (a :class:`UserError` otherwise)."""
+    out: dict[str, tuple[float, float]] = {}
+    for el, (lo, hi) in bounds.items():
         sym = canonical_symbol(el)
         if sym not in elements:
             raise UserError(
                 f"bound on {sym}, which is not among the elements {', '.join(elements)}"
             )
         if not (0 <= lo <= hi <= 1):
-            raise UserError(f"bound {part!r} must satisfy 0 <= LOW <= HIGH <= 1")
-        out[sym] = (lo, hi)
+            raise UserError(f"bound {sym}:{lo:g}-{hi:g} must satisfy 0 <= LOW <= HIGH <= 1")
+        out[sym] = (float(lo), float(hi))
     return out
 
 

@@ -280,3 +280,16 @@ class EmbeddingTable:
         except json.JSONDecodeError as exc:
             raise UserError(f"embedding table {path} is not valid JSON ({exc.msg})") from None
         return cls.from_dict(d)
+
+
+_REMOVED = ("get_table", "register_table", "available_tables")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _REMOVED:
+        raise UserError(
+            f"eftgan.elements.{name} was removed; read a model's learned table with "
+            "EmbeddingTable.load(model_folder / 'embeddings.json') (the shipped ECNet's: "
+            "eftgan.paths.default_model_dir() / 'embeddings.json')"
+        )
+    raise AttributeError(f"module 'eftgan.elements' has no attribute {name!r}")

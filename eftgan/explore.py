@@ -438,7 +438,7 @@ def _grid(
     scheduler: str | None,
 ) -> _Grid:
     """Check a request before any work (a :class:`UserError` names the problem)."""
-    from eftgan.composition import parse_bounds
+    from eftgan.composition import check_bounds, parse_bounds
 
     if n_z < 1:
         raise UserError("--n-z must be at least 1")
@@ -450,7 +450,7 @@ def _grid(
     if isinstance(bounds, str) or bounds is None:
         bnd = parse_bounds(bounds, names)
     else:
-        bnd = parse_bounds(",".join(f"{e}:{lo}-{hi}" for e, (lo, hi) in bounds.items()), names)
+        bnd = check_bounds(bounds, names)
     return _Grid(names, step, phase_list, bnd, temperature, n_z, seed, scheduler)
 
 

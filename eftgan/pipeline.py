@@ -172,6 +172,8 @@ def train_eftgan(
     ``resumed_from_step`` (0 for a fresh run) and ``wall_s``.
     """
     t0 = time.perf_counter()
+    if config is not None and not isinstance(config, EFTGANTrainConfig):
+        raise TypeError("train_eftgan(ecnet, dataset, out, config): config is an EFTGANTrainConfig")
     tc = dataclasses.replace(config or EFTGANTrainConfig(), **settings)
     out = Path(out)
     train_ds = _training_set(ecnet, dataset, train_names)

@@ -12,7 +12,8 @@ One key scheme, no pickle. The tensors are stored as safetensors under
 - ``module.<name>.<parameter>`` for each tracked ``nn.Module``,
 - ``optim.<name>.<param id>.<slot>`` for each tracked optimizer's per-parameter state,
 - ``tensors.<name>.<key>`` for plain tensor dictionaries the loop saves (a best-so-far copy),
-- ``rng.torch``, ``rng.numpy``, ``rng.<name>`` for random-generator states,
+- ``rng.torch``, ``rng.numpy``, ``rng.cuda.<i>`` for the global generators and
+  ``generator.<name>`` for each tracked ``torch.Generator``,
 
 and the JSON metadata field ``run`` holds the settings fingerprint, the loop's scalars (epoch,
 history, best loss), the optimizers' parameter groups, the schedulers' state and the NumPy and
@@ -51,7 +52,7 @@ __all__ = ["STATE_FILE", "Restored", "RunState", "check_output_folder"]
 
 STATE_FILE = "state.safetensors"
 #: Bumped when the key scheme changes; a state of another format is refused, not misread.
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 
 
 def check_output_folder(out: str | Path, force: bool) -> None:
@@ -195,7 +196,7 @@ class RunState:
             t, meta["optim"][name] = _optimizer_tensors(obj, f"optim.{name}")
             blobs.update(t)
         elif isinstance(obj, torch.Generator):
-            blobs[f"rng.{name}"] = obj.get_state()
+            blobs[f"generator.{name}"] = obj.get_state()
         elif isinstance(obj, np.random.Generator):
             meta["objects"][name] = obj.bit_generator.state
         else:
@@ -226,7 +227,12 @@ class RunState:
             raise UserError(
                 f"{self.path} is damaged; pass --force to start the run again"
             ) from None
-        if meta.get("format") != STATE_FORMAT or meta.get("fingerprint") != self.fingerprint:
+        if meta.get("format") != STATE_FORMAT:
+            raise UserError(
+                f"{self.path} was written by another version of eftgan; pass --force to start "
+                "the run again"
+            )
+        if meta.get("fingerprint") != self.fingerprint:
             raise UserError(
                 f"{self.out} holds an unfinished run with other settings or data; pass --force "
                 "to start over or choose another --out"
@@ -241,7 +247,7 @@ class RunState:
             t = _unprefixed(blobs, f"optim.{name}")
             obj.load_state_dict(_optimizer_state(t, meta["optim"][name]))
         elif isinstance(obj, torch.Generator):
-            obj.set_state(blobs[f"rng.{name}"])
+            obj.set_state(blobs[f"generator.{name}"])
         elif isinstance(obj, np.random.Generator):
             obj.bit_generator.state = meta["objects"][name]
         else:

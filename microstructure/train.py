@@ -77,6 +77,10 @@ class DCGANTrainConfig(JSONSettings):
         if self.si_wt_pct is not None:
             self.si_wt_pct = tuple(float(s) for s in self.si_wt_pct)
 
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings that change the result (all but ``checkpoint_every``)."""
+        return {k: v for k, v in self.as_dict().items() if k != "checkpoint_every"}
+
     def validate(self, n_folders: int) -> None:
         """One-line :class:`UserError` for settings that cannot train on ``n_folders``."""
         if self.iters < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
@@ -274,7 +278,7 @@ def train_dcgan(
     t0 = time.perf_counter()
     sets = [read_folder(f, CROP, cfg.channels) for f in paths]
     run = _Run.build(cfg, sets)
-    state = RunState(out, {"config": cfg.as_dict(), "data": data_key(sets)}, force=force)
+    state = RunState(out, {"config": cfg.fingerprint(), "data": data_key(sets)}, force=force)
     run.track(state)
     saved = state.restore()
     start = int(saved.scalars["iter"]) if saved else 0

@@ -270,6 +270,8 @@ def train_saca(
         kept, the wall time (s) and why training stopped (``max_epochs``,
         ``early_stopping`` or ``time_limit``).
     """
+    if config is not None and not isinstance(config, SACATrainConfig):
+        raise TypeError("train_saca(data, out, config): config is a SACATrainConfig")
     config = dataclasses.replace(config or SACATrainConfig(), **settings)
     out = Path(out)
     check_output_folder(out, force)
@@ -417,6 +419,8 @@ def _train(run: _Run, state: RunState, t0: float, progress: bool) -> str:
     config = run.config
     x_all = torch.from_numpy(minmax(run.data.spectra.astype(np.float32)))
     y_all = torch.from_numpy(run.data.wt_pct.astype(np.float32))
+    if run.bad >= config.patience and config.lr_schedule == "plateau":
+        return "early_stopping"  # resumed after the stopping epoch was saved: train no further
     while run.epoch < config.max_epochs:
         train_loss = _train_epoch(run, x_all, y_all, progress)
         row = _validate(run, x_all, y_all, train_loss)

@@ -38,3 +38,11 @@ def test_unknown_and_unsupported_elements() -> None:
 
 def test_key_is_order_independent() -> None:
     assert composition_key(parse_composition("FeNi")) == composition_key(parse_composition("NiFe"))
+
+
+def test_check_bounds_takes_a_mapping_with_any_float_spelling() -> None:
+    from eftgan.composition import check_bounds
+
+    assert check_bounds({"mn": (1e-05, 0.35)}, ["Fe", "Mn"]) == {"Mn": (1e-05, 0.35)}
+    with pytest.raises(UserError, match="LOW <= HIGH"):
+        check_bounds({"Mn": (0.5, 0.2)}, ["Fe", "Mn"])

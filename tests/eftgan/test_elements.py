@@ -78,3 +78,10 @@ def test_shipped_default_model_exports_its_embedding_table() -> None:
     assert table.name == DEFAULT_MODEL_NAME
     assert set(table.elements) == {"Fe", "Ni", "Co", "Cr", "Mn", "Pd"}
     assert table.vectors.shape[0] == 6 and math.isfinite(float(table.vectors.sum()))
+
+
+def test_the_removed_table_registry_names_its_replacement() -> None:
+    with pytest.raises(UserError, match=r"EmbeddingTable\.load"):
+        elements.get_table("ecnet-fenicocrmnpd-v1")
+    with pytest.raises(AttributeError):
+        elements.no_such_name  # noqa: B018

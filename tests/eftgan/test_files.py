@@ -124,3 +124,15 @@ def test_staged_dir_error_removes_the_sibling_and_keeps_the_old(
     assert _names(tmp_path) == ({"maps"} if existing else set())
     if existing:
         assert _names(out) == {"old.csv"}
+
+
+def test_a_staged_folder_gets_the_permissions_of_a_folder_made_normally(tmp_path: Path) -> None:
+    import os
+
+    from eftgan.files import staged_dir
+
+    with staged_dir(tmp_path / "out") as tmp:
+        (tmp / "a.txt").write_text("x")
+    (tmp_path / "plain").mkdir()
+    mode = os.stat(tmp_path / "out").st_mode & 0o777
+    assert mode == os.stat(tmp_path / "plain").st_mode & 0o777

@@ -220,3 +220,29 @@ def test_check_output_folder(tmp_path: Path) -> None:
 def test_tracked_names_must_not_contain_dots(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="dot"):
         RunState(tmp_path, FINGERPRINT).track(**{"a.b": nn.Linear(1, 1)})
+
+
+def test_a_generator_named_like_a_global_rng_keeps_both(tmp_path: Path) -> None:
+    gen = torch.Generator().manual_seed(5)
+    torch.manual_seed(11)
+    global_state, gen_state = torch.get_rng_state(), gen.get_state()
+    state = RunState(tmp_path / "run", {"a": 1}).track(torch=gen)
+    state.save({"step": 0})
+    torch.manual_seed(0)
+    gen.manual_seed(0)
+    assert state.restore() is not None
+    assert torch.equal(torch.get_rng_state(), global_state)
+    assert torch.equal(gen.get_state(), gen_state)
+
+
+def test_a_state_of_another_format_is_refused_with_one_line(tmp_path: Path) -> None:
+    from safetensors.torch import save
+
+    (tmp_path / "run").mkdir()
+    meta = {"fingerprint": {"a": 1}, "scalars": {}}
+    (tmp_path / "run" / STATE_FILE).write_bytes(
+        save({"x": torch.zeros(1)}, metadata={"run": json.dumps(meta)})
+    )
+    with pytest.raises(UserError, match="another version") as info:
+        RunState(tmp_path / "run", {"a": 1}).restore()
+    assert "\n" not in str(info.value)
