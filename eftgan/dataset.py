@@ -174,16 +174,33 @@ def _reason(exc: BaseException) -> str:
 _PROPERTY_COUNT = re.compile(r"Properties=\S*?:(\d{4,})", re.IGNORECASE)
 
 
-def _check_extxyz_columns(path: Path) -> None:
-    """Refuse an extxyz whose ``Properties`` declare thousands of columns (ASE hangs on them)."""
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 20).decode("latin-1")
-    m = _PROPERTY_COUNT.search(head)
-    if m:
-        raise UserError(
-            f"{path}: a Properties column of {m.group(1)} values per atom; an extended XYZ "
-            "column holds a few (species:S:1:pos:R:3 ...)"
-        )
+def _check_extxyz(path: Path) -> None:
+    """Refuse the (extended) XYZ headers that make ASE's reader hang: a frame declaring more
+    atoms than the file has lines, or ``Properties`` columns of thousands of values per atom."""
+    lines = path.read_bytes().decode("latin-1").splitlines()
+    pos = 0
+    while pos < len(lines):
+        if not lines[pos].strip():
+            pos += 1
+            continue
+        try:
+            natoms = int(lines[pos].split()[0])
+        except ValueError:
+            return  # not a count line: ASE reports what is wrong
+        if natoms < 0:
+            return
+        if natoms > len(lines) - pos - 2:
+            raise UserError(
+                f"{path}, line {pos + 1}: a frame of {natoms} atoms, but the file has "
+                f"{len(lines) - pos - 2} lines after it; the atom count or the file is wrong"
+            )
+        m = _PROPERTY_COUNT.search(lines[pos + 1])
+        if m:
+            raise UserError(
+                f"{path}, line {pos + 2}: a Properties column of {m.group(1)} values per atom; "
+                "an extended XYZ column holds a few (species:S:1:pos:R:3 ...)"
+            )
+        pos += natoms + 2
 
 
 def _check_structure(s: Any, where: str) -> Any:
@@ -231,7 +248,7 @@ def read_structure_file(path: str | os.PathLike[str], fmt: str | None = None):
         for c in candidates:
             try:
                 if c == "ase":
-                    _check_extxyz_columns(path)
+                    _check_extxyz(path)
                     from ase.io import read as ase_read
                     from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -342,7 +359,7 @@ def read_extxyz(path: str | os.PathLike[str]) -> Dataset:
 
     path = Path(path)
     if path.is_file():
-        _check_extxyz_columns(path)
+        _check_extxyz(path)
     try:
         frames = ase_read(str(path), index=":", format="extxyz")
     except Exception as exc:

@@ -429,3 +429,15 @@ def test_an_extxyz_declaring_millions_of_columns_is_refused_at_once(tmp_path: Pa
     for read in (load_dataset, read_structure_file):
         with pytest.raises(UserError, match="99999999"):
             read(p)
+
+
+def test_an_extxyz_declaring_more_atoms_than_lines_is_refused_at_once(tmp_path: Path) -> None:
+    """ASE read a frame count of 10^23 for minutes (found by the long fuzz run)."""
+    p = tmp_path / "h.extxyz"
+    p.write_bytes(b"99999999999999999999999\n" + EXTXYZ.split(b"\n", 1)[1])
+    for read in (load_dataset, read_structure_file):
+        with pytest.raises(UserError, match="99999999999999999999999 atoms"):
+            read(p)
+    p.write_bytes(b"-5\n" + EXTXYZ.split(b"\n", 1)[1])
+    with pytest.raises(UserError):
+        load_dataset(p)
