@@ -27,19 +27,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import REPO, machine, write_json
+from benchmarks._common import REPO, RESULTS, machine, write_json
 
 TEST_FILES = sorted((REPO / "tests").glob("*/test_fuzz_readers.py"))
 
 
-def fuzz_tests(only: str | None) -> list[str]:
-    """Node ids of every ``test_fuzz_*`` function (optionally those whose id holds ``only``)."""
+def fuzz_tests(only: list[str] | None) -> list[str]:
+    """Node ids of every ``test_fuzz_*`` function (optionally those whose id holds one of
+    ``only``)."""
     ids = []
     for f in TEST_FILES:
         for node in ast.parse(f.read_text()).body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_fuzz_"):
                 ids.append(f"{f.relative_to(REPO)}::{node.name}")
-    return [i for i in ids if only is None or only in i]
+    return [i for i in ids if not only or any(o in i for o in only)]
 
 
 def worker(node_id: str, out: str) -> int:
@@ -89,6 +90,23 @@ def summary(result: dict) -> str:
     return f"{cases} cases, {failures} failures, {result['wall_s']} s (rc {result.get('rc')})"
 
 
+def _merge(old: dict, results: list[dict], wall: float) -> tuple[list[dict], float]:
+    """The tests of an earlier run with the rerun ones replaced; the wall time of both runs."""
+    rerun = {r["test"] for r in results}
+    kept = []
+    for t in old["tests"]:
+        if t["test"] in rerun:
+            continue
+        name = t["test"].split("::")[-1]
+        stats = {
+            key[len(name) + 2 : -1]: {k: v for k, v in s.items() if k != "test_wall_s"}
+            for key, s in old["readers"].items()
+            if key.startswith(f"{name} (")
+        }
+        kept.append({**t, "stats": stats})
+    return kept + [{**r, "rerun": True} for r in results], round(old["wall_s"] + wall, 1)
+
+
 def main() -> None:
     """Run the fuzz tests in parallel and write ``benchmarks/results/fuzz.json``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -101,7 +119,12 @@ def main() -> None:
         metavar="NAME=N",
         help="N cases for the tests whose name holds NAME (for a reader too slow for 10,000)",
     )
-    ap.add_argument("--only", default=None, help="run the tests whose node id contains this")
+    ap.add_argument(
+        "--only", action="append", help="run the tests whose node id holds this (repeatable)"
+    )
+    ap.add_argument(
+        "--update", action="store_true", help="replace only these tests' entries in --out"
+    )
     ap.add_argument("--case-limit-s", type=float, default=60.0, help="a slower case fails")
     ap.add_argument("--out", default="fuzz.json", help="file name under benchmarks/results")
     args = ap.parse_args()
@@ -114,6 +137,9 @@ def main() -> None:
     start = time.perf_counter()
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda i: run_one(i, examples(i), args.case_limit_s), ids))
+    wall = round(time.perf_counter() - start, 1)
+    if args.update:
+        results, wall = _merge(json.loads((RESULTS / args.out).read_text()), results, wall)
     readers = {}
     for r in results:
         for name, s in r.get("stats", {}).items():
@@ -123,7 +149,7 @@ def main() -> None:
         "examples_per_test": args.examples,
         "fewer": fewer,
         "jobs": args.jobs,
-        "wall_s": round(time.perf_counter() - start, 1),
+        "wall_s": wall,
         "cases": sum(s["cases"] for s in readers.values()),
         "failures": sum(s["failures"] for s in readers.values()),
         "readers": readers,
