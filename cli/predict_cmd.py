@@ -23,32 +23,16 @@ COLUMNS = [
 
 def read_structures(paths: list[Path]) -> tuple[list[Any], list[str]]:
     """Structures and names from CIF/POSCAR/extxyz files (every frame of an extxyz)."""
-    from eftgan.dataset import read_structure_file
+    from eftgan.dataset import read_structure_frames
     from eftgan.errors import UserError
 
     structures, names = [], []
     for p in paths:
         if p.is_dir():
             raise UserError(f"{p} is a folder; give structure files (CIF, POSCAR, extxyz)")
-        if p.suffix.lower() in (".xyz", ".extxyz"):
-            from ase.io import read as ase_read
-            from pymatgen.io.ase import AseAtomsAdaptor
-
-            if not p.is_file():
-                raise UserError(f"structure file {p} does not exist")
-            try:
-                frames = ase_read(str(p), index=":")
-            except Exception as exc:
-                raise UserError(f"cannot read {p} as extxyz ({str(exc)[:120]})") from None
-            frames = frames if isinstance(frames, list) else [frames]
-            for i, atoms in enumerate(frames):
-                structures.append(AseAtomsAdaptor.get_structure(atoms))
-                names.append(
-                    str(atoms.info.get("structure", f"{p.name}:{i}" if len(frames) > 1 else p.name))
-                )
-        else:
-            structures.append(read_structure_file(p))
-            names.append(p.name)
+        for name, structure in read_structure_frames(p):
+            names.append(name)
+            structures.append(structure)
     if not structures:
         raise UserError("no structures given")
     return structures, names

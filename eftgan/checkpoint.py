@@ -19,6 +19,8 @@ import json
 import math
 import os
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -190,14 +192,25 @@ def read_model_folder(
     return config, state
 
 
-def weights_misfit(folder: str | os.PathLike[str], exc: Exception) -> CheckpointError:
-    """The one-line error for weights that do not fit the architecture a folder records
-    (torch's ``load_state_dict`` message spans lines and lists every key)."""
-    first = " ".join(str(exc).split())[:160]
-    return CheckpointError(
-        f"{folder}: the weights do not fit the recorded architecture ({first}); the folder is "
-        "damaged or was written by another eftgan"
-    )
+@contextmanager
+def building(folder: str | os.PathLike[str], kind: str) -> Iterator[None]:
+    """Turn a failure to build a ``kind`` model from a checked folder into one line.
+
+    A typed loader reads the folder with :func:`read_model_folder` (hash and format checked),
+    then builds the network from ``config.json`` and loads the weights inside this block: a
+    config that lacks a key or holds a wrong value, or weights that do not fit the recorded
+    architecture (torch's message spans lines), become one :class:`CheckpointError`.
+    """
+    try:
+        yield
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
+        raise CheckpointError(
+            f"{folder}: its {CONFIG_FILE} and weights do not make a {kind} model ({reason}); "
+            "the folder is damaged or was written by another eftgan: restore it or retrain"
+        ) from None
 
 
 def half_precision_copy(
@@ -277,24 +290,14 @@ def load(folder: str | os.PathLike[str]) -> Any:
     """
     import importlib
 
-    kind = read_kind(folder)
-    module, attr = LOADERS[kind].split(":")
-    loader = getattr(importlib.import_module(module), attr)
-    try:
-        return loader(Path(folder))
-    except UserError:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
-        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:120]
-        raise CheckpointError(
-            f"{folder}: its {CONFIG_FILE} does not describe a {kind} model that can be built "
-            f"({reason}); the folder is damaged: restore it or retrain"
-        ) from None
+    module, attr = LOADERS[read_kind(folder)].split(":")
+    return getattr(importlib.import_module(module), attr)(Path(folder))
 
 
 __all__ = [
     "FORMAT_VERSION",
     "LOADERS",
+    "building",
     "half_precision_copy",
     "history_csv",
     "load",
@@ -302,7 +305,6 @@ __all__ = [
     "read_kind",
     "read_model_folder",
     "versions_line",
-    "weights_misfit",
     "write_finished_run",
     "write_model_folder",
 ]

@@ -269,6 +269,38 @@ def read_structure_file(path: str | os.PathLike[str], fmt: str | None = None):
     )
 
 
+def read_structure_frames(path: str | os.PathLike[str]) -> list[tuple[str, Any]]:
+    """``(name, Structure)`` of every structure in a file: each frame of an extxyz (named by
+    its ``structure`` info key, else ``file:index``), or the one structure of a CIF/POSCAR.
+
+    The same checks as :func:`read_structure_file` (headers that would hang ASE, degenerate
+    lattices); a :class:`UserError` naming the file otherwise.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in (".xyz", ".extxyz"):
+        return [(path.name, read_structure_file(path))]
+    if not path.is_file():
+        raise UserError(f"structure file {path} does not exist")
+    from ase.io import read as ase_read
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    _check_extxyz(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frames = ase_read(str(path), index=":")
+        frames = frames if isinstance(frames, list) else [frames]
+        structures = [AseAtomsAdaptor.get_structure(a) for a in frames]
+    except Exception as exc:  # ASE and pymatgen raise many types for bad files
+        raise UserError(f"cannot read {path} as extxyz ({_reason(exc)})") from None
+    out = []
+    for i, (atoms, s) in enumerate(zip(frames, structures, strict=True)):
+        default = f"{path.name}:{i}" if len(frames) > 1 else path.name
+        name = str(atoms.info.get("structure", default))
+        out.append((name, _check_structure(s, f"{path} frame {i}")))
+    return out
+
+
 def _hash_files(paths: Sequence[Path]) -> str:
     h = hashlib.sha256()
     for p in paths:

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from eftgan.augment import PropertyMLP
-from eftgan.checkpoint import read_model_folder, weights_misfit
+from eftgan.checkpoint import building, read_model_folder
 from eftgan.composition import (
     CompositionLike,
     check_elements,
@@ -90,11 +90,8 @@ class Screener:
         self.mlp = PropertyMLP(
             self.cfg.feature_dim, len(m["targets"]), len(self.cfg.phases), m["mlp_hidden"]
         )
-        try:
-            self.g.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
-            self.mlp.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("mlp.")})
-        except RuntimeError as exc:
-            raise weights_misfit(folder or "the EFTGAN model", exc) from None
+        self.g.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
+        self.mlp.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("mlp.")})
         self.g.eval()
         self.mlp.eval()
         self.targets: list[str] = list(m["targets"])
@@ -110,7 +107,8 @@ class Screener:
         """Load an EFTGAN model folder; without a path, the shipped default model."""
         folder = Path(path) if path is not None else default_model_dir("eftgan")
         config, state = read_model_folder(folder, kind="eftgan")
-        return cls(config, state, folder)
+        with building(folder, "eftgan"):
+            return cls(config, state, folder)
 
     @property
     def elements(self) -> tuple[str, ...]:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch
 
-from eftgan.checkpoint import read_model_folder, weights_misfit
+from eftgan.checkpoint import building, read_model_folder
 from eftgan.dataset import PHASES, phase_from_name
 from eftgan.ecnet import ECNet, ECNetConfig
 from eftgan.errors import CheckpointError, UserError
@@ -66,12 +66,9 @@ class ECNetModel:
     def from_folder(cls, folder: str | os.PathLike[str]) -> ECNetModel:
         """Load a checked ECNet model folder (a :class:`CheckpointError` if it does not fit)."""
         config, state = read_model_folder(folder, kind="ecnet")
-        try:
-            mc = ECNetConfig.from_dict(config["model"])
-            net = ECNet(mc)
+        with building(folder, "ecnet"):
+            net = ECNet(ECNetConfig.from_dict(config["model"]))
             net.load_state_dict(state, strict=True)
-        except (KeyError, TypeError, RuntimeError) as exc:
-            raise weights_misfit(folder, exc) from None
         return cls(net, config, Path(folder))
 
     @property

@@ -34,17 +34,14 @@ def load_generator(
     contents of a conditional model). Raises :class:`eftgan.errors.CheckpointError` for a
     folder that is not a DCGAN model or whose weights do not fit its configuration.
     """
-    from eftgan.checkpoint import read_model_folder, weights_misfit
+    from eftgan.checkpoint import building, read_model_folder
     from eftgan.paths import default_model_dir
 
     folder = Path(folder) if folder is not None else default_model_dir("dcgan")
     config, state = read_model_folder(folder, kind="dcgan")
-    cfg = DCGANConfig.from_dict(config["model"]["dcgan"])
-    g = Generator(cfg)
-    try:
+    with building(folder, "dcgan"):
+        g = Generator(DCGANConfig.from_dict(config["model"]["dcgan"]))
         g.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
-    except RuntimeError as exc:
-        raise weights_misfit(folder, exc) from None
     return g.eval(), config
 
 

@@ -43,18 +43,16 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
         eftgan.errors.CheckpointError: a missing or damaged folder, or weights that do not
             fit the recorded architecture.
     """
-    from eftgan.checkpoint import read_model_folder, weights_misfit
+    from eftgan.checkpoint import building, read_model_folder
     from eftgan.paths import default_model_dir
 
     folder = Path(folder) if folder is not None else default_model_dir("saca")
     config, state = read_model_folder(folder, kind="saca")
-    model_cfg = config["model"]
-    model_cfg["instrument"] = current_instrument_name(model_cfg.get("instrument", "saca2021"))
-    model = SACA(SACAConfig.from_dict(model_cfg["saca"]))
-    try:
+    with building(folder, "saca"):
+        model_cfg = config["model"]
+        model_cfg["instrument"] = current_instrument_name(model_cfg.get("instrument", "saca2021"))
+        model = SACA(SACAConfig.from_dict(model_cfg["saca"]))
         model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise weights_misfit(folder, exc) from None
     return model.eval(), config
 
 

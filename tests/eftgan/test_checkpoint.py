@@ -173,3 +173,31 @@ def test_weights_that_do_not_fit_give_one_line(tmp_path: Path, kind: str) -> Non
     with pytest.raises(CheckpointError) as err:
         load(folder)
     assert "\n" not in str(err.value)
+
+
+_TYPED_LOADERS = {
+    "ecnet": ("eftgan.model", "load_model"),
+    "eftgan": ("eftgan.explore", "load_screener"),
+    "saca": ("spectral.predict", "load_saca"),
+    "dcgan": ("microstructure.generate", "load_generator"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DEFAULT_MODELS))
+def test_a_typed_loader_turns_a_config_lacking_a_key_into_one_line(
+    tmp_path: Path, kind: str
+) -> None:
+    """Called directly, not only through eftgan.load: a config.json with a foreign architecture
+    (the weights' hash still matches) is a CheckpointError naming the kind, in one line."""
+    import importlib
+    import shutil
+
+    folder = tmp_path / kind
+    shutil.copytree(default_model_dir(kind), folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["model"] = {"no_such_setting": 1}
+    (folder / "config.json").write_text(json.dumps(config))
+    module, name = _TYPED_LOADERS[kind]
+    with pytest.raises(CheckpointError, match=f"do not make a {kind} model") as err:
+        getattr(importlib.import_module(module), name)(folder)
+    assert "\n" not in str(err.value)

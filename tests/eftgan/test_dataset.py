@@ -114,3 +114,25 @@ def test_shared_dataset_reads_completely(shared_dft: Path) -> None:
     assert np.isfinite(y).all()
     assert {e.phase for e in ds} == {"fcc", "bcc"}
     assert not math.isnan(ds[0].extra["rmsd_angstrom"])
+
+
+def test_read_structure_frames_names_each_extxyz_frame_and_refuses_hanging_headers(
+    tmp_path: Path,
+) -> None:
+    from ase import Atoms
+    from ase.io import write
+
+    from eftgan.dataset import read_structure_frames
+
+    frames = [Atoms("Fe2", positions=[[0, 0, 0], [1.4, 1.4, 1.4]], cell=[2.8] * 3, pbc=True)]
+    frames.append(frames[0].copy())
+    frames[1].info["structure"] = "second"
+    write(tmp_path / "two.extxyz", frames)
+    assert [n for n, _ in read_structure_frames(tmp_path / "two.extxyz")] == [
+        "two.extxyz:0",
+        "second",
+    ]
+    (tmp_path / "bad.xyz").write_text('1\nProperties=species:S:99999999 pbc="T T T"\nFe 0 0 0\n')
+    with pytest.raises(UserError, match="Properties column") as err:
+        read_structure_frames(tmp_path / "bad.xyz")
+    assert "\n" not in str(err.value)
