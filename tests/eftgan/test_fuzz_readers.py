@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eftgan.composition import parse_bounds, parse_composition
-from eftgan.dataset import load_dataset, read_structure_file
+from eftgan.dataset import load_dataset, read_structure_file, read_structure_frames
 from eftgan.errors import UserError
 from tests.fuzzing import check_reader, describe, fuzz_settings, mutated, odd_text
 
@@ -70,6 +70,13 @@ VASPRUN = (Path(__file__).parent / "vasprun_sample.xml").read_bytes()
 
 
 # -- what a valid result is -------------------------------------------------------------------
+
+
+def valid_frames(frames: Any) -> str | None:
+    """None for a non-empty list of (name, usable Structure), as ``eftgan predict`` reads."""
+    if not frames:
+        return "no frames"
+    return next((r for _, s in frames if (r := valid_structure(s))), None)
 
 
 def valid_structure(s: Any) -> str | None:
@@ -189,6 +196,13 @@ def test_fuzz_read_structure_file(case: tuple[str, bytes]) -> None:
             lambda: read_structure_file(p),
             Path(d),
             valid_structure,
+            describe(data),
+        )
+        check_reader(
+            "eftgan.read_structure_frames",
+            lambda: read_structure_frames(p),
+            Path(d),
+            valid_frames,
             describe(data),
         )
 
