@@ -1,7 +1,8 @@
 """Download the public ECNet/EFTGAN DFT data (github.com/xinming365/ECNet, folder HEA_Data).
 
 The archive is downloaded to a temporary file in the cache, its SHA-256 is checked, and only
-then is ``HEA_Data/`` extracted (to a temporary folder, renamed into place). When no checksum is
+then is ``HEA_Data/`` extracted (to a staged folder, renamed into place:
+:func:`eftgan.files.staged_dir`). When no checksum is
 pinned or given, the first download's checksum is recorded in ``SHA256`` beside the data and
 every later download must match it.
 """
@@ -16,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from eftgan.errors import UserError
+from eftgan.files import atomic_write_text, staged_dir
 from eftgan.paths import eftgan_home
 
 DEFAULT_URL = "https://github.com/xinming365/ECNet/archive/03774ad.zip"
@@ -41,41 +43,38 @@ def fetch_dataset(
     dest.mkdir(parents=True, exist_ok=True)
     recorded = dest / "SHA256"
     expected = (sha256 or (recorded.read_text().strip() if recorded.is_file() else "")).lower()
-    fd, tmp_name = tempfile.mkstemp(dir=dest, prefix=".download.", suffix=".zip.tmp")
-    tmp = Path(tmp_name)
-    h = hashlib.sha256()
-    try:
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as resp, open(fd, "wb") as fh:
-                while chunk := resp.read(1 << 20):
-                    fh.write(chunk)
-                    h.update(chunk)
-        except (OSError, ValueError) as exc:
-            raise UserError(
-                f"cannot download {url} ({exc}); check the address or your network"
-            ) from None
-        digest = h.hexdigest()
+    with tempfile.TemporaryDirectory(dir=dest, prefix=".download.") as tmp:
+        archive = Path(tmp) / "archive.zip"
+        digest = _download(url, archive, timeout)
         if expected and digest != expected:
             raise UserError(
                 f"checksum mismatch for {url}: got {digest}, expected {expected}; the download "
                 "is damaged or the source changed"
             )
-        staging = Path(tempfile.mkdtemp(dir=dest, prefix=".extract."))
-        try:
-            _extract_folder(tmp, DATA_FOLDER, staging)
-            if target.exists():
-                shutil.rmtree(target)
-            (staging / DATA_FOLDER).rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        if not expected:
-            recorded.write_text(digest + "\n")
-        return target
-    finally:
-        tmp.unlink(missing_ok=True)
+        with staged_dir(target, force=True) as staging:
+            _extract_folder(archive, DATA_FOLDER, staging)
+    if not expected:
+        atomic_write_text(recorded, digest + "\n")
+    return target
+
+
+def _download(url: str, path: Path, timeout: float) -> str:
+    """Stream ``url`` into ``path``; returns the SHA-256 of what arrived."""
+    h = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp, open(path, "wb") as fh:
+            while chunk := resp.read(1 << 20):
+                fh.write(chunk)
+                h.update(chunk)
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"cannot download {url} ({exc}); check the address or your network"
+        ) from None
+    return h.hexdigest()
 
 
 def _extract_folder(archive: Path, folder: str, out: Path) -> None:
+    """Extract the members under ``folder/`` (at any depth of the archive) into ``out``."""
     try:
         zf = zipfile.ZipFile(archive)
     except zipfile.BadZipFile:
@@ -85,11 +84,7 @@ def _extract_folder(archive: Path, folder: str, out: Path) -> None:
         if not members:
             raise UserError(f"the archive holds no {folder}/ folder")
         for m in members:
-            rel = (
-                m.filename[m.filename.index(f"{folder}/") :]
-                if not m.filename.startswith(folder)
-                else m.filename
-            )
+            rel = m.filename[m.filename.index(f"{folder}/") + len(folder) + 1 :]
             dest = (out / rel).resolve()
             if not str(dest).startswith(str(out.resolve())):
                 raise UserError(f"refusing archive member outside the target: {m.filename}")
