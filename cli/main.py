@@ -28,9 +28,11 @@ class LazyGroup(click.Group):
     """A click group whose subcommands (:data:`LAZY_COMMANDS`) are imported when first used."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """Names of the eager and lazy subcommands, sorted (without importing any)."""
         return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The subcommand ``cmd_name``, importing its module if it is lazy; None if unknown."""
         if cmd_name in LAZY_COMMANDS:
             module, attr = LAZY_COMMANDS[cmd_name].split(":")
             command: click.Command = getattr(importlib.import_module(module), attr)

@@ -70,6 +70,14 @@ def history_csv(history: list[dict[str, Any]]) -> str:
 
 
 def state_dict_bytes(module: torch.nn.Module, metadata: dict[str, str] | None = None) -> bytes:
+    """Serialise a module's ``state_dict`` as safetensors bytes.
+
+    Tensors are detached, made contiguous and cloned first (shared storage is not allowed
+    in safetensors); ``metadata`` is stored in the file header.
+
+    Returns:
+        The safetensors file contents.
+    """
     tensors = {k: v.detach().contiguous().clone() for k, v in module.state_dict().items()}
     return save(tensors, metadata=metadata)
 

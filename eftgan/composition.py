@@ -87,6 +87,7 @@ def composition_key(fractions: Mapping[str, float], decimals: int = 4) -> str:
 
 
 def n_components(fractions: Mapping[str, float], tol: float = 1e-9) -> int:
+    """Number of elements whose fraction exceeds ``tol`` (2 for a binary, 5 for a quinary)."""
     return sum(1 for v in fractions.values() if v > tol)
 
 

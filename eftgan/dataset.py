@@ -111,6 +111,11 @@ class Entry:
         return composition_key(self.name_fractions or self.fractions, decimals=3)
 
     def target_vector(self) -> np.ndarray:
+        """Targets in the order of :data:`TARGETS` (eV/atom, eV/atom, μB/atom, Å³/atom).
+
+        Returns:
+            Array of shape ``(len(TARGETS),)``, NaN where a target is unknown.
+        """
         return np.array([self.targets.get(k, math.nan) for k in TARGETS], dtype=np.float64)
 
 
@@ -133,19 +138,23 @@ class Dataset:
 
     @property
     def names(self) -> list[str]:
+        """Entry names, in dataset order."""
         return [e.name for e in self.entries]
 
     @property
     def elements(self) -> tuple[str, ...]:
+        """Symbols of the elements present in any structure, sorted by atomic number."""
         from eftgan.elements import element
 
         found = {el for e in self.entries for el in e.fractions}
         return tuple(sorted(found, key=lambda s: element(s).Z))
 
     def subset(self, indices: Sequence[int]) -> Dataset:
+        """The entries at ``indices`` (in that order), with the same source and data hash."""
         return Dataset([self.entries[i] for i in indices], self.source, self.data_hash)
 
     def without(self, names: set[str]) -> Dataset:
+        """The entries whose names are not in ``names``, with the same source and data hash."""
         return Dataset(
             [e for e in self.entries if e.name not in names], self.source, self.data_hash
         )

@@ -52,10 +52,12 @@ class ShiftedSoftplus(nn.Module):
     """softplus(x) - log 2: smooth, zero at zero (SchNet's activation)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``softplus(x) - log 2`` elementwise, same shape as ``x``."""
         return nn.functional.softplus(x) - math.log(2.0)
 
 
 def mlp(n_in: int, n_hidden: int, n_out: int) -> nn.Sequential:
+    """Two-layer perceptron: Linear(n_in, n_hidden), shifted softplus, Linear(n_hidden, n_out)."""
     return nn.Sequential(nn.Linear(n_in, n_hidden), ShiftedSoftplus(), nn.Linear(n_hidden, n_out))
 
 
@@ -70,6 +72,7 @@ class GaussianBasis(nn.Module):
         self.gamma = 0.5 / float(cutoff / (n_rbf - 1)) ** 2
 
     def forward(self, d: torch.Tensor) -> torch.Tensor:
+        """Gaussians of distances ``d`` (Å, shape (N,)) around each centre; shape (N, n_rbf)."""
         return torch.exp(-self.gamma * (d[:, None] - self.centers[None, :]) ** 2)
 
 
@@ -123,6 +126,19 @@ class CFConv(nn.Module):
         grid_envelope: torch.Tensor,
         interp: FilterTable,
     ) -> torch.Tensor:
+        """One message-passing step on the atom graph.
+
+        Args:
+            x: atom features, shape (n, H).
+            edge_index: source and destination atom of each edge, shape (2, E).
+            grid_basis: Gaussian basis on the filter grid, shape (GRID_POINTS, n_rbf).
+            grid_envelope: cutoff envelope on the filter grid, shape (GRID_POINTS, 1).
+            interp: interpolation of the grid onto the edge lengths.
+
+        Returns:
+            Updated atom features ``x + update(Σ_src W(d) · lin_in(x_src) / avg_neighbors)``,
+            shape (n, H).
+        """
         src, dst = edge_index
         w = interp(self.filter(grid_basis) * grid_envelope)
         msg = self.lin_in(x).index_select(0, src) * w
@@ -145,6 +161,19 @@ class ElementalConv(nn.Module):
         n_struct: int,
         phase_h: torch.Tensor,
     ) -> torch.Tensor:
+        """One elemental convolution.
+
+        Args:
+            e: element-node features, shape (K, H).
+            frac: atomic fraction of each node's element in its structure, shape (K,).
+            elem_struct: structure index of each node, shape (K,).
+            n_struct: number of structures B in the batch.
+            phase_h: phase and cell-volume embedding of each structure, shape (B, H).
+
+        Returns:
+            Updated features, shape (K, H): ``e + MLP([e, Σ_k c_k e_k, phase_h])`` over the
+            nodes of the same structure.
+        """
         ctx = torch.zeros(n_struct, e.shape[1], dtype=e.dtype, device=e.device)
         ctx.index_add_(0, elem_struct, e * frac[:, None])
         return e + self.mlp(
@@ -242,4 +271,10 @@ class ECNet(nn.Module):
         return out.index_add_(0, nodes.structure, per_elem * nodes.fraction[:, None])
 
     def to_physical(self, y: torch.Tensor) -> torch.Tensor:
+        """Undo the target standardisation: ``y * target_std + target_mean``.
+
+        Returns:
+            Predictions in physical units (eV/atom for energies, μB/atom for the moment,
+            Å³/atom for the volume), same shape as ``y``.
+        """
         return y * self.target_std + self.target_mean

@@ -110,12 +110,14 @@ class ElementDescriptors:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict (ionization energies as a list)."""
         d = dict(self.__dict__)
         d["ionization_energies_ev"] = list(self.ionization_energies_ev)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ElementDescriptors:
+        """Inverse of :meth:`as_dict` (the ionization energies become a tuple again)."""
         d = dict(d)
         d["ionization_energies_ev"] = tuple(d["ionization_energies_ev"])
         return cls(**d)
@@ -218,6 +220,7 @@ class EmbeddingTable:
 
     @property
     def dim(self) -> int:
+        """Length of each element vector."""
         return int(self.vectors.shape[1])
 
     def __contains__(self, symbol: object) -> bool:
@@ -234,9 +237,14 @@ class EmbeddingTable:
         return self.vectors[self.elements.index(sym)].copy()
 
     def matrix(self, symbols: Iterable[str]) -> np.ndarray:
+        """Vectors of ``symbols`` stacked in that order, shape ``(len(symbols), dim)``.
+
+        Raises :class:`UnknownElementError` for a symbol the table lacks.
+        """
         return np.stack([self.vector(s) for s in symbols])
 
     def as_dict(self) -> dict[str, Any]:
+        """The table as a JSON-ready dict, with its format version (read by :meth:`from_dict`)."""
         return {
             "format_version": TABLE_FORMAT_VERSION,
             "name": self.name,
@@ -248,6 +256,10 @@ class EmbeddingTable:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EmbeddingTable:
+        """Build a table from :meth:`as_dict` output.
+
+        Raises :class:`UserError` for another format version or a missing key.
+        """
         if d.get("format_version") != TABLE_FORMAT_VERSION:
             raise UserError(
                 f"embedding table format {d.get('format_version')!r} is not readable by this "
@@ -272,6 +284,11 @@ class EmbeddingTable:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> EmbeddingTable:
+        """Read a table written by :meth:`save`.
+
+        Raises :class:`UserError` for a missing file, invalid JSON, another format version
+        or a missing key.
+        """
         path = Path(path)
         try:
             d = json.loads(path.read_text())

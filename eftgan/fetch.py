@@ -25,6 +25,7 @@ DATA_FOLDER = "HEA_Data"
 
 
 def dataset_dir() -> Path:
+    """Default download folder of the DFT data: ``<eftgan_home>/datasets/ecnet-hea``."""
     return eftgan_home() / "datasets" / "ecnet-hea"
 
 

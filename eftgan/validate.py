@@ -49,6 +49,7 @@ class Flag:
     reason: str
 
     def as_dict(self) -> dict[str, str]:
+        """The flag as ``{"structure": ..., "check": ..., "reason": ...}``."""
         return asdict(self)
 
 
@@ -198,4 +199,5 @@ def validate(dataset: Dataset) -> list[Flag]:
 
 
 def flagged_names(flags: list[Flag]) -> set[str]:
+    """Names of the entries with at least one flag."""
     return {f.structure for f in flags}
