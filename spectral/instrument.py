@@ -103,7 +103,7 @@ INSTRUMENTS: dict[str, Instrument] = {
         dark_offset=300.0,
     ),
 }
-#: Preset names given up, and their names now (model folders may still record the old one).
+#: Retired preset names -> current name (model folders may record a retired one).
 RENAMED_INSTRUMENTS = {"seed": "saca2021"}
 
 

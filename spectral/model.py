@@ -46,7 +46,7 @@ from eftgan.settings import JSONSettings
 
 #: The network variants of :meth:`SACAConfig.variant`.
 VARIANTS = ("compact", "paper", "wide")
-#: Variant names given up, and their names now.
+#: Retired variant names -> current name (a one-line error points from one to the other).
 RENAMED_VARIANTS = {"seed": "paper"}
 
 
