@@ -1,4 +1,5 @@
-"""Model folders: the one way a run ends (write_finished_run) and the one loader (load)."""
+"""Model folders: the one way a run ends (write_finished_run), the one loader (load), and
+half-precision copies (half_precision_copy)."""
 
 from __future__ import annotations
 
@@ -201,3 +202,32 @@ def test_a_typed_loader_turns_a_config_lacking_a_key_into_one_line(
     with pytest.raises(CheckpointError, match=f"do not make a {kind} model") as err:
         getattr(importlib.import_module(module), name)(folder)
     assert "\n" not in str(err.value)
+
+
+def test_half_precision_copy_halves_the_weights_and_keeps_the_record(tmp_path: Path) -> None:
+    import torch
+
+    from eftgan.checkpoint import half_precision_copy, write_model_folder
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32))
+    net(torch.randn(8, 64))  # batch-norm statistics and a step counter
+    src = write_model_folder(tmp_path / "src", net, kind="toy", model_config={}, card="# toy\n")
+    (src / "history.csv").write_text("epoch,loss\n1,0.5\n")
+    dst = half_precision_copy(src, tmp_path / "half", kind="toy")
+    cfg, state = read_model_folder(dst, kind="toy")  # the new hash checks out
+    assert cfg["weights"]["dtype"] == "float16"
+    src_cfg = json.loads((src / "config.json").read_text())
+    assert cfg["weights"]["float32_sha256"] == src_cfg["weights"]["sha256"]
+    size = {p: (p / "weights.safetensors").stat().st_size for p in (src, dst)}
+    assert size[dst] < 0.6 * size[src]
+    assert state["0.weight"].dtype == torch.float16
+    assert state["1.num_batches_tracked"].dtype == torch.int64  # integers are kept
+    back = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32))
+    back.load_state_dict(state)  # read back into float32
+    for k, v in net.state_dict().items():
+        assert torch.allclose(back.state_dict()[k].double(), v.double(), rtol=1e-3, atol=1e-7), k
+    assert "float16" in (dst / "card.md").read_text()
+    assert (dst / "history.csv").read_text() == (src / "history.csv").read_text()
+    with pytest.raises(CheckpointError, match="exists"):
+        half_precision_copy(src, dst, kind="toy")

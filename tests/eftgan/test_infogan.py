@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
-import pytest
 import torch
 
-from eftgan.augment import augmented_fit, fit_property_mlp, random_compositions
 from eftgan.infogan import Discriminator, GANConfig, Generator, q_mae, sample_features, train_gan
-
-ELS = ("Fe", "Ni", "Co", "Cr")
-REPO = Path(__file__).resolve().parents[2]
-
-
-def toy(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Features that depend on the slot and on the composition, with a little noise."""
-    rng = np.random.default_rng(seed)
-    c = torch.from_numpy(random_compositions(n, 4, [0, 1, 2, 3], rng, 2, 4))
-    w = torch.from_numpy(np.random.default_rng(99).normal(size=(4, 4, 6)).astype(np.float32))
-    f = torch.einsum("bs,sth->bth", c, w) + torch.arange(4.0)[None, :, None] * 0.5
-    f = (f + 0.05 * torch.randn(f.shape, generator=torch.Generator().manual_seed(seed))) * (c > 0)[
-        :, :, None
-    ]
-    phase = torch.from_numpy(rng.integers(0, 2, n)).long()
-    return f, c, phase
+from tests.conftest import ELS
+from tests.eftgan.conftest import toy
 
 
 def recon_error(g: Generator, f: torch.Tensor, c: torch.Tensor, ph: torch.Tensor) -> float:
@@ -62,81 +41,3 @@ def test_q_network_recovers_compositions_on_held_out_samples() -> None:
     with torch.no_grad():
         mae = q_mae(d(f_test, c_test, ph_test)[1], c_test)
     assert mae < 0.06 and mae < 0.5 * mae0
-
-
-def test_property_mlp_and_augmentation_run_and_fit() -> None:
-    f, c, ph = toy(200, 3)
-    # targets the composition-weighted read-out can represent: sum_k c_k g(f_k)
-    y = torch.stack([(c * f.sum(2)).sum(1), (c * torch.arange(4.0)).sum(1)], dim=1)
-    y = (y - y.mean(0)) / y.std(0)
-    m = fit_property_mlp(f, c, ph, y, seed=0)
-    with torch.no_grad():
-        assert float(((m(f, c, ph) - y) ** 2).mean()) < 0.05
-    cfg = GANConfig(elements=ELS, feature_dim=6, hidden=32, noise_dim=4)
-    g = Generator(cfg)
-    m2 = augmented_fit(g, f, c, ph, y, rounds=1, n_aug=50, seed=0)
-    with torch.no_grad():
-        assert torch.isfinite(m2(f, c, ph)).all()
-
-
-def test_eftgan_train_config_round_trips_through_json() -> None:
-    import json
-
-    from eftgan.pipeline import EFTGANTrainConfig
-
-    cfg = EFTGANTrainConfig(seed=3, gan_steps=120, rounds=2, n_aug=50, gen_draws=4, gan_lr=1e-3)
-    back = EFTGANTrainConfig.from_dict(json.loads(json.dumps(cfg.as_dict())))
-    assert back == cfg
-    assert "checkpoint_every" not in cfg.fingerprint()
-
-
-KILL_EFTGAN = """
-import os, signal, sys
-from eftgan.dataset import load_dataset
-from eftgan.model import load_model
-from eftgan.pipeline import EFTGANTrainConfig, train_eftgan
-from eftgan.runstate import RunState
-real_save = RunState.save
-def save_then_die(self, scalars, **tensors):
-    real_save(self, scalars, **tensors)
-    if scalars["step"] == int(sys.argv[4]):
-        os.kill(os.getpid(), signal.SIGKILL)
-RunState.save = save_then_die
-ds = load_dataset(sys.argv[2])
-cfg = EFTGANTrainConfig(seed=2, gan_steps=60, checkpoint_every=20)
-train_eftgan(load_model(sys.argv[1]), ds, sys.argv[3], cfg, progress=False,
-             train_names=[e.name for e in ds])
-"""
-
-
-@pytest.mark.slow
-def test_killed_eftgan_training_resumes_bit_identically(tiny_model, tiny_dft, tmp_path) -> None:
-    from safetensors.torch import load_file
-
-    from eftgan.dataset import load_dataset
-    from eftgan.errors import UserError
-    from eftgan.model import load_model
-    from eftgan.pipeline import EFTGANTrainConfig, train_eftgan
-
-    ecnet, ds = load_model(tiny_model), load_dataset(tiny_dft)
-    names = [e.name for e in ds]  # the tiny ECNet's split is too small: use every entry
-    cfg = EFTGANTrainConfig(seed=2, gan_steps=60, checkpoint_every=20)
-    out = tmp_path / "cut"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    args = [str(tiny_model), str(tiny_dft), str(out), "20"]  # killed after the first checkpoint
-    proc = subprocess.run([sys.executable, "-c", KILL_EFTGAN, *args], env=env, check=False)
-    assert proc.returncode == -9, "the training process should have been killed"
-    assert (out / "state.safetensors").is_file() and not (out / "config.json").exists()
-    with pytest.raises(UserError, match="other settings"):
-        train_eftgan(ecnet, ds, out, cfg, progress=False, train_names=names, gan_steps=80)
-    m = train_eftgan(ecnet, ds, out, cfg, progress=False, train_names=names)
-    assert m["resumed_from_step"] == 20
-    assert not (out / "state.safetensors").exists()
-    full = tmp_path / "full"
-    train_eftgan(ecnet, ds, full, cfg, progress=False, train_names=names, checkpoint_every=25)
-    a, b = load_file(full / "weights.safetensors"), load_file(out / "weights.safetensors")
-    assert a.keys() == b.keys()
-    assert all(torch.equal(a[k], b[k]) for k in a)
-    assert (full / "history.csv").read_text() == (out / "history.csv").read_text()
-    assert (out / "history.csv").read_text().splitlines()[0] == "step,d_loss,g_loss,q_loss"
-    assert (out / "loss.png").is_file()

@@ -1,4 +1,4 @@
-"""Training, model folders and resuming after a kill."""
+"""eftgan.train: the model folder a run writes, resuming after a kill, refusing to overwrite."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-from eftgan.checkpoint import read_model_folder
-from eftgan.errors import CheckpointError, UserError
-from eftgan.model import load_model
+from eftgan.errors import UserError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,48 +37,6 @@ def test_model_folder_has_config_weights_card_and_no_pickle(tiny_model: Path) ->
     record = json.loads((tiny_model / "training.json").read_text())
     assert record["seed"] == 1 and set(record["split"]) == {"method", "train", "validation", "test"}
     assert set(record["versions"]) >= {"torch", "pymatgen", "numpy"}
-
-
-def test_model_loads_offline_and_predicts(tiny_model: Path, tiny_dft: Path) -> None:
-    from eftgan.dataset import load_dataset
-
-    model = load_model(tiny_model)
-    ds = load_dataset(tiny_dft)
-    rows = model.predict_structures([e.structure for e in ds], names=ds.names)
-    assert len(rows) == len(ds)
-    v0 = np.array([r["v0_a3_per_atom"] for r in rows])
-    assert np.isfinite(v0).all() and (v0 > 5).all() and (v0 < 20).all()
-    assert all(r["phase_source"] == "file name" for r in rows)
-    feats = model.element_features([ds[0].structure], phase="fcc")[0]
-    assert set(feats) == {"Fe", "Ni"}
-
-
-def test_tampered_weights_are_refused(tiny_model: Path, tmp_path: Path) -> None:
-    import shutil
-
-    bad = tmp_path / "bad"
-    shutil.copytree(tiny_model, bad)
-    w = load_file(bad / "weights.safetensors")
-    w["embedding.weight"] += 1.0
-    from safetensors.torch import save_file
-
-    save_file(w, bad / "weights.safetensors")
-    with pytest.raises(CheckpointError, match="modified or damaged"):
-        load_model(bad)
-
-
-def test_other_format_version_is_refused(tiny_model: Path, tmp_path: Path) -> None:
-    import shutil
-
-    old = tmp_path / "old"
-    shutil.copytree(tiny_model, old)
-    cfg = json.loads((old / "config.json").read_text())
-    cfg["format_version"] = 0
-    (old / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(CheckpointError, match="model format 0"):
-        read_model_folder(old, "ecnet")
-    with pytest.raises(CheckpointError, match="does not exist"):
-        load_model(tmp_path / "missing")
 
 
 def test_refuses_to_overwrite_a_finished_model(tiny_model: Path, tiny_dft: Path) -> None:
@@ -159,32 +115,3 @@ def test_a_run_with_other_settings_is_not_silently_resumed(tiny_dft: Path, tmp_p
         Trainer(
             ds, out, mc, TrainConfig(seed=1, max_epochs=3, split=(0.6, 0.2, 0.2)), progress=False
         ).run()
-
-
-def test_half_precision_copy_halves_the_weights_and_keeps_the_record(tmp_path: Path) -> None:
-    import torch
-
-    from eftgan.checkpoint import half_precision_copy, write_model_folder
-
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32))
-    net(torch.randn(8, 64))  # batch-norm statistics and a step counter
-    src = write_model_folder(tmp_path / "src", net, kind="toy", model_config={}, card="# toy\n")
-    (src / "history.csv").write_text("epoch,loss\n1,0.5\n")
-    dst = half_precision_copy(src, tmp_path / "half", kind="toy")
-    cfg, state = read_model_folder(dst, kind="toy")  # the new hash checks out
-    assert cfg["weights"]["dtype"] == "float16"
-    src_cfg = json.loads((src / "config.json").read_text())
-    assert cfg["weights"]["float32_sha256"] == src_cfg["weights"]["sha256"]
-    size = {p: (p / "weights.safetensors").stat().st_size for p in (src, dst)}
-    assert size[dst] < 0.6 * size[src]
-    assert state["0.weight"].dtype == torch.float16
-    assert state["1.num_batches_tracked"].dtype == torch.int64  # integers are kept
-    back = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.BatchNorm1d(32))
-    back.load_state_dict(state)  # read back into float32
-    for k, v in net.state_dict().items():
-        assert torch.allclose(back.state_dict()[k].double(), v.double(), rtol=1e-3, atol=1e-7), k
-    assert "float16" in (dst / "card.md").read_text()
-    assert (dst / "history.csv").read_text() == (src / "history.csv").read_text()
-    with pytest.raises(CheckpointError, match="exists"):
-        half_precision_copy(src, dst, kind="toy")
