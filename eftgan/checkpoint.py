@@ -19,10 +19,10 @@ import json
 import math
 import os
 import platform
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors.torch import save
@@ -31,6 +31,7 @@ from eftgan.errors import CheckpointError, UserError
 from eftgan.files import atomic_write_bytes, atomic_write_text, staged_dir
 
 FORMAT_VERSION = 1
+M = TypeVar("M", bound=torch.nn.Module)
 WEIGHTS_FILE = "weights.safetensors"
 CONFIG_FILE = "config.json"
 
@@ -211,14 +212,48 @@ def building(folder: str | os.PathLike[str], kind: str) -> Iterator[None]:
     """
     try:
         yield
-    except UserError:
+    except CheckpointError:
         raise
+    except UserError as exc:  # a setting the config records is refused: name the folder
+        raise CheckpointError(f"{folder}: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
         raise CheckpointError(
             f"{folder}: its {CONFIG_FILE} and weights do not make a {kind} model ({reason}); "
             "the folder is damaged or was written by another eftgan: restore it or retrain"
         ) from None
+
+
+def load_weights(
+    make: Callable[[], M],
+    state: dict[str, torch.Tensor],
+    folder: str | os.PathLike[str],
+    prefix: str = "",
+) -> M:
+    """Build the network ``make()`` describes and load ``state`` (its entries under ``prefix.``,
+    or all of them) into it.
+
+    The architecture is first built on PyTorch's meta device, where tensors have shapes but no
+    storage, and its parameter shapes are compared with the weights': a ``config.json`` that
+    records another (or an absurdly large) architecture is refused at no cost in memory or
+    time, as a one-line :class:`CheckpointError`, before the real network is allocated.
+    """
+    if prefix:
+        state = {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
+    with torch.device("meta"):
+        probe = make()
+    want = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if want != got:
+        diff = sorted(set(want.items()) ^ set(got.items()))[:2]
+        raise CheckpointError(
+            f"{folder}: the weights do not fit the architecture its {CONFIG_FILE} records "
+            f"(first differences: {diff}); the folder is damaged or was written by another "
+            "eftgan: restore it or retrain"
+        )
+    module = make()
+    module.load_state_dict(state)
+    return module
 
 
 def half_precision_copy(
@@ -309,6 +344,7 @@ __all__ = [
     "half_precision_copy",
     "history_csv",
     "load",
+    "load_weights",
     "package_versions",
     "read_kind",
     "read_model_folder",

@@ -302,6 +302,8 @@ def read_structure_frames(path: str | os.PathLike[str]) -> list[tuple[str, Any]]
         structures = [AseAtomsAdaptor.get_structure(a) for a in frames]
     except Exception as exc:  # ASE and pymatgen raise many types for bad files
         raise UserError(f"cannot read {path} as extxyz ({_reason(exc)})") from None
+    if not structures:
+        raise UserError(f"{path} holds no structure; give an extxyz file with at least one frame")
     out = []
     for i, (atoms, s) in enumerate(zip(frames, structures, strict=True)):
         default = f"{path.name}:{i}" if len(frames) > 1 else path.name

@@ -27,6 +27,7 @@ from torch_geometric.data import Batch
 
 from eftgan.dataset import PHASES, TARGETS
 from eftgan.elements import descriptor_matrix
+from eftgan.errors import UserError
 from eftgan.graphs import DEFAULT_CUTOFF
 from eftgan.settings import JSONSettings
 
@@ -46,6 +47,13 @@ class ECNetConfig(JSONSettings):
     avg_neighbors: float = 30.0
     target_mean: list[float] = field(default_factory=lambda: [0.0] * len(TARGETS))
     target_std: list[float] = field(default_factory=lambda: [1.0] * len(TARGETS))
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "n_rbf", "n_interactions", "n_elemental"):
+            value = getattr(self, name)
+            limit = 4096 if name in ("hidden", "n_rbf") else 32
+            if not isinstance(value, int) or not 1 <= value <= limit:
+                raise UserError(f"ECNet {name} must be an integer from 1 to {limit}, not {value!r}")
 
 
 class ShiftedSoftplus(nn.Module):

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from eftgan.augment import PropertyMLP
-from eftgan.checkpoint import building, read_model_folder
+from eftgan.checkpoint import building, load_weights, read_model_folder
 from eftgan.composition import (
     CompositionLike,
     check_elements,
@@ -86,14 +86,15 @@ class Screener:
         self.config = config
         self.state = state
         self.cfg = GANConfig.from_dict(m["gan"])
-        self.g = Generator(self.cfg)
-        self.mlp = PropertyMLP(
-            self.cfg.feature_dim, len(m["targets"]), len(self.cfg.phases), m["mlp_hidden"]
-        )
-        self.g.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
-        self.mlp.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("mlp.")})
-        self.g.eval()
-        self.mlp.eval()
+        where = folder or "the EFTGAN model"
+        self.g = load_weights(lambda: Generator(self.cfg), state, where, "g").eval()
+        n_targets, n_phases = len(m["targets"]), len(self.cfg.phases)
+        self.mlp = load_weights(
+            lambda: PropertyMLP(self.cfg.feature_dim, n_targets, n_phases, m["mlp_hidden"]),
+            state,
+            where,
+            "mlp",
+        ).eval()
         self.targets: list[str] = list(m["targets"])
         self.y_mean = torch.tensor(m["target_mean"])
         self.y_std = torch.tensor(m["target_std"])

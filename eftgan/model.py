@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch
 
-from eftgan.checkpoint import building, read_model_folder
+from eftgan.checkpoint import building, load_weights, read_model_folder
 from eftgan.dataset import PHASES, phase_from_name
 from eftgan.ecnet import ECNet, ECNetConfig
 from eftgan.errors import CheckpointError, UserError
@@ -67,8 +67,8 @@ class ECNetModel:
         """Load a checked ECNet model folder (a :class:`CheckpointError` if it does not fit)."""
         config, state = read_model_folder(folder, kind="ecnet")
         with building(folder, "ecnet"):
-            net = ECNet(ECNetConfig.from_dict(config["model"]))
-            net.load_state_dict(state, strict=True)
+            mc = ECNetConfig.from_dict(config["model"])
+            net = load_weights(lambda: ECNet(mc), state, folder)
         return cls(net, config, Path(folder))
 
     @property

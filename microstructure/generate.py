@@ -34,14 +34,14 @@ def load_generator(
     contents of a conditional model). Raises :class:`eftgan.errors.CheckpointError` for a
     folder that is not a DCGAN model or whose weights do not fit its configuration.
     """
-    from eftgan.checkpoint import building, read_model_folder
+    from eftgan.checkpoint import building, load_weights, read_model_folder
     from eftgan.paths import default_model_dir
 
     folder = Path(folder) if folder is not None else default_model_dir("dcgan")
     config, state = read_model_folder(folder, kind="dcgan")
     with building(folder, "dcgan"):
-        g = Generator(DCGANConfig.from_dict(config["model"]["dcgan"]))
-        g.load_state_dict({k[2:]: v for k, v in state.items() if k.startswith("g.")})
+        cfg = DCGANConfig.from_dict(config["model"]["dcgan"])
+        g = load_weights(lambda: Generator(cfg), state, folder, "g")
     return g.eval(), config
 
 

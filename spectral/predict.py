@@ -43,7 +43,7 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
         eftgan.errors.CheckpointError: a missing or damaged folder, or weights that do not
             fit the recorded architecture.
     """
-    from eftgan.checkpoint import building, read_model_folder
+    from eftgan.checkpoint import building, load_weights, read_model_folder
     from eftgan.paths import default_model_dir
 
     folder = Path(folder) if folder is not None else default_model_dir("saca")
@@ -51,8 +51,8 @@ def load_saca(folder: Path | str | None = None) -> tuple[SACA, dict[str, Any]]:
     with building(folder, "saca"):
         model_cfg = config["model"]
         model_cfg["instrument"] = current_instrument_name(model_cfg.get("instrument", "saca2021"))
-        model = SACA(SACAConfig.from_dict(model_cfg["saca"]))
-        model.load_state_dict(state)
+        cfg = SACAConfig.from_dict(model_cfg["saca"])
+        model = load_weights(lambda: SACA(cfg), state, folder)
     return model.eval(), config
 
 

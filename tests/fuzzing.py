@@ -46,6 +46,19 @@ def _alarm(signum: int, frame: Any) -> None:
     raise CaseTimeout
 
 
+def _timed(call: Callable[[], Any]) -> Any:
+    """``call()``, interrupted by :class:`CaseTimeout` after :data:`CASE_LIMIT_S` in a
+    collecting run (the timer covers the reader alone, not the checks of its result)."""
+    if not COLLECT:
+        return call()
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, CASE_LIMIT_S)
+    try:
+        return call()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 #: Per reader: ``cases`` (inputs tried), ``results`` (valid results returned), ``user_errors``,
 #: ``failures`` and up to five ``examples`` of failures (exception and input summary).
 STATS: dict[str, dict[str, Any]] = {}
@@ -245,11 +258,8 @@ def check_reader(
     before = listing(folder) if folder is not None else None
     result = None
     start = time.perf_counter()
-    if COLLECT:
-        signal.signal(signal.SIGALRM, _alarm)
-        signal.setitimer(signal.ITIMER_REAL, CASE_LIMIT_S)
     try:
-        result = call()
+        result = _timed(call)
     except CaseTimeout as exc:
         _fail(reader, f"a case took over {CASE_LIMIT_S:g} s", note, exc)
     except UserError as exc:
@@ -265,9 +275,6 @@ def check_reader(
             _fail(reader, "invalid result", f"{problem} ({note})")
         else:
             _record(reader, "results")
-    finally:
-        if COLLECT:
-            signal.setitimer(signal.ITIMER_REAL, 0)
     seconds = time.perf_counter() - start
     if seconds > stats.get("slowest_s", 0.0):
         stats["slowest_s"], stats["slowest"] = round(seconds, 3), note[:200]

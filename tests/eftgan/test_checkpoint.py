@@ -231,3 +231,22 @@ def test_half_precision_copy_halves_the_weights_and_keeps_the_record(tmp_path: P
     assert (dst / "history.csv").read_text() == (src / "history.csv").read_text()
     with pytest.raises(CheckpointError, match="exists"):
         half_precision_copy(src, dst, kind="toy")
+
+
+@pytest.mark.parametrize(("key", "value"), [("hidden", 4000), ("n_interactions", 10**6)])
+def test_a_config_claiming_a_huge_architecture_is_refused_before_it_is_built(
+    tmp_path: Path, key: str, value: int
+) -> None:
+    """Shapes are compared on the meta device and layer counts bounded, so a damaged config
+    never allocates (4000 hidden units) or builds (a million layers) the network."""
+    import shutil
+
+    folder = tmp_path / "ecnet"
+    shutil.copytree(default_model_dir("ecnet"), folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["model"][key] = value
+    (folder / "config.json").write_text(json.dumps(config))
+    match = "weights do not fit the architecture" if key == "hidden" else "from 1 to 32"
+    with pytest.raises(CheckpointError, match=match) as err:
+        load(folder)
+    assert "\n" not in str(err.value)

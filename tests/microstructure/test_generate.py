@@ -44,7 +44,7 @@ def test_load_generator_refuses_other_folders(tmp_path: Path) -> None:
     cfg = json.loads((bad / "config.json").read_text())
     cfg["model"]["dcgan"]["ngf"] = 16
     (bad / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(CheckpointError, match="do not make a dcgan model"):
+    with pytest.raises(CheckpointError, match="weights do not fit the architecture"):
         load_generator(bad)
 
 
