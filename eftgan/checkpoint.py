@@ -216,7 +216,15 @@ def building(folder: str | os.PathLike[str], kind: str) -> Iterator[None]:
         raise
     except UserError as exc:  # a setting the config records is refused: name the folder
         raise CheckpointError(f"{folder}: {exc}") from None
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        IndexError,
+        AttributeError,
+        RuntimeError,
+        ArithmeticError,
+    ) as exc:
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:160]
         raise CheckpointError(
             f"{folder}: its {CONFIG_FILE} and weights do not make a {kind} model ({reason}); "

@@ -49,6 +49,8 @@ class ECNetConfig(JSONSettings):
     target_std: list[float] = field(default_factory=lambda: [1.0] * len(TARGETS))
 
     def __post_init__(self) -> None:
+        if not isinstance(self.cutoff, (int, float)) or not 0.5 <= self.cutoff <= 20.0:
+            raise UserError(f"ECNet cutoff must be 0.5-20 Å, not {self.cutoff!r}")
         for name in ("hidden", "n_rbf", "n_interactions", "n_elemental"):
             value = getattr(self, name)
             limit = 4096 if name in ("hidden", "n_rbf") else 32

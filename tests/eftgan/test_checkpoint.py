@@ -233,7 +233,9 @@ def test_half_precision_copy_halves_the_weights_and_keeps_the_record(tmp_path: P
         half_precision_copy(src, dst, kind="toy")
 
 
-@pytest.mark.parametrize(("key", "value"), [("hidden", 4000), ("n_interactions", 10**6)])
+@pytest.mark.parametrize(
+    ("key", "value"), [("hidden", 4000), ("n_interactions", 10**6), ("cutoff", 1e-300)]
+)
 def test_a_config_claiming_a_huge_architecture_is_refused_before_it_is_built(
     tmp_path: Path, key: str, value: int
 ) -> None:
@@ -246,7 +248,11 @@ def test_a_config_claiming_a_huge_architecture_is_refused_before_it_is_built(
     config = json.loads((folder / "config.json").read_text())
     config["model"][key] = value
     (folder / "config.json").write_text(json.dumps(config))
-    match = "weights do not fit the architecture" if key == "hidden" else "from 1 to 32"
-    with pytest.raises(CheckpointError, match=match) as err:
+    expected = {
+        "hidden": "weights do not fit",
+        "n_interactions": "from 1 to 32",
+        "cutoff": "0.5-20",
+    }
+    with pytest.raises(CheckpointError, match=expected[key]) as err:
         load(folder)
     assert "\n" not in str(err.value)
