@@ -65,9 +65,15 @@ def history_csv(history: list[dict[str, Any]]) -> str:
     cols: list[str] = []
     for row in history:
         cols += [k for k in row if k not in cols]
-    fmt = lambda v: "" if v is None else f"{v:.8g}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = [",".join(cols)] + [",".join(fmt(row.get(c)) for c in cols) for row in history]
+    lines = [",".join(cols)] + [",".join(_csv_value(row.get(c)) for c in cols) for row in history]
     return "\n".join(lines) + "\n"
+
+
+def _csv_value(v: Any) -> str:
+    """A history value as CSV text: floats to 8 significant digits, missing ones empty."""
+    if v is None:
+        return ""
+    return f"{v:.8g}" if isinstance(v, float) else str(v)
 
 
 def state_dict_bytes(module: torch.nn.Module, metadata: dict[str, str] | None = None) -> bytes:
