@@ -8,8 +8,28 @@ Readers (all return a :class:`Dataset`):
 * VASP outputs (``vasprun.xml``, with ``OUTCAR`` beside it for the magnetisation), through
   pymatgen (:func:`read_vasp`).
 
-Targets, units in the names: ``eform_ev_per_atom``, ``emix_ev_per_atom``, ``ms_mub_per_atom``,
-``v0_a3_per_atom``. A missing target is NaN and is masked out of training.
+Targets, units in the names (the EFTGAN paper's five, and the volume):
+
+``etot_ev_per_atom``
+    DFT total energy per atom (VASP's zero, so only differences mean anything);
+``eform_ev_per_atom``
+    formation energy, referenced to the pure elements in their ground-state lattice;
+``emix_ev_per_atom``
+    mixing energy, referenced to the pure elements *in the same lattice* (fcc or bcc);
+``ms_mub_per_atom``
+    magnetic moment per atom of a collinear spin-polarised calculation;
+``rmsd_angstrom``
+    local lattice distortion: the root-mean-square displacement of the atoms from the ideal
+    sites of the lattice the relaxation started from, with the homogeneous cell strain and
+    the rigid translation removed. Recomputed from the relaxed cells of the DFT table it
+    matches the label to 0.002 Å (median) wherever the cell kept its lattice; in a cell that
+    left it (a Bain-like shear, see :mod:`eftgan.validate`) the label measures the
+    transformation instead, up to 1.3 Å;
+``v0_a3_per_atom``
+    volume per atom of the relaxed cell. A model that reads the structure reads this back from
+    its input; only a structure-free prediction of it is skill.
+
+A missing target is NaN and is masked out of training.
 """
 
 from __future__ import annotations
@@ -32,9 +52,11 @@ from eftgan.composition import composition_key, parse_composition
 from eftgan.errors import UserError
 
 TARGETS: tuple[str, ...] = (
+    "etot_ev_per_atom",
     "eform_ev_per_atom",
     "emix_ev_per_atom",
     "ms_mub_per_atom",
+    "rmsd_angstrom",
     "v0_a3_per_atom",
 )
 PHASES: tuple[str, ...] = ("fcc", "bcc")
@@ -52,9 +74,10 @@ CSV_OPTIONAL: dict[str, str] = {
     "Etot (eV)": "etot_ev",
     "Ms (emu/g)": "ms_emu_per_g",
     "mb (mub/cell)": "mb_mub_per_cell",
-    "rmsd (\\AA)": "rmsd_angstrom",
     "phase": "phase",
 }
+#: optional labels.csv columns that are targets (NaN where the column is absent)
+CSV_OPTIONAL_TARGETS: dict[str, str] = {"rmsd (\\AA)": "rmsd_angstrom"}
 
 _PHASE_SUFFIX = re.compile(r"_sqs(fcc|bcc)$", re.IGNORECASE)
 
@@ -85,7 +108,7 @@ class Entry:
         structure: the (relaxed) pymatgen ``Structure``.
         phase: ``"fcc"``, ``"bcc"`` or None; the lattice the relaxation started from.
         targets: ``{key: value}`` for :data:`TARGETS`; NaN where unknown.
-        extra: other labels with units in the key (``etot_ev_per_atom``, ``mb_mub_per_cell``…).
+        extra: other labels with units in the key (``etot_ev``, ``mb_mub_per_cell``…).
     """
 
     name: str
@@ -111,7 +134,7 @@ class Entry:
         return composition_key(self.name_fractions or self.fractions, decimals=3)
 
     def target_vector(self) -> np.ndarray:
-        """Targets in the order of :data:`TARGETS` (eV/atom, eV/atom, μB/atom, Å³/atom).
+        """Targets in the order of :data:`TARGETS` (units in their names).
 
         Returns:
             Array of shape ``(len(TARGETS),)``, NaN where a target is unknown.
@@ -378,8 +401,8 @@ def _read_labels(folder: Path, labels: Path, poscar_dir: Path, raw: str) -> Data
         values = {
             key: _float(row.get(col)) for col, key in CSV_COLUMNS.items() if key != "structure"
         }
+        values.update({key: _float(row.get(col)) for col, key in CSV_OPTIONAL_TARGETS.items()})
         extra = {key: _float(row.get(col)) for col, key in CSV_OPTIONAL.items() if key != "phase"}
-        extra["etot_ev_per_atom"] = values.pop("etot_ev_per_atom")
         phase = str(row.get("phase") or "").strip().lower() or phase_from_name(name)
         if phase not in PHASES:
             phase = phase_from_name(name)
@@ -394,8 +417,9 @@ def _read_labels(folder: Path, labels: Path, poscar_dir: Path, raw: str) -> Data
 def read_extxyz(path: str | os.PathLike[str]) -> Dataset:
     """Read an extended-XYZ file; labels come from each frame's ``info`` (keys as TARGETS).
 
-    ``energy`` (total, eV) from the frame's calculator or ``info`` is kept as
-    ``etot_ev_per_atom``; ``phase`` and ``structure`` (a name) are read from ``info`` if present.
+    ``energy`` (total, eV) from the frame's calculator or ``info`` gives
+    ``etot_ev_per_atom`` unless ``info`` names it; ``phase`` and ``structure`` (a name) are
+    read from ``info`` if present.
     """
     from ase.io import read as ase_read
     from pymatgen.io.ase import AseAtomsAdaptor
@@ -432,6 +456,8 @@ def read_extxyz(path: str | os.PathLike[str]) -> Dataset:
         _check_structure(structure, f"{path}, frame {i}")
         if not math.isfinite(targets["v0_a3_per_atom"]):
             targets["v0_a3_per_atom"] = structure.volume / len(structure)
+        if not math.isfinite(targets["etot_ev_per_atom"]):
+            targets["etot_ev_per_atom"] = energy / len(atoms)
         phase = str(info.get("phase", "")).lower() or phase_from_name(name)
         entries.append(
             Entry(
@@ -439,7 +465,6 @@ def read_extxyz(path: str | os.PathLike[str]) -> Dataset:
                 structure=structure,
                 phase=phase if phase in PHASES else None,
                 targets=targets,
-                extra={"etot_ev_per_atom": energy / len(atoms)},
             )
         )
     if not entries:
@@ -484,12 +509,13 @@ def read_vasp(path: str | os.PathLike[str]) -> Dataset:
                 structure=s,
                 phase=phase_from_name(name),
                 targets={
+                    "etot_ev_per_atom": _float(vr.final_energy) / n,
                     "eform_ev_per_atom": math.nan,
                     "emix_ev_per_atom": math.nan,
                     "ms_mub_per_atom": ms,
+                    "rmsd_angstrom": math.nan,
                     "v0_a3_per_atom": s.volume / n,
                 },
-                extra={"etot_ev_per_atom": _float(vr.final_energy) / n},
             )
         )
     return Dataset(entries, str(path), _hash_files(files))

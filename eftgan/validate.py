@@ -90,7 +90,7 @@ def _reference_flags(
         for e in entries
         if e.name not in skip
         and math.isfinite(e.targets.get(target, math.nan))
-        and math.isfinite(e.extra.get("etot_ev_per_atom", math.nan))
+        and math.isfinite(e.targets.get("etot_ev_per_atom", math.nan))
     ]
     if not rows:
         return []
@@ -98,7 +98,7 @@ def _reference_flags(
     if len(rows) < len(els) + 3:
         return []
     x = np.array([[(e.name_fractions or e.fractions).get(k, 0.0) for k in els] for e in rows])
-    y = np.array([e.extra["etot_ev_per_atom"] - e.targets[target] for e in rows])
+    y = np.array([e.targets["etot_ev_per_atom"] - e.targets[target] for e in rows])
     _, resid = _robust_reference_fit(x, y)
     flags = []
     for e, r in zip(rows, resid, strict=True):
@@ -127,7 +127,7 @@ def _volume_mismatch(e: Entry) -> str | None:
 
 def _total_energy_mismatch(e: Entry) -> str | None:
     n = len(e.structure)
-    etot = e.extra.get("etot_ev_per_atom", math.nan)
+    etot = e.targets.get("etot_ev_per_atom", math.nan)
     etot_cell = e.extra.get("etot_ev", math.nan)
     if not (math.isfinite(etot) and math.isfinite(etot_cell)):
         return None

@@ -77,7 +77,7 @@ def test_extxyz_with_energies_round_trips(tiny_dft: Path, tmp_path: Path) -> Non
     for e in list(ds)[:4]:
         atoms = AseAtomsAdaptor.get_atoms(e.structure)
         atoms.info.update({"structure": e.name, "phase": e.phase, **e.targets})
-        atoms.calc = SinglePointCalculator(atoms, energy=e.extra["etot_ev_per_atom"] * len(atoms))
+        atoms.calc = SinglePointCalculator(atoms, energy=e.targets["etot_ev_per_atom"] * len(atoms))
         frames.append(atoms)
     write(tmp_path / "d.extxyz", frames, format="extxyz")
     back = read_extxyz(tmp_path / "d.extxyz")
@@ -85,7 +85,7 @@ def test_extxyz_with_energies_round_trips(tiny_dft: Path, tmp_path: Path) -> Non
     for a, b in zip(back, list(ds)[:4], strict=True):
         assert a.phase == b.phase
         assert a.targets["eform_ev_per_atom"] == pytest.approx(b.targets["eform_ev_per_atom"])
-        assert a.extra["etot_ev_per_atom"] == pytest.approx(b.extra["etot_ev_per_atom"])
+        assert a.targets["etot_ev_per_atom"] == pytest.approx(b.targets["etot_ev_per_atom"])
 
 
 def test_splits_are_seeded_and_keep_both_phases_together(tiny_dft: Path) -> None:
@@ -113,7 +113,7 @@ def test_shared_dataset_reads_completely(shared_dft: Path) -> None:
     y = ds.targets()
     assert np.isfinite(y).all()
     assert {e.phase for e in ds} == {"fcc", "bcc"}
-    assert not math.isnan(ds[0].extra["rmsd_angstrom"])
+    assert not math.isnan(ds[0].targets["rmsd_angstrom"])
 
 
 def test_read_structure_frames_names_each_extxyz_frame_and_refuses_hanging_headers(

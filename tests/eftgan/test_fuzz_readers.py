@@ -174,7 +174,7 @@ def test_non_finite_amounts_and_energies_found_by_fuzzing(tmp_path: Path) -> Non
     (run / "vasprun.xml").write_bytes(
         re.sub(rb" *<scstep>.*?</scstep>\n", b"", VASPRUN, flags=re.S)
     )
-    assert math.isnan(load_dataset(run)[0].extra["etot_ev_per_atom"])  # was inf
+    assert math.isnan(load_dataset(run)[0].targets["etot_ev_per_atom"])  # was inf
 
 
 STRUCTURES = {"POSCAR": POSCAR, "CONTCAR_Fe3Cr.cif": CIF, "frames.extxyz": EXTXYZ}
