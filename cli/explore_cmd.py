@@ -14,8 +14,9 @@ from eftgan_cli.main import echo_table
 CANDIDATE_COLUMNS = [
     "composition",
     "phase",
-    "g_mix_ev_per_atom",
+    "g_ev_per_atom",
     "eform_ev_per_atom",
+    "eform_std",
     "delta_e_bcc_fcc_ev_per_atom",
     "ms_mub_per_atom",
     "a_angstrom",
@@ -26,7 +27,7 @@ CANDIDATE_COLUMNS = [
 @click.option("--elements", required=True, help="Comma-separated elements, e.g. Fe,Ni,Co,Cr,Mn.")
 @click.option("--step", default=0.05, show_default=True, help="Grid step in atomic fraction.")
 @click.option("--phases", default="fcc,bcc", show_default=True)
-@click.option("--temperature", default=1000.0, show_default=True, help="K, for g_mix.")
+@click.option("--temperature", default=1000.0, show_default=True, help="K, for g and g_mix.")
 @click.option("--bounds", default=None, help="Per-element limits, e.g. Mn:0-0.35,Cr:0.1-0.3.")
 @click.option(
     "--out", type=click.Path(path_type=Path), default=Path("eftgan-explore"), show_default=True
@@ -38,7 +39,19 @@ CANDIDATE_COLUMNS = [
     default=None,
     help="EFTGAN model folder (default: shipped).",
 )
-@click.option("--n-z", default=16, show_default=True, help="Generator noise draws per composition.")
+@click.option(
+    "--n-z",
+    type=int,
+    default=None,
+    help="Generator draws per ensemble member [default: 16 per composition in all; 1 per "
+    "member above a million compositions].",
+)
+@click.option(
+    "--csv/--no-csv",
+    "csv",
+    default=None,
+    help="Also write explore.csv [default: for grids up to a million compositions].",
+)
 @click.option("--top", default=10, show_default=True, help="Candidates to print.")
 @click.option("--seed", default=0, show_default=True)
 @click.option(
@@ -56,17 +69,19 @@ def explore(
     bounds: str | None,
     out: Path,
     model_dir: Path | None,
-    n_z: int,
+    n_z: int | None,
+    csv: bool | None,
     top: int,
     seed: int,
     scheduler: str | None,
     no_maps: bool,
     force: bool,
 ) -> None:
-    """Predict Eform, Emix, Ms, V0 and derived quantities over a composition grid.
+    """Predict energies, moment, distortion, volume and their uncertainty over a grid.
 
-    Writes OUT/explore.csv, OUT/explore.parquet, OUT/candidates.csv and PNG maps, and prints
-    the candidates with the lowest free energy of mixing (outside the extrapolation region).
+    Writes OUT/explore.parquet (and explore.csv), OUT/candidates.csv and PNG maps, and prints
+    the candidates of lowest free energy g = Eform - T S_conf, each composition in its more
+    stable phase, outside the extrapolation region.
     """
     from eftgan.explore import Screener, write_explore
     from eftgan.files import refuse_existing
@@ -86,13 +101,15 @@ def explore(
         maps=not no_maps,
         force=force,
         scheduler=scheduler,
+        csv=csv,
     )
     for note in result.notes:
         click.echo(note, err=True)
+    tables = "explore.parquet, explore.csv" if result.csv else "explore.parquet"
     maps = f", {len(result.maps)} maps" if result.maps else ""
     click.echo(
         f"{result.n_compositions} compositions x {len(result.phases)} phases -> "
-        f"{out}/explore.csv, explore.parquet, candidates.csv{maps}"
+        f"{out}/{tables}, candidates.csv{maps}"
     )
-    click.echo(f"lowest g_mix at {temperature:g} K (extrapolation excluded):")
+    click.echo(result.ranking + ":")
     echo_table(result.candidates, CANDIDATE_COLUMNS)

@@ -59,6 +59,15 @@ TARGETS: tuple[str, ...] = (
     "rmsd_angstrom",
     "v0_a3_per_atom",
 )
+#: unit of each target, as written in tables and plots
+TARGET_UNITS: dict[str, str] = {
+    "etot_ev_per_atom": "eV/atom",
+    "eform_ev_per_atom": "eV/atom",
+    "emix_ev_per_atom": "eV/atom",
+    "ms_mub_per_atom": "μB/atom",
+    "rmsd_angstrom": "Å",
+    "v0_a3_per_atom": "Å³/atom",
+}
 PHASES: tuple[str, ...] = ("fcc", "bcc")
 
 #: labels.csv column -> our key. The first block is required.

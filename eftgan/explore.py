@@ -8,29 +8,44 @@
 
 ``screen`` returns one table; ``iter_screen`` streams it in chunks for grids too large to hold;
 ``explore`` (:func:`write_explore`, what ``eftgan explore`` runs) streams a grid into a folder:
-``explore.csv``, ``explore.parquet``, ``candidates.csv`` (the lowest free energies of mixing
-outside the extrapolation region) and the maps of :mod:`eftgan.maps`.
+``explore.parquet`` (and ``explore.csv``), ``candidates.csv`` and the maps of
+:mod:`eftgan.maps`.
 
-For each composition and phase the generator draws ``n_z`` element-feature samples, the
-property MLP reads them, and the mean and spread over the draws are reported. Columns:
+An EFTGAN model folder holds one or several members (a deep ensemble: each member's generator
+learned the features of its own ECNet). For each composition and phase every member's
+generator draws ``n_z`` element-feature samples and its property MLP reads them; the value is
+the mean over all draws of all members and ``<name>_std`` their spread (generator noise and
+disagreement between members), multiplied by the factor that made the spread match the errors
+on validation data (``calibration`` in the folder's config; 1 where none was fitted).
 
-``x_<El>`` atomic fractions; ``phase``; ``eform_ev_per_atom`` and ``eform_std``;
-``emix_ev_per_atom``; ``ms_mub_per_atom`` and ``ms_std``; ``v0_a3_per_atom``;
-``a_angstrom`` cubic lattice constant of that phase (fcc ``(4 V0)^(1/3)``, bcc ``(2 V0)^(1/3)``);
-``delta_e_bcc_fcc_ev_per_atom`` = Eform(bcc) - Eform(fcc) of that composition (negative: bcc
-preferred); ``s_conf_kb_per_atom`` = -sum x ln x; ``g_mix_ev_per_atom`` = Emix - T k_B S_conf at
-the given temperature; ``extrapolation``: true where the composition's total-variation distance
-to the nearest training composition exceeds the model's threshold (the 95th percentile of
-leave-one-out nearest-neighbour distances among the training compositions), or where its
-number of components lies outside the training range (2 to 5 here: pure elements are
-extrapolation), i.e. where the model has no training data of comparable closeness.
+Columns: ``x_<El>`` atomic fractions; ``phase``; each target with its spread
+(``etot_ev_per_atom``/``etot_std``, ``eform_ev_per_atom``/``eform_std``,
+``emix_ev_per_atom``/``emix_std``, ``ms_mub_per_atom``/``ms_std``, ``rmsd_angstrom``/``rmsd_std``,
+``v0_a3_per_atom``/``v0_std``; older models lack some); then
+
+``a_angstrom``
+    cubic lattice constant of that phase (fcc ``(4 V0)^(1/3)``, bcc ``(2 V0)^(1/3)``);
+``delta_e_bcc_fcc_ev_per_atom``
+    Eform(bcc) - Eform(fcc) of that composition (negative: bcc preferred);
+``stable_phase``
+    the phase of lower formation energy at that composition;
+``s_conf_kb_per_atom``
+    ideal configurational entropy ``-sum x ln x``;
+``g_ev_per_atom``
+    ``Eform - T k_B S_conf``: the free energy relative to the pure elements in their
+    ground-state lattices, one reference for fcc and bcc rows, so rows of different phases
+    compare. Candidates are ranked by it;
+``g_mix_ev_per_atom``
+    ``Emix - T k_B S_conf``: relative to the pure elements *in the same lattice* as the row, so
+    it compares compositions within one phase only;
+``extrapolation``
+    true where the composition lies outside the training data *of that phase*
+    (:mod:`eftgan.reach`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import heapq
-import itertools
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -51,32 +66,69 @@ from eftgan.composition import (
     simplex_grid,
 )
 from eftgan.errors import UserError
-from eftgan.files import refuse_existing, staged_dir
+from eftgan.files import atomic_write_text, refuse_existing, staged_dir
 from eftgan.infogan import GANConfig, Generator
 from eftgan.paths import default_model_dir
+from eftgan.reach import PhaseReach, reach_by_phase
 
 K_B_EV = 8.617333262e-5  # eV/K
+#: grids with more compositions than this write Parquet only unless CSV is asked for
+CSV_AUTO_LIMIT = 1_000_000
 
 
-def _columns(elements: Sequence[str]) -> list[str]:
-    return [f"x_{e}" for e in elements] + [
-        "phase",
-        "eform_ev_per_atom",
-        "eform_std",
-        "emix_ev_per_atom",
-        "ms_mub_per_atom",
-        "ms_std",
-        "v0_a3_per_atom",
+def std_column(target: str) -> str:
+    """The spread column of a target: ``eform_ev_per_atom`` -> ``eform_std``."""
+    return f"{target.split('_')[0]}_std"
+
+
+def _columns(elements: Sequence[str], targets: Sequence[str]) -> list[str]:
+    cols = [f"x_{e}" for e in elements] + ["phase"]
+    for t in targets:
+        cols += [t, std_column(t)]
+    return cols + [
         "a_angstrom",
         "delta_e_bcc_fcc_ev_per_atom",
+        "stable_phase",
         "s_conf_kb_per_atom",
+        "g_ev_per_atom",
         "g_mix_ev_per_atom",
         "extrapolation",
     ]
 
 
+class _Member:
+    """One generator + property MLP with its target scaling."""
+
+    def __init__(self, m: dict[str, Any], state: dict[str, torch.Tensor], where: Any, pre: str):
+        self.cfg = GANConfig.from_dict(m["gan"])
+        self.targets: list[str] = list(m["targets"])
+        self.g = load_weights(lambda: Generator(self.cfg), state, where, f"{pre}g").eval()
+        n_t, n_p = len(self.targets), len(self.cfg.phases)
+        self.mlp = load_weights(
+            lambda: PropertyMLP(self.cfg.feature_dim, n_t, n_p, m["mlp_hidden"]),
+            state,
+            where,
+            f"{pre}mlp",
+        ).eval()
+        self.y_mean = torch.tensor(m["target_mean"])
+        self.y_std = torch.tensor(m["target_std"])
+
+    def draws(self, c: torch.Tensor, phase: int, z: torch.Tensor, slots: list[int]):
+        """Physical-unit predictions (B, T) for compositions ``c`` (B, S) and noise ``z``."""
+        ph = torch.full((c.shape[0],), phase, dtype=torch.long)
+        f = self.g(c, ph, z, slots)
+        return self.mlp(f, c[:, slots], ph) * self.y_std + self.y_mean
+
+
+def _member_configs(m: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """``(member config, weight-key prefix)`` of an ensemble folder, or of a single model."""
+    if "members" in m:
+        return [(mm, f"member{k}.") for k, mm in enumerate(m["members"])]
+    return [(m, "")]
+
+
 class Screener:
-    """Generator + property MLP of an EFTGAN model folder, ready to screen compositions."""
+    """The generators and property MLPs of an EFTGAN model folder, ready to screen."""
 
     def __init__(
         self, config: dict[str, Any], state: dict[str, torch.Tensor], folder: Path | None
@@ -84,24 +136,21 @@ class Screener:
         m = config["model"]
         self.folder = folder
         self.config = config
-        self.state = state
-        self.cfg = GANConfig.from_dict(m["gan"])
         where = folder or "the EFTGAN model"
-        self.g = load_weights(lambda: Generator(self.cfg), state, where, "g").eval()
-        n_targets, n_phases = len(m["targets"]), len(self.cfg.phases)
-        self.mlp = load_weights(
-            lambda: PropertyMLP(self.cfg.feature_dim, n_targets, n_phases, m["mlp_hidden"]),
-            state,
-            where,
-            "mlp",
-        ).eval()
-        self.targets: list[str] = list(m["targets"])
-        self.y_mean = torch.tensor(m["target_mean"])
-        self.y_std = torch.tensor(m["target_std"])
-        self.train_c = np.asarray(m["train_compositions"], dtype=np.float32)
-        self.threshold = float(m["extrapolation"]["threshold"])
-        k = (self.train_c > 0).sum(1)
-        self.n_components_range = (int(k.min()), int(k.max()))
+        self.members = [_Member(mm, state, where, pre) for mm, pre in _member_configs(m)]
+        self.cfg = self.members[0].cfg
+        self.targets: list[str] = self.members[0].targets
+        self.calibration: dict[str, dict[str, float]] = m.get("calibration", {}).get("factor", {})
+        self.reach = self._reach(m)
+
+    def _reach(self, m: dict[str, Any]) -> dict[str, PhaseReach]:
+        """Per-phase training compositions of all members (all phases where unrecorded)."""
+        comps, phases = [], []
+        for mm, _ in _member_configs(m):
+            c = np.asarray(mm["train_compositions"], dtype=np.float64)
+            comps.append(c)
+            phases += mm.get("train_phases") or [None] * len(c)
+        return reach_by_phase(np.concatenate(comps), phases, self.cfg.phases)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Screener:
@@ -117,33 +166,28 @@ class Screener:
         return self.cfg.elements
 
     # -- core ---------------------------------------------------------------------------
-    @torch.no_grad()
+    @torch.inference_mode()
     def _properties(
-        self, c: np.ndarray, phase: int, n_z: int, seed: int
+        self, c: np.ndarray, phase: str, n_z: int, seed: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std over ``n_z`` draws, physical units: two arrays (N, T)."""
-        n = c.shape[0]
+        """Mean and calibrated spread over all draws of all members: two arrays (N, T)."""
+        slots = [int(j) for j in np.flatnonzero((c > 0).any(axis=0))]
         ct = torch.from_numpy(c.astype(np.float32)).repeat_interleave(n_z, 0)
-        ph = torch.full((n * n_z,), phase, dtype=torch.long)
         gen = torch.Generator().manual_seed(seed)
-        z = torch.randn(n * n_z, self.cfg.noise_dim, generator=gen)
-        y = self.mlp(self.g(ct, ph, z), ct, ph) * self.y_std + self.y_mean
-        y = y.reshape(n, n_z, -1)
-        return y.mean(1).numpy(), y.std(1).numpy() if n_z > 1 else np.zeros((n, y.shape[2]))
+        p = self.cfg.phases.index(phase)
+        ys = []
+        for member in self.members:
+            z = torch.randn(ct.shape[0], self.cfg.noise_dim, generator=gen)
+            ys.append(member.draws(ct, p, z, slots).reshape(len(c), n_z, -1))
+        y = torch.cat(ys, dim=1)
+        std = y.std(1, unbiased=False) if y.shape[1] > 1 else torch.zeros_like(y[:, 0])
+        factor = self.calibration.get(phase, {})
+        scale = torch.tensor([factor.get(t, 1.0) for t in self.targets])
+        return y.mean(1).numpy(), (std * scale).numpy()
 
-    def extrapolation(self, c: np.ndarray) -> np.ndarray:
-        """True outside the training data's reach (see the module docstring)."""
-        k = (c > 0).sum(1)
-        lo, hi = self.n_components_range
-        out = np.empty(len(c), dtype=bool)
-        for i in range(0, len(c), 2048):
-            block = c[i : i + 2048].astype(np.float32)
-            d = np.full(len(block), np.inf, dtype=np.float32)
-            for j in range(0, len(self.train_c), 256):
-                t = self.train_c[j : j + 256]
-                d = np.minimum(d, 0.5 * np.abs(block[:, None, :] - t[None, :, :]).sum(2).min(1))
-            out[i : i + 2048] = d > self.threshold
-        return out | (k < lo) | (k > hi)
+    def extrapolation(self, c: np.ndarray, phase: str) -> np.ndarray:
+        """True outside the training data of ``phase`` (see :mod:`eftgan.reach`)."""
+        return self.reach[phase].extrapolates(c)
 
     def _rows(
         self,
@@ -158,37 +202,33 @@ class Screener:
         idx = [self.elements.index(e) for e in names]
         c = np.zeros((len(frac), len(self.elements)), dtype=np.float32)
         c[:, idx] = frac
-        per_phase = {
-            p: self._properties(c, self.cfg.phases.index(p), n_z, seed) for p in self.cfg.phases
-        }
-        t = {name: j for j, name in enumerate(self.targets)}
-        eform = {p: per_phase[p][0][:, t["eform_ev_per_atom"]] for p in per_phase}
+        per_phase = {p: self._properties(c, p, n_z, seed) for p in self.cfg.phases}
+        j = {name: i for i, name in enumerate(self.targets)}
+        eform = {p: per_phase[p][0][:, j["eform_ev_per_atom"]] for p in per_phase}
         delta = eform["bcc"] - eform["fcc"]
+        stable = np.where(delta < 0, "bcc", "fcc").astype(object)
         with np.errstate(divide="ignore", invalid="ignore"):
             s_conf = -np.where(frac > 0, frac * np.log(np.where(frac > 0, frac, 1.0)), 0.0).sum(1)
-        s_conf = np.abs(s_conf)  # no -0.0 for pure elements
-        extra = self.extrapolation(c)
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in _columns(names)}
+        ts = temperature * K_B_EV * np.abs(s_conf)  # abs: no -0.0 for pure elements
+        parts = []
         for p in phases:
             mean, std = per_phase[p]
-            v0 = mean[:, t["v0_a3_per_atom"]]
-            for j, e in enumerate(names):
-                cols[f"x_{e}"].append(frac[:, j])
-            cols["phase"].append(np.full(len(frac), p, dtype=object))
-            cols["eform_ev_per_atom"].append(mean[:, t["eform_ev_per_atom"]])
-            cols["eform_std"].append(std[:, t["eform_ev_per_atom"]])
-            cols["emix_ev_per_atom"].append(mean[:, t["emix_ev_per_atom"]])
-            cols["ms_mub_per_atom"].append(mean[:, t["ms_mub_per_atom"]])
-            cols["ms_std"].append(std[:, t["ms_mub_per_atom"]])
-            cols["v0_a3_per_atom"].append(v0)
-            cols["a_angstrom"].append(np.cbrt((4.0 if p == "fcc" else 2.0) * v0))
-            cols["delta_e_bcc_fcc_ev_per_atom"].append(delta)
-            cols["s_conf_kb_per_atom"].append(s_conf)
-            cols["g_mix_ev_per_atom"].append(
-                mean[:, t["emix_ev_per_atom"]] - temperature * K_B_EV * s_conf
-            )
-            cols["extrapolation"].append(extra)
-        return {k: np.concatenate(v) for k, v in cols.items()}
+            cols: dict[str, np.ndarray] = {f"x_{e}": frac[:, k] for k, e in enumerate(names)}
+            cols["phase"] = np.full(len(frac), p, dtype=object)
+            for t, k in j.items():
+                cols[t], cols[std_column(t)] = mean[:, k], std[:, k]
+            if "v0_a3_per_atom" in j:
+                v0 = mean[:, j["v0_a3_per_atom"]]
+                cols["a_angstrom"] = np.cbrt((4.0 if p == "fcc" else 2.0) * v0)
+            cols["delta_e_bcc_fcc_ev_per_atom"] = delta
+            cols["stable_phase"] = stable
+            cols["s_conf_kb_per_atom"] = np.abs(s_conf)
+            cols["g_ev_per_atom"] = mean[:, j["eform_ev_per_atom"]] - ts
+            cols["g_mix_ev_per_atom"] = mean[:, j["emix_ev_per_atom"]] - ts
+            cols["extrapolation"] = self.extrapolation(c, p)
+            parts.append(cols)
+        order = [k for k in _columns(names, self.targets) if k in parts[0]]
+        return {k: np.concatenate([q[k] for q in parts]) for k in order}
 
     # -- public API ---------------------------------------------------------------------
     def _check_phases(self, phases: Sequence[str]) -> list[str]:
@@ -205,7 +245,7 @@ class Screener:
         compositions: Sequence[CompositionLike] | CompositionLike,
         phase: str | Sequence[str] = ("fcc", "bcc"),
         temperature: float = 1000.0,
-        n_z: int = 32,
+        n_z: int | None = None,
         seed: int = 0,
     ):
         """Predictions for named compositions (formulas, dicts or pymatgen Compositions)."""
@@ -218,6 +258,7 @@ class Screener:
         for f, c in zip(fr, compositions, strict=True):
             check_elements(f, self.elements, f"composition {c}")
         frac = np.array([[f.get(e, 0.0) for e in self.elements] for f in fr], dtype=np.float64)
+        n_z = n_z or default_n_z(len(self.members), None) * 2
         cols = self._rows(frac, self.elements, phases, temperature, n_z, seed)
         df = pd.DataFrame(cols)
         df.insert(0, "composition", [str(c) for c in compositions] * len(phases))
@@ -230,7 +271,7 @@ class Screener:
         phases: Sequence[str] = ("fcc", "bcc"),
         bounds: Mapping[str, tuple[float, float]] | None = None,
         temperature: float = 1000.0,
-        n_z: int = 16,
+        n_z: int | None = None,
         seed: int = 0,
         chunk: int = 4096,
         scheduler: str | None = None,
@@ -244,6 +285,7 @@ class Screener:
 
         names = validate_elements(elements, self.elements)
         phases = self._check_phases(phases)
+        n_z = n_z or default_n_z(len(self.members), None)
         if scheduler:
             from eftgan.distributed import iter_screen_dask
 
@@ -288,25 +330,32 @@ def validate_elements(elements: Sequence[str], supported: Sequence[str]) -> list
 @dataclass
 class ExploreResult:
     """What :func:`write_explore` wrote: the output folder, the number of grid compositions
-    (each predicted for every phase), the phases, the files, and the candidate rows (lowest
-    ``g_mix_ev_per_atom`` outside the extrapolation region, best first, each with a
-    ``composition`` formula). Round-trips through JSON with :meth:`as_dict`/:meth:`from_dict`.
+    (each predicted for every phase), the phases, the files (``csv`` is None when the CSV was
+    not written), the candidate rows (best first, each with a ``composition`` formula), the
+    one-line statement of what they are ranked by, and notes. Round-trips through JSON with
+    :meth:`as_dict`/:meth:`from_dict`.
     """
 
     out: Path
     n_compositions: int
     phases: list[str]
-    csv: Path
+    csv: Path | None
     parquet: Path
     candidates_csv: Path
     maps: list[Path] = field(default_factory=list)
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    ranking: str = ""
     notes: list[str] = field(default_factory=list)
+
+    _PATHS = ("out", "csv", "parquet", "candidates_csv")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form (paths as strings)."""
-        d = {k: getattr(self, k) for k in ("n_compositions", "phases", "candidates", "notes")}
-        d.update({k: str(getattr(self, k)) for k in ("out", "csv", "parquet", "candidates_csv")})
+        keys = ("n_compositions", "phases", "candidates", "ranking", "notes")
+        d = {k: getattr(self, k) for k in keys}
+        d.update(
+            {k: None if getattr(self, k) is None else str(getattr(self, k)) for k in self._PATHS}
+        )
         d["maps"] = [str(m) for m in self.maps]
         return d
 
@@ -314,8 +363,8 @@ class ExploreResult:
     def from_dict(cls, d: dict[str, Any]) -> ExploreResult:
         """The inverse of :meth:`as_dict`."""
         d = dict(d)
-        for k in ("out", "csv", "parquet", "candidates_csv"):
-            d[k] = Path(d[k])
+        for k in cls._PATHS:
+            d[k] = None if d.get(k) is None else Path(d[k])
         d["maps"] = [Path(m) for m in d.get("maps", [])]
         return cls(**d)
 
@@ -346,26 +395,54 @@ class _Grid:
             scheduler=self.scheduler,
         )
 
+    def arrays(self, screener: Screener) -> Iterator[dict[str, np.ndarray]]:
+        """The grid's column arrays, chunk by chunk, computed here (the fast local path)."""
+        for frac in simplex_grid(self.names, self.step, self.bounds, chunk=4096):
+            yield screener._rows(
+                frac, self.names, self.phases, self.temperature, self.n_z, self.seed
+            )
 
-class _TopK:
-    """The ``k`` rows of lowest ``g_mix_ev_per_atom`` outside extrapolation, over a stream."""
+    def size(self) -> int | None:
+        """Number of grid compositions, when known without enumerating (no bounds)."""
+        n, k = grid_divisions(self.step), len(self.names)
+        return math.comb(n + k - 1, k - 1) if not self.bounds else None
+
+
+def ranking_line(temperature: float) -> str:
+    """What the candidates are ranked by, in one line."""
+    return (
+        f"ranked by g = Eform - T S_conf at T = {temperature:g} K (pure elements in their "
+        "ground-state lattice as the reference), each composition in its more stable phase, "
+        "extrapolated rows excluded"
+    )
+
+
+class _Best:
+    """The ``k`` lowest-``g`` rows of a stream that are in their stable phase and in reach."""
 
     def __init__(self, k: int) -> None:
         self.k = k
-        self._heap: list[tuple[float, int, dict[str, Any]]] = []  # worst (highest) first
-        self._tiebreak = itertools.count()
+        self.cols: dict[str, np.ndarray] | None = None
 
-    def push(self, df: Any) -> None:
-        """Offer every row of the table ``df``."""
-        ok = df[~df["extrapolation"]]
-        for _, row in ok.nsmallest(self.k, "g_mix_ev_per_atom").iterrows():
-            item = (-float(row["g_mix_ev_per_atom"]), next(self._tiebreak), row.to_dict())
-            (heapq.heappush if len(self._heap) < self.k else heapq.heappushpop)(self._heap, item)
+    def push(self, cols: Mapping[str, np.ndarray]) -> None:
+        """Offer every row of a chunk of column arrays."""
+        ok = (cols["phase"] == cols["stable_phase"]) & ~cols["extrapolation"].astype(bool)
+        if self.cols is not None:
+            cols = {c: np.concatenate([self.cols[c], cols[c]]) for c in self.cols}
+            ok = np.concatenate([np.ones(len(self.cols["phase"]), bool), ok])
+        g = np.where(ok, cols["g_ev_per_atom"], np.inf)
+        keep = np.argsort(g, kind="stable")[: min(self.k, int(ok.sum()))]
+        self.cols = {c: v[keep] for c, v in cols.items()}
 
     def rows(self) -> list[dict[str, Any]]:
-        """The kept rows, lowest ``g_mix`` first, values as plain Python scalars."""
-        ordered = [r for _, _, r in sorted(self._heap, key=lambda t: -t[0])]
-        return [{k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in ordered]
+        """The kept rows, lowest ``g`` first, values as plain Python scalars."""
+        if self.cols is None:
+            return []
+        n = len(self.cols["phase"])
+        return [
+            {c: v[i].item() if hasattr(v[i], "item") else v[i] for c, v in self.cols.items()}
+            for i in range(n)
+        ]
 
 
 def formula(row: Mapping[str, Any], elements: Sequence[str]) -> str:
@@ -381,48 +458,67 @@ def write_explore(
     phases: Sequence[str] = ("fcc", "bcc"),
     bounds: Mapping[str, tuple[float, float]] | str | None = None,
     temperature: float = 1000.0,
-    n_z: int = 16,
+    n_z: int | None = None,
     seed: int = 0,
     top: int = 10,
     maps: bool = True,
     force: bool = False,
     scheduler: str | None = None,
     progress: bool = True,
+    csv: bool | None = None,
 ) -> ExploreResult:
     """Screen a composition grid into the folder ``out`` (what ``eftgan explore`` writes).
 
-    Writes ``explore.csv`` and ``explore.parquet`` (every composition and phase, the columns
-    of the module docstring), streamed chunk by chunk so memory stays bounded for any grid;
-    ``candidates.csv``, the ``top`` rows of lowest ``g_mix_ev_per_atom`` at ``temperature``
-    (K) outside the extrapolation region; and with ``maps`` the PNG maps of
-    :func:`eftgan.maps.write_maps` over the pseudo-ternary section. The folder is built in a
-    temporary sibling and appears whole or not at all; an existing ``out`` is replaced only
-    with ``force``. ``bounds`` are per-element atomic-fraction limits, as a mapping or as
-    ``"Mn:0-0.35,Cr:0.1-0.3"``; ``scheduler`` a Dask scheduler address to screen on.
+    Writes ``explore.parquet`` (every composition and phase, the columns of the module
+    docstring, one row group per chunk so memory stays bounded for any grid) and, with
+    ``csv`` (default: for grids of at most :data:`CSV_AUTO_LIMIT` compositions), the same
+    table as ``explore.csv``; ``candidates.csv``, the ``top`` rows of lowest ``g_ev_per_atom``
+    at ``temperature`` (K), each composition in its more stable phase, outside the
+    extrapolation region, with ``ranking.txt`` saying so in one line; and with ``maps`` the
+    PNG maps of :func:`eftgan.maps.write_maps` over the pseudo-ternary section. ``n_z`` is
+    the number of generator draws per ensemble member (default: 16 draws per composition in
+    all, at least 1 per member, and 1 per member for grids over :data:`CSV_AUTO_LIMIT`). The
+    folder is built in a temporary sibling and appears whole or not at all; an existing
+    ``out`` is replaced only with ``force``. ``bounds`` are per-element atomic-fraction
+    limits, as a mapping or as ``"Mn:0-0.35,Cr:0.1-0.3"``; ``scheduler`` a Dask scheduler
+    address to screen on.
     """
     out = Path(out)
     refuse_existing(out, force)
     grid = _grid(screener, elements, step, phases, bounds, temperature, n_z, seed, scheduler)
-    best = _TopK(top)
+    size = grid.size()
+    want_csv = csv if csv is not None else (size is not None and size <= CSV_AUTO_LIMIT)
+    best = _Best(top)
     with staged_dir(out, force=force) as tmp:
-        count = _write_tables(screener, grid, tmp, best, progress)
+        count = _write_tables(screener, grid, tmp, best, progress, want_csv)
         notes: list[str] = []
+        if not want_csv:
+            notes.append(f"{count} compositions: explore.parquet only (pass --csv for CSV too)")
         written = _section_maps(screener, grid, tmp, notes) if maps else []
         rows = best.rows()
         for r in rows:
             r["composition"] = formula(r, grid.names)
-        _write_candidates(rows, grid.names, tmp / "candidates.csv")
+        _write_candidates(rows, grid.names, screener.targets, tmp / "candidates.csv")
+        atomic_write_text(tmp / "ranking.txt", ranking_line(temperature) + "\n")
     return ExploreResult(
         out=out,
         n_compositions=count,
         phases=grid.phases,
-        csv=out / "explore.csv",
+        csv=out / "explore.csv" if want_csv else None,
         parquet=out / "explore.parquet",
         candidates_csv=out / "candidates.csv",
         maps=[out / p.name for p in written],
         candidates=rows,
+        ranking=ranking_line(temperature),
         notes=notes,
     )
+
+
+def default_n_z(n_members: int, n_compositions: int | None) -> int:
+    """Draws per member: 16 per composition in all, 1 per member on grids over the CSV limit."""
+    if n_compositions is not None and n_compositions > CSV_AUTO_LIMIT:
+        return 1
+    return max(1, math.ceil(16 / n_members))
 
 
 def _grid(
@@ -432,14 +528,14 @@ def _grid(
     phases: Sequence[str],
     bounds: Mapping[str, tuple[float, float]] | str | None,
     temperature: float,
-    n_z: int,
+    n_z: int | None,
     seed: int,
     scheduler: str | None,
 ) -> _Grid:
     """Check a request before any work (a :class:`UserError` names the problem)."""
     from eftgan.composition import check_bounds, parse_bounds
 
-    if n_z < 1:
+    if n_z is not None and n_z < 1:
         raise UserError("--n-z must be at least 1")
     names = validate_elements(elements, screener.elements)
     phase_list = screener._check_phases(list(phases))
@@ -450,42 +546,71 @@ def _grid(
         bnd = parse_bounds(bounds, names)
     else:
         bnd = check_bounds(bounds, names)
-    return _Grid(names, step, phase_list, bnd, temperature, n_z, seed, scheduler)
+    grid = _Grid(names, step, phase_list, bnd, temperature, n_z or 1, seed, scheduler)
+    if n_z is None:
+        grid.n_z = default_n_z(len(screener.members), grid.size())
+    return grid
+
+
+def _arrow_table(cols: Mapping[str, np.ndarray]) -> Any:
+    """A chunk of column arrays as an Arrow table (predictions as float32)."""
+    import pyarrow as pa
+
+    arrays = {}
+    for k, v in cols.items():
+        if v.dtype == object:
+            arrays[k] = pa.array(v.astype(str))
+        elif v.dtype.kind == "f" and not k.startswith("x_"):
+            arrays[k] = pa.array(v.astype(np.float32))
+        else:
+            arrays[k] = pa.array(v)
+    return pa.table(arrays)
+
+
+def _chunks(screener: Screener, grid: _Grid) -> Iterator[dict[str, np.ndarray]]:
+    """Column arrays of the grid: computed here, or on the Dask cluster when one is given."""
+    if grid.scheduler is None:
+        yield from grid.arrays(screener)
+        return
+    for df in grid.frames(screener):
+        yield {k: df[k].to_numpy() for k in df.columns}
 
 
 def _write_tables(
-    screener: Screener, grid: _Grid, folder: Path, best: _TopK, progress: bool
+    screener: Screener, grid: _Grid, folder: Path, best: _Best, progress: bool, csv: bool
 ) -> int:
-    """Stream the grid into ``explore.csv`` and ``explore.parquet``; offer each chunk to
+    """Stream the grid into ``explore.parquet`` (and ``explore.csv``); offer each chunk to
     ``best``; return the number of compositions."""
-    import pyarrow as pa
+    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
     from tqdm import tqdm
 
-    n, k = grid_divisions(grid.step), len(grid.names)
-    total = math.comb(n + k - 1, k - 1) if not grid.bounds else None
     bar = tqdm(
-        total=total,
+        total=grid.size(),
         desc="explore",
         unit="comp",
         mininterval=1.0,
         disable=None if progress else True,
     )
-    writer, count = None, 0
+    writer = csv_writer = None
+    count = 0
     try:
-        with open(folder / "explore.csv", "w") as csv_fh:
-            for i, df in enumerate(grid.frames(screener)):
-                df.to_csv(csv_fh, header=(i == 0), index=False, float_format="%.6g")
-                table = pa.Table.from_pandas(df, preserve_index=False)
-                writer = writer or pq.ParquetWriter(folder / "explore.parquet", table.schema)
-                writer.write_table(table)
-                best.push(df)
-                count += len(df) // len(grid.phases)
-                bar.update(len(df) // len(grid.phases))
+        for cols in _chunks(screener, grid):
+            table = _arrow_table(cols)
+            writer = writer or pq.ParquetWriter(folder / "explore.parquet", table.schema)
+            writer.write_table(table)
+            if csv:
+                csv_writer = csv_writer or pacsv.CSVWriter(folder / "explore.csv", table.schema)
+                csv_writer.write_table(table)
+            best.push(cols)
+            n = len(cols["phase"]) // len(grid.phases)
+            count += n
+            bar.update(n)
     finally:
         bar.close()
-        if writer is not None:
-            writer.close()
+        for w in (writer, csv_writer):
+            if w is not None:
+                w.close()
     if writer is None:
         raise UserError("the bounds leave no composition on the grid; widen them")
     return count
@@ -508,11 +633,13 @@ def _section_maps(screener: Screener, grid: _Grid, folder: Path, notes: list[str
     return write_maps(pd.concat(parts, ignore_index=True), grid.names, folder)
 
 
-def _write_candidates(rows: list[dict[str, Any]], names: Sequence[str], path: Path) -> None:
-    """The candidate rows as CSV, ``composition`` first, in the number format of explore.csv."""
+def _write_candidates(
+    rows: list[dict[str, Any]], names: Sequence[str], targets: Sequence[str], path: Path
+) -> None:
+    """The candidate rows as CSV, ``composition`` first."""
     import pandas as pd
 
-    cols = ["composition", *_columns(names)]
+    cols = ["composition", *[c for c in _columns(names, targets) if not rows or c in rows[0]]]
     pd.DataFrame(rows, columns=cols).to_csv(path, index=False, float_format="%.6g")
 
 

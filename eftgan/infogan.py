@@ -82,13 +82,28 @@ class Generator(nn.Module):
         self.phase = nn.Embedding(len(cfg.phases), cfg.slot_dim)
         self.net = _mlp(cfg.slot_dim * 2 + s + cfg.noise_dim, cfg.hidden, cfg.feature_dim)
 
-    def forward(self, c: torch.Tensor, phase: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """Features (B, S, H) for compositions ``c`` (B, S), phases (B,) and noise (B, noise)."""
-        b, s = c.shape
-        slot = self.slot.weight[None].expand(b, s, -1)
-        ctx = torch.cat([self.phase(phase), c, z], dim=1)[:, None, :].expand(b, s, -1)
-        out = self.net(torch.cat([slot, ctx], dim=2))
-        return out * (c > 0)[:, :, None]
+    def forward(
+        self,
+        c: torch.Tensor,
+        phase: torch.Tensor,
+        z: torch.Tensor,
+        slots: list[int] | None = None,
+    ) -> torch.Tensor:
+        """Features (B, S, H) for compositions ``c`` (B, S), phases (B,) and noise (B, noise);
+        with ``slots``, only those element slots are computed, shape (B, len(slots), H).
+
+        The first layer reads ``[slot embedding, phase embedding, c, z]``. It is linear, so it
+        is split into a per-slot term and a per-sample term that are added, rather than
+        evaluated on the concatenation for every slot: screening a grid pays for the
+        per-sample part once, not once per element.
+        """
+        idx = list(range(c.shape[1])) if slots is None else slots
+        first = self.net[0]
+        w_slot, w_ctx = first.weight[:, : self.cfg.slot_dim], first.weight[:, self.cfg.slot_dim :]
+        ctx = torch.cat([self.phase(phase), c, z], dim=1) @ w_ctx.T + first.bias
+        h = ctx[:, None, :] + (self.slot.weight[idx] @ w_slot.T)[None]
+        out = self.net[1:](h)
+        return out * (c[:, idx] > 0)[:, :, None]
 
 
 class Discriminator(nn.Module):

@@ -50,6 +50,7 @@ from eftgan.infogan import (
     train_gan,
 )
 from eftgan.model import ECNetModel
+from eftgan.reach import reach_by_phase
 from eftgan.runstate import RunState
 from eftgan.settings import JSONSettings
 
@@ -90,16 +91,6 @@ def ecnet_split(ecnet: ECNetModel) -> dict[str, list[str]]:
         raise UserError("the ECNet model has no training.json with its split; retrain it")
     rec = json.loads((ecnet.folder / "training.json").read_text())
     return {k: list(v) for k, v in rec["split"].items() if k in ("train", "validation", "test")}
-
-
-def nn_distance_threshold(train_c: np.ndarray, quantile: float = 0.95) -> float:
-    """Quantile of leave-one-out nearest-neighbour distances among training compositions.
-
-    Distances are total-variation distances, ``0.5 * sum |x - y|`` (0 to 1).
-    """
-    d = 0.5 * np.abs(train_c[:, None, :] - train_c[None, :, :]).sum(axis=2)
-    np.fill_diagonal(d, np.inf)
-    return float(np.quantile(d.min(axis=1), quantile))
 
 
 class Arrays:
@@ -292,6 +283,8 @@ def _model_config(
 ) -> dict[str, Any]:
     """The ``model`` part of the folder's ``config.json`` (what :class:`Screener` reads)."""
     train_c = a.c.numpy().astype(np.float64)
+    phases = [cfg.phases[int(i)] for i in a.phase]
+    reach = reach_by_phase(train_c, phases, cfg.phases)
     return {
         "gan": cfg.as_dict(),
         "targets": list(TARGETS),
@@ -302,10 +295,12 @@ def _model_config(
         "mlp_hidden": FitSettings().hidden,
         "mlp_training": {"gen_draws": tc.gen_draws, "rounds": tc.rounds, "n_aug": tc.n_aug},
         "train_compositions": np.round(train_c, 6).tolist(),
+        "train_phases": phases,
         "extrapolation": {
-            "rule": "total-variation distance to the nearest training composition above "
-            "the 95th percentile of leave-one-out nearest-neighbour distances among them",
-            "threshold": nn_distance_threshold(train_c),
+            "rule": "per phase: total-variation distance to the nearest training composition "
+            "of that phase above the 95th percentile of leave-one-out nearest-neighbour "
+            "distances among the unique training compositions of that phase (eftgan.reach)",
+            "threshold": {p: r.threshold for p, r in reach.items()},
         },
         "ecnet": {
             "folder": ecnet.folder.name if ecnet.folder else None,
@@ -339,7 +334,9 @@ def _card(
         f"- settings: `{json.dumps(tc.as_dict())}`",
         "- Q-network MAE of recovered fractions on real training features: "
         f"{metrics['q_mae_train_real']:.4f}",
-        f"- extrapolation threshold (TV distance): {config['extrapolation']['threshold']:.3f}",
+        "- extrapolation thresholds (TV distance to the nearest training composition of the "
+        "phase): "
+        + ", ".join(f"{p} {t:.3f}" for p, t in config["extrapolation"]["threshold"].items()),
         f"- wall time {metrics['wall_s']:.0f} s",
     ]
     return "\n".join(lines) + "\n"

@@ -33,7 +33,7 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from eftgan.checkpoint import package_versions, write_finished_run
-from eftgan.dataset import PHASES, TARGETS, Dataset, split_by_composition
+from eftgan.dataset import PHASES, TARGET_UNITS, TARGETS, Dataset, split_by_composition
 from eftgan.ecnet import ECNet, ECNetConfig
 from eftgan.elements import EmbeddingTable
 from eftgan.errors import UserError
@@ -135,7 +135,8 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 def metrics_by_phase(
     y_true: np.ndarray, y_pred: np.ndarray, phases: Sequence[str | None]
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """``{phase: {short target name: {mae, rmse, n}}}`` with short names eform, emix, ms, v0."""
+    """``{phase: {short target name: {mae, rmse, n}}}``; short names etot, eform, emix, ms,
+    rmsd, v0 (the part of the target's name before the first underscore)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     ph = np.array([p or "" for p in phases])
     for phase in PHASES:
@@ -149,7 +150,8 @@ def metrics_by_phase(
 
 def _format_metrics_table(metrics: dict[str, dict[str, dict[str, float]]]) -> str:
     rows = ["| phase | target | MAE | RMSE | n |", "|---|---|---|---|---|"]
-    units = {"eform": "eV/atom", "emix": "eV/atom", "ms": "μB/atom", "v0": "Å³/atom"}
+    units = {t.split("_")[0]: u for t, u in TARGET_UNITS.items()}
+    units["v0"] += ", read from the input cell"
     for phase, per in metrics.items():
         for t, m in per.items():
             rows.append(
@@ -400,7 +402,6 @@ class Trainer:
         card, weights, config) through :func:`write_finished_run`."""
         atomic_write_json(self.out / "training.json", self._record(result))
         self._embeddings(net).save(self.out / "embeddings.json")
-        units = ("eV/atom", "eV/atom", "mu_B/atom", "A^3/atom")
         write_finished_run(
             self.out,
             net,
@@ -413,7 +414,7 @@ class Trainer:
                 "validation (mean MAE, standardised)": "val_loss",
             },
             x="epoch",
-            extra={"units": dict(zip(self.mc.targets, units, strict=False))},
+            extra={"units": {t: TARGET_UNITS[t] for t in self.mc.targets}},
             log=True,
         )
 
@@ -466,9 +467,11 @@ class Trainer:
         lines = [
             f"# ECNet model `{self.out.name}`",
             "",
-            "Elemental-convolution graph network predicting, per atom, the formation energy",
-            "(eV/atom), mixing energy (eV/atom), magnetic moment (μB/atom) and volume (Å³/atom)",
-            "of an fcc- or bcc-based alloy structure.",
+            "Elemental-convolution graph network predicting, per atom, the total, formation and",
+            "mixing energies (eV/atom), the magnetic moment (μB/atom), the local lattice",
+            "distortion rmsd (Å) and the volume (Å³/atom) of an fcc- or bcc-based alloy",
+            "structure. The volume is an input of the network (the relaxed cell's volume per",
+            "atom), so its V0 is read back, not predicted.",
             "",
             "## Data",
             f"- source: `{self.dataset.source}`",

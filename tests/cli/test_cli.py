@@ -186,12 +186,13 @@ def test_explore_writes_tables_and_maps(capsys, tmp_path: Path) -> None:
     code, stdout, _ = run(
         capsys, "explore", "--elements", "Fe,Ni,Co,Cr", "--step", "0.125", "--out", str(out)
     )
-    assert code == 0 and "lowest g_mix" in stdout
+    assert code == 0 and "ranked by g = Eform - T S_conf at T = 1000 K" in stdout
     csv_df = pd.read_csv(out / "explore.csv")
     pq_df = pd.read_parquet(out / "explore.parquet")
     assert len(csv_df) == len(pq_df) == 2 * 165
     columns = ["x_Fe", "x_Cr", "phase", "eform_std", "ms_std", "a_angstrom"]
-    columns += ["delta_e_bcc_fcc_ev_per_atom", "g_mix_ev_per_atom", "extrapolation"]
+    columns += ["delta_e_bcc_fcc_ev_per_atom", "stable_phase", "g_ev_per_atom"]
+    columns += ["g_mix_ev_per_atom", "extrapolation"]
     assert set(columns) <= set(csv_df.columns)
     candidates = pd.read_csv(out / "candidates.csv")
     assert len(candidates) == 10 and candidates["composition"].iloc[0] in stdout
@@ -199,6 +200,11 @@ def test_explore_writes_tables_and_maps(capsys, tmp_path: Path) -> None:
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = run(capsys, "explore", "--elements", "Fe,Ni,Co", "--out", str(out))
     assert_user_error(code, err, "already exists", "--force")
+    code, stdout, _ = run(
+        capsys, "explore", "--elements", "Fe,Ni", "--no-csv", "--no-maps", "--out", str(out / "p")
+    )
+    assert code == 0 and not (out / "p" / "explore.csv").exists()
+    assert len(pd.read_parquet(out / "p" / "explore.parquet")) == 2 * 21
 
 
 @pytest.mark.parametrize(
@@ -212,6 +218,7 @@ def test_explore_writes_tables_and_maps(capsys, tmp_path: Path) -> None:
             "leave no composition",
         ),
         (["--elements", "Fe,Ni", "--phases", "hcp"], "hcp"),
+        (["--elements", "Fe,Ni", "--n-z", "0"], "--n-z"),
     ],
 )
 def test_explore_bad_input(capsys, tmp_path: Path, args: list[str], needle: str) -> None:

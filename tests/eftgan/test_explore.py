@@ -47,9 +47,9 @@ def test_predict_named_compositions(screener: Screener) -> None:
     for _, r in df.iterrows():
         k = 4.0 if r["phase"] == "fcc" else 2.0
         assert r["a_angstrom"] == pytest.approx((k * r["v0_a3_per_atom"]) ** (1 / 3), rel=1e-5)
-        assert r["g_mix_ev_per_atom"] == pytest.approx(
-            r["emix_ev_per_atom"] - 800 * K_B_EV * r["s_conf_kb_per_atom"], abs=1e-6
-        )
+        ts = 800 * K_B_EV * r["s_conf_kb_per_atom"]
+        assert r["g_mix_ev_per_atom"] == pytest.approx(r["emix_ev_per_atom"] - ts, abs=1e-6)
+        assert r["g_ev_per_atom"] == pytest.approx(r["eform_ev_per_atom"] - ts, abs=1e-6)
         assert 9.0 < r["v0_a3_per_atom"] < 14.0 and r["eform_std"] >= 0
     # the bcc-fcc difference is a property of the composition: equal on both rows
     assert cantor["delta_e_bcc_fcc_ev_per_atom"].nunique() == 1
@@ -110,10 +110,32 @@ def test_library_writes_the_same_files_as_the_cli(screener: Screener, tmp_path, 
     assert sorted(p.name for p in res.maps) == ["map_eform.png", "map_ms.png", "map_phase.png"]
     cand = pd.read_csv(res.candidates_csv)
     assert list(cand["composition"]) == [r["composition"] for r in res.candidates]
-    assert cand["g_mix_ev_per_atom"].is_monotonic_increasing and not cand["extrapolation"].any()
+    assert cand["g_ev_per_atom"].is_monotonic_increasing and not cand["extrapolation"].any()
+    assert (cand["phase"] == cand["stable_phase"]).all()
+    assert (
+        (lib / "ranking.txt").read_text().startswith("ranked by g = Eform - T S_conf at T = 900 K")
+    )
     assert res.candidates[0]["composition"] in printed
     assert ExploreResult.from_dict(json.loads(json.dumps(res.as_dict()))) == res
     with pytest.raises(UserError, match="already exists"):
         write_explore(screener, ["Fe", "Ni"], lib)
     again = write_explore(screener, ["Fe", "Ni"], lib, step=0.5, maps=False, force=True)
     assert again.maps == [] and not (lib / "map_phase.png").exists()
+
+
+def test_a_less_stable_phase_never_outranks_its_twin(screener: Screener, tmp_path) -> None:
+    """g shares one reference across phases: at every composition the row of higher Eform has
+    the higher g, and only the stable phase can be a candidate (g_mix, referenced per
+    lattice, could rank a bcc row above its more stable fcc twin)."""
+    import pandas as pd
+
+    df = screener.screen(["Fe", "Ni", "Co", "Cr", "Mn"], step=0.1)
+    fcc, bcc = (df[df["phase"] == p].reset_index(drop=True) for p in ("fcc", "bcc"))
+    bcc_worse = bcc["eform_ev_per_atom"] > fcc["eform_ev_per_atom"]
+    assert (bcc["g_ev_per_atom"][bcc_worse] > fcc["g_ev_per_atom"][bcc_worse]).all()
+    assert (fcc["stable_phase"][bcc_worse] == "fcc").all()
+    res = screener.explore(["Fe", "Ni", "Co", "Cr", "Mn"], tmp_path / "x", step=0.1, maps=False)
+    cand = pd.read_csv(res.candidates_csv)
+    assert len(cand) == 10 and (cand["phase"] == cand["stable_phase"]).all()
+    rank = df[(df["phase"] == df["stable_phase"]) & ~df["extrapolation"]]
+    assert cand["g_ev_per_atom"].iloc[0] == pytest.approx(rank["g_ev_per_atom"].min(), abs=1e-6)
