@@ -54,11 +54,12 @@ ANCHORS = {
 def load(exclude_flagged: bool = True):
     """The shared dataset (without the entries validation flags) and the flagged names."""
     from eftgan.dataset import load_dataset
-    from eftgan.validate import flagged_names, validate
+    from eftgan.validate import clean, flagged_names, validate
 
     ds = load_dataset(DATA)
-    flagged = sorted(flagged_names(validate(ds)))
-    return (ds.without(set(flagged)) if exclude_flagged else ds), flagged
+    flags = validate(ds)
+    flagged = sorted(flagged_names(flags))
+    return (clean(ds, flags) if exclude_flagged else ds), flagged
 
 
 def train_ecnet(job: dict[str, Any]) -> dict[str, Any]:

@@ -98,10 +98,9 @@ class Features:
         from eftgan.dataset import Dataset, load_dataset
         from eftgan.model import load_model
         from eftgan.pipeline import Arrays, ecnet_split
-        from eftgan.validate import flagged_names, validate
+        from eftgan.validate import clean
 
-        ds = load_dataset(DATA)
-        ds = ds.without(flagged_names(validate(ds)))
+        ds = clean(load_dataset(DATA))
         ecnet = load_model()
         split = ecnet_split(ecnet)
         by = {e.name: e for e in ds}

@@ -16,28 +16,49 @@ def data() -> None:
 
 @data.command()
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {structure, reason}.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON list of {structure, check, reason, masks}; masks lists the labels a "
+    "finding removes from an entry that stays in use (empty: the entry is excluded).",
+)
 def validate(path: Path, as_json: bool) -> None:
     """Check every entry of a dataset and report the inconsistent ones.
+
+    Most findings exclude the entry from training; a "distortion" finding only masks the
+    entry's rmsd label (its cell sheared onto another lattice).
 
     PATH is a folder with labels.csv and POSCARS/, an .extxyz file, or VASP outputs.
     """
     from eftgan.dataset import load_dataset
+    from eftgan.validate import TARGET_CHECKS, flagged_names, masked_labels
     from eftgan.validate import validate as run_validation
 
     ds = load_dataset(path)
     flags = run_validation(ds)
+    rows = [{**f.as_dict(), "masks": list(TARGET_CHECKS.get(f.check, ()))} for f in flags]
     if as_json:
-        click.echo(json.dumps([f.as_dict() for f in flags], indent=1))
+        click.echo(json.dumps(rows, indent=1))
         return
     if flags:
-        echo_table([f.as_dict() for f in flags], ["structure", "check", "reason"])
+        for r in rows:
+            if r["masks"]:
+                short = ", ".join(m.split("_")[0] for m in r["masks"])
+                r["check"] = f"{r['check']} ({short} masked)"
+        echo_table(rows, ["structure", "check", "reason"])
         click.echo("")
-    n_bad = len({f.structure for f in flags})
+    n_bad = len(flagged_names(flags))
+    masked = masked_labels(flags)
     click.echo(
         f"{n_bad} of {len(ds)} entries flagged ({len(flags)} findings); training excludes them "
         "unless --keep-flagged is given"
     )
+    for target, names in masked.items():
+        click.echo(
+            f"{len(names)} more entries stay in use with their {target} label masked "
+            f"({', '.join(sorted({c for c, ts in TARGET_CHECKS.items() if target in ts}))})"
+        )
 
 
 @data.command()

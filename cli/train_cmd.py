@@ -47,7 +47,7 @@ def ecnet(
     from eftgan.errors import UserError
     from eftgan.runstate import check_output_folder
     from eftgan.train import TrainConfig, Trainer
-    from eftgan.validate import flagged_names, validate
+    from eftgan.validate import clean, flagged_names, masked_labels, validate
 
     if epochs < 1 or patience < 1 or batch_size < 1 or hidden < 1 or cutoff <= 0:
         raise UserError(
@@ -57,11 +57,13 @@ def ecnet(
     ds = load_dataset(data_path)
     excluded: list[str] = []
     if not keep_flagged:
-        excluded = sorted(flagged_names(validate(ds)))
-        ds = ds.without(set(excluded))
+        flags = validate(ds)
+        excluded = sorted(flagged_names(flags))
+        n_masked = len(masked_labels(flags).get("rmsd_angstrom", []))
+        ds = clean(ds, flags)
         click.echo(
             f"excluding {len(excluded)} flagged entries (see 'eftgan data validate'); "
-            f"{len(ds)} left",
+            f"{len(ds)} left, {n_masked} of them without their rmsd label",
             err=True,
         )
     trainer = Trainer(
@@ -135,11 +137,10 @@ def eftgan_cmd(
     from eftgan.model import load_model
     from eftgan.pipeline import EFTGANTrainConfig, train_eftgan
     from eftgan.runstate import check_output_folder
-    from eftgan.validate import flagged_names, validate
+    from eftgan.validate import clean
 
     check_output_folder(out, force)
-    ds = load_dataset(data_path)
-    ds = ds.without(flagged_names(validate(ds)))
+    ds = clean(load_dataset(data_path))
     config = EFTGANTrainConfig(seed=seed, gan_steps=gan_steps, rounds=rounds, gen_draws=gen_draws)
     m = train_eftgan(load_model(ecnet_dir), ds, out, config, force=force, progress=not quiet)
     if m["resumed_from_step"]:

@@ -17,19 +17,33 @@ Each check returns :class:`Flag` objects with the entry name and a readable reas
 ``lattice``
     the relaxed cell no longer looks like the lattice it started from (see
     :mod:`eftgan.lattice`): a "bcc" start that collapsed onto fcc, or the reverse. Such an entry
-    does not describe the phase its label claims.
+    does not describe the phase its label claims;
+``distortion``
+    the relaxed cell sheared away from the ideal cell of its starting lattice by more than
+    :data:`STRAIN_MAX` lattice constants (:func:`eftgan.lattice.cell_strain`). The
+    ``rmsd_angstrom`` label is the displacement of the atoms from the ideal sites of the starting
+    lattice with the homogeneous strain removed; after such a shear (a Bain-like fcc-bcc
+    transformation, partial or complete) it measures the transformation, not the local lattice
+    distortion it stands for elsewhere. Ordinary relaxations strain the cell by < 0.05 a.
+
+Most flags condemn the whole entry: :func:`flagged_names` lists those entries. A *target-level*
+flag (the checks in :data:`TARGET_CHECKS`) condemns only some labels of an otherwise usable
+entry: ``distortion`` masks ``rmsd_angstrom`` and leaves the energies, moment and volume in
+use. :func:`clean` applies both kinds: it drops the flagged entries and returns the others with
+their masked targets set to NaN (missing, so left out of training and scoring).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from eftgan.composition import formula
 from eftgan.dataset import Dataset, Entry
-from eftgan.lattice import lattice_order_parameter
+from eftgan.lattice import cell_strain, lattice_order_parameter
 
 #: thresholds, in the units of each check
 SPECIES_TOL = 0.02  # atomic fraction
@@ -38,6 +52,10 @@ ENERGY_TOL = 0.01  # eV/atom, for fitted references
 TOTAL_ENERGY_TOL = 0.01  # eV per cell
 MOMENT_RTOL, MOMENT_ATOL = 0.10, 1.0  # relative, mu_B per cell
 ETA_FCC_MAX, ETA_BCC_MIN = 0.25, 0.75  # lattice order parameter: 0 fcc, 1 bcc
+STRAIN_MAX = 0.15  # cell vectors off the ideal starting cell, in lattice constants
+
+#: target-level checks: check -> the targets its flag masks (the entry itself stays in use)
+TARGET_CHECKS: dict[str, tuple[str, ...]] = {"distortion": ("rmsd_angstrom",)}
 
 
 @dataclass(frozen=True)
@@ -162,6 +180,19 @@ def _lattice_mismatch(e: Entry) -> str | None:
     )
 
 
+def _distortion_mismatch(e: Entry) -> str | None:
+    rmsd = e.targets.get("rmsd_angstrom", math.nan)
+    if not math.isfinite(rmsd) or e.phase not in ("fcc", "bcc"):
+        return None
+    strain = cell_strain(e.structure, e.phase)
+    if not strain > STRAIN_MAX:
+        return None
+    return (
+        f"the cell sheared {strain:.2f} a away from its starting {e.phase} lattice; its rmsd "
+        f"({rmsd:.2f} Å) measures that transformation, not a local distortion"
+    )
+
+
 #: per-entry checks: name -> function returning a reason or None
 ENTRY_CHECKS = {
     "species": _species_mismatch,
@@ -169,6 +200,7 @@ ENTRY_CHECKS = {
     "total-energy": _total_energy_mismatch,
     "moment": _moment_mismatch,
     "lattice": _lattice_mismatch,
+    "distortion": _distortion_mismatch,
 }
 
 
@@ -198,6 +230,53 @@ def validate(dataset: Dataset) -> list[Flag]:
     return flags
 
 
-def flagged_names(flags: list[Flag]) -> set[str]:
-    """Names of the entries with at least one flag."""
-    return {f.structure for f in flags}
+def flagged_names(flags: Sequence[Flag]) -> set[str]:
+    """Names of the entries with at least one entry-level flag (target-level flags ignored)."""
+    return {f.structure for f in flags if f.check not in TARGET_CHECKS}
+
+
+def masked_labels(flags: Sequence[Flag]) -> dict[str, list[str]]:
+    """Target -> names of the entries that stay in use but lose that label (dataset order).
+
+    Entries that an entry-level flag removes anyway are not listed.
+    """
+    dropped = flagged_names(flags)
+    out: dict[str, list[str]] = {}
+    for f in flags:
+        if f.structure in dropped:
+            continue
+        for target in TARGET_CHECKS.get(f.check, ()):
+            names = out.setdefault(target, [])
+            if f.structure not in names:
+                names.append(f.structure)
+    return out
+
+
+def clean(dataset: Dataset, flags: Sequence[Flag] | None = None) -> Dataset:
+    """The dataset without its flagged entries and with the labels that flags mask set to NaN.
+
+    Args:
+        dataset: the dataset to clean; it is not modified.
+        flags: findings for it (default: :func:`validate` of it).
+
+    Returns:
+        A new :class:`Dataset` with the same source and data hash: entries with an entry-level
+        flag are dropped; entries with only target-level flags (:data:`TARGET_CHECKS`) are kept
+        as new :class:`Entry` objects whose masked targets are NaN (missing).
+    """
+    if flags is None:
+        flags = validate(dataset)
+    dropped = flagged_names(flags)
+    masked: dict[str, set[str]] = {}
+    for target, names in masked_labels(flags).items():
+        for name in names:
+            masked.setdefault(name, set()).add(target)
+    entries = []
+    for e in dataset:
+        if e.name in dropped:
+            continue
+        if e.name in masked:
+            targets = {k: (math.nan if k in masked[e.name] else v) for k, v in e.targets.items()}
+            e = replace(e, targets=targets, extra=dict(e.extra))
+        entries.append(e)
+    return Dataset(entries, dataset.source, dataset.data_hash)

@@ -1,11 +1,22 @@
 from __future__ import annotations
 
 import csv
+import math
 import shutil
 from pathlib import Path
 
+import numpy as np
+from pymatgen.core import Lattice, Structure
+
 from eftgan.dataset import load_dataset
-from eftgan.validate import flagged_names, validate
+from eftgan.validate import (
+    TARGET_CHECKS,
+    Flag,
+    clean,
+    flagged_names,
+    masked_labels,
+    validate,
+)
 
 
 def _edit_row(folder: Path, name: str, column: str, value: float) -> None:
@@ -76,3 +87,70 @@ def test_shared_dataset_flags_its_known_defects(shared_dft: Path) -> None:
     ]:
         assert expected in checks
     assert 40 < len(flagged_names(flags)) < 100
+
+
+def _shear_poscar(folder: Path, name: str, shear: float) -> None:
+    """Shear the first cell vector along the second by ``shear`` lattice constants (same volume)."""
+    path = folder / "POSCARS" / name
+    s = Structure.from_str(path.read_text(), fmt="poscar")
+    m = s.lattice.matrix.copy()
+    m[0] += shear * m[1] / np.linalg.norm(m[1]) * s.lattice.c  # c = a for these cells
+    Structure(Lattice(m), s.species, s.frac_coords).to(filename=str(path), fmt="poscar")
+
+
+def test_a_sheared_cell_masks_only_its_rmsd(tiny_dft: Path, tmp_path: Path) -> None:
+    d = tmp_path / "sheared"
+    shutil.copytree(tiny_dft, d)
+    _shear_poscar(d, "FeNi_sqsbcc", 0.2)
+    ds = load_dataset(d)
+    flags = validate(ds)
+    assert [(f.structure, f.check) for f in flags] == [("FeNi_sqsbcc", "distortion")]
+    assert "sheared 0.20 a away from its starting bcc lattice" in flags[0].reason
+    assert flagged_names(flags) == set()
+    assert masked_labels(flags) == {"rmsd_angstrom": ["FeNi_sqsbcc"]}
+    cleaned = clean(ds)
+    assert cleaned.names == ds.names
+    assert (cleaned.source, cleaned.data_hash) == (ds.source, ds.data_hash)
+    before = {e.name: e for e in ds}["FeNi_sqsbcc"]
+    after = {e.name: e for e in cleaned}["FeNi_sqsbcc"]
+    assert math.isnan(after.targets["rmsd_angstrom"])
+    assert before.targets["rmsd_angstrom"] == 0.05  # the input is not modified
+    assert {k: v for k, v in after.targets.items() if k != "rmsd_angstrom"} == {
+        k: v for k, v in before.targets.items() if k != "rmsd_angstrom"
+    }
+
+
+def test_clean_drops_entry_level_flags_and_masks_target_level_ones(tiny_dft: Path) -> None:
+    ds = load_dataset(tiny_dft)
+    a, b = ds.names[:2]
+    flags = [Flag(a, "volume", "x"), Flag(a, "distortion", "y"), Flag(b, "distortion", "z")]
+    assert set(TARGET_CHECKS) == {"distortion"}
+    assert flagged_names(flags) == {a}
+    assert masked_labels(flags) == {"rmsd_angstrom": [b]}
+    cleaned = clean(ds, flags)
+    assert len(cleaned) == len(ds) - 1 and a not in cleaned.names
+    assert math.isnan(cleaned[0].targets["rmsd_angstrom"])
+    assert all(e.targets["rmsd_angstrom"] == 0.05 for e in cleaned.entries[1:])
+
+
+def test_shared_dataset_masks_the_rmsd_of_transformed_cells(shared_dft: Path) -> None:
+    ds = load_dataset(shared_dft)
+    flags = validate(ds)
+    distortion = {f.structure: f.reason for f in flags if f.check == "distortion"}
+    assert 100 < len(distortion) < 140
+    assert "sheared 0.24 a away from its starting fcc lattice" in distortion["NiFe3_sqsfcc"]
+    assert "rmsd (0.40 Å)" in distortion["NiFe3_sqsfcc"]
+    assert len(flagged_names(flags)) == 69  # the distortion check removes no entry
+    cleaned = clean(ds, flags)
+    assert len(cleaned) == len(ds) - 69
+    masked = masked_labels(flags)["rmsd_angstrom"]
+    assert 40 < len(masked) < 80
+    by = {e.name: e for e in ds}
+    kept = {e.name: e for e in cleaned}
+    name = masked[0]
+    assert {f.check for f in flags if f.structure == name} == {"distortion"}
+    assert math.isnan(kept[name].targets["rmsd_angstrom"])
+    assert math.isfinite(by[name].targets["rmsd_angstrom"])
+    for k in ("etot_ev_per_atom", "eform_ev_per_atom", "emix_ev_per_atom", "ms_mub_per_atom"):
+        assert kept[name].targets[k] == by[name].targets[k]
+    assert sum(math.isnan(e.targets["rmsd_angstrom"]) for e in cleaned) == len(masked)
