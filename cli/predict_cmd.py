@@ -13,10 +13,18 @@ from eftgan_cli.main import echo_table
 COLUMNS = [
     "structure",
     "phase",
+    "etot_ev_per_atom",
+    "etot_std",
     "eform_ev_per_atom",
+    "eform_std",
     "emix_ev_per_atom",
+    "emix_std",
     "ms_mub_per_atom",
+    "ms_std",
+    "rmsd_angstrom",
+    "rmsd_std",
     "v0_a3_per_atom",
+    "extrapolation",
     "phase_source",
 ]
 
@@ -60,18 +68,24 @@ def read_structures(paths: list[Path]) -> tuple[list[Any], list[str]]:
 def predict(
     files: tuple[Path, ...], model_dir: Path | None, phase: str | None, fmt: str, batch_size: int
 ) -> None:
-    """Predict Eform, Emix, Ms and V0 for structure files (CIF, POSCAR, extxyz)."""
+    """Predict energies, moment, distortion and their spread for structure files.
+
+    Etot, Eform, Emix (eV/atom), Ms (μB/atom), rmsd (Å) and V0 (Å³/atom, the input cell's
+    volume per atom) from CIF, POSCAR or extxyz files; an ensemble model adds the calibrated
+    spread of each (*_std) and whether the composition lies outside its training data.
+    """
     from eftgan.model import load_model
 
     model = load_model(model_dir)
     structures, names = read_structures(list(files))
     rows = model.predict_structures(structures, phase=phase, names=names, batch_size=batch_size)
+    columns = [c for c in COLUMNS if c in rows[0]]
     if fmt == "csv":
         w = csv.DictWriter(
-            sys.stdout, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n"
+            sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
         )
         w.writeheader()
         for r in rows:
             w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
     else:
-        echo_table(rows, COLUMNS)
+        echo_table(rows, columns)

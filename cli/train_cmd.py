@@ -149,3 +149,63 @@ def eftgan_cmd(
         f"model written to {out} ({m['n_train']} structures, Q MAE "
         f"{m['q_mae_train_real']:.4f}, {m['wall_s']:.0f} s)"
     )
+
+
+@train.command()
+@click.option(
+    "--data", "data_path", required=True, type=click.Path(path_type=Path), help="Dataset path."
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder.")
+@click.option("--members", default=5, show_default=True, help="ECNet/EFTGAN pairs.")
+@click.option("--seed", default=0, show_default=True, help="Split seed; member k uses seed + k.")
+@click.option("--subsample", default=0.9, show_default=True, help="Training share per member.")
+@click.option("--epochs", default=300, show_default=True, help="ECNet maximum epochs.")
+@click.option("--patience", default=50, show_default=True, help="ECNet early-stopping patience.")
+@click.option("--gan-steps", default=3000, show_default=True)
+@click.option("--gen-draws", default=8, show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def ensemble(
+    data_path: Path,
+    out: Path,
+    members: int,
+    seed: int,
+    subsample: float,
+    epochs: int,
+    patience: int,
+    gan_steps: int,
+    gen_draws: int,
+    quiet: bool,
+) -> None:
+    """Train a calibrated deep ensemble of ECNets and EFTGANs (see eftgan.ensemble).
+
+    Writes OUT/ecnet and OUT/eftgan (model folders with every member), OUT/report.json (test
+    accuracy and calibration) and keeps the members' run folders in OUT/members, so that an
+    interrupted run resumes where it stopped.
+    """
+    from eftgan.dataset import load_dataset
+    from eftgan.ensemble import EnsembleTrainConfig, train_ensemble
+    from eftgan.errors import UserError
+    from eftgan.validate import clean, flagged_names, validate
+
+    if members < 2 or not 0 < subsample <= 1:
+        raise UserError("--members must be at least 2 and --subsample in (0, 1]")
+    ds = load_dataset(data_path)
+    flags = validate(ds)
+    cfg = EnsembleTrainConfig(
+        members=members,
+        seed=seed,
+        subsample=subsample,
+        epochs=epochs,
+        patience=patience,
+        gan_steps=gan_steps,
+        gen_draws=gen_draws,
+    )
+    excluded = sorted(flagged_names(flags))
+    report = train_ensemble(clean(ds, flags), out, cfg, excluded, progress=not quiet)
+    for kind in ("ecnet", "eftgan"):
+        fcc = report[kind]["test"]["fcc"]["eform"]
+        click.echo(
+            f"{kind}: fcc Eform test MAE {fcc['mae']:.4f} eV/atom, ±1σ coverage "
+            f"{fcc['coverage_1sigma']:.2f}, ±2σ {fcc['coverage_2sigma']:.2f}"
+        )
+    click.echo(f"ensembles written to {out}/ecnet and {out}/eftgan; report {out}/report.json")

@@ -19,7 +19,7 @@ import json
 import math
 import os
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -76,8 +76,10 @@ def _csv_value(v: Any) -> str:
     return f"{v:.8g}" if isinstance(v, float) else str(v)
 
 
-def state_dict_bytes(module: torch.nn.Module, metadata: dict[str, str] | None = None) -> bytes:
-    """Serialise a module's ``state_dict`` as safetensors bytes.
+def state_dict_bytes(
+    module: torch.nn.Module | Mapping[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> bytes:
+    """Serialise a module's ``state_dict`` (or a state dict itself) as safetensors bytes.
 
     Tensors are detached, made contiguous and cloned first (shared storage is not allowed
     in safetensors); ``metadata`` is stored in the file header.
@@ -85,13 +87,14 @@ def state_dict_bytes(module: torch.nn.Module, metadata: dict[str, str] | None = 
     Returns:
         The safetensors file contents.
     """
-    tensors = {k: v.detach().contiguous().clone() for k, v in module.state_dict().items()}
+    state = module.state_dict() if isinstance(module, torch.nn.Module) else module
+    tensors = {k: v.detach().contiguous().clone() for k, v in state.items()}
     return save(tensors, metadata=metadata)
 
 
 def write_model_folder(
     folder: str | os.PathLike[str],
-    module: torch.nn.Module,
+    module: torch.nn.Module | Mapping[str, torch.Tensor],
     kind: str,
     model_config: dict[str, Any],
     card: str,
@@ -310,6 +313,23 @@ def half_precision_copy(
     return dst
 
 
+def ensemble_members(model_config: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """``(member model config, weight-key prefix)`` of each member of a model folder.
+
+    An ensemble folder (:mod:`eftgan.ensemble`) records ``{"members": [...], "calibration":
+    {...}}`` as its model config and prefixes member ``k``'s weights with ``member{k}.``; a
+    single model is its own only member, with no prefix.
+    """
+    if "members" in model_config:
+        return [(m, f"member{k}.") for k, m in enumerate(model_config["members"])]
+    return [(model_config, "")]
+
+
+def calibration_factors(model_config: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """``{phase: {target: factor}}`` that multiplies an ensemble's spread (empty: none)."""
+    return dict(model_config.get("calibration", {}).get("factor", {}))
+
+
 #: The typed loader of each model kind, as ``module:attribute`` (imported only when used, so
 #: loading a spectrum model does not import the graph network, and the other way round).
 LOADERS: dict[str, str] = {
@@ -355,6 +375,8 @@ __all__ = [
     "FORMAT_VERSION",
     "LOADERS",
     "building",
+    "calibration_factors",
+    "ensemble_members",
     "half_precision_copy",
     "history_csv",
     "load",

@@ -57,7 +57,13 @@ import numpy as np
 import torch
 
 from eftgan.augment import PropertyMLP
-from eftgan.checkpoint import building, load_weights, read_model_folder
+from eftgan.checkpoint import (
+    building,
+    calibration_factors,
+    ensemble_members,
+    load_weights,
+    read_model_folder,
+)
 from eftgan.composition import (
     CompositionLike,
     check_elements,
@@ -120,13 +126,6 @@ class _Member:
         return self.mlp(f, c[:, slots], ph) * self.y_std + self.y_mean
 
 
-def _member_configs(m: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    """``(member config, weight-key prefix)`` of an ensemble folder, or of a single model."""
-    if "members" in m:
-        return [(mm, f"member{k}.") for k, mm in enumerate(m["members"])]
-    return [(m, "")]
-
-
 class Screener:
     """The generators and property MLPs of an EFTGAN model folder, ready to screen."""
 
@@ -137,16 +136,16 @@ class Screener:
         self.folder = folder
         self.config = config
         where = folder or "the EFTGAN model"
-        self.members = [_Member(mm, state, where, pre) for mm, pre in _member_configs(m)]
+        self.members = [_Member(mm, state, where, pre) for mm, pre in ensemble_members(m)]
         self.cfg = self.members[0].cfg
         self.targets: list[str] = self.members[0].targets
-        self.calibration: dict[str, dict[str, float]] = m.get("calibration", {}).get("factor", {})
+        self.calibration = calibration_factors(m)
         self.reach = self._reach(m)
 
     def _reach(self, m: dict[str, Any]) -> dict[str, PhaseReach]:
         """Per-phase training compositions of all members (all phases where unrecorded)."""
         comps, phases = [], []
-        for mm, _ in _member_configs(m):
+        for mm, _ in ensemble_members(m):
             c = np.asarray(mm["train_compositions"], dtype=np.float64)
             comps.append(c)
             phases += mm.get("train_phases") or [None] * len(c)

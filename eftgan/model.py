@@ -21,7 +21,14 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch
 
-from eftgan.checkpoint import building, load_weights, read_model_folder
+from eftgan.checkpoint import (
+    building,
+    calibration_factors,
+    ensemble_members,
+    load_weights,
+    read_model_folder,
+)
+from eftgan.composition import fraction_vector
 from eftgan.dataset import PHASES, phase_from_name
 from eftgan.ecnet import ECNet, ECNetConfig
 from eftgan.errors import CheckpointError, UserError
@@ -54,11 +61,29 @@ def resolve_phase(
     return p3, f"coordination (order parameter {eta:.2f})"
 
 
-class ECNetModel:
-    """A trained ECNet with its configuration, ready to predict."""
+def _fractions(structure: Any) -> dict[str, float]:
+    comp = structure.composition.fractional_composition
+    return {str(el): float(v) for el, v in comp.get_el_amt_dict().items()}
 
-    def __init__(self, net: ECNet, config: dict[str, Any], folder: Path | None = None) -> None:
+
+class ECNetModel:
+    """A trained ECNet, or a deep ensemble of them, with its configuration, ready to predict.
+
+    An ensemble (:mod:`eftgan.ensemble`) predicts the mean over its members and, per target,
+    the spread between them (``<name>_std``, e.g. ``eform_std``) times the factor that made the
+    spread match the errors on validation structures. Features for the EFTGAN generator come
+    from the first member.
+    """
+
+    def __init__(
+        self,
+        net: ECNet,
+        config: dict[str, Any],
+        folder: Path | None = None,
+        members: Sequence[ECNet] = (),
+    ) -> None:
         self.net = net.eval()
+        self.members = [m.eval() for m in members] or [self.net]
         self.config = config
         self.folder = folder
 
@@ -66,10 +91,12 @@ class ECNetModel:
     def from_folder(cls, folder: str | os.PathLike[str]) -> ECNetModel:
         """Load a checked ECNet model folder (a :class:`CheckpointError` if it does not fit)."""
         config, state = read_model_folder(folder, kind="ecnet")
+        nets = []
         with building(folder, "ecnet"):
-            mc = ECNetConfig.from_dict(config["model"])
-            net = load_weights(lambda: ECNet(mc), state, folder)
-        return cls(net, config, Path(folder))
+            for mc_dict, prefix in ensemble_members(config["model"]):
+                mc = ECNetConfig.from_dict(mc_dict)
+                nets.append(load_weights(lambda mc=mc: ECNet(mc), state, folder, prefix[:-1]))
+        return cls(nets[0], config, Path(folder), nets)
 
     @property
     def model_config(self) -> ECNetConfig:
@@ -124,6 +151,25 @@ class ECNetModel:
             ]
             yield Batch.from_data_list(graphs)
 
+    def _extrapolation(self, structs: list[Any], phases: list[str]) -> np.ndarray | None:
+        """Per structure: outside the training data of its phase (:mod:`eftgan.reach`); None
+        for a model folder that does not record its training compositions."""
+        m = self.config["model"]
+        if "train_compositions" not in m:
+            return None
+        from eftgan.reach import reach_by_phase
+
+        reach = reach_by_phase(
+            np.asarray(m["train_compositions"]), m["train_phases"], self.model_config.phases
+        )
+        c = np.array([fraction_vector(_fractions(s), self.elements) for s in structs])
+        ph = np.array(phases)
+        out = np.zeros(len(structs), dtype=bool)
+        for p, r in reach.items():
+            if (ph == p).any():
+                out[ph == p] = r.extrapolates(c[ph == p])
+        return out
+
     @torch.no_grad()
     def predict_structures(
         self,
@@ -143,12 +189,22 @@ class ECNetModel:
         structs, resolved, labels = self._prepare(structures, phase, names)
         preds = []
         for batch in self._batches(structs, resolved, labels, batch_size):
-            preds.append(self.net.to_physical(self.net(batch)).numpy())
-        y = np.concatenate(preds) if preds else np.zeros((0, len(self.targets)))
+            preds.append(np.stack([m.to_physical(m(batch)).numpy() for m in self.members]))
+        y = np.concatenate(preds, axis=1) if preds else np.zeros((1, 0, len(self.targets)))
+        mean, std = y.mean(axis=0), y.std(axis=0)
+        factors = calibration_factors(self.config["model"])
+        far = self._extrapolation(structs, [p for p, _ in resolved])
         rows = []
-        for lab, (p, src), vals in zip(labels, resolved, y, strict=True):
+        for i, (lab, (p, src)) in enumerate(zip(labels, resolved, strict=True)):
             row: dict[str, Any] = {"structure": lab, "phase": p, "phase_source": src}
-            row.update({t: float(v) for t, v in zip(self.targets, vals, strict=True)})
+            if far is not None:
+                row["extrapolation"] = bool(far[i])
+            for j, t in enumerate(self.targets):
+                row[t] = float(mean[i, j])
+                if len(self.members) > 1:
+                    row[f"{t.split('_')[0]}_std"] = float(std[i, j]) * factors.get(p, {}).get(
+                        t, 1.0
+                    )
             rows.append(row)
         return rows
 

@@ -1,0 +1,294 @@
+"""Deep ensembles of ECNets and EFTGANs with calibrated uncertainty.
+
+An ensemble is ``members`` ECNets trained from different seeds on different subsets of one
+training split, and on each of them an EFTGAN (generator + property MLP) trained on that
+member's features of that member's training structures. Protocol:
+
+1. the dataset is split once by composition (seeded) into train / validation / test;
+2. member ``k`` trains on a random ``subsample`` share of the training compositions (seed
+   ``seed + k``); every member stops early on the same validation split;
+3. the ensemble's spread (std over members, for the EFTGAN also over generator draws) is
+   multiplied, per phase and target, by the factor ``sqrt(mean((err / std)^2))`` fitted on the
+   validation split, so that a standardised error has unit variance there;
+4. the test split, unseen by every step, is read once at the end for the report: MAE and RMSE
+   of the ensemble mean and of member 0 alone, the coverage of ±1σ and ±2σ (0.68 and 0.95
+   for calibrated Gaussian errors) and the Spearman correlation of |error| with σ.
+
+Members train in ``out/members/`` as ordinary, resumable run folders (a finished member is
+reused when the run is started again); the result is two model folders, ``out/ecnet`` and
+``out/eftgan``, whose weights hold every member (``member{k}.*``, see
+:func:`eftgan.checkpoint.ensemble_members`), a ``calibration.png`` each, and ``report.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eftgan.checkpoint import read_model_folder, write_model_folder
+from eftgan.dataset import PHASES, Dataset, split_by_composition
+from eftgan.files import atomic_write_json
+from eftgan.settings import JSONSettings
+
+
+@dataclass
+class EnsembleTrainConfig(JSONSettings):
+    """Settings of :func:`train_ensemble`.
+
+    Attributes:
+        members: number of ECNet/EFTGAN pairs.
+        seed: seed of the train/validation/test split; member ``k`` uses ``seed + k``.
+        subsample: share of the training compositions each member trains on.
+        epochs, patience: ECNet training length and early-stopping patience.
+        gan_steps, gen_draws: EFTGAN settings (see :class:`eftgan.pipeline.EFTGANTrainConfig`).
+        n_z: generator draws per member when the EFTGAN ensemble is evaluated.
+    """
+
+    members: int = 5
+    seed: int = 0
+    subsample: float = 0.9
+    epochs: int = 300
+    patience: int = 50
+    gan_steps: int = 3000
+    gen_draws: int = 8
+    n_z: int = 8
+
+
+def member_split(dataset: Dataset, train: list[int], subsample: float, seed: int) -> list[int]:
+    """A seeded ``subsample`` share of the training entries, whole compositions at a time."""
+    keys = sorted({dataset[i].group_key for i in train})
+    rng = np.random.default_rng(seed)
+    keep = set(rng.permutation(keys)[: max(1, round(subsample * len(keys)))])
+    return [i for i in train if dataset[i].group_key in keep]
+
+
+def train_ensemble(
+    dataset: Dataset,
+    out: str | Path,
+    config: EnsembleTrainConfig | None = None,
+    excluded: list[str] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train the members, pack and calibrate both ensembles, write the report; return it."""
+    cfg = config or EnsembleTrainConfig()
+    out = Path(out)
+    split = split_by_composition(dataset, (0.8, 0.1, 0.1), cfg.seed)
+    for k in range(cfg.members):
+        _train_member(dataset, out / "members", k, split, cfg, excluded or [], progress)
+    members = [out / "members" / f"ecnet-{k}" for k in range(cfg.members)]
+    gans = [out / "members" / f"eftgan-{k}" for k in range(cfg.members)]
+    train_idx = sorted(
+        {i for k in range(cfg.members) for i in _member_train(dataset, split, cfg, k)}
+    )
+    pack(members, out / "ecnet", "ecnet", reach=_reach_record(dataset, train_idx))
+    pack(gans, out / "eftgan", "eftgan")
+    shutil.copy(members[0] / "embeddings.json", out / "ecnet" / "embeddings.json")
+    names = [[dataset[i].name for i in s] for s in split]
+    report = {
+        "protocol": __doc__.split("Protocol:")[1].split("Members train")[0].strip(),
+        "settings": cfg.as_dict(),
+        "data_sha256": dataset.data_hash,
+        "split": dict(zip(("train", "validation", "test"), names, strict=True)),
+    }
+    report["ecnet"] = calibrate(out / "ecnet", "ecnet", dataset, split, cfg)
+    report["eftgan"] = calibrate(out / "eftgan", "eftgan", dataset, split, cfg)
+    atomic_write_json(out / "report.json", report)
+    return report
+
+
+def _train_member(
+    dataset: Dataset,
+    root: Path,
+    k: int,
+    split: tuple[list[int], list[int], list[int]],
+    cfg: EnsembleTrainConfig,
+    excluded: list[str],
+    progress: bool,
+) -> None:
+    """ECNet member ``k`` and its EFTGAN, each skipped when its folder is already finished."""
+    from eftgan.model import ECNetModel
+    from eftgan.pipeline import EFTGANTrainConfig, train_eftgan
+    from eftgan.train import TrainConfig, Trainer
+
+    seed = cfg.seed + k
+    train = _member_train(dataset, split, cfg, k)
+    ecnet_dir, gan_dir = root / f"ecnet-{k}", root / f"eftgan-{k}"
+    if not (ecnet_dir / "config.json").is_file():
+        tc = TrainConfig(seed=seed, max_epochs=cfg.epochs, patience=cfg.patience)
+        Trainer(
+            dataset,
+            ecnet_dir,
+            train_config=tc,
+            split=(train, split[1], split[2]),
+            excluded=excluded,
+            progress=progress,
+        ).run()
+    if not (gan_dir / "config.json").is_file():
+        gc = EFTGANTrainConfig(seed=seed, gan_steps=cfg.gan_steps, gen_draws=cfg.gen_draws)
+        names = [dataset[i].name for i in train]
+        model = ECNetModel.from_folder(ecnet_dir)
+        train_eftgan(model, dataset, gan_dir, gc, progress=progress, train_names=names)
+
+
+def _member_train(
+    dataset: Dataset,
+    split: tuple[list[int], list[int], list[int]],
+    cfg: EnsembleTrainConfig,
+    k: int,
+) -> list[int]:
+    """The training entries of member ``k``."""
+    return member_split(dataset, split[0], cfg.subsample, cfg.seed + k)
+
+
+def _reach_record(dataset: Dataset, idx: list[int]) -> dict[str, Any]:
+    """Training compositions (over the dataset's elements) and phases of entries ``idx``, as
+    :mod:`eftgan.reach` reads them from a model config."""
+    els = dataset.elements
+    return {
+        "train_compositions": [[dataset[i].fractions.get(e, 0.0) for e in els] for i in idx],
+        "train_phases": [dataset[i].phase for i in idx],
+    }
+
+
+def pack(folders: list[Path], out: Path, kind: str, reach: dict[str, Any] | None = None) -> Path:
+    """One model folder of ``kind`` holding the members in ``folders`` (weights under
+    ``member{k}.``), their cards concatenated, and ``reach`` (training compositions and
+    phases, for the extrapolation flag) in the config."""
+    state, members, cards = {}, [], []
+    for k, folder in enumerate(folders):
+        config, weights = read_model_folder(folder, kind)
+        state.update({f"member{k}.{name}": t for name, t in weights.items()})
+        members.append(config["model"])
+        cards.append((folder / "card.md").read_text().replace("\n# ", "\n## ", 1))
+    model: dict[str, Any] = {"members": members, **(reach or {})}
+    card = f"# {kind} ensemble `{out.name}`: {len(folders)} members\n\n" + "\n".join(
+        c.replace("# ", "## Member: ", 1) for c in cards
+    )
+    return write_model_folder(out, state, kind, model, card)
+
+
+def _predict(
+    folder: Path, kind: str, dataset: Dataset, idx: list[int], n_z: int
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Ensemble mean and uncalibrated spread (N, T) for entries ``idx``; the target names."""
+    if kind == "ecnet":
+        from eftgan.model import ECNetModel
+
+        model = ECNetModel.from_folder(folder)
+        entries = [dataset[i] for i in idx]
+        rows = model.predict_structures(
+            [e.structure for e in entries], [e.phase for e in entries], [e.name for e in entries]
+        )
+        targets = list(model.targets)
+        mean = np.array([[r[t] for t in targets] for r in rows])
+        std = np.array([[r.get(f"{t.split('_')[0]}_std", 0.0) for t in targets] for r in rows])
+        return mean, std, targets
+    from eftgan.explore import Screener
+
+    s = Screener.load(folder)
+    mean = np.zeros((len(idx), len(s.targets)))
+    std = np.zeros_like(mean)
+    for p in s.cfg.phases:
+        rows = [j for j, i in enumerate(idx) if dataset[i].phase == p]
+        c = np.array([[dataset[idx[j]].fractions.get(e, 0.0) for e in s.elements] for j in rows])
+        if rows:
+            mean[rows], std[rows] = s._properties(c, p, n_z, seed=0)
+    return mean, std, s.targets
+
+
+def calibration_factor(err: np.ndarray, std: np.ndarray) -> float:
+    """``sqrt(mean((err / std)^2))`` over the finite errors with a positive spread (1 if none)."""
+    ok = np.isfinite(err) & (std > 0)
+    return float(np.sqrt(np.mean((err[ok] / std[ok]) ** 2))) if ok.any() else 1.0
+
+
+def uncertainty_metrics(err: np.ndarray, std: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, coverage of ±1σ and ±2σ, Spearman correlation of |error| with σ."""
+    from scipy.stats import spearmanr
+
+    ok = np.isfinite(err)
+    e, s = err[ok], std[ok]
+    if not len(e):
+        return {"n": 0}
+    rho = spearmanr(np.abs(e), s).statistic if len(e) > 2 and np.ptp(s) > 0 else math.nan
+    return {
+        "n": int(len(e)),
+        "mae": float(np.mean(np.abs(e))),
+        "rmse": float(np.sqrt(np.mean(e**2))),
+        "coverage_1sigma": float(np.mean(np.abs(e) <= s)),
+        "coverage_2sigma": float(np.mean(np.abs(e) <= 2 * s)),
+        "spearman_abs_err_sigma": float(rho),
+    }
+
+
+def calibrate(
+    folder: Path,
+    kind: str,
+    dataset: Dataset,
+    split: tuple[list[int], list[int], list[int]],
+    cfg: EnsembleTrainConfig,
+) -> dict[str, Any]:
+    """Fit the spread factors on validation, write them into ``folder``'s config, and report
+    the test split (ensemble and member 0 alone) and ``calibration.png``."""
+    val, test = split[1], split[2]
+    y = dataset.targets()
+    mean_v, std_v, targets = _predict(folder, kind, dataset, val, cfg.n_z)
+    ph_v = np.array([dataset[i].phase for i in val])
+    factor = {
+        p: {
+            t: calibration_factor(mean_v[ph_v == p, j] - y[val][ph_v == p, j], std_v[ph_v == p, j])
+            for j, t in enumerate(targets)
+        }
+        for p in PHASES
+    }
+    config, state = read_model_folder(folder, kind)
+    config["model"]["calibration"] = {
+        "factor": factor,
+        "fitted_on": f"validation split ({len(val)} structures): sqrt(mean((err/std)^2))",
+    }
+    card = (folder / "card.md").read_text()
+    write_model_folder(folder, state, kind, config["model"], card)
+    mean_t, std_t, _ = _predict(folder, kind, dataset, test, cfg.n_z)
+    one, _, _ = _predict(folder.parent / "members" / f"{kind}-0", kind, dataset, test, cfg.n_z)
+    ph_t = np.array([dataset[i].phase for i in test])
+    report: dict[str, Any] = {"factor": factor, "test": {}}
+    for p in PHASES:
+        m = ph_t == p
+        report["test"][p] = {
+            t.split("_")[0]: {
+                **uncertainty_metrics(mean_t[m, j] - y[test][m, j], std_t[m, j]),
+                "mae_member0": float(np.nanmean(np.abs(one[m, j] - y[test][m, j]))),
+            }
+            for j, t in enumerate(targets)
+        }
+    _calibration_png(folder / "calibration.png", mean_t - y[test], std_t, targets, kind)
+    return report
+
+
+def _calibration_png(
+    path: Path, err: np.ndarray, std: np.ndarray, targets: list[str], kind: str
+) -> None:
+    """Observed against expected coverage of central Gaussian intervals, one line per target."""
+    from scipy.stats import norm
+
+    from eftgan.plotting import pyplot, save_png
+
+    plt = pyplot()
+    levels = np.linspace(0.05, 0.95, 19)
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    for j, t in enumerate(targets):
+        ok = np.isfinite(err[:, j]) & (std[:, j] > 0)
+        z = np.abs(err[ok, j] / std[ok, j])
+        observed = [np.mean(z <= norm.ppf(0.5 + q / 2)) for q in levels]
+        ax.plot(levels, observed, "-o", ms=3, label=t.split("_")[0])
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set_xlabel("expected coverage (Gaussian interval)")
+    ax.set_ylabel("observed coverage on the test split")
+    ax.set_title(f"{kind} ensemble, calibrated on validation", fontsize=10)
+    ax.legend(fontsize=8)
+    save_png(fig, path, dpi=150, bbox_inches="tight")
