@@ -32,8 +32,11 @@ import numpy as np
 
 from eftgan.checkpoint import read_model_folder, write_model_folder
 from eftgan.dataset import PHASES, Dataset, split_by_composition
+from eftgan.errors import UserError
 from eftgan.files import atomic_write_json
 from eftgan.settings import JSONSettings
+
+PROTOCOL = " ".join(__doc__.split("Protocol:")[1].split("Members train")[0].split())
 
 
 @dataclass
@@ -85,18 +88,21 @@ def train_ensemble(
     train_idx = sorted(
         {i for k in range(cfg.members) for i in _member_train(dataset, split, cfg, k)}
     )
-    pack(members, out / "ecnet", "ecnet", reach=_reach_record(dataset, train_idx))
-    pack(gans, out / "eftgan", "eftgan")
+    names = dict(
+        zip(
+            ("train", "validation", "test"),
+            ([dataset[i].name for i in s] for s in split),
+            strict=True,
+        )
+    )
+    record = {"split": names, "protocol": PROTOCOL, "settings": cfg.as_dict()}
+    pack(members, out / "ecnet", "ecnet", {**record, **_reach_record(dataset, train_idx)})
+    pack(gans, out / "eftgan", "eftgan", record)
     shutil.copy(members[0] / "embeddings.json", out / "ecnet" / "embeddings.json")
-    names = [[dataset[i].name for i in s] for s in split]
-    report = {
-        "protocol": __doc__.split("Protocol:")[1].split("Members train")[0].strip(),
-        "settings": cfg.as_dict(),
-        "data_sha256": dataset.data_hash,
-        "split": dict(zip(("train", "validation", "test"), names, strict=True)),
-    }
-    report["ecnet"] = calibrate(out / "ecnet", "ecnet", dataset, split, cfg)
-    report["eftgan"] = calibrate(out / "eftgan", "eftgan", dataset, split, cfg)
+    report = {"protocol": PROTOCOL, "settings": cfg.as_dict(), "data_sha256": dataset.data_hash}
+    report["ecnet"] = calibrate(out / "ecnet", "ecnet", dataset, cfg.n_z)
+    report["eftgan"] = calibrate(out / "eftgan", "eftgan", dataset, cfg.n_z)
+    report["split"] = names
     atomic_write_json(out / "report.json", report)
     return report
 
@@ -155,31 +161,38 @@ def _reach_record(dataset: Dataset, idx: list[int]) -> dict[str, Any]:
     }
 
 
-def pack(folders: list[Path], out: Path, kind: str, reach: dict[str, Any] | None = None) -> Path:
+def pack(folders: list[Path], out: Path, kind: str, record: dict[str, Any] | None = None) -> Path:
     """One model folder of ``kind`` holding the members in ``folders`` (weights under
-    ``member{k}.``), their cards concatenated, and ``reach`` (training compositions and
-    phases, for the extrapolation flag) in the config."""
+    ``member{k}.``), their cards concatenated, and ``record`` (the split by name, the protocol,
+    for ECNet the training compositions and phases of the extrapolation flag) in the config."""
     state, members, cards = {}, [], []
     for k, folder in enumerate(folders):
         config, weights = read_model_folder(folder, kind)
         state.update({f"member{k}.{name}": t for name, t in weights.items()})
         members.append(config["model"])
         cards.append((folder / "card.md").read_text().replace("\n# ", "\n## ", 1))
-    model: dict[str, Any] = {"members": members, **(reach or {})}
+    model: dict[str, Any] = {"members": members, **(record or {})}
     card = f"# {kind} ensemble `{out.name}`: {len(folders)} members\n\n" + "\n".join(
         c.replace("# ", "## Member: ", 1) for c in cards
     )
     return write_model_folder(out, state, kind, model, card)
 
 
-def _predict(
-    folder: Path, kind: str, dataset: Dataset, idx: list[int], n_z: int
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Ensemble mean and uncalibrated spread (N, T) for entries ``idx``; the target names."""
-    if kind == "ecnet":
-        from eftgan.model import ECNetModel
+def _load(folder: Path, kind: str) -> Any:
+    """The ensemble as its typed model (``ECNetModel`` or ``Screener``)."""
+    from eftgan.checkpoint import load
 
-        model = ECNetModel.from_folder(folder)
+    return load(folder)
+
+
+def _predict(
+    model: Any, dataset: Dataset, idx: list[int], n_z: int
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Mean and spread (N, T) of an ``ECNetModel`` (from the structures) or a ``Screener``
+    (from the compositions) for entries ``idx``; the target names."""
+    from eftgan.explore import Screener
+
+    if not isinstance(model, Screener):
         entries = [dataset[i] for i in idx]
         rows = model.predict_structures(
             [e.structure for e in entries], [e.phase for e in entries], [e.name for e in entries]
@@ -188,17 +201,15 @@ def _predict(
         mean = np.array([[r[t] for t in targets] for r in rows])
         std = np.array([[r.get(f"{t.split('_')[0]}_std", 0.0) for t in targets] for r in rows])
         return mean, std, targets
-    from eftgan.explore import Screener
-
-    s = Screener.load(folder)
-    mean = np.zeros((len(idx), len(s.targets)))
+    mean = np.zeros((len(idx), len(model.targets)))
     std = np.zeros_like(mean)
-    for p in s.cfg.phases:
+    for p in model.cfg.phases:
         rows = [j for j, i in enumerate(idx) if dataset[i].phase == p]
-        c = np.array([[dataset[idx[j]].fractions.get(e, 0.0) for e in s.elements] for j in rows])
+        els = model.elements
+        c = np.array([[dataset[idx[j]].fractions.get(e, 0.0) for e in els] for j in rows])
         if rows:
-            mean[rows], std[rows] = s._properties(c, p, n_z, seed=0)
-    return mean, std, s.targets
+            mean[rows], std[rows] = model._properties(c, p, n_z, seed=0)
+    return mean, std, model.targets
 
 
 def calibration_factor(err: np.ndarray, std: np.ndarray) -> float:
@@ -226,22 +237,16 @@ def uncertainty_metrics(err: np.ndarray, std: np.ndarray) -> dict[str, float]:
     }
 
 
-def calibrate(
-    folder: Path,
-    kind: str,
-    dataset: Dataset,
-    split: tuple[list[int], list[int], list[int]],
-    cfg: EnsembleTrainConfig,
-) -> dict[str, Any]:
-    """Fit the spread factors on validation, write them into ``folder``'s config, and report
-    the test split (ensemble and member 0 alone) and ``calibration.png``."""
-    val, test = split[1], split[2]
-    y = dataset.targets()
-    mean_v, std_v, targets = _predict(folder, kind, dataset, val, cfg.n_z)
-    ph_v = np.array([dataset[i].phase for i in val])
+def calibrate(folder: Path, kind: str, dataset: Dataset, n_z: int) -> dict[str, Any]:
+    """Fit the spread factors on the validation split recorded in ``folder``, write them into
+    its config, then report the test split (:func:`test_report`)."""
+    val = _indices(dataset, read_model_folder(folder, kind)[0]["model"]["split"]["validation"])
+    y = dataset.targets()[val]
+    mean, std, targets = _predict(_load(folder, kind), dataset, val, n_z)
+    ph = np.array([dataset[i].phase for i in val])
     factor = {
         p: {
-            t: calibration_factor(mean_v[ph_v == p, j] - y[val][ph_v == p, j], std_v[ph_v == p, j])
+            t: calibration_factor(mean[ph == p, j] - y[ph == p, j], std[ph == p, j])
             for j, t in enumerate(targets)
         }
         for p in PHASES
@@ -251,23 +256,45 @@ def calibrate(
         "factor": factor,
         "fitted_on": f"validation split ({len(val)} structures): sqrt(mean((err/std)^2))",
     }
-    card = (folder / "card.md").read_text()
-    write_model_folder(folder, state, kind, config["model"], card)
-    mean_t, std_t, _ = _predict(folder, kind, dataset, test, cfg.n_z)
-    one, _, _ = _predict(folder.parent / "members" / f"{kind}-0", kind, dataset, test, cfg.n_z)
-    ph_t = np.array([dataset[i].phase for i in test])
-    report: dict[str, Any] = {"factor": factor, "test": {}}
+    write_model_folder(folder, state, kind, config["model"], (folder / "card.md").read_text())
+    return {"factor": factor, **test_report(folder, kind, dataset, n_z)}
+
+
+def test_report(folder: Path, kind: str, dataset: Dataset, n_z: int = 8) -> dict[str, Any]:
+    """Accuracy and calibration of an ensemble folder on the test split it records:
+    ``{"test": {phase: {target: metrics}}}`` with :func:`uncertainty_metrics` and
+    ``mae_member0`` (member 0 alone); draws ``calibration.png`` into the folder."""
+    test = _indices(dataset, read_model_folder(folder, kind)[0]["model"]["split"]["test"])
+    y = dataset.targets()[test]
+    model = _load(folder, kind)
+    mean, std, targets = _predict(model, dataset, test, n_z)
+    model.members = model.members[:1]
+    one, _, _ = _predict(model, dataset, test, n_z)
+    ph = np.array([dataset[i].phase for i in test])
+    out: dict[str, Any] = {}
     for p in PHASES:
-        m = ph_t == p
-        report["test"][p] = {
+        m = ph == p
+        out[p] = {
             t.split("_")[0]: {
-                **uncertainty_metrics(mean_t[m, j] - y[test][m, j], std_t[m, j]),
-                "mae_member0": float(np.nanmean(np.abs(one[m, j] - y[test][m, j]))),
+                **uncertainty_metrics(mean[m, j] - y[m, j], std[m, j]),
+                "mae_member0": float(np.nanmean(np.abs(one[m, j] - y[m, j]))),
             }
             for j, t in enumerate(targets)
         }
-    _calibration_png(folder / "calibration.png", mean_t - y[test], std_t, targets, kind)
-    return report
+    _calibration_png(folder / "calibration.png", mean - y, std, targets, kind)
+    return {"test": out}
+
+
+def _indices(dataset: Dataset, names: list[str]) -> list[int]:
+    """Dataset indices of the entries named (a :class:`UserError` if one is missing)."""
+    where = {n: i for i, n in enumerate(dataset.names)}
+    missing = [n for n in names if n not in where]
+    if missing:
+        raise UserError(
+            f"{len(missing)} structures of the ensemble's split (e.g. {missing[0]}) are not in "
+            "this dataset; give the dataset the ensemble was trained on"
+        )
+    return [where[n] for n in names]
 
 
 def _calibration_png(
