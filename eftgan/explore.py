@@ -55,6 +55,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from eftgan.augment import PropertyMLP
 from eftgan.checkpoint import (
@@ -80,6 +81,8 @@ from eftgan.reach import PhaseReach, reach_by_phase
 K_B_EV = 8.617333262e-5  # eV/K
 #: grids with more compositions than this write Parquet only unless CSV is asked for
 CSV_AUTO_LIMIT = 1_000_000
+#: rows per forward pass: small enough for the activations to stay in the CPU's cache
+BLOCK = 1024
 
 
 def std_column(target: str) -> str:
@@ -120,10 +123,31 @@ class _Member:
         self.y_std = torch.tensor(m["target_std"])
 
     def draws(self, c: torch.Tensor, phase: int, z: torch.Tensor, slots: list[int]):
-        """Physical-unit predictions (B, T) for compositions ``c`` (B, S) and noise ``z``."""
-        ph = torch.full((c.shape[0],), phase, dtype=torch.long)
-        f = self.g(c, ph, z, slots)
-        return self.mlp(f, c[:, slots], ph) * self.y_std + self.y_mean
+        """Physical-unit predictions (B, T) for compositions ``c`` (B, S) and noise ``z``.
+
+        The same arithmetic as ``mlp(g(c, phase, z))``, rearranged for screening, where the
+        same few layers run on millions of rows: the generator's first layer is split into a
+        per-slot and a per-sample term (:meth:`Generator.forward`); the generator's last
+        layer and the MLP's first layer, with no nonlinearity between them, are one matrix;
+        and the MLP's last (linear) layer is applied once to the composition-weighted sum of
+        the slots instead of to every slot. (Masking absent slots is not needed: their terms
+        carry the weight ``c = 0``.)
+        """
+        g, mlp = self.g.net, self.mlp.net
+        w1, b1 = g[0].weight, g[0].bias
+        sd = self.cfg.slot_dim
+        ctx = torch.cat([self.g.phase.weight[phase].expand(len(c), -1), c, z], 1)
+        h = ctx @ w1[:, sd:].T + b1
+        h = F.leaky_relu(h[:, None, :] + (self.g.slot.weight[slots] @ w1[:, :sd].T), 0.2)
+        h = F.leaky_relu(g[2](h), 0.2)
+        w_f = mlp[0].weight[:, : self.cfg.feature_dim]
+        w_p = mlp[0].weight[:, self.cfg.feature_dim :]
+        bias = mlp[0].bias + w_f @ g[4].bias + w_p @ self.mlp.phase.weight[phase]
+        h = F.silu(h @ (w_f @ g[4].weight).T + bias)
+        h = F.silu(mlp[2](h))
+        cs = c[:, slots]
+        y = (h * cs[:, :, None]).sum(1) @ mlp[4].weight.T + cs.sum(1, keepdim=True) * mlp[4].bias
+        return y * self.y_std + self.y_mean
 
 
 class Screener:
@@ -177,7 +201,11 @@ class Screener:
         ys = []
         for member in self.members:
             z = torch.randn(ct.shape[0], self.cfg.noise_dim, generator=gen)
-            ys.append(member.draws(ct, p, z, slots).reshape(len(c), n_z, -1))
+            y = [
+                member.draws(ct[i : i + BLOCK], p, z[i : i + BLOCK], slots)
+                for i in range(0, len(ct), BLOCK)
+            ]
+            ys.append(torch.cat(y).reshape(len(c), n_z, -1))
         y = torch.cat(ys, dim=1)
         std = y.std(1, unbiased=False) if y.shape[1] > 1 else torch.zeros_like(y[:, 0])
         factor = self.calibration.get(phase, {})

@@ -139,3 +139,23 @@ def test_a_less_stable_phase_never_outranks_its_twin(screener: Screener, tmp_pat
     assert len(cand) == 10 and (cand["phase"] == cand["stable_phase"]).all()
     rank = df[(df["phase"] == df["stable_phase"]) & ~df["extrapolation"]]
     assert cand["g_ev_per_atom"].iloc[0] == pytest.approx(rank["g_ev_per_atom"].min(), abs=1e-6)
+
+
+def test_screening_arithmetic_equals_the_networks(screener: Screener) -> None:
+    """The rearranged forward pass of a member is the generator + MLP of its weights."""
+    import torch
+
+    rng = np.random.default_rng(0)
+    c = torch.from_numpy(rng.dirichlet(np.ones(6), 40).astype(np.float32))
+    c[:10, 5] = 0.0
+    z = torch.randn(40, screener.cfg.noise_dim)
+    for m in screener.members:
+        for p in (0, 1):
+            ph = torch.full((40,), p)
+            with torch.no_grad():
+                ref = m.mlp(m.g(c, ph, z), c, ph) * m.y_std + m.y_mean
+                assert torch.allclose(m.draws(c, p, z, list(range(6))), ref, atol=1e-5)
+                sub = c.clone()
+                sub[:, 5] = 0.0
+                ref = m.mlp(m.g(sub, ph, z), sub, ph) * m.y_std + m.y_mean
+                assert torch.allclose(m.draws(sub, p, z, list(range(5))), ref, atol=1e-5)
