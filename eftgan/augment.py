@@ -1,6 +1,6 @@
 """Property read-out from element features, and the transferring-corrected augmentation loop.
 
-:class:`PropertyMLP` maps element features to the four targets the way ECNet's heads do: one
+:class:`PropertyMLP` maps element features to the targets the way ECNet's heads do: one
 small network per element slot output, summed with the atomic fractions as weights, so that it
 reads real (ECNet) and generated (InfoGAN) features alike.
 

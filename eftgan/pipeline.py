@@ -5,7 +5,7 @@
    stay unseen by every stage.
 2. An InfoGAN (:mod:`eftgan.infogan`) learns to generate those features (standardised per
    channel over the present element slots) from composition, phase and noise.
-3. A property MLP (:mod:`eftgan.augment`) learns the four standardised targets from the real
+3. A property MLP (:mod:`eftgan.augment`) learns the standardised targets from the real
    features and from ``gen_draws`` generated samples of each training composition (with its
    real labels), optionally with ``rounds`` rounds of transferring-corrected augmentation.
 
