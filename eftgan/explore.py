@@ -133,7 +133,8 @@ class _Member:
         the slots instead of to every slot. (Masking absent slots is not needed: their terms
         carry the weight ``c = 0``.)
         """
-        g, mlp = self.g.net, self.mlp.net
+        g: Any = self.g.net
+        mlp: Any = self.mlp.net
         w1, b1 = g[0].weight, g[0].bias
         sd = self.cfg.slot_dim
         ctx = torch.cat([self.g.phase.weight[phase].expand(len(c), -1), c, z], 1)
@@ -159,6 +160,7 @@ class Screener:
         m = config["model"]
         self.folder = folder
         self.config = config
+        self.state = state
         where = folder or "the EFTGAN model"
         self.members = [_Member(mm, state, where, pre) for mm, pre in ensemble_members(m)]
         self.cfg = self.members[0].cfg
@@ -168,7 +170,8 @@ class Screener:
 
     def _reach(self, m: dict[str, Any]) -> dict[str, PhaseReach]:
         """Per-phase training compositions of all members (all phases where unrecorded)."""
-        comps, phases = [], []
+        comps: list[np.ndarray] = []
+        phases: list[str | None] = []
         for mm, _ in ensemble_members(m):
             c = np.asarray(mm["train_compositions"], dtype=np.float64)
             comps.append(c)
@@ -201,11 +204,11 @@ class Screener:
         ys = []
         for member in self.members:
             z = torch.randn(ct.shape[0], self.cfg.noise_dim, generator=gen)
-            y = [
+            blocks = [
                 member.draws(ct[i : i + BLOCK], p, z[i : i + BLOCK], slots)
                 for i in range(0, len(ct), BLOCK)
             ]
-            ys.append(torch.cat(y).reshape(len(c), n_z, -1))
+            ys.append(torch.cat(blocks).reshape(len(c), n_z, -1))
         y = torch.cat(ys, dim=1)
         std = y.std(1, unbiased=False) if y.shape[1] > 1 else torch.zeros_like(y[:, 0])
         factor = self.calibration.get(phase, {})

@@ -98,7 +98,7 @@ class Generator(nn.Module):
         per-sample part once, not once per element.
         """
         idx = list(range(c.shape[1])) if slots is None else slots
-        first = self.net[0]
+        first: Any = self.net[0]
         w_slot, w_ctx = first.weight[:, : self.cfg.slot_dim], first.weight[:, self.cfg.slot_dim :]
         ctx = torch.cat([self.phase(phase), c, z], dim=1) @ w_ctx.T + first.bias
         h = ctx[:, None, :] + (self.slot.weight[idx] @ w_slot.T)[None]

@@ -61,6 +61,11 @@ def resolve_phase(
     return p3, f"coordination (order parameter {eta:.2f})"
 
 
+def _maker(model_config: dict[str, Any]):
+    """A function building the ECNet a member's config describes."""
+    return lambda: ECNet(ECNetConfig.from_dict(model_config))
+
+
 def _fractions(structure: Any) -> dict[str, float]:
     comp = structure.composition.fractional_composition
     return {str(el): float(v) for el, v in comp.get_el_amt_dict().items()}
@@ -94,8 +99,7 @@ class ECNetModel:
         nets = []
         with building(folder, "ecnet"):
             for mc_dict, prefix in ensemble_members(config["model"]):
-                mc = ECNetConfig.from_dict(mc_dict)
-                nets.append(load_weights(lambda mc=mc: ECNet(mc), state, folder, prefix[:-1]))
+                nets.append(load_weights(_maker(mc_dict), state, folder, prefix[:-1]))
         return cls(nets[0], config, Path(folder), nets)
 
     @property
