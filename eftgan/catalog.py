@@ -97,7 +97,24 @@ def _benchmark(name: str) -> dict[str, Any]:
     return _read_json(repo / "benchmarks" / "results" / name)
 
 
+def _ensemble(config: dict[str, Any], words: str) -> tuple[str, _Headline]:
+    """Words and headline of an ensemble folder: the test MAE of Eform over both phases."""
+    test = config.get("metrics", {}).get("test", {})
+    rows = [phase["eform"] for phase in test.values() if phase.get("eform", {}).get("n")]
+    n_members = len(config.get("model", {}).get("members", []))
+    words = f"ensemble of {n_members}; {words}"
+    if not rows:
+        return words, _NONE
+    n = sum(r["n"] for r in rows)
+    mae = sum(r["mae"] * r["n"] for r in rows) / n
+    where = f"config.json: metrics.test, {n} held-out structures, fcc and bcc"
+    return words, _Headline("test MAE of Eform", mae, "eV/atom", where)
+
+
 def _ecnet(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
+    if "members" in config.get("model", {}):
+        n = len(config["model"]["split"]["train"])
+        return _ensemble(config, f"DFT: {n} SQS training structures (seed-0 split)")
     record = _read_json(folder / "training.json")
     data = record.get("data", {})
     elements = ", ".join(config.get("model", {}).get("elements", []))
@@ -114,6 +131,9 @@ def _ecnet(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
 
 
 def _eftgan(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
+    if "members" in config.get("model", {}):
+        n = len(config["model"]["split"]["train"])
+        return _ensemble(config, f"ECNet features of {n} DFT training structures, per member")
     metrics = config.get("metrics", {})
     ecnet = config.get("model", {}).get("ecnet", {}).get("folder", "the shipped ECNet")
     words = f"features of {metrics.get('n_train', '?')} DFT structures from {ecnet}"

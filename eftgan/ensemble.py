@@ -170,12 +170,55 @@ def pack(folders: list[Path], out: Path, kind: str, record: dict[str, Any] | Non
         config, weights = read_model_folder(folder, kind)
         state.update({f"member{k}.{name}": t for name, t in weights.items()})
         members.append(config["model"])
-        cards.append((folder / "card.md").read_text().replace("\n# ", "\n## ", 1))
+        cards.append(_demoted((folder / "card.md").read_text(), f"Member {k}"))
     model: dict[str, Any] = {"members": members, **(record or {})}
-    card = f"# {kind} ensemble `{out.name}`: {len(folders)} members\n\n" + "\n".join(
-        c.replace("# ", "## Member: ", 1) for c in cards
-    )
-    return write_model_folder(out, state, kind, model, card)
+    return write_model_folder(out, state, kind, model, "\n".join(cards))
+
+
+def _demoted(card: str, title: str) -> str:
+    """A member's card as a section of the ensemble's card (headings one level down)."""
+    lines = card.splitlines()
+    lines[0] = f"### {title}: {lines[0].lstrip('# ')}"
+    return "\n".join("#" + ln if ln.startswith("## ") else ln for ln in lines) + "\n"
+
+
+def ensemble_card(folder: Path, kind: str, config: dict[str, Any], members_card: str) -> str:
+    """The ensemble's card: what it is, its protocol, the test table, then the members'."""
+    from eftgan.checkpoint import versions_line
+
+    m = config["model"]
+    split = {k: len(v) for k, v in m["split"].items()}
+    what = {
+        "ecnet": "ECNets reading a relaxed structure",
+        "eftgan": "EFTGANs (generator + property MLP) reading a composition alone",
+    }[kind]
+    lines = [
+        f"# {kind} ensemble `{folder.name}`",
+        "",
+        f"A deep ensemble of {len(m['members'])} {what}: the mean of the members is the "
+        "prediction, their calibrated spread the `*_std` columns.",
+        "",
+        f"- protocol: {m['protocol']}",
+        f"- split by composition: train {split['train']}, validation {split['validation']}, "
+        f"test {split['test']} structures; settings `{m['settings']}`",
+        f"- rebuild: `eftgan train ensemble --data DATASET --out DIR --seed {m['settings']['seed']}"
+        f" --members {len(m['members'])}`",
+        "",
+        "## Test split (read once, after calibration on validation)",
+        "",
+        "| phase | target | MAE | MAE member 0 | RMSE | ±1σ | ±2σ | Spearman | n |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for phase, per in config["metrics"]["test"].items():
+        for t, r in per.items():
+            if r.get("n"):
+                lines.append(
+                    f"| {phase} | {t} | {r['mae']:.4f} | {r['mae_member0']:.4f} | "
+                    f"{r['rmse']:.4f} | {r['coverage_1sigma']:.2f} | {r['coverage_2sigma']:.2f} "
+                    f"| {r['spearman_abs_err_sigma']:.2f} | {r['n']} |"
+                )
+    lines += ["", "## Members", "", members_card.rstrip(), "", versions_line()]
+    return "\n".join(lines) + "\n"
 
 
 def _load(folder: Path, kind: str) -> Any:
@@ -256,8 +299,13 @@ def calibrate(folder: Path, kind: str, dataset: Dataset, n_z: int) -> dict[str, 
         "factor": factor,
         "fitted_on": f"validation split ({len(val)} structures): sqrt(mean((err/std)^2))",
     }
-    write_model_folder(folder, state, kind, config["model"], (folder / "card.md").read_text())
-    return {"factor": factor, **test_report(folder, kind, dataset, n_z)}
+    members_card = (folder / "card.md").read_text()
+    write_model_folder(folder, state, kind, config["model"], members_card)
+    report = test_report(folder, kind, dataset, n_z)
+    config["metrics"] = report
+    card = ensemble_card(folder, kind, config, members_card)
+    write_model_folder(folder, state, kind, config["model"], card, {"metrics": report})
+    return {"factor": factor, **report}
 
 
 def test_report(folder: Path, kind: str, dataset: Dataset, n_z: int = 8) -> dict[str, Any]:

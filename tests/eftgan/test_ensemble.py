@@ -57,6 +57,14 @@ def test_tiny_ensemble_end_to_end(tiny_dft, tmp_path) -> None:
         test = report[kind]["test"]["fcc"]["eform"]
         assert {"coverage_1sigma", "coverage_2sigma", "spearman_abs_err_sigma"} <= set(test)
         assert (tmp_path / "ens" / kind / "calibration.png").is_file()
+    from eftgan.catalog import describe
+
+    for kind in ("ecnet", "eftgan"):
+        card = (tmp_path / "ens" / kind / "card.md").read_text()
+        assert card.startswith(f"# {kind} ensemble") and "### Member 1:" in card
+        assert "| fcc | eform |" in card and card.rstrip().splitlines()[-1].startswith("Versions")
+        listed = describe(tmp_path / "ens" / kind)
+        assert listed.metric == "test MAE of Eform" and listed.value is not None
     on_disk = json.loads((tmp_path / "ens" / "report.json").read_text())
     assert on_disk["split"]["test"] == report["split"]["test"]
     model = eftgan.load(tmp_path / "ens" / "ecnet")
