@@ -426,11 +426,31 @@ class _Grid:
         )
 
     def arrays(self, screener: Screener) -> Iterator[dict[str, np.ndarray]]:
-        """The grid's column arrays, chunk by chunk, computed here (the fast local path)."""
-        for frac in simplex_grid(self.names, self.step, self.bounds, chunk=4096):
-            yield screener._rows(
-                frac, self.names, self.phases, self.temperature, self.n_z, self.seed
-            )
+        """The grid's column arrays, chunk by chunk, in grid order, computed here.
+
+        Chunks are computed on one thread per CPU core, each running single-threaded PyTorch
+        (which releases the GIL inside its kernels): on small matrices that keeps every core
+        busy where intra-op threading does not, and the tables are written while the next
+        chunks compute. At most two chunks per thread are in flight, so memory stays bounded.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
+        chunks = simplex_grid(self.names, self.step, self.bounds, chunk=4096)
+        args = (self.names, self.phases, self.temperature, self.n_z, self.seed)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                pending: list[Any] = []
+                for frac in chunks:
+                    pending.append(pool.submit(screener._rows, frac, *args))
+                    if len(pending) >= 2 * workers:
+                        yield pending.pop(0).result()
+                for future in pending:
+                    yield future.result()
+        finally:
+            torch.set_num_threads(threads)
 
     def size(self) -> int | None:
         """Number of grid compositions, when known without enumerating (no bounds)."""
