@@ -163,6 +163,12 @@ def eftgan_cmd(
 @click.option("--patience", default=50, show_default=True, help="ECNet early-stopping patience.")
 @click.option("--gan-steps", default=3000, show_default=True)
 @click.option("--gen-draws", default=8, show_default=True)
+@click.option(
+    "--names",
+    default="ecnet,eftgan",
+    show_default=True,
+    help="Folder names of the ECNet and EFTGAN ensembles inside --out.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def ensemble(
     data_path: Path,
@@ -174,13 +180,14 @@ def ensemble(
     patience: int,
     gan_steps: int,
     gen_draws: int,
+    names: str,
     quiet: bool,
 ) -> None:
     """Train a calibrated deep ensemble of ECNets and EFTGANs (see eftgan.ensemble).
 
-    Writes OUT/ecnet and OUT/eftgan (model folders with every member), OUT/report.json (test
-    accuracy and calibration) and keeps the members' run folders in OUT/members, so that an
-    interrupted run resumes where it stopped.
+    Writes OUT/ecnet and OUT/eftgan (model folders with every member; --names renames them),
+    OUT/report.json (test accuracy and calibration) and keeps the members' run folders in
+    OUT/members, so that an interrupted run resumes where it stopped.
     """
     from eftgan.dataset import load_dataset
     from eftgan.ensemble import EnsembleTrainConfig, train_ensemble
@@ -189,6 +196,9 @@ def ensemble(
 
     if members < 2 or not 0 < subsample <= 1:
         raise UserError("--members must be at least 2 and --subsample in (0, 1]")
+    folders = [n.strip() for n in names.split(",")]
+    if len(folders) != 2 or not all(folders) or folders[0] == folders[1]:
+        raise UserError("--names takes two different folder names, e.g. ecnet-v2,eftgan-v3")
     ds = load_dataset(data_path)
     flags = validate(ds)
     cfg = EnsembleTrainConfig(
@@ -199,6 +209,7 @@ def ensemble(
         patience=patience,
         gan_steps=gan_steps,
         gen_draws=gen_draws,
+        names=(folders[0], folders[1]),
     )
     excluded = sorted(flagged_names(flags))
     report = train_ensemble(clean(ds, flags), out, cfg, excluded, progress=not quiet)
@@ -208,4 +219,6 @@ def ensemble(
             f"{kind}: fcc Eform test MAE {fcc['mae']:.4f} eV/atom, ±1σ coverage "
             f"{fcc['coverage_1sigma']:.2f}, ±2σ {fcc['coverage_2sigma']:.2f}"
         )
-    click.echo(f"ensembles written to {out}/ecnet and {out}/eftgan; report {out}/report.json")
+    click.echo(
+        f"ensembles written to {out}/{folders[0]} and {out}/{folders[1]}; report {out}/report.json"
+    )

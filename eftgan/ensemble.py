@@ -16,14 +16,14 @@ member's features of that member's training structures. Protocol:
 
 Members train in ``out/members/`` as ordinary, resumable run folders (a finished member is
 reused when the run is started again); the result is two model folders, ``out/ecnet`` and
-``out/eftgan``, whose weights hold every member (``member{k}.*``, see
+``out/eftgan`` (or the ``names`` given), whose weights hold every member (``member{k}.*``, see
 :func:`eftgan.checkpoint.ensemble_members`), a ``calibration.png`` each, and ``report.json``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import numpy as np
 
 from eftgan.checkpoint import read_model_folder, write_model_folder
 from eftgan.dataset import PHASES, Dataset, split_by_composition
+from eftgan.elements import EmbeddingTable
 from eftgan.errors import UserError
 from eftgan.files import atomic_write_json
 from eftgan.settings import JSONSettings
@@ -50,6 +51,7 @@ class EnsembleTrainConfig(JSONSettings):
         epochs, patience: ECNet training length and early-stopping patience.
         gan_steps, gen_draws: EFTGAN settings (see :class:`eftgan.pipeline.EFTGANTrainConfig`).
         n_z: generator draws per member when the EFTGAN ensemble is evaluated.
+        names: folder names of the ECNet and the EFTGAN ensemble inside the run folder.
     """
 
     members: int = 5
@@ -60,6 +62,7 @@ class EnsembleTrainConfig(JSONSettings):
     gan_steps: int = 3000
     gen_draws: int = 8
     n_z: int = 8
+    names: tuple[str, str] = ("ecnet", "eftgan")
 
 
 def member_split(dataset: Dataset, train: list[int], subsample: float, seed: int) -> list[int]:
@@ -96,12 +99,14 @@ def train_ensemble(
         )
     )
     record = {"split": names, "protocol": PROTOCOL, "settings": cfg.as_dict()}
-    pack(members, out / "ecnet", "ecnet", {**record, **_reach_record(dataset, train_idx)})
-    pack(gans, out / "eftgan", "eftgan", record)
-    shutil.copy(members[0] / "embeddings.json", out / "ecnet" / "embeddings.json")
+    ecnet_dir, eftgan_dir = out / cfg.names[0], out / cfg.names[1]
+    pack(members, ecnet_dir, "ecnet", {**record, **_reach_record(dataset, train_idx)})
+    pack(gans, eftgan_dir, "eftgan", record)
+    table = EmbeddingTable.load(members[0] / "embeddings.json")
+    dataclasses.replace(table, name=ecnet_dir.name).save(ecnet_dir / "embeddings.json")
     report = {"protocol": PROTOCOL, "settings": cfg.as_dict(), "data_sha256": dataset.data_hash}
-    report["ecnet"] = calibrate(out / "ecnet", "ecnet", dataset, cfg.n_z)
-    report["eftgan"] = calibrate(out / "eftgan", "eftgan", dataset, cfg.n_z)
+    report["ecnet"] = calibrate(ecnet_dir, "ecnet", dataset, cfg.n_z)
+    report["eftgan"] = calibrate(eftgan_dir, "eftgan", dataset, cfg.n_z)
     report["split"] = names
     atomic_write_json(out / "report.json", report)
     return report
@@ -202,7 +207,7 @@ def ensemble_card(folder: Path, kind: str, config: dict[str, Any], members_card:
         f"- split by composition: train {split['train']}, validation {split['validation']}, "
         f"test {split['test']} structures; settings `{m['settings']}`",
         f"- rebuild: `eftgan train ensemble --data DATASET --out DIR --seed {m['settings']['seed']}"
-        f" --members {len(m['members'])}`",
+        f" --members {len(m['members'])} --names {','.join(m['settings']['names'])}`",
         "",
         "## Test split (read once, after calibration on validation)",
         "",
