@@ -222,6 +222,8 @@ def ensemble_card(folder: Path, kind: str, config: dict[str, Any], members_card:
                     f"{r['rmse']:.4f} | {r['coverage_1sigma']:.2f} | {r['coverage_2sigma']:.2f} "
                     f"| {r['spearman_abs_err_sigma']:.2f} | {r['n']} |"
                 )
+    if kind == "ecnet":
+        lines += ["", "V0 is the input cell's volume per atom read back, not a prediction."]
     lines += ["", "## Members", "", members_card.rstrip(), "", versions_line()]
     return "\n".join(lines) + "\n"
 
