@@ -102,8 +102,8 @@ def ecnet(
     "--ecnet",
     "ecnet_dir",
     type=click.Path(path_type=Path),
-    default=None,
-    help="ECNet model folder (default: shipped).",
+    required=True,
+    help="A single ECNet model folder (the shipped ECNet is an ensemble: see train ensemble).",
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Model folder.")
 @click.option("--seed", default=0, show_default=True)
@@ -119,7 +119,7 @@ def ecnet(
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def eftgan_cmd(
     data_path: Path,
-    ecnet_dir: Path | None,
+    ecnet_dir: Path,
     out: Path,
     seed: int,
     gan_steps: int,

@@ -194,7 +194,7 @@ class EmbeddingTable:
     """A named, versioned table of learned element vectors.
 
     Attributes:
-        name: registry key, e.g. ``"ecnet-fenicocrmnpd-v1"``.
+        name: registry key, e.g. ``"ecnet-fenicocrmnpd-v2"``.
         version: version of the model that made the table.
         elements: element symbols, one per row of ``vectors``.
         vectors: array of shape ``(len(elements), dim)``.

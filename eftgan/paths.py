@@ -19,8 +19,8 @@ __all__ = [
 
 #: The shipped default model folder of each model kind (``config.json``'s ``kind``).
 DEFAULT_MODELS: dict[str, str] = {
-    "ecnet": "ecnet-fenicocrmnpd-v1",
-    "eftgan": "eftgan-fenicocrmnpd-v2",
+    "ecnet": "ecnet-fenicocrmnpd-v2",
+    "eftgan": "eftgan-fenicocrmnpd-v3",
     "saca": "saca-compact-steel-v10",
     "dcgan": "dcgan-alsi-conditional-v2",
 }

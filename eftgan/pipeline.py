@@ -166,6 +166,12 @@ def train_eftgan(
     if config is not None and not isinstance(config, EFTGANTrainConfig):
         raise TypeError("train_eftgan(ecnet, dataset, out, config): config is an EFTGANTrainConfig")
     tc = dataclasses.replace(config or EFTGANTrainConfig(), **settings)
+    if len(ecnet.members) > 1:
+        raise UserError(
+            "the ECNet is an ensemble: its members' features differ, so an EFTGAN learns one "
+            "member's; train ensembles with 'eftgan train ensemble', or pass a single ECNet "
+            "folder (e.g. RUN/members/ecnet-0)"
+        )
     out = Path(out)
     train_ds = _training_set(ecnet, dataset, train_names)
     cfg = GANConfig(

@@ -235,3 +235,12 @@ def test_explore_binary_draws_curves(capsys, tmp_path: Path) -> None:
     code, stdout, _ = run(capsys, "explore", *args)
     assert code == 0 and "11 compositions x 1 phases" in stdout
     assert (out / "map_phase.png").is_file() and (out / "map_eform.png").is_file()
+
+
+def test_train_eftgan_refuses_an_ensemble_ecnet(capsys, tiny_dft: Path, tmp_path: Path) -> None:
+    from eftgan.paths import default_model_dir
+
+    args = ["--data", str(tiny_dft), "--out", str(tmp_path / "g")]
+    code, _, err = run(capsys, "train", "eftgan", *args, "--ecnet", str(default_model_dir()))
+    assert_user_error(code, err, "ensemble", "train ensemble")
+    assert not (tmp_path / "g").exists()

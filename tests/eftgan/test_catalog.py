@@ -27,14 +27,16 @@ def test_every_default_model_is_listed_with_a_figure() -> None:
     json.dumps([m.as_dict() for m in found])
 
 
-def test_ecnet_figure_is_the_test_mae_of_eform_over_both_phases() -> None:
-    m = describe(default_model_dir("ecnet"))
-    test = json.loads((m.folder / "training.json").read_text())["metrics"]["test"]
+@pytest.mark.parametrize("kind", ["ecnet", "eftgan"])
+def test_ensemble_figure_is_the_test_mae_of_eform_over_both_phases(kind: str) -> None:
+    m = describe(default_model_dir(kind))
+    test = json.loads((m.folder / "config.json").read_text())["metrics"]["test"]
     rows = [test[p]["eform"] for p in ("fcc", "bcc")]
     expected = sum(r["mae"] * r["n"] for r in rows) / sum(r["n"] for r in rows)
     assert m.metric == "test MAE of Eform" and m.unit == "eV/atom"
     assert m.value == pytest.approx(expected, rel=1e-12)
-    assert m.source.startswith("training.json")
+    assert m.source.startswith("config.json: metrics.test")
+    assert m.training_data.startswith("ensemble of 5")
 
 
 def test_saca_figure_is_the_calibrated_test_mae_of_cr() -> None:
@@ -56,7 +58,7 @@ def test_an_installed_package_shows_what_the_folders_record(
 ) -> None:
     monkeypatch.setattr(catalog, "_benchmark", lambda name: {})
     eftgan_model = describe(default_model_dir("eftgan"))
-    assert eftgan_model.metric == "Q-network composition MAE"
+    assert eftgan_model.metric == "test MAE of Eform"
     assert eftgan_model.source.startswith("config.json")
     dcgan = describe(default_model_dir("dcgan"))
     assert dcgan.metric == "final discriminator loss"
@@ -64,7 +66,6 @@ def test_an_installed_package_shows_what_the_folders_record(
 
 
 def test_benchmark_figures_in_a_source_checkout() -> None:
-    assert describe(default_model_dir("eftgan")).source.startswith("benchmarks/results/eftgan")
     assert describe(default_model_dir("dcgan")).source.startswith(
         "benchmarks/results/microstructure"
     )

@@ -107,7 +107,8 @@ def test_library_writes_the_same_files_as_the_cli(screener: Screener, tmp_path, 
         pd.read_parquet(lib / "explore.parquet"), pd.read_parquet(cli / "explore.parquet")
     )
     assert res.n_compositions == 35 and res.phases == ["fcc", "bcc"] and len(res.candidates) == 5
-    assert sorted(p.name for p in res.maps) == ["map_eform.png", "map_ms.png", "map_phase.png"]
+    maps = ["map_eform.png", "map_ms.png", "map_phase.png", "map_rmsd.png"]
+    assert sorted(p.name for p in res.maps) == maps
     cand = pd.read_csv(res.candidates_csv)
     assert list(cand["composition"]) == [r["composition"] for r in res.candidates]
     assert cand["g_ev_per_atom"].is_monotonic_increasing and not cand["extrapolation"].any()

@@ -416,7 +416,7 @@ def test_damaged_model_folders_found_by_fuzzing(tmp_path: Path, damage: str) -> 
     import eftgan
     from eftgan.checkpoint import CheckpointError, read_model_folder
 
-    src = MODELS / "ecnet-fenicocrmnpd-v1"
+    src = MODELS / "ecnet-fenicocrmnpd-v2"
     folder = tmp_path / "m"
     shutil.copytree(src, folder)
     config = json.loads((src / "config.json").read_text())
