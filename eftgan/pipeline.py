@@ -304,7 +304,7 @@ def _model_config(
         "train_phases": phases,
         "extrapolation": {
             "rule": "per phase: total-variation distance to the nearest training composition "
-            "of that phase above the 95th percentile of leave-one-out nearest-neighbour "
+            "of that phase at or above the 95th percentile of leave-one-out nearest-neighbour "
             "distances among the unique training compositions of that phase (eftgan.reach)",
             "threshold": {p: r.threshold for p, r in reach.items()},
         },

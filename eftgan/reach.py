@@ -10,11 +10,14 @@ with no element in common). For each phase:
 * the threshold is the 95th percentile of their leave-one-out nearest-neighbour distances, i.e.
   how far apart the training data of that phase typically lie;
 * a composition extrapolates in that phase when its nearest training composition of that phase
-  is farther than the threshold, or when its number of elements lies outside the range of the
-  phase's training compositions (pure elements, for data of binaries to quinaries).
+  is at least that far, or when its number of elements lies outside the range of the phase's
+  training compositions (pure elements, for data of binaries to quinaries).
 
-So bcc Ni0.5Co0.5 extrapolates when only its fcc twin was trained on and the nearest bcc
-training composition is 0.25 away, whatever the fcc data say.
+The training compositions of this dataset lie on grids (binaries in steps of 0.25), so the
+threshold is a grid step: a composition a full step away from every training composition of
+its phase has no data of that phase around it. So bcc Ni0.5Co0.5 extrapolates: its fcc twin
+was trained on, but its bcc cell (and the Ni- and Co-rich bcc cells beside it) relaxed off bcc
+and were excluded, and the nearest bcc training composition is 0.25 away.
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ class PhaseReach:
         """True where a composition lies outside this phase's training data (see module)."""
         k = (c > 0).sum(axis=1)
         lo, hi = self.n_components
-        return (self.distance(c) > self.threshold) | (k < lo) | (k > hi)
+        far = self.distance(c) >= self.threshold - 1e-6
+        return far | (k < lo) | (k > hi)
 
 
 def reach_by_phase(

@@ -42,3 +42,21 @@ def test_component_range_is_per_phase() -> None:
     r = PhaseReach.of(np.array(FCC))
     assert r.n_components == (2, 3)
     assert r.extrapolates(np.array([[1.0, 0.0, 0.0]]))[0]  # pure element: outside 2-3
+
+
+def test_a_full_threshold_away_is_extrapolation() -> None:
+    r = PhaseReach.of(np.array(BCC))
+    assert r.threshold == pytest.approx(0.25)
+    at = np.array([[0.5, 0.0, 0.5]])  # 0.25 from Fe0.75Co0.25 and from Fe0.5Ni0.25Co0.25
+    assert r.distance(at)[0] == pytest.approx(0.25) and r.extrapolates(at)[0]
+    near = np.array([[0.7, 0.2, 0.1]])
+    assert r.distance(near)[0] < 0.25 and not r.extrapolates(near)[0]
+
+
+def test_shipped_model_flags_bcc_nico_but_not_fcc() -> None:
+    from eftgan import Screener
+
+    s = Screener.load()
+    df = s.predict("Ni0.5Co0.5", n_z=1)
+    flags = dict(zip(df["phase"], df["extrapolation"], strict=True))
+    assert flags == {"fcc": False, "bcc": True}
