@@ -246,7 +246,7 @@ def test_a_config_claiming_a_huge_architecture_is_refused_before_it_is_built(
     folder = tmp_path / "ecnet"
     shutil.copytree(default_model_dir("ecnet"), folder)
     config = json.loads((folder / "config.json").read_text())
-    config["model"][key] = value
+    config["model"]["members"][-1][key] = value  # the shipped ECNet is an ensemble
     (folder / "config.json").write_text(json.dumps(config))
     expected = {
         "hidden": "weights do not fit",
