@@ -536,8 +536,7 @@ def write_explore(
     out = Path(out)
     refuse_existing(out, force)
     grid = _grid(screener, elements, step, phases, bounds, temperature, n_z, seed, scheduler)
-    size = grid.size()
-    want_csv = csv if csv is not None else (size is not None and size <= CSV_AUTO_LIMIT)
+    want_csv = _want_csv(csv, grid.size())
     best = _Best(top)
     with staged_dir(out, force=force) as tmp:
         count = _write_tables(screener, grid, tmp, best, progress, want_csv)
@@ -562,6 +561,11 @@ def write_explore(
         ranking=ranking_line(temperature),
         notes=notes,
     )
+
+
+def _want_csv(csv: bool | None, size: int | None) -> bool:
+    """Whether to write explore.csv: as asked, else for grids up to :data:`CSV_AUTO_LIMIT`."""
+    return csv if csv is not None else (size is not None and size <= CSV_AUTO_LIMIT)
 
 
 def default_n_z(n_members: int, n_compositions: int | None) -> int:

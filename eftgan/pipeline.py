@@ -166,12 +166,7 @@ def train_eftgan(
     if config is not None and not isinstance(config, EFTGANTrainConfig):
         raise TypeError("train_eftgan(ecnet, dataset, out, config): config is an EFTGANTrainConfig")
     tc = dataclasses.replace(config or EFTGANTrainConfig(), **settings)
-    if len(ecnet.members) > 1:
-        raise UserError(
-            "the ECNet is an ensemble: its members' features differ, so an EFTGAN learns one "
-            "member's; train ensembles with 'eftgan train ensemble', or pass a single ECNet "
-            "folder (e.g. RUN/members/ecnet-0)"
-        )
+    _check_single(ecnet)
     out = Path(out)
     train_ds = _training_set(ecnet, dataset, train_names)
     cfg = GANConfig(
@@ -202,6 +197,16 @@ def train_eftgan(
     _write_model(out, modules, model_config, card, hist, metrics)
     state.finish()
     return metrics
+
+
+def _check_single(ecnet: ECNetModel) -> None:
+    """An EFTGAN learns the features of one network: refuse an ECNet ensemble."""
+    if len(ecnet.members) > 1:
+        raise UserError(
+            "the ECNet is an ensemble: its members' features differ, so an EFTGAN learns one "
+            "member's; train ensembles with 'eftgan train ensemble', or pass a single ECNet "
+            "folder (e.g. RUN/members/ecnet-0)"
+        )
 
 
 def _fingerprint(
