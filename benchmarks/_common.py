@@ -1,16 +1,27 @@
-"""Helpers shared by the benchmark scripts: machine description and JSON output."""
+"""Helpers shared by the benchmark scripts: machine description, JSON output, statistics over
+seeds (mean, spread, 95 % confidence interval), verdicts against anchors, and the calibration of
+the shipped ensembles."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from eftgan.dataset import TARGETS
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 SHARED = REPO.parent / "shared"
+#: Short target names in the order of ``eftgan.dataset.TARGETS``: etot, eform, emix, ms, rmsd, v0.
+SHORT = tuple(t.split("_")[0] for t in TARGETS)
+PHASES = ("fcc", "bcc")
 
 
 def machine() -> str:
@@ -43,3 +54,136 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     from eftgan.files import atomic_write_text
 
     return atomic_write_text(RESULTS / name, json.dumps(payload, indent=1, allow_nan=True))
+
+
+def summary(values: Sequence[float | None]) -> dict[str, Any]:
+    """Mean, sample standard deviation and 95 % confidence interval of the mean over seeds.
+
+    ``ci95`` is ``mean ± t(0.975, n-1) sd / sqrt(n)`` (Student t); None with fewer than two
+    finite values. ``per_seed`` keeps every value (None where a seed had none).
+    """
+    per_seed = [None if v is None or not math.isfinite(v) else float(v) for v in values]
+    v = [x for x in per_seed if x is not None]
+    n = len(v)
+    out: dict[str, Any] = {"mean": None, "std": None, "ci95": None, "n": n, "per_seed": per_seed}
+    if n == 0:
+        return out
+    out["mean"] = float(np.mean(v))
+    if n > 1:
+        from scipy.stats import t
+
+        sd = float(np.std(v, ddof=1))
+        half = float(t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+        out["std"] = sd
+        out["ci95"] = [out["mean"] - half, out["mean"] + half]
+    return out
+
+
+def verdict(s: dict[str, Any], anchor: float) -> str:
+    """``met`` when the CI's upper end is below ``anchor``, ``missed`` when its lower end is
+    above, ``within noise`` otherwise (``not judged`` without a CI)."""
+    ci = s.get("ci95")
+    if not ci:
+        return "not judged (fewer than two seeds)"
+    if ci[1] < anchor:
+        return "met"
+    if ci[0] > anchor:
+        return "missed"
+    return "within noise"
+
+
+def judged(s: dict[str, Any], anchor: float) -> dict[str, Any]:
+    """An anchor beside the measured mean and CI, with its verdict."""
+    return {"anchor": anchor, "mean": s["mean"], "ci95": s["ci95"], "verdict": verdict(s, anchor)}
+
+
+CALIBRATION_KEYS = (
+    "n",
+    "mae",
+    "rmse",
+    "mae_member0",
+    "coverage_1sigma",
+    "coverage_2sigma",
+    "spearman_abs_err_sigma",
+)
+
+
+def ensemble_calibration(kind: str, dataset: Any) -> dict[str, Any]:
+    """:func:`eftgan.ensemble.test_report` of the shipped ``kind`` ensemble on the test split
+    its folder records, run on a temporary copy (the report redraws ``calibration.png``)."""
+    import shutil
+    import tempfile
+
+    from eftgan.ensemble import test_report
+    from eftgan.paths import default_model_dir
+
+    folder = default_model_dir(kind)
+    if not (folder / "config.json").is_file():
+        return {"not_measured": f"no shipped model folder {folder.name}"}
+    config = json.loads((folder / "config.json").read_text())
+    if "split" not in config["model"] or "members" not in config["model"]:
+        return {"not_measured": f"{folder.name} is not an ensemble folder with a recorded split"}
+    members = len(config["model"]["members"])
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / folder.name
+        shutil.copytree(folder, copy)
+        rep = test_report(copy, kind, dataset)["test"]
+    test = {
+        phase: {t: {k: m.get(k) for k in CALIBRATION_KEYS} for t, m in per.items()}
+        for phase, per in rep.items()
+    }
+    note = (
+        f"the shipped {kind} ensemble {folder.name} ({members} members), on the test split "
+        "recorded in its folder: one split (seed 0, 80/10/10 by composition), spread "
+        "recalibrated per phase and target on that split's validation part, test read once"
+    )
+    return {"model": folder.name, "members": members, "note": note, "test": test}
+
+
+def phase_metrics(
+    y: np.ndarray, p: np.ndarray, phases: Sequence[str]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """``{phase: {target: {mae, rmse, n}}}`` over entries where label and prediction exist;
+    ``y`` and ``p`` have shape (N, len(SHORT))."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    ph = np.asarray(phases)
+    for phase in PHASES:
+        m = ph == phase
+        out[phase] = {}
+        for j, t in enumerate(SHORT):
+            ok = m & np.isfinite(y[:, j]) & np.isfinite(p[:, j])
+            err = p[ok, j] - y[ok, j]
+            out[phase][t] = {
+                "mae": float(np.mean(np.abs(err))) if ok.any() else math.nan,
+                "rmse": float(np.sqrt(np.mean(err**2))) if ok.any() else math.nan,
+                "n": int(ok.sum()),
+            }
+    return out
+
+
+def pooled(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per phase and target: MAE and RMSE summarised over seeds (:func:`summary`: mean, std,
+    95 % CI of the mean, per-seed values) and the mean test size per seed."""
+    out: dict[str, Any] = {}
+    for phase in PHASES:
+        out[phase] = {}
+        for t in SHORT:
+            rows = [s[phase][t] for s in per_seed if s[phase][t]["n"]]
+            if not rows:
+                continue
+            out[phase][t] = {
+                "mae": summary([r["mae"] for r in rows]),
+                "rmse": summary([r["rmse"] for r in rows]),
+                "n_per_seed": int(round(np.mean([r["n"] for r in rows]))),
+                "seeds": len(rows),
+            }
+    return out
+
+
+def subsample(ds: Any, idx: Sequence[int], frac: float, seed: int) -> list[int]:
+    """A seeded fraction (at least two) of the compositions of entries ``idx``; both phases of
+    a kept composition are kept."""
+    keys = sorted({ds[i].group_key for i in idx})
+    rng = np.random.default_rng(seed)
+    keep = set(rng.permutation(keys)[: max(2, int(round(frac * len(keys))))].tolist())
+    return [i for i in idx if ds[i].group_key in keep]

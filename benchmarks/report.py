@@ -26,8 +26,31 @@ from _common import REPO, RESULTS
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 OUT = REPO / "docs" / "benchmarks.md"
 
-UNITS = {"eform": "eV/atom", "emix": "eV/atom", "ms": "μB/atom", "v0": "Å³/atom"}
+UNITS = {
+    "etot": "eV/atom",
+    "eform": "eV/atom",
+    "emix": "eV/atom",
+    "ms": "μB/atom",
+    "rmsd": "Å",
+    "v0": "Å³/atom",
+}
+#: The targets a model predicts from structure or composition; V0 is tabled apart (an input
+#: of ECNet).
+FIVE = ("etot", "eform", "emix", "ms", "rmsd")
+LABELS = {"etot": "Etot", "eform": "Eform", "emix": "Emix", "ms": "Ms", "rmsd": "rmsd", "v0": "V0"}
 PHASES = ("fcc", "bcc")
+SOURCES = {
+    "ecnet_paper_random_mae": "ECNet paper, random splits",
+    "issue_goal_random_mae": "issue goal",
+    "ecnet_paper_learning_curve_0.2_mae": "ECNet paper, learning curve",
+    "cluster_expansion_quaternary_quinary_rmse": "cluster expansion",
+    "issue_goal_quaternary_quinary_rmse": "issue goal",
+}
+BASELINES = {
+    "ridge_quadratic_composition": "ridge (quadratic composition)",
+    "descriptor_random_forest": "random forest (descriptors)",
+    "chgnet_zero_shot_refit_references": "CHGNet zero-shot",
+}
 
 #: The spectral benchmark's models in the order of its tables, with the names the docs use.
 #: The paper-size SACA was stored as ``saca`` and may be stored as ``saca_paper``.
@@ -75,12 +98,20 @@ def snippet(key: str, /, **fields: Any) -> str:
     return SNIPPETS[key].substitute(fields)
 
 
-def mean_std(m: dict[str, Any] | None, key: str = "mae") -> str:
-    """``mean ± std`` (4 decimals) of a metric averaged over seeds; ``n/a`` where not measured."""
-    if not m:
+def ci(m: dict[str, Any] | None, digits: int = 4) -> str:
+    """``mean ± half-width of the 95 % CI`` of a figure summarised over seeds; the mean alone
+    without a CI; ``n/a`` where not measured."""
+    if not m or m.get("mean") is None:
         return "n/a"
-    std = m.get(f"{key}_std")
-    return f"{m[key]:.4f} ± {std:.4f}" if std is not None else f"{m[key]:.4f}"
+    if not m.get("ci95"):
+        return f"{m['mean']:.{digits}f}"
+    half = (m["ci95"][1] - m["ci95"][0]) / 2
+    return f"{m['mean']:.{digits}f} ± {half:.{digits}f}"
+
+
+def cell(block: dict[str, Any] | None, phase: str, target: str, key: str = "mae") -> str:
+    """One model's figure for a phase and target from a pooled block (``n/a`` if absent)."""
+    return ci(((block or {}).get(phase) or {}).get(target, {}).get(key))
 
 
 def met(ok: bool) -> str:
@@ -97,88 +128,130 @@ def load(name: str) -> dict[str, Any] | None:
 # --- ECNet --------------------------------------------------------------------------------------
 
 
+def measured_baselines(r: dict[str, Any], key: str = "baselines") -> dict[str, Any]:
+    """The baselines of a block that were measured (a string marks one that was not)."""
+    return {k: v for k, v in r[key].items() if isinstance(v, dict) and k in BASELINES}
+
+
+def five_rows(models: dict[str, Any], key: str = "mae") -> list[list[str]]:
+    """Rows phase x target (the five targets other than V0), one column per model."""
+    return [
+        [p, f"{LABELS[t]} ({UNITS[t]})", *(cell(m, p, t, key) for m in models.values())]
+        for p in PHASES
+        for t in FIVE
+    ]
+
+
 def ecnet_tables(r: dict[str, Any]) -> Fields:
-    """The random-split, quinary and extrapolation tables of the ECNet benchmark."""
-    base = {k: v for k, v in r["baselines"].items() if isinstance(v, dict)}
-    bq = r["baselines_quinary_extrapolation"]
-
-    def rows(ecnet: dict[str, Any], others: dict[str, Any]) -> list[list[str]]:
-        return [
-            [p, f"{t} ({u})", mean_std(ecnet[p].get(t))]
-            + [mean_std(others[b].get(p, {}).get(t)) for b in others]
-            for p in PHASES
-            for t, u in UNITS.items()
-        ]
-
+    """The random-split, V0, quaternary + quinary and extrapolation tables."""
+    base = measured_baselines(r)
+    names = [BASELINES[k] for k in base]
+    random = {"ECNet": r["random"], **base}
+    bq = measured_baselines(r, "baselines_quinary_extrapolation")
+    extra = {"ECNet": r["quinary_extrapolation"], **bq}
+    bh = r["baselines_quaternary_quinary"].get("ridge_quadratic_composition")
     quaternary = [
         [
             p,
-            mean_std(q.get("eform"), "rmse"),
-            mean_std(q.get("ms"), "rmse"),
-            q.get("eform", {}).get("n_per_seed", 0),
+            *(
+                cell(m, p, t, "rmse")
+                for t in ("eform", "ms")
+                for m in (r["quaternary_quinary"], bh)
+            ),
         ]
+        + [r["quaternary_quinary"][p].get("eform", {}).get("n_per_seed", 0)]
         for p in PHASES
-        for q in [r["quaternary_quinary"][p]]
     ]
+    v0_models = {
+        "ECNet (read from its input)": r["random"],
+        "cell volume / atoms": r["baselines"].get("cell_volume_per_atom"),
+        **{BASELINES[k]: v for k, v in base.items() if k != "chgnet_zero_shot_refit_references"},
+    }
+    v0 = [[p, *(cell(m, p, "v0") for m in v0_models.values())] for p in PHASES]
+    q_head = ["phase", "Eform RMSE ECNet", "Eform RMSE ridge", "Ms RMSE ECNet", "Ms RMSE ridge"]
     return {
-        "random_table": table(["phase", "target", "ECNet", *base], rows(r["random"], base)),
-        "quaternary_table": table(["phase", "Eform RMSE", "Ms RMSE", "n per seed"], quaternary),
+        "random_table": table(["phase", "target", "ECNet", *names], five_rows(random)),
+        "v0_table": table(["phase", *v0_models], v0),
+        "v0_note": r.get("v0_note", ""),
+        "quaternary_table": table([*q_head, "n per seed"], quaternary),
         "extrapolation_table": table(
-            ["phase", "target", "ECNet", *bq], rows(r["quinary_extrapolation"], bq)
+            ["phase", "target", "ECNet", *(BASELINES[k] for k in bq)], five_rows(extra)
         ),
     }
 
 
 def learning_curve(r: dict[str, Any]) -> str:
-    """ECNet against the ridge baseline at growing shares of the training data."""
+    """ECNet against the ridge baseline at growing shares of the training data (Eform MAE)."""
     ridge_full = r["baselines"]["ridge_quadratic_composition"]
     rows = []
-    for f, lc in r["learning_curve"].items():
+    for f, lc in sorted(r["learning_curve"].items(), key=lambda kv: float(kv[0])):
         ridge = r["baselines_learning_curve"].get(f, {}).get("ridge_quadratic_composition")
         ridge = ridge_full if f == "1.0" else ridge
-        cells = [mean_std(x[p]["eform"]) for x in (lc, ridge) for p in PHASES]
-        rows.append([f"{int(float(f) * 100)} %", *cells])
-    header = ["training data", "ECNet fcc", "ECNet bcc", "ridge fcc", "ridge bcc"]
-    return table(header, rows)
+        seeds = (lc.get("fcc", {}).get("eform") or {}).get("seeds", "?")
+        cells = [cell(x, p, "eform") for x in (lc, ridge) for p in PHASES]
+        rows.append([f"{int(float(f) * 100)} %", seeds, *cells])
+    header = ["training + validation data", "seeds", "ECNet fcc", "ECNet bcc"]
+    return table([*header, "ridge fcc", "ridge bcc"], rows)
 
 
 def verdicts(r: dict[str, Any]) -> str:
-    """Each published anchor beside the measured mean, met or missed."""
-    a, out = r["anchors"], []
-
-    def judge(label: str, value: float, anchor: float) -> None:
-        out.append(f"- {label}: {value:.4f} against {anchor} ({met(value <= anchor)})")
-
-    for p in PHASES:
-        for t, anchor in a["ecnet_paper_random_mae"][p].items():
-            judge(f"{t} MAE {p}, random splits", r["random"][p][t]["mae"], anchor)
-    for p in PHASES:
-        for t, anchor in a["cluster_expansion_quaternary_quinary_rmse"].items():
-            value = r["quaternary_quinary"][p][t]["rmse"]
-            judge(f"{t} RMSE {p}, quaternary + quinary", value, anchor)
-    for p, per in a["ecnet_paper_learning_curve_0.2_mae"].items():
-        for t, anchor in per.items():
-            judge(f"{t} MAE {p} at 20 % data", r["learning_curve"]["0.2"][p][t]["mae"], anchor)
-    return "\n".join(out)
+    """Each anchor beside the measured mean and its 95 % CI, with the verdict word."""
+    out = []
+    for v in r["verdicts"]:
+        lo_hi = "no CI" if not v["ci95"] else f"[{v['ci95'][0]:.4f}, {v['ci95'][1]:.4f}]"
+        src = SOURCES.get(v["anchor_source"], v["anchor_source"])
+        out.append(
+            f"| {v['figure']} | {v['mean']:.4f} {lo_hi} | {v['anchor']} | {src} | "
+            f"**{v['verdict']}** |"
+        )
+    head = "| figure | measured mean (95 % CI) | anchor | source | verdict |\n|---|---|---|---|---|"
+    return head + "\n" + "\n".join(out)
 
 
-def ecnet_speed(sp: dict[str, Any], baselines: dict[str, Any]) -> Fields:
-    """Prediction and training speed, with CHGNet's where it was measured."""
-    chgnet = ""
-    if "chgnet_structures_per_s_32_atoms" in sp:
+def calibration_table(c: dict[str, Any] | None) -> str:
+    """Coverage of ±1σ / ±2σ and the Spearman correlation of |error| with σ, per phase and
+    target, of a shipped ensemble on its test split (or why it was not measured)."""
+    if not c:
+        return "Not measured."
+    if "not_measured" in c:
+        return f"Not measured: {c['not_measured']}."
+    rows = []
+    for p, per in c["test"].items():
+        for t, m in per.items():
+            if not m.get("n"):
+                continue
+            rows.append(
+                [p, LABELS.get(t, t), m["n"], f"{m['mae']:.4f}", f"{m['mae_member0']:.4f}"]
+                + [f"{m['coverage_1sigma']:.2f}", f"{m['coverage_2sigma']:.2f}"]
+                + [f"{m['spearman_abs_err_sigma']:+.2f}"]
+            )
+    head = ["phase", "target", "n", "MAE ensemble", "MAE member 0", "within ±1σ (0.68)"]
+    text = table([*head, "within ±2σ (0.95)", "Spearman |error| vs σ"], rows)
+    return f"{c['note'][0].upper()}{c['note'][1:]}.\n\n{text}"
+
+
+def ecnet_speed(sp: dict[str, Any]) -> Fields:
+    """Prediction speed of the shipped default, with CHGNet's where it was measured."""
+    chg = sp.get("chgnet_structures_per_s_32_atoms")
+    if isinstance(chg, float):
         chgnet = snippet(
             "chgnet_speed",
-            chgnet_32=f"{sp['chgnet_structures_per_s_32_atoms']:.1f}",
+            chgnet_32=f"{chg:.1f}",
             chgnet_160=f"{sp['chgnet_structures_per_s_160_atoms']:.1f}",
         )
-    note = baselines.get("chgnet_zero_shot_refit_references")
-    if isinstance(note, str):
-        chgnet += "\n\n" + snippet("chgnet_note", note=note)
+    else:
+        chgnet = snippet("chgnet_note", note=chg or "not measured")
+    members = sp.get("members", 1)
+    one = sp.get("structures_per_s_32_atoms_one_member") if members > 1 else None
     return {
+        "speed_model": f"`{sp.get('model', 'the default model')}` ({members} members)",
         "speed_32": f"{sp['structures_per_s_32_atoms']:.0f}",
         "speed_160": f"{sp['structures_per_s_160_atoms']:.0f}",
-        "train_s": f"{sp.get('default_model_training_wall_s', float('nan')):.0f}",
-        "train_epochs": sp.get("default_model_epochs", "?"),
+        "speed_one": (
+            f" (one member alone: {one:.0f} and {sp['structures_per_s_160_atoms_one_member']:.0f})"
+            if one
+            else ""
+        ),
         "chgnet": chgnet,
     }
 
@@ -202,62 +275,87 @@ def lightning(r: dict[str, Any] | None) -> str:
 
 def ecnet_fields(r: dict[str, Any]) -> Fields:
     """Every field of the ECNet section."""
-    s, a = r["settings"], r["anchors"]["ecnet_paper_random_mae"]
+    s = r["settings"]
     return {
         "ecnet_machine": r["machine"],
+        "ecnet_protocol": r["protocol"],
         "entries_used": s["entries_used"],
         "flagged_excluded": s["flagged_excluded"],
+        "rmsd_masked": s.get("rmsd_masked", "?"),
         "seeds": s["seeds"],
         "extrapolation_seeds": s["extrapolation_seeds"],
         "curve_seeds": s["curve_seeds"],
-        "anchor_eform_fcc": a["fcc"]["eform"],
-        "anchor_eform_bcc": a["bcc"]["eform"],
-        "anchor_ms_fcc": a["fcc"]["ms"],
-        "anchor_ms_bcc": a["bcc"]["ms"],
+        "ecnet_wall_min": f"{r['benchmark_wall_s'] / 60:.0f}",
         "curve_table": learning_curve(r),
         "verdicts": verdicts(r),
+        "ecnet_calibration": calibration_table(r.get("calibration")),
         "lightning": lightning(load("lightning_overhead.json")),
         **ecnet_tables(r),
-        **ecnet_speed(r["speed"], r["baselines"]),
+        **ecnet_speed(r["speed"]),
     }
 
 
 # --- EFTGAN -------------------------------------------------------------------------------------
 
 
-def ablation_table(aug: dict[str, Any]) -> str:
-    """Real features only, with augmentation, with generated draws, and with both."""
-
-    def extra(a: dict[str, Any], k: str) -> str:
-        if f"{k}_mae" not in a:
-            return "n/a"
-        return f"{a[f'{k}_mae']:.4f} ({a[f'{k}_relative_change_pct']:+.0f} %)"
-
+def selection_table(sel: dict[str, Any]) -> str:
+    """Per split: every arm's validation score and the arm picked (lowest score)."""
+    arms = list(next(iter(sel.values()))["validation_scores"])
     rows = [
-        [
-            f"{int(float(f) * 100)} %",
-            f"{a['real_only_mae']:.4f} ± {a['real_only_mae_std']:.4f}",
-            f"{a['augmented_mae']:.4f} ± {a['augmented_mae_std']:.4f}",
-            f"{a['relative_change_pct']:+.1f} %",
-            extra(a, "gen_draws"),
-            extra(a, "both"),
-        ]
-        for f, a in aug.items()
+        [s, *(f"{v['validation_scores'][a]:.3f}" for a in arms), f"**{v['picked']}**"]
+        for s, v in sel.items()
     ]
-    header = ["training data", "real only", "real + augmented", "change"]
-    return table([*header, "+ generated draws", "both"], rows)
+    return table(["split", *arms, "picked"], rows)
 
 
-def structure_free_table(sf: dict[str, Any]) -> str:
-    """Composition-only EFTGAN beside the structure-based ECNet and the ridge."""
-    models = (
-        ("EFTGAN generator + MLP (composition only)", "eftgan_generator_mlp"),
-        ("ECNet (relaxed structure)", "ecnet_structure_based"),
-        ("ridge, quadratic composition", "ridge_quadratic_composition"),
-    )
-    rows = [[name, *(f"{sf[key][t]:.4f}" for t in UNITS)] for name, key in models]
-    header = ["model", "Eform (eV/atom)", "Emix (eV/atom)", "Ms (μB/atom)", "V0 (Å³/atom)"]
-    return table(header, rows)
+def structure_free_tables(sf: dict[str, Any]) -> Fields:
+    """The picked EFTGAN arm from composition alone beside the ridge and ECNet (five
+    targets), and V0 apart: the structure-free V0 against two readings of the input."""
+    models = {
+        "EFTGAN (composition only)": sf["eftgan_structure_free"],
+        "ridge (quadratic composition)": sf["ridge_quadratic_composition"],
+        "ECNet (relaxed structure)": sf["ecnet_structure_based"],
+    }
+    v0_models = {
+        "EFTGAN (composition only): skill": sf["eftgan_structure_free"],
+        "ridge (quadratic composition)": sf["ridge_quadratic_composition"],
+        "ECNet (relaxed structure): read from input": sf["ecnet_structure_based"],
+        "cell volume / atoms: read from input": sf["cell_volume_per_atom"],
+    }
+    v0 = [[p, *(cell(m, p, "v0") for m in v0_models.values())] for p in PHASES]
+    return {
+        "structure_free_table": table(["phase", "target", *models], five_rows(models)),
+        "structure_free_v0_table": table(["phase", *v0_models], v0),
+        "structure_free_v0_note": sf.get("v0_note", ""),
+        "selection_table": selection_table(sf["selection"]),
+    }
+
+
+def ablation_fields(aug: dict[str, Any] | None) -> Fields:
+    """Real-only against the validation-picked augmented arm at a fraction of the data."""
+    if not aug:
+        return {"ablation": "Not run in this benchmark run."}
+    models = {"real features only": aug["real_only"], "augmented (picked)": aug["augmented_picked"]}
+    rows = [
+        [p, f"{LABELS[t]} ({UNITS[t]})", *(cell(m, p, t) for m in models.values())]
+        for p in PHASES
+        for t in ("eform", "ms")
+    ]
+    g = aug["goal"]
+    picks = ", ".join(v["picked"] for v in aug["selection"].values())
+    return {
+        "ablation": snippet(
+            "ablation",
+            fraction=f"{aug['fraction'] * 100:.0f} %",
+            seeds=len(aug["selection"]),
+            table=table(["phase", "target", *models], rows),
+            picks=picks,
+            selection=selection_table(aug["selection"]),
+            change=ci(aug["eform_relative_change_pct"], 1),
+            verdict=g["verdict"],
+            note=aug["note"],
+        )
+    }
 
 
 def sanity(r: dict[str, Any] | None) -> str:
@@ -296,6 +394,7 @@ def eftgan_speed(sp: dict[str, Any]) -> Fields:
         big = f"{big}."
     return {
         "compositions_per_s": f"{sp['compositions_per_s']:.0f}",
+        "screen_model": f"`{sp.get('model', 'the default')}` ({sp.get('members', 1)} members)",
         "n_z": sp["n_z"],
         "threads": sp["threads"],
         "explore_005": f"{sp.get('explore_step005_wall_s', float('nan')):.1f}",
@@ -306,21 +405,17 @@ def eftgan_speed(sp: dict[str, Any]) -> Fields:
 def eftgan_fields(r: dict[str, Any]) -> Fields:
     """Every field of the EFTGAN section."""
     st, sf = r["settings"], r["structure_free"]
-    g20 = r["augmentation"]["0.2"]["relative_change_pct"]
     return {
         "eftgan_machine": r["machine"],
-        "n_test_structures": sf["n_test_structures"],
-        "aug_seeds": st["seeds"],
+        "eftgan_protocol": r["protocol"],
+        "eftgan_seeds": st["seeds"],
+        "eftgan_wall_min": f"{r['benchmark_wall_s'] / 60:.0f}",
+        "n_test_per_split": ", ".join(map(str, sf["n_test_structures_per_split"])),
         "gan_steps": st["gan_steps"],
-        "rounds": st["rounds"],
-        "n_aug": st["n_aug"],
-        "gen_draws": st.get("gen_draws", 8),
-        "ablation_table": ablation_table(r["augmentation"]),
-        "goal_20": f"{g20:+.1f} %",
-        "goal_20_verdict": met(g20 <= -15),
-        "gan_seeds": sf["gan_seeds"],
-        "structure_free_table": structure_free_table(sf),
+        "eftgan_calibration": calibration_table(r.get("calibration")),
         "sanity": sanity(load("eftgan_sanity.json")),
+        **structure_free_tables(sf),
+        **ablation_fields(r.get("augmentation")),
         **eftgan_speed(r["speed"]),
     }
 
@@ -425,7 +520,9 @@ def detection(d: dict[str, Any] | None, models: dict[str, Any]) -> str:
     if not d:
         return ""
     rec = d["recall_by_band"]
-    extra = [k for k in ("saca_compact_refined", "saca_wide") if k in rec and k in models]
+    extra: list[str] = [
+        k for k in ("saca_compact_refined", "saca_wide") if k in rec and k in models
+    ]
     header = ["element", "ideal 3σ LOD (wt %)", "ideal P / R", "SACA compact P / R"]
     header += ["SACA compact recall", "SACA false positives", "PLS recall", "PLS false positives"]
     for k in extra:
