@@ -31,7 +31,7 @@ def validate(path: Path, as_json: bool) -> None:
 
     PATH is a folder with labels.csv and POSCARS/, an .extxyz file, or VASP outputs.
     """
-    from eftgan.dataset import load_dataset
+    from eftgan.dataset import load_dataset, short_name
     from eftgan.validate import TARGET_CHECKS, flagged_names, masked_labels
     from eftgan.validate import validate as run_validation
 
@@ -44,7 +44,7 @@ def validate(path: Path, as_json: bool) -> None:
     if flags:
         for r in rows:
             if r["masks"]:
-                short = ", ".join(m.split("_")[0] for m in r["masks"])
+                short = ", ".join(short_name(m) for m in r["masks"])
                 r["check"] = f"{r['check']} ({short} masked)"
         echo_table(rows, ["structure", "check", "reason"])
         click.echo("")

@@ -70,6 +70,18 @@ TARGET_UNITS: dict[str, str] = {
 }
 PHASES: tuple[str, ...] = ("fcc", "bcc")
 
+
+def short_name(target: str) -> str:
+    """A target's short name, the part before the first underscore: ``eform_ev_per_atom`` ->
+    ``eform``."""
+    return target.split("_", 1)[0]
+
+
+def std_column(target: str) -> str:
+    """The column of a target's spread: ``eform_ev_per_atom`` -> ``eform_std``."""
+    return f"{short_name(target)}_std"
+
+
 #: labels.csv column -> our key. The first block is required.
 CSV_COLUMNS: dict[str, str] = {
     "structure": "structure",

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from eftgan.checkpoint import read_model_folder, write_model_folder
-from eftgan.dataset import PHASES, Dataset, split_by_composition
+from eftgan.dataset import PHASES, Dataset, short_name, split_by_composition, std_column
 from eftgan.elements import EmbeddingTable
 from eftgan.errors import UserError
 from eftgan.files import atomic_write_json
@@ -249,7 +249,7 @@ def _predict(
         )
         targets = list(model.targets)
         mean = np.array([[r[t] for t in targets] for r in rows])
-        std = np.array([[r.get(f"{t.split('_')[0]}_std", 0.0) for t in targets] for r in rows])
+        std = np.array([[r.get(std_column(t), 0.0) for t in targets] for r in rows])
         return mean, std, targets
     mean = np.zeros((len(idx), len(model.targets)))
     std = np.zeros_like(mean)
@@ -330,7 +330,7 @@ def test_report(folder: Path, kind: str, dataset: Dataset, n_z: int = 8) -> dict
     for p in PHASES:
         m = ph == p
         out[p] = {
-            t.split("_")[0]: {
+            short_name(t): {
                 **uncertainty_metrics(mean[m, j] - y[m, j], std[m, j]),
                 "mae_member0": float(np.nanmean(np.abs(one[m, j] - y[m, j]))),
             }
@@ -367,7 +367,7 @@ def _calibration_png(
         ok = np.isfinite(err[:, j]) & (std[:, j] > 0)
         z = np.abs(err[ok, j] / std[ok, j])
         observed = [np.mean(z <= norm.ppf(0.5 + q / 2)) for q in levels]
-        ax.plot(levels, observed, "-o", ms=3, label=t.split("_")[0])
+        ax.plot(levels, observed, "-o", ms=3, label=short_name(t))
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
     ax.set_xlabel("expected coverage (Gaussian interval)")
     ax.set_ylabel("observed coverage on the test split")

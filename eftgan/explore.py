@@ -72,6 +72,7 @@ from eftgan.composition import (
     parse_composition,
     simplex_grid,
 )
+from eftgan.dataset import std_column
 from eftgan.errors import UserError
 from eftgan.files import atomic_write_text, refuse_existing, staged_dir
 from eftgan.infogan import GANConfig, Generator
@@ -83,11 +84,6 @@ K_B_EV = 8.617333262e-5  # eV/K
 CSV_AUTO_LIMIT = 1_000_000
 #: rows per forward pass: small enough for the activations to stay in the CPU's cache
 BLOCK = 1024
-
-
-def std_column(target: str) -> str:
-    """The spread column of a target: ``eform_ev_per_atom`` -> ``eform_std``."""
-    return f"{target.split('_')[0]}_std"
 
 
 def _columns(elements: Sequence[str], targets: Sequence[str]) -> list[str]:

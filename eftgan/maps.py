@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from eftgan.dataset import std_column
+
 SQRT3_2 = math.sqrt(3.0) / 2.0
 #: the corners A, B, C of the triangle, shape (3, 2)
 CORNERS_XY = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, SQRT3_2]])
@@ -66,11 +68,6 @@ def section_bounds(
                 return None
             out[e] = (share, share)
     return out
-
-
-def std_column(col: str) -> str:
-    """The spread column of a property column: ``eform_ev_per_atom`` -> ``eform_std``."""
-    return col.split("_", 1)[0] + "_std"
 
 
 def fractions_to_xy(fractions: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ from eftgan.checkpoint import (
     read_model_folder,
 )
 from eftgan.composition import fraction_vector
-from eftgan.dataset import PHASES, phase_from_name
+from eftgan.dataset import PHASES, phase_from_name, std_column
 from eftgan.ecnet import ECNet, ECNetConfig
 from eftgan.errors import CheckpointError, UserError
 from eftgan.graphs import structure_to_graph, to_structure
@@ -206,9 +206,7 @@ class ECNetModel:
             for j, t in enumerate(self.targets):
                 row[t] = float(mean[i, j])
                 if len(self.members) > 1:
-                    row[f"{t.split('_')[0]}_std"] = float(std[i, j]) * factors.get(p, {}).get(
-                        t, 1.0
-                    )
+                    row[std_column(t)] = float(std[i, j]) * factors.get(p, {}).get(t, 1.0)
             rows.append(row)
         return rows
 

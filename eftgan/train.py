@@ -33,7 +33,14 @@ import torch
 from torch_geometric.data import Batch, Data
 
 from eftgan.checkpoint import package_versions, write_finished_run
-from eftgan.dataset import PHASES, TARGET_UNITS, TARGETS, Dataset, split_by_composition
+from eftgan.dataset import (
+    PHASES,
+    TARGET_UNITS,
+    TARGETS,
+    Dataset,
+    short_name,
+    split_by_composition,
+)
 from eftgan.ecnet import ECNet, ECNetConfig
 from eftgan.elements import EmbeddingTable
 from eftgan.errors import UserError
@@ -142,7 +149,7 @@ def metrics_by_phase(
     for phase in PHASES:
         m = ph == phase
         out[phase] = {
-            t.split("_")[0]: regression_metrics(y_true[m, j], y_pred[m, j])
+            short_name(t): regression_metrics(y_true[m, j], y_pred[m, j])
             for j, t in enumerate(TARGETS)
         }
     return out
@@ -150,7 +157,7 @@ def metrics_by_phase(
 
 def _format_metrics_table(metrics: dict[str, dict[str, dict[str, float]]]) -> str:
     rows = ["| phase | target | MAE | RMSE | n |", "|---|---|---|---|---|"]
-    units = {t.split("_")[0]: u for t, u in TARGET_UNITS.items()}
+    units = {short_name(t): u for t, u in TARGET_UNITS.items()}
     units["v0"] += ", read from the input cell"
     for phase, per in metrics.items():
         for t, m in per.items():
