@@ -97,43 +97,46 @@ def _benchmark(name: str) -> dict[str, Any]:
     return _read_json(repo / "benchmarks" / "results" / name)
 
 
-def _ensemble(config: dict[str, Any], words: str) -> tuple[str, _Headline]:
-    """Words and headline of an ensemble folder: the test MAE of Eform over both phases."""
-    test = config.get("metrics", {}).get("test", {})
+def _eform_headline(test: dict[str, Any], where: str) -> _Headline:
+    """The test MAE of Eform over both phases, weighted by structures, from per-phase metrics."""
     rows = [phase["eform"] for phase in test.values() if phase.get("eform", {}).get("n")]
-    n_members = len(config.get("model", {}).get("members", []))
-    words = f"ensemble of {n_members}; {words}"
     if not rows:
-        return words, _NONE
+        return _NONE
     n = sum(r["n"] for r in rows)
     mae = sum(r["mae"] * r["n"] for r in rows) / n
-    where = f"config.json: metrics.test, {n} held-out structures, fcc and bcc"
-    return words, _Headline("test MAE of Eform", mae, "eV/atom", where)
+    return _Headline("test MAE of Eform", mae, "eV/atom", f"{where}, {n} held-out structures")
+
+
+def _ensemble(config: dict[str, Any], words: str) -> tuple[str, _Headline]:
+    """Words and headline of an ensemble folder: the test MAE of Eform over both phases."""
+    model = config.get("model", {})
+    words = f"ensemble of {len(model.get('members', []))}; {words}"
+    test = config.get("metrics", {}).get("test", {})
+    return words, _eform_headline(test, "config.json: metrics.test, fcc and bcc")
+
+
+def _split_words(config: dict[str, Any]) -> str:
+    """How many structures an ensemble trained on, and the seed of its split."""
+    model = config["model"]
+    n, seed = len(model["split"]["train"]), model["settings"]["seed"]
+    return f"{n} training structures (split seed {seed})"
 
 
 def _ecnet(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
     if "members" in config.get("model", {}):
-        n = len(config["model"]["split"]["train"])
-        return _ensemble(config, f"DFT: {n} SQS training structures (seed-0 split)")
+        return _ensemble(config, f"DFT: {_split_words(config)}")
     record = _read_json(folder / "training.json")
     data = record.get("data", {})
     elements = ", ".join(config.get("model", {}).get("elements", []))
     source = Path(str(data.get("source", "DFT dataset"))).name
     words = f"DFT: {data.get('n_entries_used', '?')} SQS structures of {elements} ({source})"
     test = record.get("metrics", {}).get("test", {})
-    rows = [phase["eform"] for phase in test.values() if "eform" in phase]
-    if not rows:
-        return words, _NONE
-    n = sum(r["n"] for r in rows)
-    mae = sum(r["mae"] * r["n"] for r in rows) / n
-    where = f"training.json: metrics.test, {n} held-out structures, fcc and bcc"
-    return words, _Headline("test MAE of Eform", mae, "eV/atom", where)
+    return words, _eform_headline(test, "training.json: metrics.test, fcc and bcc")
 
 
 def _eftgan(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
     if "members" in config.get("model", {}):
-        n = len(config["model"]["split"]["train"])
-        return _ensemble(config, f"ECNet features of {n} DFT training structures, per member")
+        return _ensemble(config, f"ECNet features of the {_split_words(config)}")
     metrics = config.get("metrics", {})
     ecnet = config.get("model", {}).get("ecnet", {}).get("folder", "the shipped ECNet")
     words = f"features of {metrics.get('n_train', '?')} DFT structures from {ecnet}"
