@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from eftgan.checkpoint import read_model_folder, write_model_folder
+from eftgan.checkpoint import load, read_model_folder, write_model_folder
 from eftgan.dataset import PHASES, Dataset, short_name, split_by_composition, std_column
 from eftgan.elements import EmbeddingTable
 from eftgan.errors import UserError
@@ -228,13 +228,6 @@ def ensemble_card(folder: Path, kind: str, config: dict[str, Any], members_card:
     return "\n".join(lines) + "\n"
 
 
-def _load(folder: Path, kind: str) -> Any:
-    """The ensemble as its typed model (``ECNetModel`` or ``Screener``)."""
-    from eftgan.checkpoint import load
-
-    return load(folder)
-
-
 def _predict(
     model: Any, dataset: Dataset, idx: list[int], n_z: int
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -290,9 +283,10 @@ def uncertainty_metrics(err: np.ndarray, std: np.ndarray) -> dict[str, float]:
 def calibrate(folder: Path, kind: str, dataset: Dataset, n_z: int) -> dict[str, Any]:
     """Fit the spread factors on the validation split recorded in ``folder``, write them into
     its config, then report the test split (:func:`test_report`)."""
-    val = _indices(dataset, read_model_folder(folder, kind)[0]["model"]["split"]["validation"])
+    config, state = read_model_folder(folder, kind)
+    val = _indices(dataset, config["model"]["split"]["validation"])
     y = dataset.targets()[val]
-    mean, std, targets = _predict(_load(folder, kind), dataset, val, n_z)
+    mean, std, targets = _predict(load(folder), dataset, val, n_z)
     ph = np.array([dataset[i].phase for i in val])
     factor = {
         p: {
@@ -301,7 +295,6 @@ def calibrate(folder: Path, kind: str, dataset: Dataset, n_z: int) -> dict[str, 
         }
         for p in PHASES
     }
-    config, state = read_model_folder(folder, kind)
     config["model"]["calibration"] = {
         "factor": factor,
         "fitted_on": f"validation split ({len(val)} structures): sqrt(mean((err/std)^2))",
@@ -321,7 +314,7 @@ def test_report(folder: Path, kind: str, dataset: Dataset, n_z: int = 8) -> dict
     ``mae_member0`` (member 0 alone); draws ``calibration.png`` into the folder."""
     test = _indices(dataset, read_model_folder(folder, kind)[0]["model"]["split"]["test"])
     y = dataset.targets()[test]
-    model = _load(folder, kind)
+    model = load(folder)
     mean, std, targets = _predict(model, dataset, test, n_z)
     model.members = model.members[:1]
     one, _, _ = _predict(model, dataset, test, n_z)

@@ -12,6 +12,7 @@ argument, from the structure's name when it follows the dataset convention (``*_
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,17 +156,24 @@ class ECNetModel:
             ]
             yield Batch.from_data_list(graphs)
 
-    def _extrapolation(self, structs: list[Any], phases: list[str]) -> np.ndarray | None:
-        """Per structure: outside the training data of its phase (:mod:`eftgan.reach`); None
-        for a model folder that does not record its training compositions."""
+    @functools.cached_property
+    def _reach(self) -> dict[str, Any] | None:
+        """Per-phase training compositions recorded in the folder (built once), or None."""
         m = self.config["model"]
         if "train_compositions" not in m:
             return None
         from eftgan.reach import reach_by_phase
 
-        reach = reach_by_phase(
+        return reach_by_phase(
             np.asarray(m["train_compositions"]), m["train_phases"], self.model_config.phases
         )
+
+    def _extrapolation(self, structs: list[Any], phases: list[str]) -> np.ndarray | None:
+        """Per structure: outside the training data of its phase (:mod:`eftgan.reach`); None
+        for a model folder that does not record its training compositions."""
+        reach = self._reach
+        if reach is None:
+            return None
         c = np.array([fraction_vector(_fractions(s), self.elements) for s in structs])
         ph = np.array(phases)
         out = np.zeros(len(structs), dtype=bool)
