@@ -37,6 +37,32 @@ def to_structure(obj: Any) -> Any:
     raise TypeError(f"expected a pymatgen Structure or ASE Atoms, got {type(obj).__name__}")
 
 
+def periodic_neighbors(
+    structure: Any, cutoff: float, tol: float = 1e-8
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(centre, neighbour, distance)`` of every atom pair within ``cutoff`` (Å) over all
+    periodic images, an atom's zero-distance pair with itself excluded.
+
+    The pairs of ``Structure.get_neighbor_list``, from the same Cython search
+    (``pymatgen.optimization.neighbors.find_points_in_spheres``) called on the Cartesian
+    coordinates directly: the method's per-site Python loop costs twice the search itself on a
+    32-atom cell, and graph building is a third of ECNet's prediction time.
+    """
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    cart = np.ascontiguousarray(structure.cart_coords, dtype=float)
+    centre, neighbour, _, dist = find_points_in_spheres(
+        cart,
+        cart,
+        r=float(cutoff),
+        pbc=np.ascontiguousarray(structure.pbc, dtype=np.int64),
+        lattice=np.ascontiguousarray(structure.lattice.matrix, dtype=float),
+        tol=tol,
+    )
+    keep = ~((centre == neighbour) & (dist <= tol))
+    return centre[keep], neighbour[keep], dist[keep]
+
+
 def structure_to_graph(
     structure: Any,
     elements: Sequence[str],
@@ -57,7 +83,7 @@ def structure_to_graph(
     check_elements({s: 1.0 for s in symbols}, elements, f"structure {name or structure.formula}")
     index = {e: i for i, e in enumerate(elements)}
     slot = torch.tensor([index[s] for s in symbols], dtype=torch.long)
-    center, neighbor, _, dist = structure.get_neighbor_list(float(cutoff))
+    center, neighbor, dist = periodic_neighbors(structure, cutoff)
     edge_index = torch.from_numpy(np.stack([neighbor, center]).astype(np.int64))
     data = Data(
         slot=slot,

@@ -104,3 +104,20 @@ def test_ase_atoms_are_accepted(model: ECNetModel, cell: Structure) -> None:
         predict(model, cell),
         rtol=1e-6,
     )
+
+
+def test_neighbour_pairs_are_pymatgens(cell: Structure) -> None:
+    from eftgan.graphs import periodic_neighbors
+
+    strained = cell.copy()
+    strained.apply_strain([0.03, -0.01, 0.02])
+    strained.perturb(0.05, min_distance=0.01)
+    for s in (cell, strained, cell * (1, 1, 2)):
+        centre, neighbour, _, dist = s.get_neighbor_list(4.5)
+        ours = periodic_neighbors(s, 4.5)
+        order_a = np.lexsort((dist.round(8), neighbour, centre))
+        order_b = np.lexsort((ours[2].round(8), ours[1], ours[0]))
+        assert np.array_equal(centre[order_a], ours[0][order_b])
+        assert np.array_equal(neighbour[order_a], ours[1][order_b])
+        np.testing.assert_allclose(dist[order_a], ours[2][order_b], atol=1e-10)
+        assert not ((ours[0] == ours[1]) & (ours[2] < 1e-8)).any()  # no self-pair
