@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import torch
 from safetensors.torch import save
+from torch.overrides import TorchFunctionMode
 
 from eftgan.errors import CheckpointError, UserError
 from eftgan.files import atomic_write_bytes, atomic_write_text, staged_dir
@@ -241,6 +242,21 @@ def building(folder: str | os.PathLike[str], kind: str) -> Iterator[None]:
         ) from None
 
 
+class _ShapesOnly(TorchFunctionMode):
+    """Skip ``torch.nn.init`` while a network is built on the meta device to read its shapes.
+
+    Meta tensors have no values to initialise, but ``normal_`` on one runs PyTorch's Python
+    reference, whose first call imports the compiler stack (about 3 s, a third of a small
+    ``explore``).
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__module__", "") == "torch.nn.init":
+            return kwargs.get("tensor", args[0] if args else None)
+        return func(*args, **kwargs)
+
+
 def load_weights(
     make: Callable[[], M],
     state: dict[str, torch.Tensor],
@@ -257,7 +273,7 @@ def load_weights(
     """
     if prefix:
         state = {k[len(prefix) + 1 :]: v for k, v in state.items() if k.startswith(prefix + ".")}
-    with torch.device("meta"):
+    with torch.device("meta"), _ShapesOnly():
         probe = make()
     want = {k: tuple(v.shape) for k, v in probe.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
