@@ -59,6 +59,13 @@ CANDIDATE_COLUMNS = [
     default=None,
     help="Dask scheduler address (tcp://HOST:8786) to screen on a cluster; needs eftgan[dist].",
 )
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default="cpu",
+    show_default=True,
+    help="Where the networks run (auto: CUDA where there is one).",
+)
 @click.option("--no-maps", is_flag=True, help="Skip the PNG maps.")
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
 def explore(
@@ -74,6 +81,7 @@ def explore(
     top: int,
     seed: int,
     scheduler: str | None,
+    device: str,
     no_maps: bool,
     force: bool,
 ) -> None:
@@ -83,12 +91,15 @@ def explore(
     the candidates of lowest free energy g = Eform - T S_conf, each composition in its more
     stable phase, outside the extrapolation region.
     """
+    from eftgan.errors import UserError
     from eftgan.explore import Screener, write_explore
     from eftgan.files import refuse_existing
 
     refuse_existing(out, force)
+    if scheduler and device != "cpu":
+        raise UserError("--device applies to local screening; drop it with --scheduler")
     result = write_explore(
-        Screener.load(model_dir),
+        Screener.load(model_dir).to(device),
         [e for e in elements.split(",") if e.strip()],
         out,
         step=step,

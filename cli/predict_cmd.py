@@ -65,8 +65,20 @@ def read_structures(paths: list[Path]) -> tuple[list[Any], list[str]]:
     "--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True
 )
 @click.option("--batch-size", default=32, show_default=True)
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "cuda", "auto"]),
+    default="cpu",
+    show_default=True,
+    help="Where the networks run (auto: CUDA where there is one).",
+)
 def predict(
-    files: tuple[Path, ...], model_dir: Path | None, phase: str | None, fmt: str, batch_size: int
+    files: tuple[Path, ...],
+    model_dir: Path | None,
+    phase: str | None,
+    fmt: str,
+    batch_size: int,
+    device: str,
 ) -> None:
     """Predict energies, moment, distortion and their spread for structure files.
 
@@ -76,7 +88,7 @@ def predict(
     """
     from eftgan.model import load_model
 
-    model = load_model(model_dir)
+    model = load_model(model_dir).to(device)
     structures, names = read_structures(list(files))
     rows = model.predict_structures(structures, phase=phase, names=names, batch_size=batch_size)
     columns = [c for c in COLUMNS if c in rows[0]]

@@ -263,9 +263,10 @@ def analyze(
 @click.option("--quiet", is_flag=True)
 def train(out: Path, n_spectra: int, epochs: int, force: bool, quiet: bool, **options: Any) -> None:
     """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
+    from eftgan.devices import resolve_device
     from eftgan.runstate import check_output_folder
     from spectral.dataset import simulate_set
-    from spectral.train import resolve_device, train_saca
+    from spectral.train import train_saca
 
     check_output_folder(out, force)
     config = _train_config(epochs, options)

@@ -249,7 +249,7 @@ class ECNet(nn.Module):
         """Atom convolutions, then pooling into element nodes and the elemental convolutions."""
         slot = batch.slot
         x = self.element_vectors().index_select(0, slot)
-        grid = torch.linspace(0.0, self.config.cutoff, FilterTable.GRID_POINTS)
+        grid = torch.linspace(0.0, self.config.cutoff, FilterTable.GRID_POINTS, device=slot.device)
         grid_basis = self.basis(grid)
         grid_envelope = envelope(grid, self.config.cutoff)[:, None]
         interp = FilterTable(batch.edge_dist, self.config.cutoff)
@@ -261,7 +261,8 @@ class ECNet(nn.Module):
         uniq, inverse = torch.unique(group, return_inverse=True)
         k = uniq.shape[0]
         counts = torch.bincount(inverse, minlength=k).to(x.dtype)
-        e = torch.zeros(k, x.shape[1], dtype=x.dtype).index_add_(0, inverse, x) / counts[:, None]
+        e = torch.zeros(k, x.shape[1], dtype=x.dtype, device=x.device)
+        e = e.index_add_(0, inverse, x) / counts[:, None]
         elem_struct = uniq // n_slots
         atoms_per_struct = torch.bincount(batch.batch, minlength=n_struct).to(x.dtype)
         frac = counts / atoms_per_struct[elem_struct]
@@ -277,7 +278,9 @@ class ECNet(nn.Module):
         """Standardised predictions, shape (n_structures, n_targets)."""
         nodes = self.element_nodes(batch)
         per_elem = torch.cat([head(nodes.features) for head in self.heads], dim=1)
-        out = torch.zeros(int(batch.num_graphs), per_elem.shape[1], dtype=per_elem.dtype)
+        out = torch.zeros(
+            int(batch.num_graphs), per_elem.shape[1], dtype=per_elem.dtype, device=per_elem.device
+        )
         return out.index_add_(0, nodes.structure, per_elem * nodes.fraction[:, None])
 
     def to_physical(self, y: torch.Tensor) -> torch.Tensor:

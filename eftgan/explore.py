@@ -73,6 +73,7 @@ from eftgan.composition import (
     simplex_grid,
 )
 from eftgan.dataset import std_column
+from eftgan.devices import resolve_device
 from eftgan.errors import UserError
 from eftgan.files import atomic_write_text, refuse_existing, staged_dir
 from eftgan.infogan import GANConfig, Generator
@@ -118,6 +119,11 @@ class _Member:
         self.y_mean = torch.tensor(m["target_mean"])
         self.y_std = torch.tensor(m["target_std"])
 
+    def to(self, device: torch.device) -> None:
+        """Move the networks and the target scaling to ``device``."""
+        self.g, self.mlp = self.g.to(device), self.mlp.to(device)
+        self.y_mean, self.y_std = self.y_mean.to(device), self.y_std.to(device)
+
     def draws(self, c: torch.Tensor, phase: int, z: torch.Tensor, slots: list[int]):
         """Physical-unit predictions (B, T) for compositions ``c`` (B, S) and noise ``z``.
 
@@ -134,16 +140,19 @@ class _Member:
         w1, b1 = g[0].weight, g[0].bias
         sd = self.cfg.slot_dim
         ctx = torch.cat([self.g.phase.weight[phase].expand(len(c), -1), c, z], 1)
-        h = ctx @ w1[:, sd:].T + b1
-        h = F.leaky_relu(h[:, None, :] + (self.g.slot.weight[slots] @ w1[:, :sd].T), 0.2)
-        h = F.leaky_relu(g[2](h), 0.2)
+        h = (
+            torch.addmm(b1, ctx, w1[:, sd:].T)[:, None, :]
+            + self.g.slot.weight[slots] @ w1[:, :sd].T
+        )
+        h = F.leaky_relu_(g[2](F.leaky_relu_(h, 0.2)), 0.2)
         w_f = mlp[0].weight[:, : self.cfg.feature_dim]
         w_p = mlp[0].weight[:, self.cfg.feature_dim :]
         bias = mlp[0].bias + w_f @ g[4].bias + w_p @ self.mlp.phase.weight[phase]
-        h = F.silu(h @ (w_f @ g[4].weight).T + bias)
-        h = F.silu(mlp[2](h))
+        h = F.silu(F.linear(h, w_f @ g[4].weight, bias), inplace=True)
+        h = F.silu(mlp[2](h), inplace=True)
         cs = c[:, slots]
-        y = (h * cs[:, :, None]).sum(1) @ mlp[4].weight.T + cs.sum(1, keepdim=True) * mlp[4].bias
+        pooled = torch.bmm(cs[:, None, :], h)[:, 0]  # composition-weighted sum over the slots
+        y = torch.addmm(cs.sum(1, keepdim=True) * mlp[4].bias, pooled, mlp[4].weight.T)
         return y * self.y_std + self.y_mean
 
 
@@ -163,6 +172,15 @@ class Screener:
         self.targets: list[str] = self.members[0].targets
         self.calibration = calibration_factors(m)
         self.reach = self._reach(m)
+        self.device = torch.device("cpu")
+
+    def to(self, device: str | torch.device) -> Screener:
+        """Compute on ``device`` (``cpu``, ``cuda`` or ``auto``, see :mod:`eftgan.devices`);
+        the noise is still drawn on the CPU, so a seed gives the same draws everywhere."""
+        self.device = resolve_device(device)
+        for member in self.members:
+            member.to(self.device)
+        return self
 
     def _reach(self, m: dict[str, Any]) -> dict[str, PhaseReach]:
         """Per-phase training compositions of all members (all phases where unrecorded)."""
@@ -194,22 +212,24 @@ class Screener:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Mean and calibrated spread over all draws of all members: two arrays (N, T)."""
         slots = [int(j) for j in np.flatnonzero((c > 0).any(axis=0))]
-        ct = torch.from_numpy(c.astype(np.float32)).repeat_interleave(n_z, 0)
+        dev = self.device
+        ct = torch.from_numpy(c.astype(np.float32)).repeat_interleave(n_z, 0).to(dev)
         gen = torch.Generator().manual_seed(seed)
         p = self.cfg.phases.index(phase)
+        block = BLOCK if dev.type == "cpu" else len(ct)  # a GPU takes the chunk at once
         ys = []
         for member in self.members:
-            z = torch.randn(ct.shape[0], self.cfg.noise_dim, generator=gen)
+            z = torch.randn(ct.shape[0], self.cfg.noise_dim, generator=gen).to(dev)
             blocks = [
-                member.draws(ct[i : i + BLOCK], p, z[i : i + BLOCK], slots)
-                for i in range(0, len(ct), BLOCK)
+                member.draws(ct[i : i + block], p, z[i : i + block], slots)
+                for i in range(0, len(ct), block)
             ]
             ys.append(torch.cat(blocks).reshape(len(c), n_z, -1))
         y = torch.cat(ys, dim=1)
         std = y.std(1, unbiased=False) if y.shape[1] > 1 else torch.zeros_like(y[:, 0])
         factor = self.calibration.get(phase, {})
-        scale = torch.tensor([factor.get(t, 1.0) for t in self.targets])
-        return y.mean(1).numpy(), (std * scale).numpy()
+        scale = torch.tensor([factor.get(t, 1.0) for t in self.targets], device=dev)
+        return y.mean(1).cpu().numpy(), (std * scale).cpu().numpy()
 
     def extrapolation(self, c: np.ndarray, phase: str) -> np.ndarray:
         """True outside the training data of ``phase`` (see :mod:`eftgan.reach`)."""

@@ -29,8 +29,8 @@ from eftgan.checkpoint import (
     load_weights,
     read_model_folder,
 )
-from eftgan.composition import fraction_vector
 from eftgan.dataset import PHASES, phase_from_name, std_column
+from eftgan.devices import resolve_device
 from eftgan.ecnet import ECNet, ECNetConfig
 from eftgan.errors import CheckpointError, UserError
 from eftgan.graphs import structure_to_graph, to_structure
@@ -67,9 +67,12 @@ def _maker(model_config: dict[str, Any]):
     return lambda: ECNet(ECNetConfig.from_dict(model_config))
 
 
-def _fractions(structure: Any) -> dict[str, float]:
-    comp = structure.composition.fractional_composition
-    return {str(el): float(v) for el, v in comp.get_el_amt_dict().items()}
+def _slot_fractions(batch: Batch, n_slots: int) -> np.ndarray:
+    """Atomic fraction of each element slot in each structure of a batch, shape (B, n_slots)."""
+    b = int(batch.num_graphs)
+    counts = torch.bincount(batch.batch * n_slots + batch.slot, minlength=b * n_slots)
+    c = counts.reshape(b, n_slots).double()
+    return (c / c.sum(dim=1, keepdim=True)).numpy()
 
 
 class ECNetModel:
@@ -92,6 +95,15 @@ class ECNetModel:
         self.members = [m.eval() for m in members] or [self.net]
         self.config = config
         self.folder = folder
+        self.device = torch.device("cpu")
+
+    def to(self, device: str | torch.device) -> ECNetModel:
+        """Compute on ``device`` (``cpu``, ``cuda`` or ``auto``, see :mod:`eftgan.devices`);
+        graphs are built on the CPU and moved batch by batch."""
+        self.device = resolve_device(device)
+        for net in {id(m): m for m in [self.net, *self.members]}.values():
+            net.to(self.device)  # in place
+        return self
 
     @classmethod
     def from_folder(cls, folder: str | os.PathLike[str]) -> ECNetModel:
@@ -154,7 +166,7 @@ class ECNetModel:
                     strict=True,
                 )
             ]
-            yield Batch.from_data_list(graphs)
+            yield Batch.from_data_list(graphs).to(self.device)
 
     @functools.cached_property
     def _reach(self) -> dict[str, Any] | None:
@@ -168,21 +180,21 @@ class ECNetModel:
             np.asarray(m["train_compositions"]), m["train_phases"], self.model_config.phases
         )
 
-    def _extrapolation(self, structs: list[Any], phases: list[str]) -> np.ndarray | None:
-        """Per structure: outside the training data of its phase (:mod:`eftgan.reach`); None
-        for a model folder that does not record its training compositions."""
+    def _extrapolation(self, c: np.ndarray, phases: list[str]) -> np.ndarray | None:
+        """Per composition ``c`` (N, elements): outside the training data of its phase
+        (:mod:`eftgan.reach`); None for a model folder that does not record its training
+        compositions."""
         reach = self._reach
         if reach is None:
             return None
-        c = np.array([fraction_vector(_fractions(s), self.elements) for s in structs])
         ph = np.array(phases)
-        out = np.zeros(len(structs), dtype=bool)
+        out = np.zeros(len(c), dtype=bool)
         for p, r in reach.items():
             if (ph == p).any():
                 out[ph == p] = r.extrapolates(c[ph == p])
         return out
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_structures(
         self,
         structures: Sequence[Any],
@@ -199,13 +211,14 @@ class ECNetModel:
             batch_size: structures per forward pass.
         """
         structs, resolved, labels = self._prepare(structures, phase, names)
-        preds = []
+        preds, fractions = [], [np.zeros((0, len(self.elements)))]
         for batch in self._batches(structs, resolved, labels, batch_size):
-            preds.append(np.stack([m.to_physical(m(batch)).numpy() for m in self.members]))
+            preds.append(np.stack([m.to_physical(m(batch)).cpu().numpy() for m in self.members]))
+            fractions.append(_slot_fractions(batch.cpu(), len(self.elements)))
         y = np.concatenate(preds, axis=1) if preds else np.zeros((1, 0, len(self.targets)))
         mean, std = y.mean(axis=0), y.std(axis=0)
         factors = calibration_factors(self.config["model"])
-        far = self._extrapolation(structs, [p for p, _ in resolved])
+        far = self._extrapolation(np.concatenate(fractions), [p for p, _ in resolved])
         rows = []
         for i, (lab, (p, src)) in enumerate(zip(labels, resolved, strict=True)):
             row: dict[str, Any] = {"structure": lab, "phase": p, "phase_source": src}
@@ -235,7 +248,7 @@ class ECNetModel:
         out: list[dict[str, np.ndarray]] = []
         for batch in self._batches(structs, resolved, labels, batch_size):
             nodes = self.net.element_nodes(batch)
-            feats = nodes.features.numpy()
+            feats = nodes.features.cpu().numpy()
             per: list[dict[str, np.ndarray]] = [{} for _ in range(int(batch.num_graphs))]
             for f, s, slot in zip(
                 feats, nodes.structure.tolist(), nodes.slot.tolist(), strict=True

@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from eftgan.devices import device_name, resolve_device
 from eftgan.errors import UserError
 from eftgan.runstate import Restored, RunState, check_output_folder
 from eftgan.settings import JSONSettings
@@ -78,7 +79,6 @@ __all__ = [
     "SACATrainConfig",
     "composition_metrics",
     "ema_update",
-    "resolve_device",
     "split_indices",
     "train_saca",
 ]
@@ -226,21 +226,6 @@ def _loss(out: dict[str, torch.Tensor], wt: torch.Tensor, scale: torch.Tensor) -
         out["presence_logit"], (wt > PRESENCE_WT_PCT).float()
     )
     return comp + 0.5 * pres
-
-
-def resolve_device(device: str) -> torch.device:
-    """The torch device of ``"cpu"``, ``"cuda"`` (a one-line error where torch sees no CUDA
-    GPU) or ``"auto"`` (CUDA where there is one)."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UserError(
-            "--device cuda: torch sees no CUDA GPU here (a CPU build of torch, or "
-            "no driver); train with --device cpu"
-        )
-    if device not in ("cpu", "cuda"):
-        raise UserError(f"unknown device {device!r}; choose cpu, cuda or auto")
-    return torch.device(device)
 
 
 def train_saca(
@@ -525,12 +510,6 @@ def _val_loss(model: SACA, x: torch.Tensor, y: torch.Tensor, scale: torch.Tensor
     return float(np.mean(losses))
 
 
-def _device_name(dev: torch.device) -> str:
-    if dev.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(dev)})"
-    return f"cpu ({torch.get_num_threads()} threads)"
-
-
 @dataclass
 class _Outcome:
     """What a finished run reports: the calibrated model's test metrics and the rest."""
@@ -569,7 +548,7 @@ def _finish(
         data_config or {},
         time.perf_counter() - t0,
         stopped,
-        _device_name(dev),
+        device_name(dev),
     )
     _write(out, run, model, net_cfg, outcome)
     return {
