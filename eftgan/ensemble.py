@@ -23,6 +23,7 @@ reused when the run is started again); the result is two model folders, ``out/ec
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,7 @@ def train_ensemble(
     cfg = config or EnsembleTrainConfig()
     out = Path(out)
     split = split_by_composition(dataset, (0.8, 0.1, 0.1), cfg.seed)
+    _check_recipe(out / "members", cfg, dataset.data_hash)
     for k in range(cfg.members):
         _train_member(dataset, out / "members", k, split, cfg, excluded or [], progress)
     members = [out / "members" / f"ecnet-{k}" for k in range(cfg.members)]
@@ -110,6 +112,22 @@ def train_ensemble(
     report["split"] = names
     atomic_write_json(out / "report.json", report)
     return report
+
+
+def _check_recipe(root: Path, cfg: EnsembleTrainConfig, data_hash: str) -> None:
+    """Record what the members in ``root`` are trained with (the recipe and the data), or
+    refuse to reuse members that another recipe or dataset made. The number of members,
+    ``n_z`` and the folder names may change: member ``k`` does not depend on them."""
+    want = {k: v for k, v in cfg.as_dict().items() if k not in ("members", "n_z", "names")}
+    want = json.loads(json.dumps({**want, "data_sha256": data_hash}))
+    path = root / "recipe.json"
+    if not path.is_file():
+        atomic_write_json(path, want)
+    elif json.loads(path.read_text()) != want:
+        raise UserError(
+            f"{root} holds ensemble members trained with other settings or data; choose "
+            "another --out"
+        )
 
 
 def _train_member(
@@ -228,7 +246,7 @@ def ensemble_card(folder: Path, kind: str, config: dict[str, Any], members_card:
     return "\n".join(lines) + "\n"
 
 
-def _predict(
+def predict_entries(
     model: Any, dataset: Dataset, idx: list[int], n_z: int
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Mean and spread (N, T) of an ``ECNetModel`` (from the structures) or a ``Screener``
@@ -284,9 +302,9 @@ def calibrate(folder: Path, kind: str, dataset: Dataset, n_z: int) -> dict[str, 
     """Fit the spread factors on the validation split recorded in ``folder``, write them into
     its config, then report the test split (:func:`test_report`)."""
     config, state = read_model_folder(folder, kind)
-    val = _indices(dataset, config["model"]["split"]["validation"])
+    val = entry_indices(dataset, config["model"]["split"]["validation"])
     y = dataset.targets()[val]
-    mean, std, targets = _predict(load(folder), dataset, val, n_z)
+    mean, std, targets = predict_entries(load(folder), dataset, val, n_z)
     ph = np.array([dataset[i].phase for i in val])
     factor = {
         p: {
@@ -312,12 +330,12 @@ def test_report(folder: Path, kind: str, dataset: Dataset, n_z: int = 8) -> dict
     """Accuracy and calibration of an ensemble folder on the test split it records:
     ``{"test": {phase: {target: metrics}}}`` with :func:`uncertainty_metrics` and
     ``mae_member0`` (member 0 alone); draws ``calibration.png`` into the folder."""
-    test = _indices(dataset, read_model_folder(folder, kind)[0]["model"]["split"]["test"])
+    test = entry_indices(dataset, read_model_folder(folder, kind)[0]["model"]["split"]["test"])
     y = dataset.targets()[test]
     model = load(folder)
-    mean, std, targets = _predict(model, dataset, test, n_z)
+    mean, std, targets = predict_entries(model, dataset, test, n_z)
     model.members = model.members[:1]
-    one, _, _ = _predict(model, dataset, test, n_z)
+    one, _, _ = predict_entries(model, dataset, test, n_z)
     ph = np.array([dataset[i].phase for i in test])
     out: dict[str, Any] = {}
     for p in PHASES:
@@ -333,7 +351,7 @@ def test_report(folder: Path, kind: str, dataset: Dataset, n_z: int = 8) -> dict
     return {"test": out}
 
 
-def _indices(dataset: Dataset, names: list[str]) -> list[int]:
+def entry_indices(dataset: Dataset, names: list[str]) -> list[int]:
     """Dataset indices of the entries named (a :class:`UserError` if one is missing)."""
     where = {n: i for i, n in enumerate(dataset.names)}
     missing = [n for n in names if n not in where]

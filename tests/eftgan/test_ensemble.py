@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -15,6 +16,7 @@ from eftgan.ensemble import (
     train_ensemble,
     uncertainty_metrics,
 )
+from eftgan.errors import UserError
 
 
 def test_calibration_factor_rescales_an_overconfident_spread() -> None:
@@ -88,3 +90,6 @@ def test_tiny_ensemble_end_to_end(tiny_dft, tmp_path) -> None:
     again = train_ensemble(ds, tmp_path / "ens", cfg, progress=False)  # members are reused
     for p in ("fcc", "bcc"):
         assert again["ecnet"]["factor"][p] == pytest.approx(report["ecnet"]["factor"][p])
+    other = dataclasses.replace(cfg, subsample=0.5)
+    with pytest.raises(UserError, match="other settings or data"):
+        train_ensemble(ds, tmp_path / "ens", other, progress=False)
