@@ -11,6 +11,7 @@ import pytest
 
 from eftgan.ensemble import (
     EnsembleTrainConfig,
+    calibrate,
     calibration_factor,
     member_split,
     train_ensemble,
@@ -93,3 +94,14 @@ def test_tiny_ensemble_end_to_end(tiny_dft, tmp_path) -> None:
     other = dataclasses.replace(cfg, subsample=0.5)
     with pytest.raises(UserError, match="other settings or data"):
         train_ensemble(ds, tmp_path / "ens", other, progress=False)
+    # refitting a calibrated folder starts from the raw spread and keeps the card's history
+    folder = tmp_path / "ens" / "ecnet"
+    card = folder / "card.md"
+    text = card.read_text().replace(
+        "\n## Members\n", "\n## History\n\n- v1: a test\n\n## Members\n"
+    )
+    card.write_text(text)
+    refit = calibrate(folder, "ecnet", ds, cfg.n_z)
+    for p in ("fcc", "bcc"):
+        assert refit["factor"][p] == pytest.approx(again["ecnet"]["factor"][p])
+    assert "- v1: a test" in card.read_text() and card.read_text().count("## Members") == 1
