@@ -50,6 +50,7 @@ from _common import (
     machine,
     phase_metrics,
     pooled,
+    refresh_calibration,
     subsample,
     write_json,
 )
@@ -184,6 +185,11 @@ def parse_args() -> argparse.Namespace:
         "--quick", action="store_true", help="2 seeds, 1 curve seed, 20 epochs: a smoke run"
     )
     ap.add_argument("--out", default="ecnet_accuracy.json", help="file in benchmarks/results/")
+    ap.add_argument(
+        "--calibration-only",
+        action="store_true",
+        help="re-measure only the shipped ensemble's calibration block of an existing results file",
+    )
     ap.add_argument(
         "--speed-only",
         action="store_true",
@@ -477,6 +483,9 @@ def main() -> None:
     args = parse_args()
     if args.speed_only:
         speed_only(args.chgnet_python, args.out)
+        return
+    if args.calibration_only:
+        refresh_calibration(args.out, "ecnet", load()[0])
         return
     if not (DATA / "labels.csv").is_file():
         sys.exit(f"shared dataset not found at {DATA}")

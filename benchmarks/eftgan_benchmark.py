@@ -51,6 +51,7 @@ from _common import (
     machine,
     phase_metrics,
     pooled,
+    refresh_calibration,
     subsample,
     summary,
     write_json,
@@ -123,6 +124,11 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--cache", default=None, help="folder keeping each finished job's result")
     ap.add_argument("--out", default="eftgan.json", help="file in benchmarks/results/")
+    ap.add_argument(
+        "--calibration-only",
+        action="store_true",
+        help="re-measure only the shipped ensemble's calibration block of an existing results file",
+    )
     ap.add_argument(
         "--speed-only",
         action="store_true",
@@ -444,7 +450,11 @@ def augmentation(
 def settings(args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
     """The run's settings and per-job wall times."""
     return {
-        **{k: v for k, v in vars(args).items() if k not in ("speed_only", "out", "cache")},
+        **{
+            k: v
+            for k, v in vars(args).items()
+            if k not in ("speed_only", "calibration_only", "out", "cache")
+        },
         "arms": arms(args),
         "walls_per_job": {
             k: {n: round(v, 1) for n, v in r["walls"].items()} for k, r in results.items()
@@ -473,6 +483,9 @@ def main() -> None:
     torch.set_num_threads(2)
     if args.speed_only:
         speed_only(args)
+        return
+    if args.calibration_only:
+        refresh_calibration(args.out, "eftgan", load())
         return
     t_start = time.perf_counter()
     ds = load()

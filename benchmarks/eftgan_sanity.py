@@ -30,10 +30,7 @@ def main() -> None:
     flags = validate(ds)
     by = {e.name: e for e in ds}
     sc = Screener.load()
-    from eftgan.model import load_model
-    from eftgan.pipeline import ecnet_split
-
-    split = ecnet_split(load_model())
+    split = sc.config["model"]["split"]  # the ensemble's train/validation/test names
     side = {n: k for k, names in split.items() for n in names}
     rows: list[dict[str, Any]] = []
     for alloy in ("FeNiCoCrMn", "FeNiCoCrPd"):
@@ -52,18 +49,21 @@ def main() -> None:
                     "alloy": alloy,
                     "phase": p,
                     "eform_pred": float(r["eform_ev_per_atom"]),
+                    "eform_std": float(r["eform_std"]),
                     "eform_dft": e.targets["eform_ev_per_atom"] if e else None,
                     "delta_e_bcc_fcc_pred": float(r["delta_e_bcc_fcc_ev_per_atom"]),
                     "delta_e_bcc_fcc_dft": d_dft,
                     "a_pred": float(r["a_angstrom"]),
                     "a_dft": (k * e.targets["v0_a3_per_atom"]) ** (1 / 3) if e else None,
                     "ms_pred": float(r["ms_mub_per_atom"]),
+                    "ms_std": float(r["ms_std"]),
                     "ms_dft": e.targets["ms_mub_per_atom"] if e else None,
                     "dft_entry_flags": [f.check for f in flags if e and f.structure == e.name],
                     "dft_entry_split": side.get(e.name, "excluded (flagged)") if e else None,
                 }
             )
-    print(write_json("eftgan_sanity.json", {"rows": rows, "machine": machine()}))
+    model = sc.folder.name if sc.folder else "?"
+    print(write_json("eftgan_sanity.json", {"model": model, "rows": rows, "machine": machine()}))
     for r in rows:
         print(r)
 

@@ -1,6 +1,6 @@
 """Time and peak memory of ``eftgan explore --elements Fe,Ni,Co,Cr,Mn --step 0.01``.
 
-4,598,126 compositions x 2 phases; about 34 minutes on 2 cores. Runs the command under
+4,598,126 compositions x 2 phases; a few minutes on 2 cores. Runs the command under
 ``/usr/bin/time -v`` (peak RSS of the whole process) and merges the figures into
 ``benchmarks/results/eftgan.json`` under ``speed``.
 

@@ -226,7 +226,7 @@ def calibration_table(c: dict[str, Any] | None) -> str:
                 + [f"{m['spearman_abs_err_sigma']:+.2f}"]
             )
     head = ["phase", "target", "n", "MAE ensemble", "MAE member 0", "within ±1σ (0.68)"]
-    text = table([*head, "within ±2σ (0.95)", "Spearman |error| vs σ"], rows)
+    text = table([*head, "within ±2σ (0.95)", "Spearman: abs. error vs σ"], rows)
     return f"{c['note'][0].upper()}{c['note'][1:]}.\n\n{text}"
 
 
@@ -234,10 +234,19 @@ def ecnet_speed(sp: dict[str, Any]) -> Fields:
     """Prediction speed of the shipped default, with CHGNet's where it was measured."""
     chg = sp.get("chgnet_structures_per_s_32_atoms")
     if isinstance(chg, float):
+        chg160 = sp["chgnet_structures_per_s_160_atoms"]
+        one = {
+            n: sp.get(f"structures_per_s_{n}_atoms_one_member") or sp[f"structures_per_s_{n}_atoms"]
+            for n in (32, 160)
+        }
         chgnet = snippet(
             "chgnet_speed",
             chgnet_32=f"{chg:.1f}",
-            chgnet_160=f"{sp['chgnet_structures_per_s_160_atoms']:.1f}",
+            chgnet_160=f"{chg160:.1f}",
+            ratio_32=f"{one[32] / chg:.0f}",
+            ratio_160=f"{one[160] / chg160:.0f}",
+            ens_32=f"{sp['structures_per_s_32_atoms'] / chg:.0f}",
+            ens_160=f"{sp['structures_per_s_160_atoms'] / chg160:.0f}",
         )
     else:
         chgnet = snippet("chgnet_note", note=chg or "not measured")
@@ -370,10 +379,10 @@ def sanity(r: dict[str, Any] | None) -> str:
             [
                 x["alloy"],
                 x["phase"],
-                f"{x['eform_pred']:.3f} / {x['eform_dft']:.3f}",
+                f"{x['eform_pred']:.3f} ± {x['eform_std']:.3f} / {x['eform_dft']:.3f}",
                 f"{x['delta_e_bcc_fcc_pred']:+.3f} / {x['delta_e_bcc_fcc_dft']:+.3f}",
                 f"{x['a_pred']:.3f} / {x['a_dft']:.3f}",
-                f"{x['ms_pred']:.2f} / {x['ms_dft']:.2f}",
+                f"{x['ms_pred']:.2f} ± {x['ms_std']:.2f} / {x['ms_dft']:.2f}",
                 note,
             ]
         )
@@ -417,6 +426,72 @@ def eftgan_fields(r: dict[str, Any]) -> Fields:
         **structure_free_tables(sf),
         **ablation_fields(r.get("augmentation")),
         **eftgan_speed(r["speed"]),
+    }
+
+
+# --- deep ensembles -----------------------------------------------------------------------------
+
+
+def ensemble_table(block: dict[str, Any]) -> str:
+    """Per phase and target of one ensemble kind: test MAE of the mean and of member 0, the
+    quaternary + quinary RMSE, coverage (mean over splits; pooled) and Spearman."""
+    rows = []
+    for p in PHASES:
+        for t, m in block[p].items():
+            pooled = m["pooled"]
+            if not pooled.get("n"):
+                continue
+            rows.append(
+                [p, LABELS.get(t, t), ci(m["mae"]), ci(m["mae_member0"])]
+                + [ci(m["rmse_quaternary_quinary"])]
+                + [
+                    f"{ci(m[k], 2)} ({pooled[k]:.2f})"
+                    for k in ("coverage_1sigma", "coverage_2sigma")
+                ]
+                + [ci(m["spearman_abs_err_sigma"], 2)]
+            )
+    head = ["phase", "target", "MAE ensemble", "MAE member 0", "RMSE quaternary + quinary"]
+    head += ["±1σ coverage (pooled)", "±2σ coverage (pooled)", "Spearman: abs. error vs σ"]
+    return table(head, rows)
+
+
+def designs_table(d: dict[str, Any]) -> str:
+    """The spread recalibrations compared on validation, the chosen one in bold."""
+    rows = []
+    for name, row in d["designs"].items():
+        cells = [m for kind in ("ecnet", "eftgan") for m in row[kind].values()]
+        mean1 = sum(m["coverage_1sigma"] for m in cells) / len(cells)
+        mean2 = sum(m["coverage_2sigma"] for m in cells) / len(cells)
+        label = name.replace("_", " ")
+        rows.append(
+            [f"**{label}**" if name == d["chosen"] else label]
+            + [f"{row['in_both_bands']} / {row['cells']}", f"{mean1:.3f}", f"{mean2:.3f}"]
+            + [f"{row['distance']:.3f}"]
+        )
+    head = ["recalibration", "cells in both bands", "mean ±1σ", "mean ±2σ", "distance"]
+    return table(head, rows)
+
+
+def ensemble_fields(r: dict[str, Any]) -> Fields:
+    """Every field of the deep-ensemble section."""
+    st = r["settings"]
+    return {
+        "ensemble_machine": r["machine"],
+        "ensemble_protocol": r["protocol"],
+        "ensemble_seeds": st["seeds"],
+        "ensemble_members": st["members"],
+        "ensemble_wall": f"{r['benchmark_wall_s']:.0f} s",
+        "ensemble_train_min": f"{st.get('ecnet_members_training_wall_s', float('nan')) / 60:.0f}",
+        "ensemble_reused": (
+            " Split 0 reuses the members of the shipped ensembles (the same recipe and seeds)."
+            if st.get("reused_split0")
+            else ""
+        ),
+        "ensemble_ecnet_table": ensemble_table(r["ecnet"]),
+        "ensemble_eftgan_table": ensemble_table(r["eftgan"]),
+        "ensemble_verdicts": verdicts(r),
+        "ensemble_designs": designs_table(r["calibration_designs"]),
+        "ensemble_designs_how": r["calibration_designs"]["how"],
     }
 
 
@@ -809,6 +884,7 @@ def micro_fields(r: dict[str, Any]) -> Fields:
 SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], Fields]], ...] = (
     ("ecnet_accuracy.json", ecnet_fields),
     ("eftgan.json", eftgan_fields),
+    ("ensemble.json", ensemble_fields),
     ("spectral.json", spectral_fields),
     ("microstructure.json", micro_fields),
 )
