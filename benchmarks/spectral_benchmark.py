@@ -151,8 +151,8 @@ def analyze_measured(aalto: Path, model_dir: Path | None) -> dict[str, Any]:
     from spectral.dataset import STEEL_ELEMENTS
 
     files = [aalto / f"{el}_spectrum.csv" for el in ("Fe", "Ni")]
-    plain = analyze_files(files, model_dir, vacuum=True)
-    fitted = analyze_files(files, model_dir, refine=True, vacuum=True)
+    plain = analyze_files(files, model_dir, wavelengths="vacuum")
+    fitted = analyze_files(files, model_dir, refine=True, wavelengths="vacuum")
 
     def top(row: dict[str, Any]) -> dict[str, float]:
         wt = {el: row[f"{el}_wt_pct"] for el in STEEL_ELEMENTS}

@@ -119,23 +119,38 @@ def simulate(
 @spectral.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--elements", default=None, help="Candidates, e.g. Fe,Ni,Cr (default: ~60).")
-@click.option("--vacuum", is_flag=True, help="The file's wavelengths are in vacuum.")
+@click.option(
+    "--wavelengths",
+    type=click.Choice(["auto", "air", "vacuum"]),
+    default="auto",
+    show_default=True,
+    help="What the file's wavelengths are: auto reads it from the line positions and says so "
+    "(spectral.measured); each segment's calibration offset is corrected either way.",
+)
+@click.option("--vacuum", is_flag=True, help="Same as --wavelengths vacuum.")
 @click.option("--top", default=10, show_default=True)
 @click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
 def identify(
-    file: Path, elements: str | None, vacuum: bool, top: int, clip_negative: bool, fmt: str
+    file: Path,
+    elements: str | None,
+    wavelengths: str,
+    vacuum: bool,
+    top: int,
+    clip_negative: bool,
+    fmt: str,
 ) -> None:
     """Rank elements by how well their strong lines explain the peaks of FILE."""
     from eftgan.elements import canonical_symbol
-    from spectral.atomic import vacuum_to_air
     from spectral.identify import identify as run
     from spectral.io import read_spectrum
+    from spectral.measured import calibrate_spectrum
 
     spec = read_spectrum(file, clip_negative)
-    wl = vacuum_to_air(spec.wavelength) if vacuum else spec.wavelength
     cands = [canonical_symbol(e) for e in elements.split(",") if e.strip()] if elements else None
-    matches = run(wl, spec.intensity, cands)[:top]
+    spec, axis = calibrate_spectrum(spec, "vacuum" if vacuum else wavelengths, candidates=cands)
+    click.echo(axis.summary(), err=True)
+    matches = run(spec.wavelength, spec.intensity, cands)[:top]
     rows = [
         {
             "element": m.element,
@@ -164,13 +179,22 @@ def identify(
     "(about 0.06 s per spectrum on 2 cores); adds <El>_sd_wt_pct, temperature_k, ne_cm3 and "
     "fit_cost.",
 )
-@click.option("--vacuum", is_flag=True, help="The files' wavelengths are in vacuum.")
+@click.option(
+    "--wavelengths",
+    type=click.Choice(["auto", "air", "vacuum"]),
+    default="auto",
+    show_default=True,
+    help="What the files' wavelengths are: auto reads it from the line positions and says so "
+    "(spectral.measured); each segment's calibration offset is corrected either way.",
+)
+@click.option("--vacuum", is_flag=True, help="Same as --wavelengths vacuum.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
 def analyze(
     files: tuple[Path, ...],
     model_dir: Path | None,
     clip_negative: bool,
     refine: bool,
+    wavelengths: str,
     vacuum: bool,
     fmt: str,
 ) -> None:
@@ -178,8 +202,20 @@ def analyze(
     from spectral.analyze import analyze_files
 
     rows = analyze_files(
-        list(files), model_dir, clip_negative, refine, progress=len(files) > 50, vacuum=vacuum
+        list(files),
+        model_dir,
+        clip_negative,
+        refine,
+        progress=len(files) > 50,
+        wavelengths="vacuum" if vacuum else wavelengths,
     )
+    for r in rows:
+        if not r["wavelengths_decided"]:
+            click.echo(
+                f"warning: {r['file']}: whether its wavelengths are in air or vacuum is not "
+                f"clear from its lines (read as {r['wavelengths']}); give --wavelengths",
+                err=True,
+            )
     cols = ["file"] + [k for k in rows[0] if k != "file"]
     if fmt == "table":
         els = [k[: -len("_present")] for k in cols if k.endswith("_present")]

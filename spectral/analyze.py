@@ -31,7 +31,7 @@ def analyze_files(
     clip_negative: bool = False,
     refine: bool = False,
     progress: bool = False,
-    vacuum: bool = False,
+    wavelengths: str = "auto",
 ) -> list[dict[str, Any]]:
     """One row per file: ``file``, ``<El>_wt_pct`` and ``<El>_present`` for each element.
 
@@ -41,18 +41,26 @@ def analyze_files(
     (``<El>_sd_wt_pct``), the fitted ``temperature_k`` and ``ne_cm3``, and ``fit_cost``,
     the weighted residual per pixel (about 1 / accumulated shots where the model describes
     the spectrum; much more where it does not). The weights assume the file holds detector
-    counts on the model instrument's scale. With ``vacuum`` the files' wavelengths are in
-    vacuum and are converted to air, as the models' are."""
-    from spectral.atomic import vacuum_to_air
-    from spectral.io import Spectrum, read_spectrum, resample
+    counts on the model instrument's scale.
+
+    Each file's axis is read and calibrated first (:func:`spectral.measured.calibrate_spectrum`
+    among the model's elements): ``wavelengths`` says whether it is in ``air`` or ``vacuum``, or
+    ``auto`` reads that from the line positions; the row says what was used
+    (``wavelengths``) and whether the lines decided it (``wavelengths_decided``). The
+    segment offsets are not applied here: resampling by a fraction of a pixel would smooth
+    the lines, and the LTE fit has a shift of its own."""
+    from spectral.io import read_spectrum, resample
+    from spectral.measured import calibrate_spectrum
     from spectral.predict import load_saca, predict
 
     spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
-    if vacuum:
-        spectra = [
-            Spectrum(vacuum_to_air(s.wavelength), s.intensity, s.source, s.meta) for s in spectra
-        ]
     model, config = load_saca(Path(model_dir) if model_dir else None)
+    axes = []
+    for i, s in enumerate(spectra):
+        spectra[i], axis = calibrate_spectrum(
+            s, wavelengths, candidates=model.cfg.elements, offsets=False
+        )
+        axes.append(axis)
     grid = model_grid(config)
     x = np.stack([resample(s, grid) for s in spectra]).astype(np.float32)
     wt, prob = predict(model, x)
@@ -72,7 +80,8 @@ def analyze_files(
         wt, present = fit.wt_pct, fit.wt_pct > PRESENCE_WT_PCT
     rows = []
     for i, f in enumerate(files):
-        row: dict[str, Any] = {"file": str(f)}
+        row: dict[str, Any] = {"file": str(f), "wavelengths": axes[i].frame}
+        row["wavelengths_decided"] = axes[i].decided
         for j, el in enumerate(model.cfg.elements):
             row[f"{el}_wt_pct"] = float(wt[i, j])
             row[f"{el}_present"] = bool(present[i, j])

@@ -120,9 +120,7 @@ def test_analyze_refine_adds_the_fitted_plasma(capsys, tmp_path: Path, steel_sim
     assert code == 0 and "T (K)" in out and "fit cost" in out
 
 
-def test_analyze_vacuum_reads_a_vacuum_file_as_its_air_twin(
-    capsys, tmp_path: Path, steel_sim
-) -> None:
+def test_a_vacuum_file_is_read_as_its_air_twin(capsys, tmp_path: Path, steel_sim) -> None:
     from spectral.atomic import air_to_vacuum
     from spectral.dataset import simulate_set
     from spectral.io import write_csv
@@ -139,11 +137,13 @@ def test_analyze_vacuum_reads_a_vacuum_file_as_its_air_twin(
     for name, args in (
         ("air", [str(air)]),
         ("vac", [str(vac), "--vacuum"]),
-        ("vac_as_air", [str(vac)]),
+        ("vac_auto", [str(vac)]),
+        ("vac_as_air", [str(vac), "--wavelengths", "air"]),
     ):
         code, out, _ = run(capsys, "spectral", "analyze", *args, "--format", "csv")
         assert code == 0
         rows[name] = next(csv.DictReader(io.StringIO(out)))
+    assert [rows[k]["wavelengths"] for k in rows] == ["air", "vacuum", "vacuum", "air"]
+    assert rows["air"]["wavelengths_decided"] == rows["vac_auto"]["wavelengths_decided"] == "True"
     cr = {k: float(v["Cr_wt_pct"]) for k, v in rows.items()}
-    assert abs(cr["vac"] - cr["air"]) < 0.02
-    assert abs(cr["vac_as_air"] - cr["air"]) > abs(cr["vac"] - cr["air"])
+    assert abs(cr["vac"] - cr["air"]) < 0.02 and abs(cr["vac_auto"] - cr["air"]) < 0.02
