@@ -58,8 +58,9 @@ def segments(wavelength: np.ndarray) -> list[slice]:
     med = median_filter(step, 31, mode="nearest")
     ratio = np.where(step > 0, step / np.maximum(med, 1e-12), 0.0)
     cut = (ratio <= 1 / 3) | (ratio >= 3)
-    out, start = [], 0
-    for i in np.flatnonzero(cut):
+    out: list[slice] = []
+    start = 0
+    for i in np.flatnonzero(cut).tolist():
         if i + 1 - start >= MIN_SEGMENT_PX:
             out.append(slice(start, i + 1))
         start = i + 1
