@@ -64,6 +64,23 @@ class TrainConfig(JSONSettings):
     lr_patience: int = 15
     min_lr: float = 2e-5
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    #: Weight of each target (in ``ECNetConfig.targets`` order) in the training loss and the
+    #: validation loss; empty: all equal. A multi-task lever, measured on validation by
+    #: ``benchmarks/lever_multitask.py``.
+    target_weights: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if any(not w >= 0 for w in self.target_weights) or (
+            self.target_weights and not any(self.target_weights)
+        ):
+            raise UserError("target weights must be non-negative and not all zero")
+
+    def weights(self, n_targets: int) -> torch.Tensor:
+        """The target weights as a tensor of ``n_targets``, normalised to mean 1."""
+        w = torch.tensor(self.target_weights or [1.0] * n_targets, dtype=torch.float32)
+        if len(w) != n_targets:
+            raise UserError(f"{len(w)} target weights for {n_targets} targets")
+        return w * (n_targets / w.sum())
 
 
 @dataclass
@@ -109,10 +126,14 @@ def dataset_graphs(dataset: Dataset, config: ECNetConfig) -> list[Data]:
     return graphs
 
 
-def masked_loss(pred: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """Mean squared error over the known (standardised) targets of a batch."""
+def masked_loss(
+    pred: torch.Tensor, batch: Batch, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean squared error over the known (standardised) targets of a batch, each target
+    weighted by ``weights`` (mean 1; default equal)."""
     mask = batch.y_mask.to(pred.dtype)
-    return ((pred - batch.y) ** 2 * mask).sum() / mask.sum().clamp(min=1.0)
+    w = mask if weights is None else mask * weights
+    return ((pred - batch.y) ** 2 * w).sum() / mask.sum().clamp(min=1.0)
 
 
 @torch.no_grad()
@@ -353,7 +374,7 @@ class Trainer:
         total, count = 0.0, 0
         for i in range(0, len(perm), self.tc.batch_size):
             batch = Batch.from_data_list([train_g[j] for j in perm[i : i + self.tc.batch_size]])
-            loss = masked_loss(net(batch), batch)
+            loss = masked_loss(net(batch), batch, self.tc.weights(batch.y.shape[1]))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -378,7 +399,8 @@ class Trainer:
 
     @torch.no_grad()
     def _val_loss(self, net: ECNet, graphs: list[Data]) -> float:
-        """Mean over targets of the standardised MAE on the validation graphs."""
+        """Mean over targets of the standardised MAE on the validation graphs (weighted as the
+        training loss is)."""
         net.eval()
         errs, masks = [], []
         for i in range(0, len(graphs), 64):
@@ -386,7 +408,7 @@ class Trainer:
             errs.append((net(b) - b.y).abs() * b.y_mask)
             masks.append(b.y_mask)
         e, m = torch.cat(errs), torch.cat(masks).to(torch.float32)
-        per_target = e.sum(0) / m.sum(0).clamp(min=1.0)
+        per_target = e.sum(0) / m.sum(0).clamp(min=1.0) * self.tc.weights(e.shape[1])
         return float(per_target[m.sum(0) > 0].mean())
 
     def _evaluate(self, net: ECNet, graphs: list[Data]) -> dict[str, Any]:

@@ -115,3 +115,27 @@ def test_a_run_with_other_settings_is_not_silently_resumed(tiny_dft: Path, tmp_p
         Trainer(
             ds, out, mc, TrainConfig(seed=1, max_epochs=3, split=(0.6, 0.2, 0.2)), progress=False
         ).run()
+
+
+def test_target_weights_scale_the_loss_and_are_checked() -> None:
+    from types import SimpleNamespace
+
+    import torch
+
+    from eftgan.train import TrainConfig, masked_loss
+
+    pred = torch.zeros(2, 3)
+    batch = SimpleNamespace(
+        y=torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]]),
+        y_mask=torch.tensor([[True, True, True], [True, True, False]]),
+    )
+    assert float(masked_loss(pred, batch)) == pytest.approx(1.0)
+    w = TrainConfig(target_weights=(1.0, 4.0, 1.0)).weights(3)
+    assert w.tolist() == pytest.approx([0.5, 2.0, 0.5])  # normalised to mean 1
+    assert float(masked_loss(pred, batch, w)) == pytest.approx((0.5 + 2 + 0.5 + 0.5 + 2) / 5)
+    assert TrainConfig().weights(3).tolist() == [1.0, 1.0, 1.0]
+    for bad in ((-1.0, 1.0, 1.0), (0.0, 0.0, 0.0)):
+        with pytest.raises(UserError, match="target weights"):
+            TrainConfig(target_weights=bad)
+    with pytest.raises(UserError, match="2 target weights for 3 targets"):
+        TrainConfig(target_weights=(1.0, 2.0)).weights(3)
