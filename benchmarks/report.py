@@ -282,6 +282,19 @@ def lightning(r: dict[str, Any] | None) -> str:
     )
 
 
+def lever(r: dict[str, Any] | None) -> str:
+    """The multi-task lever's validation MAEs, per weighting (mean ± 95 % CI half-width)."""
+    if not r:
+        return ""
+    rows = [
+        [name] + [ci(m[p][t]) for p in ("fcc", "bcc") for t in ("eform", "ms")]
+        for name, m in r["validation_mae"].items()
+    ]
+    head = ["weighting", "Eform fcc", "Ms fcc", "Eform bcc", "Ms bcc"]
+    seeds = len(next(iter(r["validation_mae"].values()))["epochs"])
+    return snippet("lever", machine=r["machine"], seeds=seeds, table=table(head, rows))
+
+
 def ecnet_fields(r: dict[str, Any]) -> Fields:
     """Every field of the ECNet section."""
     s = r["settings"]
@@ -297,6 +310,7 @@ def ecnet_fields(r: dict[str, Any]) -> Fields:
         "ecnet_wall_min": f"{r['benchmark_wall_s'] / 60:.0f}",
         "curve_table": learning_curve(r),
         "verdicts": verdicts(r),
+        "lever": lever(load("lever_multitask.json")),
         "ecnet_calibration": calibration_table(r.get("calibration")),
         "lightning": lightning(load("lightning_overhead.json")),
         **ecnet_tables(r),
