@@ -291,7 +291,7 @@ def lever(r: dict[str, Any] | None) -> str:
         for name, m in r["validation_mae"].items()
     ]
     head = ["weighting", "Eform fcc", "Ms fcc", "Eform bcc", "Ms bcc"]
-    seeds = len(next(iter(r["validation_mae"].values()))["epochs"])
+    seeds = len({run["seed"] for run in r["runs"]})
     return snippet("lever", machine=r["machine"], seeds=seeds, table=table(head, rows))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from eftgan_cli.main import echo_table
+from eftgan_cli.main import device_option, echo_table
 
 CANDIDATE_COLUMNS = [
     "composition",
@@ -59,13 +59,7 @@ CANDIDATE_COLUMNS = [
     default=None,
     help="Dask scheduler address (tcp://HOST:8786) to screen on a cluster; needs eftgan[dist].",
 )
-@click.option(
-    "--device",
-    type=click.Choice(["cpu", "cuda", "auto"]),
-    default="cpu",
-    show_default=True,
-    help="Where the networks run (auto: CUDA where there is one).",
-)
+@device_option()
 @click.option("--no-maps", is_flag=True, help="Skip the PNG maps.")
 @click.option("--force", is_flag=True, help="Replace an existing --out folder.")
 def explore(

@@ -47,6 +47,18 @@ def cli(debug: bool) -> None:
     """eftgan: machine learning for alloys (ECNet/EFTGAN for high-entropy alloys)."""
 
 
+def device_option(default: str = "cpu", help: str = "Where the networks run.") -> Any:
+    """The ``--device cpu|cuda|auto`` option every command that runs a network takes
+    (read by :func:`eftgan.devices.resolve_device`)."""
+    return click.option(
+        "--device",
+        type=click.Choice(["cpu", "cuda", "auto"]),
+        default=default,
+        show_default=True,
+        help=help + " auto: a CUDA GPU where torch sees one.",
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the ``eftgan`` command with ``argv`` (default: the process's arguments) and exit:
     0 on success, 2 with one line on stderr for a user error (``--debug``: the traceback)."""

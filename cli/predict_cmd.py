@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from eftgan_cli.main import echo_table
+from eftgan_cli.main import device_option, echo_table
 
 COLUMNS = [
     "structure",
@@ -65,13 +65,7 @@ def read_structures(paths: list[Path]) -> tuple[list[Any], list[str]]:
     "--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True
 )
 @click.option("--batch-size", default=32, show_default=True)
-@click.option(
-    "--device",
-    type=click.Choice(["cpu", "cuda", "auto"]),
-    default="cpu",
-    show_default=True,
-    help="Where the networks run (auto: CUDA where there is one).",
-)
+@device_option()
 def predict(
     files: tuple[Path, ...],
     model_dir: Path | None,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from eftgan_cli.main import echo_table
+from eftgan_cli.main import device_option, echo_table
 
 
 @click.group()
@@ -116,18 +116,24 @@ def simulate(
     click.echo(f"{len(counts)} points ({inst.name}) -> {out}, {png}")
 
 
+def _wavelength_options(command: Any) -> Any:
+    """``--wavelengths auto|air|vacuum`` and its synonym ``--vacuum``, for the commands that
+    read measured files (see :mod:`spectral.measured`)."""
+    command = click.option("--vacuum", is_flag=True, help="Same as --wavelengths vacuum.")(command)
+    return click.option(
+        "--wavelengths",
+        type=click.Choice(["auto", "air", "vacuum"]),
+        default="auto",
+        show_default=True,
+        help="Whether the wavelengths are in air or vacuum: auto reads it from the line "
+        "positions and says so.",
+    )(command)
+
+
 @spectral.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--elements", default=None, help="Candidates, e.g. Fe,Ni,Cr (default: ~60).")
-@click.option(
-    "--wavelengths",
-    type=click.Choice(["auto", "air", "vacuum"]),
-    default="auto",
-    show_default=True,
-    help="What the file's wavelengths are: auto reads it from the line positions and says so "
-    "(spectral.measured); each segment's calibration offset is corrected either way.",
-)
-@click.option("--vacuum", is_flag=True, help="Same as --wavelengths vacuum.")
+@_wavelength_options
 @click.option("--top", default=10, show_default=True)
 @click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
@@ -179,15 +185,7 @@ def identify(
     "(about 0.06 s per spectrum on 2 cores); adds <El>_sd_wt_pct, temperature_k, ne_cm3 and "
     "fit_cost.",
 )
-@click.option(
-    "--wavelengths",
-    type=click.Choice(["auto", "air", "vacuum"]),
-    default="auto",
-    show_default=True,
-    help="What the files' wavelengths are: auto reads it from the line positions and says so "
-    "(spectral.measured); each segment's calibration offset is corrected either way.",
-)
-@click.option("--vacuum", is_flag=True, help="Same as --wavelengths vacuum.")
+@_wavelength_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
 def analyze(
     files: tuple[Path, ...],
@@ -287,14 +285,7 @@ def analyze(
     show_default=True,
     help="Keep an exponential moving average of the weights with this decay (0: off).",
 )
-@click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="Where the network trains (auto: a CUDA GPU if torch "
-    "sees one); the data are simulated on the CPU either way.",
-)
+@device_option("auto", "Where the network trains; the data are simulated on the CPU either way.")
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def train(out: Path, n_spectra: int, epochs: int, force: bool, quiet: bool, **options: Any) -> None:

@@ -246,8 +246,8 @@ class _ShapesOnly(TorchFunctionMode):
     """Skip ``torch.nn.init`` while a network is built on the meta device to read its shapes.
 
     Meta tensors have no values to initialise, but ``normal_`` on one runs PyTorch's Python
-    reference, whose first call imports the compiler stack (about 3 s, a third of a small
-    ``explore``).
+    reference, whose first call imports the compiler stack: seconds added to every command
+    that loads a model.
     """
 
     def __torch_function__(self, func, types, args=(), kwargs=None):

@@ -45,8 +45,8 @@ def periodic_neighbors(
 
     The pairs of ``Structure.get_neighbor_list``, from the same Cython search
     (``pymatgen.optimization.neighbors.find_points_in_spheres``) called on the Cartesian
-    coordinates directly: the method's per-site Python loop costs twice the search itself on a
-    32-atom cell, and graph building is a third of ECNet's prediction time.
+    coordinates directly, without the method's per-site Python loop, which costs more than
+    the search itself on cells of tens of atoms.
     """
     from pymatgen.optimization.neighbors import find_points_in_spheres
 

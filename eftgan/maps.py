@@ -398,9 +398,8 @@ def write_maps(rows: Any, elements: Sequence[str], out: Path) -> list[Path]:
     with their spreads, and the fcc/bcc-preference map; returns the PNG paths.
 
     Drawing is Python-bound (text layout of the ticks and labels), so on Linux the maps are
-    drawn by forked worker processes, one per core: on two cores the four maps of a
-    five-element ``explore`` take about two thirds of the time they take in turn. Elsewhere,
-    or on one core, they are drawn here in turn.
+    drawn by forked worker processes, one per core. Elsewhere, or on one core, they are
+    drawn here in turn.
     """
     import multiprocessing
     import os

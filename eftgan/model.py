@@ -101,8 +101,8 @@ class ECNetModel:
         """Compute on ``device`` (``cpu``, ``cuda`` or ``auto``, see :mod:`eftgan.devices`);
         graphs are built on the CPU and moved batch by batch."""
         self.device = resolve_device(device)
-        for net in {id(m): m for m in [self.net, *self.members]}.values():
-            net.to(self.device)  # in place
+        for net in (self.net, *self.members):
+            net.to(self.device)  # in place; moving a module twice is a no-op
         return self
 
     @classmethod
