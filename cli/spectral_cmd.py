@@ -116,6 +116,13 @@ def simulate(
     click.echo(f"{len(counts)} points ({inst.name}) -> {out}, {png}")
 
 
+def _element_list(text: str | None) -> list[str]:
+    """Element symbols from a comma-separated option (checked against the registry)."""
+    from eftgan.elements import canonical_symbol
+
+    return [canonical_symbol(tok) for tok in (text or "").split(",") if tok.strip()]
+
+
 def _wavelength_options(command: Any) -> Any:
     """``--wavelengths auto|air|vacuum`` and its synonym ``--vacuum``, for the commands that
     read measured files (see :mod:`spectral.measured`)."""
@@ -185,6 +192,34 @@ def identify(
     "(about 0.06 s per spectrum on 2 cores); adds <El>_sd_wt_pct, temperature_k, ne_cm3 and "
     "fit_cost.",
 )
+@click.option(
+    "--method",
+    type=click.Choice(["saca", "saca+fit", "cflibs"]),
+    default="saca",
+    show_default=True,
+    help="saca: the network (steels); saca+fit: the network, then the LTE fit (as --refine); "
+    "cflibs: the LTE fit alone, over any elements (--elements).",
+)
+@click.option(
+    "--elements",
+    default=None,
+    help="For cflibs: the elements to fit, e.g. Fe,Cr,Ni,Mn,Cu,Ti, or auto (those identify finds).",
+)
+@click.option(
+    "--nuisance",
+    default="O,N,H",
+    show_default=True,
+    help="For cflibs: species fitted but left out of the composition (the ambient gas); "
+    "'' for none.",
+)
+@click.option(
+    "--plot",
+    "plot_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="For cflibs: write DIR/<file>_fit.png (spectrum, fit, residual).",
+)
+@click.option("--force", is_flag=True, help="Overwrite existing --plot PNGs.")
 @_wavelength_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
 def analyze(
@@ -192,21 +227,41 @@ def analyze(
     model_dir: Path | None,
     clip_negative: bool,
     refine: bool,
+    method: str,
+    elements: str | None,
+    nuisance: str,
+    plot_dir: Path | None,
+    force: bool,
     wavelengths: str,
     vacuum: bool,
     fmt: str,
 ) -> None:
     """Composition (wt %) and element presence for each spectrum file."""
-    from spectral.analyze import analyze_files
+    from eftgan.errors import UserError
+    from spectral.analyze import analyze_cflibs, analyze_files
 
-    rows = analyze_files(
-        list(files),
-        model_dir,
-        clip_negative,
-        refine,
-        progress=len(files) > 50,
-        wavelengths="vacuum" if vacuum else wavelengths,
-    )
+    frame = "vacuum" if vacuum else wavelengths
+    if method == "cflibs":
+        els = _element_list(elements) if elements != "auto" else None
+        if elements is None:
+            raise UserError("--method cflibs needs --elements (a list such as Fe,Cr,Ni, or auto)")
+        gases = [g for g in _element_list(nuisance) if not els or g not in els]
+        if plot_dir is not None:
+            from eftgan.files import refuse_existing
+
+            for f in files:
+                refuse_existing(plot_dir / f"{f.stem}_fit.png", force, "--plot folder")
+        rows = analyze_cflibs(list(files), els, gases, clip_negative, frame, plot_dir)
+    else:
+        rows = analyze_files(
+            list(files),
+            model_dir,
+            clip_negative,
+            refine or method == "saca+fit",
+            progress=len(files) > 50,
+            wavelengths=frame,
+        )
+    refine = refine or method != "saca"
     for r in rows:
         if not r["wavelengths_decided"]:
             click.echo(
@@ -229,16 +284,88 @@ def analyze(
             for r, sh in zip(rows, short, strict=True):
                 sh["T (K)"] = f"{r['temperature_k']:.0f}"
                 sh["fit cost"] = f"{r['fit_cost']:.3g}"
-            extra = ["T (K)", "fit cost"]
+                if "model_ok" in r:
+                    sh["model ok"] = "yes" if r["model_ok"] else "NO"
+            extra = ["T (K)", "fit cost"] + (["model ok"] if method == "cflibs" else [])
         echo_table(short, ["file", *els, *extra])
-        click.echo("wt %; '-' marks an element called absent (below 0.01 wt %)")
-        if refine:
+        floor = "0.5" if method == "cflibs" else "0.01"
+        click.echo(f"wt %; '-' marks an element called absent (below {floor} wt %)")
+        if method == "cflibs":
+            click.echo(
+                "fit cost: weighted residual per degree of freedom; model_ok when at most "
+                "3 (the noise and 10 % line-strength errors explain the rest)"
+            )
+        elif refine:
             click.echo(
                 "fit cost: weighted residual per pixel, about 1/shots where the LTE model "
                 "describes the spectrum"
             )
     else:
         _emit(rows, cols, fmt)
+
+
+@spectral.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--elements", required=True, help="Elements whose lines to plot, e.g. Fe,Ti,Ca.")
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path), help="Folder for the JSON and PNG."
+)
+@click.option(
+    "--ne",
+    "ne_cm3",
+    type=float,
+    default=None,
+    help="Electron density (cm^-3) for the Saha-Boltzmann plot when H-alpha is absent.",
+)
+@click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
+@click.option("--force", is_flag=True, help="Overwrite --out.")
+@_wavelength_options
+def diagnose(
+    file: Path,
+    elements: str,
+    out: Path,
+    ne_cm3: float | None,
+    clip_negative: bool,
+    force: bool,
+    wavelengths: str,
+    vacuum: bool,
+) -> None:
+    """Boltzmann and Saha-Boltzmann plots of FILE, and n_e from H-alpha: the plasma's
+    temperature per species, written to OUT/diagnose.json and OUT/boltzmann.png."""
+    from eftgan.files import atomic_write_json, staged_dir
+    from spectral.diagnose import boltzmann_png
+    from spectral.diagnose import diagnose as run
+    from spectral.io import read_spectrum
+
+    els = _element_list(elements)
+    with staged_dir(out, force) as tmp:
+        spec = read_spectrum(file, clip_negative)
+        report = run(spec, els, "vacuum" if vacuum else wavelengths, ne_cm3)
+        atomic_write_json(tmp / "diagnose.json", report)
+        boltzmann_png(report, tmp / "boltzmann.png")
+    rows = [
+        {
+            "species": f"{s['element']} {'I' * s['stage']}",
+            "lines": len(s["y"]),
+            "T (K)": f"{s['temperature_k']:.0f} ± {s['sd_temperature_k']:.0f}",
+            "r2": f"{s['r2']:.2f}",
+        }
+        for s in report["species"]
+    ]
+    rows += [
+        {
+            "species": f"{el} I+II (Saha-Boltzmann)",
+            "lines": "",
+            "T (K)": f"{v['temperature_k']:.0f} ± {v['sd_temperature_k']:.0f}",
+            "r2": f"{v['r2']:.2f}",
+        }
+        for el, v in report["saha_boltzmann"].items()
+    ]
+    if rows:
+        echo_table(rows, ["species", "lines", "T (K)", "r2"])
+    else:
+        click.echo("no species has enough isolated lines for a Boltzmann plot")
+    click.echo(f"n_e {report['ne_cm3']:.3g} cm^-3 ({report['ne_source']}) -> {out}")
 
 
 @spectral.command()

@@ -93,3 +93,62 @@ def analyze_files(
             row["fit_cost"] = float(fit.cost[i])
         rows.append(row)
     return rows
+
+
+#: Species fitted as the ambient gas by ``--method cflibs`` unless told otherwise.
+DEFAULT_NUISANCE = ("O", "N", "H")
+#: ``--elements auto`` takes the elements that :func:`spectral.identify.identify` scores at
+#: least this high, at most :data:`AUTO_MAX_ELEMENTS` of them.
+AUTO_MIN_SCORE = 0.5
+AUTO_MAX_ELEMENTS = 12
+
+
+def auto_elements(spec: Any, nuisance: Sequence[str]) -> list[str]:
+    """The elements :func:`spectral.identify.identify` finds in an air-calibrated spectrum
+    (gases of ``nuisance`` left to the ambient part)."""
+    from spectral.identify import identify
+
+    found = [
+        m.element
+        for m in identify(spec.wavelength, spec.intensity)
+        if m.score >= AUTO_MIN_SCORE and m.element not in nuisance
+    ]
+    if not found:
+        raise UserError(f"{spec.source}: no element identified; give --elements")
+    return found[:AUTO_MAX_ELEMENTS]
+
+
+def analyze_cflibs(
+    files: Sequence[str | os.PathLike[str]],
+    elements: Sequence[str] | None,
+    nuisance: Sequence[str] = DEFAULT_NUISANCE,
+    clip_negative: bool = False,
+    wavelengths: str = "auto",
+    plot_dir: Path | None = None,
+) -> list[dict[str, Any]]:
+    """One row per file from :func:`spectral.cflibs.fit_cflibs`: ``<El>_wt_pct``,
+    ``<El>_sd_wt_pct``, ``<El>_present`` (above :data:`spectral.cflibs.PRESENT_WT_PCT`),
+    ``temperature_k``, ``ne_cm3``, ``fit_cost`` and ``model_ok``; ``elements`` None takes
+    each file's :func:`auto_elements`. With ``plot_dir``, one PNG per file (spectrum, fit,
+    residual)."""
+    from spectral.cflibs import PRESENT_WT_PCT, fit_cflibs, fit_png
+    from spectral.io import read_spectrum
+    from spectral.measured import calibrate_spectrum
+
+    spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
+    rows = []
+    for f, spec in zip(files, spectra, strict=True):
+        els = list(elements) if elements else auto_elements(calibrate_spectrum(spec)[0], nuisance)
+        res = fit_cflibs(spec, els, nuisance, wavelengths)
+        row: dict[str, Any] = {"file": str(f), "wavelengths": res.frame}
+        row["wavelengths_decided"] = res.frame_decided
+        for e, w, sd in zip(res.elements, res.wt_pct, res.sd_wt_pct, strict=True):
+            row[f"{e}_wt_pct"] = float(w)
+            row[f"{e}_sd_wt_pct"] = float(sd)
+            row[f"{e}_present"] = bool(w > PRESENT_WT_PCT)
+        row.update(temperature_k=res.temperature_k, ne_cm3=res.ne_cm3, fit_cost=res.cost)
+        row["model_ok"] = res.model_ok
+        if plot_dir is not None:
+            fit_png(res, Path(plot_dir) / f"{Path(f).stem}_fit.png", title=str(f))
+        rows.append(row)
+    return rows

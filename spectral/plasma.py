@@ -100,6 +100,12 @@ class LTEPlasma:
             [np.stack([atomic.partition_function(e, s, t) for s in (1, 2)]) for e in self.elements]
         )  # (E, 2, 256)
 
+    def set_length(self, length_m: float) -> None:
+        """Change the plasma length (m); the cached line constants fold it in."""
+        if length_m != self.length_m:
+            self.length_m = length_m
+            self.__dict__.pop("_consts_for", None)
+
     @property
     def n_lines(self) -> int:
         """The number of lines in the line table."""

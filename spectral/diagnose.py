@@ -1,0 +1,246 @@
+"""The classical CF-LIBS diagnostics: Boltzmann and Saha-Boltzmann plots, and the electron
+density from the Stark width of H-alpha.
+
+**Boltzmann plot.** In an optically thin LTE plasma the integrated intensity of a line of one
+species is ``I = (hc / 4 pi lambda) A_ki g_k (n_s / U_s) exp(-E_k / kT)``, so
+``ln(I lambda / (g_k A_ki))`` falls on a straight line in the upper level's energy ``E_k``
+with slope ``-1 / kT``. Each species (element and ionisation stage) with at least
+:data:`MIN_LINES` usable lines spanning :data:`MIN_SPAN_EV` gives its own temperature; they
+agree where the plasma is one LTE zone and the lines are thin.
+
+**Saha-Boltzmann plot.** The ion's points move onto the neutral's line when shifted by the
+Saha balance: ``E* = E_k + chi - dchi`` and ``y* = y - ln(2.41e15 T^1.5 / n_e)`` (Debye
+lowering ``dchi``); the joint slope spans ``chi`` plus both species' ranges, so its
+temperature is the better determined, iterated from the Boltzmann one.
+
+**Usable lines** are those of the given elements that the plasma (at 10,000 K and
+10^17 cm^-3) makes at least :data:`MIN_RELATIVE` of their species' strongest, with no line of
+any given element within :data:`ISOLATION_FWHM` instrument widths above
+:data:`BLEND_SHARE` of their strength, and whose measured area exceeds :data:`MIN_SNR` times
+its noise. Areas are sums over +-1.5 widths above a straight baseline through the spectrum at
++-2.5 widths; lines of the same species closer than a width are one point.
+
+**Electron density.** H-alpha (656.28 nm) is the classical probe: its Stark width
+(Lorentzian part of the measured width, ``w_L = w - w_G^2 / w`` with ``w_G`` the instrument
+width) gives ``n_e = 10^17 (w_L / 1.098 nm)^(1 / 0.67965)`` cm^-3 (Gigosos, Gonzalez & Cardenoso,
+Spectrochim. Acta B 58, 1489 (2003), at about 10^4 K).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eftgan.errors import UserError
+from spectral.atomic import K_B_EV
+from spectral.io import Spectrum
+
+MIN_LINES = 4
+MIN_SPAN_EV = 1.0
+MIN_RELATIVE = 0.01
+ISOLATION_FWHM = 1.5
+BLEND_SHARE = 0.2
+MIN_SNR = 10.0
+H_ALPHA_NM = 656.28
+
+
+@dataclass
+class SpeciesFit:
+    """One Boltzmann plot: the species, its points and the temperature of their slope."""
+
+    element: str
+    stage: int
+    temperature_k: float
+    sd_temperature_k: float
+    r2: float
+    wavelength_nm: list[float] = field(default_factory=list)
+    energy_ev: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+
+
+def line_areas(
+    wl: np.ndarray, y: np.ndarray, centres: np.ndarray, fwhm: float, noise: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Areas (intensity x nm) of lines at ``centres`` above a straight local baseline, and
+    their noise (from the pixel noise ``noise``)."""
+    step = float(np.median(np.diff(wl)))
+    areas, errs = np.full(len(centres), np.nan), np.full(len(centres), np.nan)
+    for i, c in enumerate(centres):
+        inner = (wl >= c - 1.5 * fwhm) & (wl <= c + 1.5 * fwhm)
+        left = (wl >= c - 2.5 * fwhm) & (wl < c - 1.5 * fwhm)
+        right = (wl > c + 1.5 * fwhm) & (wl <= c + 2.5 * fwhm)
+        if inner.sum() < 3 or not left.any() or not right.any():
+            continue
+        xl, xr = wl[left].mean(), wl[right].mean()
+        yl, yr = np.median(y[left]), np.median(y[right])
+        base = yl + (yr - yl) * (wl[inner] - xl) / max(xr - xl, 1e-12)
+        areas[i] = float((y[inner] - base).sum() * step)
+        errs[i] = float(noise * np.sqrt(inner.sum()) * step)
+    return areas, errs
+
+
+def usable_lines(lines: Any, strength: np.ndarray, fwhm: float) -> np.ndarray:
+    """Indices of the isolated, strong-enough lines (see the module docstring)."""
+    keys = np.char.add(lines.element.astype(str), lines.stage.astype(str))
+    top = {k: strength[keys == k].max() for k in set(keys.tolist())}
+    rel = strength / np.array([top[k] for k in keys])
+    order = np.argsort(lines.wavelength)
+    wl, s = lines.wavelength[order], strength[order]
+    keep = []
+    for j, i in enumerate(order):
+        if rel[i] < MIN_RELATIVE:
+            continue
+        lo = np.searchsorted(wl, wl[j] - ISOLATION_FWHM * fwhm)
+        hi = np.searchsorted(wl, wl[j] + ISOLATION_FWHM * fwhm)
+        others = np.r_[s[lo:j], s[j + 1 : hi]]
+        if not (others > BLEND_SHARE * s[j]).any():
+            keep.append(i)
+    return np.array(sorted(keep), dtype=int)
+
+
+def boltzmann_fit(element: str, stage: int, e_ev: np.ndarray, y: np.ndarray) -> SpeciesFit:
+    """Slope of ``y`` against ``E_k`` by least squares, as a temperature with its error."""
+    a = np.vstack([e_ev, np.ones_like(e_ev)]).T
+    coef = np.linalg.lstsq(a, y, rcond=None)[0]
+    slope = float(coef[0])
+    resid = y - a @ coef
+    dof = max(len(y) - 2, 1)
+    s2 = float(resid @ resid) / dof
+    sd_slope = float(np.sqrt(s2 / max(((e_ev - e_ev.mean()) ** 2).sum(), 1e-300)))
+    r2 = 1.0 - float(resid @ resid) / max(float(((y - y.mean()) ** 2).sum()), 1e-300)
+    t = -1.0 / (K_B_EV * slope) if slope < 0 else float("nan")
+    sd_t = abs(t) * sd_slope / abs(slope) if slope < 0 else float("nan")
+    return SpeciesFit(element, stage, t, sd_t, r2)
+
+
+def halpha_density(wl: np.ndarray, y: np.ndarray, fwhm_inst: float) -> float | None:
+    """n_e (cm^-3) from H-alpha's Stark width, or None where no H-alpha peak stands out."""
+    from scipy.signal import peak_widths
+
+    from spectral.cflibs import pixel_noise
+
+    near = np.flatnonzero(np.abs(wl - H_ALPHA_NM) < 3.0)
+    if len(near) < 10:
+        return None
+    seg = y[near] - np.percentile(y[near], 10)
+    i = int(np.argmax(seg))
+    if abs(wl[near][i] - H_ALPHA_NM) > 0.3 or seg[i] < 10 * max(pixel_noise(y[near]), 1e-300):
+        return None
+    step = float(np.median(np.diff(wl[near])))
+    w = float(peak_widths(seg, [i], rel_height=0.5)[0][0] * step)
+    w_l = w - fwhm_inst**2 / w
+    if w_l <= 0:
+        return None
+    return float(1e17 * (w_l / 1.098) ** (1 / 0.67965))
+
+
+def diagnose(
+    spec: Spectrum, elements: Sequence[str], frame: str = "auto", ne_cm3: float | None = None
+) -> dict[str, Any]:
+    """Boltzmann fits per species, Saha-Boltzmann temperatures per element and n_e (from
+    H-alpha, else ``ne_cm3``, else 10^17 cm^-3 and said so)."""
+    from spectral.cflibs import LineModel, instrument_widths, pixel_noise
+    from spectral.measured import calibrate_spectrum, segments
+
+    spec, axis = calibrate_spectrum(spec, frame, candidates=list(elements))
+    wl, y = spec.wavelength, np.asarray(spec.intensity, dtype=float)
+    slices = [sl for sl in segments(wl) if np.ptp(y[sl]) > 0]
+    if not slices:
+        raise UserError(f"{spec.source or 'the spectrum'} has no stretch of evenly spaced pixels")
+    widths = instrument_widths(wl, y, slices)
+    fwhm = float(np.median(widths))
+    ne_h = halpha_density(wl, y, fwhm)
+    ne = ne_h or ne_cm3 or 1e17
+    model = LineModel(wl, slices, widths, elements)
+    lines = model.plasma.table.lines
+    strength = np.exp(model.full_log_intensity(10000.0, 1e17))
+    idx = usable_lines(lines, strength, fwhm)
+    noise = float(np.median([pixel_noise(y[sl]) for sl in slices]))
+    areas, errs = line_areas(wl, y, lines.wavelength[idx], fwhm, noise)
+    ok = np.isfinite(areas) & (areas > MIN_SNR * errs)
+    idx, areas = idx[ok], areas[ok]
+    species = _species_fits(lines, idx, areas)
+    return {
+        "file": spec.source,
+        "wavelengths": axis.frame,
+        "instrument_fwhm_nm": widths,
+        "ne_cm3": ne,
+        "ne_source": "H-alpha Stark width" if ne_h else ("given" if ne_cm3 else "assumed"),
+        "species": [asdict(s) for s in species],
+        "saha_boltzmann": _saha_boltzmann(model, species, ne),
+    }
+
+
+def _species_fits(lines: Any, idx: np.ndarray, areas: np.ndarray) -> list[SpeciesFit]:
+    out = []
+    for el, st in sorted({(lines.element[i], int(lines.stage[i])) for i in idx}):
+        sel = idx[(lines.element[idx] == el) & (lines.stage[idx] == st)]
+        a = areas[(lines.element[idx] == el) & (lines.stage[idx] == st)]
+        e_k = lines.ek[sel]
+        if len(sel) < MIN_LINES or np.ptp(e_k) < MIN_SPAN_EV:
+            continue
+        yv = np.log(a * lines.wavelength[sel] / (lines.gk[sel] * lines.aki[sel]))
+        fit = boltzmann_fit(str(el), st, e_k, yv)
+        fit.wavelength_nm = [round(float(x), 3) for x in lines.wavelength[sel]]
+        fit.energy_ev, fit.y = [float(x) for x in e_k], [float(x) for x in yv]
+        out.append(fit)
+    return out
+
+
+def _saha_boltzmann(model: Any, species: list[SpeciesFit], ne: float) -> dict[str, Any]:
+    """Per element with both I and II plots: the joint temperature (five iterations)."""
+    from spectral.plasma import SAHA_CM3
+
+    out: dict[str, Any] = {}
+    by_el: dict[str, dict[int, SpeciesFit]] = {}
+    for s in species:
+        by_el.setdefault(s.element, {})[s.stage] = s
+    for el, st in by_el.items():
+        if 1 not in st or 2 not in st or not np.isfinite(st[1].temperature_k):
+            continue
+        chi = float(model.plasma.chi[model.elements.index(el)])
+        t = st[1].temperature_k
+        for _ in range(5):
+            dchi = 2.086e-8 * np.sqrt(ne / t)
+            e = np.r_[st[1].energy_ev, np.asarray(st[2].energy_ev) + chi - dchi]
+            yv = np.r_[st[1].y, np.asarray(st[2].y) - np.log(SAHA_CM3 * t**1.5 / ne)]
+            fit = boltzmann_fit(el, 0, e, yv)
+            if not np.isfinite(fit.temperature_k):
+                break
+            t = fit.temperature_k
+        out[el] = {"temperature_k": t, "sd_temperature_k": fit.sd_temperature_k, "r2": fit.r2}
+    return out
+
+
+def boltzmann_png(report: dict[str, Any], path: Path) -> Path:
+    """One panel per species: its points and the fitted line, the temperature in the title."""
+    from eftgan.plotting import pyplot, save_png
+
+    plt = pyplot()
+    sp = report["species"] or [None]
+    cols = min(3, len(sp))
+    rows = (len(sp) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), dpi=110, squeeze=False)
+    for ax, s in zip(axes.ravel(), sp, strict=False):
+        if s is None:
+            ax.text(0.5, 0.5, "no species with enough usable lines", ha="center")
+            continue
+        e, yv = np.asarray(s["energy_ev"]), np.asarray(s["y"])
+        ax.plot(e, yv, "o", ms=3)
+        c = np.polyfit(e, yv, 1)
+        ax.plot(e, np.polyval(c, e), "-", lw=1)
+        roman = "I" * s["stage"]
+        ax.set_title(
+            f"{s['element']} {roman}: {s['temperature_k']:.0f} ± {s['sd_temperature_k']:.0f} K",
+            fontsize=9,
+        )
+        ax.set_xlabel("upper level energy (eV)")
+        ax.set_ylabel(r"ln(I$\lambda$ / gA)")
+    for ax in axes.ravel()[len(sp) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    return save_png(fig, path)

@@ -1,0 +1,102 @@
+"""``spectral.cflibs``: the calibration-free LTE fit over any elements, and
+``analyze --method cflibs``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eftgan.errors import UserError
+from tests.spectral.test_refine import run
+
+
+def test_nonnegative_normal_matches_least_squares_and_holds_its_bounds():
+    from spectral.cflibs import nonnegative_normal
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5))
+    truth = np.array([1.0, 0.0, 2.0, -1.0, 0.5])
+    y = x @ truth + 0.01 * rng.normal(size=200)
+    a, g = x.T @ x, x.T @ y
+    free = nonnegative_normal(a, g, 0)
+    assert np.allclose(free, np.linalg.lstsq(x, y, rcond=None)[0], atol=1e-6)
+    y2 = x @ np.array([1.0, -2.0, 2.0, -1.0, 0.5])  # the second wants to be negative
+    held = nonnegative_normal(x.T @ x, x.T @ y2, 3)
+    assert held[1] == 0.0 and (held[:3] >= 0).all()
+    assert held[3] < 0  # a free coefficient keeps its sign
+
+
+@pytest.fixture(scope="module")
+def simulated(steel_sim):
+    """A steel spectrum from the project's simulator (self-absorption, Stark widths, the
+    preset's response and noise): a model the fit does not share line for line."""
+    from spectral.instrument import Conditions
+    from spectral.io import Spectrum
+
+    comp = {"Fe": 70.0, "Cr": 18.0, "Ni": 10.0, "Mn": 2.0}
+    wt = np.array([[comp.get(e, 0.0) for e in steel_sim.elements]])
+    y = steel_sim.simulate(wt, Conditions.fixed(1, 9000.0, 1e17), np.random.default_rng(1))[0]
+    return Spectrum(steel_sim.instrument.wavelength_nm, np.asarray(y, float), "sim"), comp
+
+
+def test_fit_reads_a_simulated_steel(simulated):
+    from spectral.cflibs import fit_cflibs
+
+    spec, comp = simulated
+    res = fit_cflibs(spec, ["Fe", "Cr", "Ni", "Mn", "Mo", "Cu"], frame="air")
+    got = dict(zip(res.elements, res.wt_pct, strict=True))
+    for el, want in comp.items():
+        assert abs(got[el] - want) < 3.0, (el, got[el])
+    assert got["Cu"] < 0.5 and got["Mo"] < 0.5
+    assert res.model_ok and res.cost <= res.thin_cost
+    assert np.isclose(res.wt_pct.sum(), 100.0)
+    assert (res.sd_wt_pct[res.wt_pct > 1] > 0).all()
+    assert 6000 < res.temperature_k < 14000
+
+
+def test_elements_without_lines_are_refused(simulated):
+    from spectral.cflibs import fit_cflibs
+    from spectral.io import Spectrum
+
+    spec, _ = simulated
+    with pytest.raises(UserError, match="no NIST lines for Og"):
+        fit_cflibs(spec, ["Fe", "Og"], frame="air")
+    far = Spectrum(np.linspace(1500, 1600, 2000), spec.intensity[:2000], "ir")
+    with pytest.raises(UserError, match="falls in 1500-1600 nm"):
+        fit_cflibs(far, ["Fe", "Ni"], frame="air")
+
+
+def test_measured_pure_metals_read_right(aalto):
+    from spectral.cflibs import fit_cflibs
+    from spectral.io import read_spectrum
+
+    metals = ["Fe", "Ni", "Cr", "Mn", "Co", "Cu", "Ti", "V", "Mo", "Al"]
+    for el in ("Fe", "Ni"):
+        res = fit_cflibs(read_spectrum(aalto / f"{el}_spectrum.csv", True), metals, ("O", "N", "H"))
+        got = dict(zip(res.elements, res.wt_pct, strict=True))
+        assert max(got, key=got.get) == el and got[el] > 90.0, got
+        assert res.frame == "vacuum" and res.frame_decided
+
+
+def test_cli_cflibs(tmp_path, capsys, simulated):
+    from spectral.io import write_csv
+
+    spec, _ = simulated
+    f = tmp_path / "steel.csv"
+    write_csv(f, spec.wavelength, {"counts": spec.intensity})
+    code, _, err = run(capsys, "spectral", "analyze", str(f), "--method", "cflibs")
+    assert code == 2 and "needs --elements" in err
+    code, _, err = run(
+        capsys, "spectral", "analyze", str(f), "--method", "cflibs", "--elements", "Fe,Qq"
+    )
+    assert code == 2 and "Qq" in err
+    plots = tmp_path / "plots"
+    args = ["--elements", "Fe,Cr,Ni,Mn", "--wavelengths", "air", "--plot", str(plots)]
+    code, out, _ = run(
+        capsys, "spectral", "analyze", str(f), "--method", "cflibs", *args, "--format", "csv"
+    )
+    assert code == 0
+    header, row = out.strip().splitlines()[:2]
+    cols = dict(zip(header.split(","), row.split(","), strict=True))
+    assert cols["model_ok"] == "True" and 60 < float(cols["Fe_wt_pct"]) < 80
+    assert (plots / "steel_fit.png").stat().st_size > 10_000

@@ -1,0 +1,48 @@
+"""``spectral.diagnose``: Boltzmann plots on a simulated spectrum, and ``spectral diagnose``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.spectral.test_refine import run
+
+
+@pytest.fixture(scope="module")
+def thin_steel(nist, tmp_path_factory):
+    """An optically thin steel spectrum at 8000 K from the project's simulator."""
+    from spectral.instrument import Conditions, Simulator, get_instrument
+    from spectral.io import write_csv
+
+    sim = Simulator(("Fe", "Cr", "Ni"), get_instrument("saca2021"), self_absorption=False)
+    y = sim.simulate(np.array([[70.0, 18.0, 12.0]]), Conditions.fixed(1, 8000.0, 1e17))[0]
+    path = tmp_path_factory.mktemp("diag") / "steel.csv"
+    write_csv(path, sim.instrument.wavelength_nm, {"counts": np.asarray(y, float)})
+    return path
+
+
+def test_boltzmann_temperatures_of_a_thin_plasma(thin_steel):
+    from spectral.diagnose import diagnose
+    from spectral.io import read_spectrum
+
+    report = diagnose(read_spectrum(thin_steel), ["Fe", "Cr", "Ni"], "air")
+    fits = {(s["element"], s["stage"]): s for s in report["species"]}
+    assert ("Fe", 1) in fits and ("Cr", 1) in fits
+    for s in (fits[("Fe", 1)], fits[("Cr", 1)]):
+        assert abs(s["temperature_k"] - 8000.0) < 0.15 * 8000.0, s["temperature_k"]
+        assert len(s["y"]) >= 4 and s["sd_temperature_k"] > 0
+    assert report["ne_source"] == "assumed"  # no hydrogen, no H-alpha
+
+
+def test_cli_diagnose_writes_and_refuses_to_overwrite(thin_steel, tmp_path, capsys):
+    out = tmp_path / "diag"
+    args = ["spectral", "diagnose", str(thin_steel), "--elements", "Fe,Cr", "--out", str(out)]
+    code, text, _ = run(capsys, *args, "--wavelengths", "air")
+    assert code == 0 and "Fe I" in text
+    report = json.loads((out / "diagnose.json").read_text())
+    assert {s["element"] for s in report["species"]} >= {"Fe", "Cr"}
+    assert (out / "boltzmann.png").stat().st_size > 10_000
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "--force" in err
