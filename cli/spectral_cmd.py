@@ -261,7 +261,6 @@ def analyze(
             progress=len(files) > 50,
             wavelengths=frame,
         )
-    refine = refine or method != "saca"
     for r in rows:
         if not r["wavelengths_decided"]:
             click.echo(
@@ -269,39 +268,48 @@ def analyze(
                 f"clear from its lines (read as {r['wavelengths']}); give --wavelengths",
                 err=True,
             )
-    cols = ["file"] + [k for k in rows[0] if k != "file"]
-    if fmt == "table":
-        els = [k[: -len("_present")] for k in cols if k.endswith("_present")]
-        short = [
-            {
-                "file": r["file"],
-                **{e: f"{r[e + '_wt_pct']:.3f}" + ("" if r[e + "_present"] else " -") for e in els},
-            }
-            for r in rows
-        ]
-        extra = []
-        if refine:
-            for r, sh in zip(rows, short, strict=True):
-                sh["T (K)"] = f"{r['temperature_k']:.0f}"
-                sh["fit cost"] = f"{r['fit_cost']:.3g}"
-                if "model_ok" in r:
-                    sh["model ok"] = "yes" if r["model_ok"] else "NO"
-            extra = ["T (K)", "fit cost"] + (["model ok"] if method == "cflibs" else [])
-        echo_table(short, ["file", *els, *extra])
-        floor = "0.5" if method == "cflibs" else "0.01"
-        click.echo(f"wt %; '-' marks an element called absent (below {floor} wt %)")
-        if method == "cflibs":
-            click.echo(
-                "fit cost: weighted residual per degree of freedom; model_ok when at most "
-                "3 (the noise and 10 % line-strength errors explain the rest)"
-            )
-        elif refine:
-            click.echo(
-                "fit cost: weighted residual per pixel, about 1/shots where the LTE model "
-                "describes the spectrum"
-            )
-    else:
+    _print_analysis(rows, method if not refine or method == "cflibs" else "saca+fit", fmt)
+
+
+def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
+    """The rows of ``analyze`` as CSV, or as a table of contents with the fit's columns."""
+    cols = list(dict.fromkeys(k for r in rows for k in r))  # files may fit different elements
+    if fmt != "table":
         _emit(rows, cols, fmt)
+        return
+    els = [k[: -len("_present")] for k in cols if k.endswith("_present")]
+    short = [
+        {
+            "file": r["file"],
+            **{
+                e: f"{r[e + '_wt_pct']:.3f}" + ("" if r[e + "_present"] else " -")
+                for e in els
+                if e + "_wt_pct" in r
+            },
+        }
+        for r in rows
+    ]
+    extra = []
+    if method != "saca":
+        for r, sh in zip(rows, short, strict=True):
+            sh["T (K)"] = f"{r['temperature_k']:.0f}"
+            sh["fit cost"] = f"{r['fit_cost']:.3g}"
+            if "model_ok" in r:
+                sh["model ok"] = "yes" if r["model_ok"] else "NO"
+        extra = ["T (K)", "fit cost"] + (["model ok"] if method == "cflibs" else [])
+    echo_table(short, ["file", *els, *extra])
+    floor = "0.5" if method == "cflibs" else "0.01"
+    click.echo(f"wt %; '-' marks an element called absent (below {floor} wt %)")
+    if method == "cflibs":
+        click.echo(
+            "fit cost: weighted residual per degree of freedom; model_ok when at most "
+            "3 (the noise and 10 % line-strength errors explain the rest)"
+        )
+    elif method == "saca+fit":
+        click.echo(
+            "fit cost: weighted residual per pixel, about 1/shots where the LTE model "
+            "describes the spectrum"
+        )
 
 
 @spectral.command()

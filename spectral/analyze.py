@@ -99,7 +99,7 @@ def analyze_files(
 DEFAULT_NUISANCE = ("O", "N", "H")
 #: ``--elements auto`` takes the elements that :func:`spectral.identify.identify` scores at
 #: least this high, at most :data:`AUTO_MAX_ELEMENTS` of them.
-AUTO_MIN_SCORE = 0.5
+AUTO_MIN_SCORE = 0.2
 AUTO_MAX_ELEMENTS = 12
 
 

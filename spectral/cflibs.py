@@ -184,12 +184,15 @@ class LineModel:
         self.el = self.full[0][self.strong]
         self.centres = lines.wavelength[self.strong]
         self.wl, self.slices = wl, slices
-        self.profiles = _profile_matrix(wl, slices, fwhm, self.centres)
+        self.set_widths(fwhm)
         self.present = np.bincount(self.el, minlength=len(self.elements)) > 0
 
     def set_widths(self, fwhm: Sequence[float]) -> None:
         """Spread the lines with these widths (nm, one per segment) from now on."""
         self.profiles = _profile_matrix(self.wl, self.slices, fwhm, self.centres)
+        self.columns = [np.flatnonzero(self.el == e) for e in range(len(self.elements))]
+        csc = self.profiles.tocsc()
+        self.profiles_by_element = [csc[:, cols].tocsr() for cols in self.columns]
 
     def full_log_intensity(self, t_k: float, ne_cm3: float) -> np.ndarray:
         """Log emission of every line of the window per unit density of its element
@@ -227,9 +230,10 @@ class LineModel:
         inten = np.exp(self.full_log_intensity(t_k, ne_cm3)[self.strong])
         if escape is not None:
             inten = inten * escape
-        m = np.zeros((len(inten), len(self.elements)))
-        m[np.arange(len(inten)), self.el] = inten
-        b = self.profiles @ m
+        b = np.zeros((self.profiles.shape[0], len(self.elements)))
+        for e, cols in enumerate(self.columns):  # one sparse product per element
+            if len(cols):
+                b[:, e] = self.profiles_by_element[e] @ inten[cols]
         peak = np.where(b.max(0) > 0, b.max(0), 1.0)
         return b / peak, peak
 

@@ -77,17 +77,16 @@ class LTEPlasma:
         lines = lines.select(keep)
         self.mass = np.array([atomic.mass_u[e] for e in self.elements])
         self.chi = np.array([atomic.ionization_ev[e] for e in self.elements])
-        el_index = np.array([self.elements.index(e) for e in lines.element], dtype=np.int64)
+        names, inverse = np.unique(lines.element, return_inverse=True)
+        el_index = np.array([self.elements.index(e) for e in names], dtype=np.int64)[inverse]
         z = lines.stage.astype(np.float64)
         # effective quantum number of the upper level, from the limit of its own species
         from eftgan.elements import element as registry
 
-        chi_s = np.array(
-            [
-                registry(e).ionization_energies_ev[s - 1]
-                for e, s in zip(lines.element, lines.stage, strict=True)
-            ]
-        )
+        limits = np.array(
+            [[registry(e).ionization_energies_ev[st] for st in (0, 1)] for e in self.elements]
+        ).reshape(len(self.elements), 2)
+        chi_s = limits[el_index, lines.stage - 1]
         binding = np.clip(np.nan_to_num(chi_s - lines.ek, nan=5.0), 0.3, None)
         n4 = np.minimum((13.6 * z**2 / binding) ** 2, 100.0)
         stark = STARK_C * lines.wavelength**2 * n4 / z**2  # nm
@@ -97,7 +96,7 @@ class LTEPlasma:
         self._lt = np.linspace(np.log(t_grid_k[0]), np.log(t_grid_k[1]), 256)
         t = np.exp(self._lt)
         self._u = np.stack(
-            [np.stack([atomic.partition_function(e, s, t) for s in (1, 2)]) for e in self.elements]
+            [np.stack([_partition_table(atomic, e, s, t) for s in (1, 2)]) for e in self.elements]
         )  # (E, 2, 256)
 
     def set_length(self, length_m: float) -> None:
@@ -252,6 +251,18 @@ class LTEPlasma:
         lam_m = wavelength_nm[None, :] * 1e-9
         eps = CONTINUUM_C * ne_m3 * ne_m3 / np.sqrt(temperature_k[:, None]) / lam_m**2  # per m
         return eps * 1e-9 * self.length_m
+
+
+_PARTITION_TABLES: dict[tuple[str, str, int, float, float, int], np.ndarray] = {}
+
+
+def _partition_table(atomic: AtomicData, element: str, stage: int, t: np.ndarray) -> np.ndarray:
+    """``atomic.partition_function`` on the grid ``t``, computed once per process (it sums
+    over thousands of levels, and every plasma of the same element needs the same table)."""
+    key = (atomic.source, element, stage, float(t[0]), float(t[-1]), len(t))
+    if key not in _PARTITION_TABLES:
+        _PARTITION_TABLES[key] = atomic.partition_function(element, stage, t)
+    return _PARTITION_TABLES[key]
 
 
 def mole_fractions(wt: np.ndarray, masses: np.ndarray) -> np.ndarray:

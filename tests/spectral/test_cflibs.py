@@ -100,3 +100,18 @@ def test_cli_cflibs(tmp_path, capsys, simulated):
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert cols["model_ok"] == "True" and 60 < float(cols["Fe_wt_pct"]) < 80
     assert (plots / "steel_fit.png").stat().st_size > 10_000
+
+
+def test_cli_cflibs_auto_elements(tmp_path, capsys, simulated):
+    from spectral.io import write_csv
+
+    spec, _ = simulated
+    f = tmp_path / "steel.csv"
+    write_csv(f, spec.wavelength, {"counts": spec.intensity})
+    args = ["--method", "cflibs", "--elements", "auto", "--wavelengths", "air", "--format", "csv"]
+    code, out, _ = run(capsys, "spectral", "analyze", str(f), *args)
+    assert code == 0
+    header, row = out.strip().splitlines()[:2]
+    cols = dict(zip(header.split(","), row.split(","), strict=True))
+    assert {"Fe_wt_pct", "Cr_wt_pct"} <= set(cols)  # identify finds the majors
+    assert float(cols["Fe_wt_pct"]) > 50
