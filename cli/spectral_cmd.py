@@ -11,7 +11,8 @@ from eftgan_cli.main import device_option, echo_table
 
 @click.group()
 def spectral() -> None:
-    """Optical emission (OES/LIBS) spectra: simulate, identify, analyze, train."""
+    """Optical emission (OES/LIBS) spectra: simulate, identify, analyze, calibrate, diagnose,
+    train."""
 
 
 def _amounts(text: str) -> dict[str, float]:
@@ -219,6 +220,13 @@ def identify(
     default=None,
     help="For cflibs: write DIR/<file>_fit.png (spectrum, fit, residual).",
 )
+@click.option(
+    "--instrument",
+    "instrument_file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="For cflibs: an instrument.json from `spectral calibrate` (its response and widths).",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing --plot PNGs.")
 @_wavelength_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
@@ -231,6 +239,7 @@ def analyze(
     elements: str | None,
     nuisance: str,
     plot_dir: Path | None,
+    instrument_file: Path | None,
     force: bool,
     wavelengths: str,
     vacuum: bool,
@@ -251,7 +260,8 @@ def analyze(
 
             for f in files:
                 refuse_existing(plot_dir / f"{f.stem}_fit.png", force, "--plot folder")
-        rows = analyze_cflibs(list(files), els, gases, clip_negative, frame, plot_dir)
+        inst = _read_instrument(instrument_file) if instrument_file else None
+        rows = analyze_cflibs(list(files), els, gases, clip_negative, frame, plot_dir, inst)
     else:
         rows = analyze_files(
             list(files),
@@ -269,6 +279,21 @@ def analyze(
                 err=True,
             )
     _print_analysis(rows, method if not refine or method == "cflibs" else "saca+fit", fmt)
+
+
+def _read_instrument(path: Path) -> dict[str, Any]:
+    """An instrument.json written by ``spectral calibrate``."""
+    import json
+
+    from eftgan.errors import UserError
+
+    try:
+        inst = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UserError(f"cannot read the instrument file {path}: {err}") from None
+    if not isinstance(inst, dict) or inst.get("kind") != "eftgan-spectral-instrument":
+        raise UserError(f"{path} is not an instrument file; make one with `spectral calibrate`")
+    return inst
 
 
 def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
@@ -310,6 +335,49 @@ def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
             "fit cost: weighted residual per pixel, about 1/shots where the LTE model "
             "describes the spectrum"
         )
+
+
+@spectral.command()
+@click.argument("reference", type=click.Path(path_type=Path))
+@click.option(
+    "--composition",
+    required=True,
+    help="The reference's composition in wt %, e.g. Fe or Fe68Cr18Ni10Mo2Mn2.",
+)
+@click.option("--nuisance", default="O,N,H", show_default=True, help="Ambient gas species.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="instrument.json")
+@click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
+@click.option("--force", is_flag=True, help="Overwrite --out.")
+@_wavelength_options
+def calibrate(
+    reference: Path,
+    composition: str,
+    nuisance: str,
+    out: Path,
+    clip_negative: bool,
+    force: bool,
+    wavelengths: str,
+    vacuum: bool,
+) -> None:
+    """Learn the instrument (frame, widths, response) from a REFERENCE spectrum of known
+    composition, for ``analyze --method cflibs --instrument OUT``."""
+    from eftgan.files import atomic_write_json, refuse_existing
+    from spectral.cflibs import calibrate_instrument
+    from spectral.io import read_spectrum
+
+    refuse_existing(out, force)
+    comp = _weight_percent(composition, True)
+    spec = read_spectrum(reference, clip_negative)
+    gases = [g for g in _element_list(nuisance) if g not in comp]
+    inst = calibrate_instrument(spec, comp, gases, "vacuum" if vacuum else wavelengths)
+    atomic_write_json(out, inst)
+    widths = ", ".join(
+        f"{s['lo_nm']:.0f}-{s['hi_nm']:.0f} nm: {s['fwhm_nm']:.3f}" for s in inst["segments"]
+    )
+    click.echo(
+        f"instrument from {reference} (fit cost {inst['fit_cost']:.2f}, wavelengths "
+        f"{inst['wavelengths']}); FWHM {widths} -> {out}"
+    )
 
 
 @spectral.command()

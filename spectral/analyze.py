@@ -125,12 +125,14 @@ def analyze_cflibs(
     clip_negative: bool = False,
     wavelengths: str = "auto",
     plot_dir: Path | None = None,
+    instrument: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """One row per file from :func:`spectral.cflibs.fit_cflibs`: ``<El>_wt_pct``,
     ``<El>_sd_wt_pct``, ``<El>_present`` (above :data:`spectral.cflibs.PRESENT_WT_PCT`),
     ``temperature_k``, ``ne_cm3``, ``fit_cost`` and ``model_ok``; ``elements`` None takes
     each file's :func:`auto_elements`. With ``plot_dir``, one PNG per file (spectrum, fit,
-    residual)."""
+    residual); with ``instrument`` (:func:`spectral.cflibs.calibrate_instrument`), its
+    response and widths."""
     from spectral.cflibs import PRESENT_WT_PCT, fit_cflibs, fit_png
     from spectral.io import read_spectrum
     from spectral.measured import calibrate_spectrum
@@ -139,7 +141,7 @@ def analyze_cflibs(
     rows = []
     for f, spec in zip(files, spectra, strict=True):
         els = list(elements) if elements else auto_elements(calibrate_spectrum(spec)[0], nuisance)
-        res = fit_cflibs(spec, els, nuisance, wavelengths)
+        res = fit_cflibs(spec, els, nuisance, wavelengths, instrument)
         row: dict[str, Any] = {"file": str(f), "wavelengths": res.frame}
         row["wavelengths_decided"] = res.frame_decided
         for e, w, sd in zip(res.elements, res.wt_pct, res.sd_wt_pct, strict=True):

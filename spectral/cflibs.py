@@ -107,6 +107,8 @@ class CFResult:
     frame_decided: bool = False
     thin_cost: float = float("nan")
     length_m: float = 0.0
+    response: np.ndarray | None = field(default=None, repr=False)
+    slices: list[slice] = field(default_factory=list, repr=False)
 
 
 def pixel_noise(y: np.ndarray) -> float:
@@ -304,6 +306,8 @@ class _Problem:
 
         self.y = y
         self.slices = list(slices)
+        #: A response known from a reference spectrum (:func:`calibrate_instrument`), or None.
+        self.fixed_response: np.ndarray | None = None
         self.sigma0 = np.zeros(len(y))
         for sl in slices:
             self.sigma0[sl] = pixel_noise(y[sl])
@@ -341,7 +345,8 @@ class _Problem:
     def fit(self, basis: np.ndarray, rounds: int = 3) -> dict[str, Any]:
         """Alternate contents and response while the cost falls (each step minimises it over
         one block; the response's floor can undo that, so a rise stops it)."""
-        r = np.ones(len(self.y))
+        fixed = self.fixed_response is not None
+        r = np.ones(len(self.y)) if self.fixed_response is None else self.fixed_response
         best: dict[str, Any] = {}
         n = basis.shape[1]
         dof = max(len(self.y) - n - self.baseline.shape[1] - self.response_splines.shape[1], 1)
@@ -351,7 +356,7 @@ class _Problem:
             if best and cost >= best["cost"]:
                 break
             best = {"c": coef[:n], "model": model, "normal": a, "cost": cost, "r": r}
-            if not coef[:n].any():
+            if fixed or not coef[:n].any():
                 break
             r = self.response(basis @ coef[:n])
         return best
@@ -390,9 +395,11 @@ def fit_cflibs(
     elements: Sequence[str],
     nuisance: Sequence[str] = (),
     frame: str = "auto",
+    instrument: dict[str, Any] | None = None,
 ) -> CFResult:
     """Fit the model of the module docstring to a measured spectrum; composition over
-    ``elements`` (``nuisance`` species are fitted and reported apart)."""
+    ``elements`` (``nuisance`` species are fitted and reported apart). With ``instrument``
+    (from :func:`calibrate_instrument`), its response and widths are used as they are."""
     from scipy.optimize import minimize
 
     from spectral.measured import calibrate_spectrum, segments
@@ -405,7 +412,10 @@ def fit_cflibs(
     slices = [sl for sl in segments(wl) if np.ptp(y[sl]) > 0]  # dead stretches say nothing
     if not slices:
         raise UserError(f"{spec.source or 'the spectrum'} has no stretch of evenly spaced pixels")
-    fwhm = instrument_widths(wl, y, slices)
+    if instrument is not None:
+        fwhm = [_instrument_width(instrument, float(np.mean(wl[sl]))) for sl in slices]
+    else:
+        fwhm = instrument_widths(wl, y, slices)
     lines = LineModel(wl, slices, fwhm, species)
     if not lines.present[: len(elements)].any():
         raise UserError(
@@ -413,6 +423,8 @@ def fit_cflibs(
             "give elements whose lines the spectrum covers"
         )
     prob = _Problem(wl, y, slices)
+    if instrument is not None:
+        prob.fixed_response = instrument_response(instrument, wl, slices)
 
     def cost(p: np.ndarray) -> float:
         basis, _ = lines.basis(float(p[0]), float(np.exp(p[1])))
@@ -420,7 +432,8 @@ def fit_cflibs(
 
     grid = [(t, np.log(ne)) for t in START_T_K for ne in START_NE_CM3]
     start = min(grid, key=lambda p: cost(np.array(p)))
-    fwhm = _best_widths(lines, fwhm, lambda: cost(np.array(start)))
+    if instrument is None:
+        fwhm = _best_widths(lines, fwhm, lambda: cost(np.array(start)))
     bounds = [T_BOUNDS_K, tuple(np.log(NE_BOUNDS_CM3))]
     opt = minimize(
         cost, np.array(start), method="Nelder-Mead", bounds=bounds,
@@ -433,6 +446,7 @@ def fit_cflibs(
     res = _result(spec, wl, y, lines, prob, (t_k, ne, escape), fwhm, len(elements))
     res.thin_cost, res.length_m = thin_cost, length
     res.frame, res.frame_decided = axis.frame, axis.decided
+    res.slices = slices
     return res
 
 
@@ -515,6 +529,7 @@ def _result(
         intensity=y,
         model=np.asarray(fit["model"]),
         nuisance=nuis,
+        response=np.asarray(fit["r"]),
     )
 
 
@@ -536,6 +551,93 @@ def _content_errors(fit: dict, mass: np.ndarray, n_main: int, total: float) -> n
     jac = 100 * (np.diag(m) * total - np.outer(cm, m)) / total**2  # d wt_e / d c_k
     var = np.einsum("ek,kl,el->e", jac, cov[:n_main, :n_main], jac)
     return np.sqrt(np.maximum(var, 0.0))
+
+
+#: A reference whose fitted content of any element differs from its stated one by more than
+#: this (wt %) contradicts its composition.
+CONTRADICTION_WT_PCT = 5.0
+#: Points per segment at which the calibrated response is stored.
+RESPONSE_POINTS = 400
+
+
+def calibrate_instrument(
+    spec: Spectrum,
+    composition: dict[str, float],
+    nuisance: Sequence[str] = (),
+    frame: str = "auto",
+) -> dict[str, Any]:
+    """The instrument learned from a reference spectrum of known composition (wt %): the
+    air/vacuum frame, each segment's instrument width and the spectral response (relative
+    gains of the segments included), as a JSON-ready dict for ``fit_cflibs(instrument=)``.
+
+    The reference is fitted with its own elements; a :class:`UserError` when the model does
+    not describe it (``model_ok`` false: the cost says the lines are not those of the stated
+    elements) or when the fitted composition differs from the stated one by more than
+    :data:`CONTRADICTION_WT_PCT`."""
+    els = list(composition)
+    total = sum(composition.values())
+    res = fit_cflibs(spec, els, nuisance, frame)
+    fitted = dict(zip(res.elements, res.wt_pct, strict=True))
+    off = {e: fitted[e] - 100 * composition[e] / total for e in els}
+    worst = max(off, key=lambda e: abs(off[e]))
+    if not res.model_ok or abs(off[worst]) > CONTRADICTION_WT_PCT:
+        raise UserError(
+            f"{spec.source or 'the reference'} does not look like "
+            f"{', '.join(f'{e} {v:g}' for e, v in composition.items())} wt % (fit cost "
+            f"{res.cost:.2f}, {worst} off by {off[worst]:+.1f} wt %); check the file and "
+            "--composition"
+        )
+    return {
+        "kind": "eftgan-spectral-instrument",
+        "reference": spec.source,
+        "composition_wt_pct": composition,
+        "wavelengths": res.frame,
+        "segments": _segment_records(res),
+        "fit_cost": res.cost,
+        "temperature_k": res.temperature_k,
+        "ne_cm3": res.ne_cm3,
+    }
+
+
+def _segment_records(res: CFResult) -> list[dict[str, Any]]:
+    out = []
+    assert res.response is not None
+    for sl, w in zip(res.slices, res.fwhm_nm, strict=True):
+        wl, r = res.wavelength[sl], res.response[sl]
+        pick = np.linspace(0, len(wl) - 1, min(RESPONSE_POINTS, len(wl))).astype(int)
+        out.append(
+            {
+                "lo_nm": float(wl[0]),
+                "hi_nm": float(wl[-1]),
+                "fwhm_nm": float(w),
+                "response_wavelength_nm": [round(float(x), 4) for x in wl[pick]],
+                "response": [float(x) for x in r[pick]],
+            }
+        )
+    return out
+
+
+def _instrument_segment(instrument: dict[str, Any], nm: float) -> dict[str, Any]:
+    """The calibrated segment holding ``nm``, else the nearest one."""
+    segs = instrument["segments"]
+    return min(segs, key=lambda s: 0.0 if s["lo_nm"] <= nm <= s["hi_nm"] else min(
+        abs(nm - s["lo_nm"]), abs(nm - s["hi_nm"])))  # fmt: skip
+
+
+def _instrument_width(instrument: dict[str, Any], nm: float) -> float:
+    return float(_instrument_segment(instrument, nm)["fwhm_nm"])
+
+
+def instrument_response(
+    instrument: dict[str, Any], wl: np.ndarray, slices: Sequence[slice]
+) -> np.ndarray:
+    """The calibrated response on a spectrum's pixels, each segment from the calibrated
+    segment it falls in (held constant beyond that segment's ends)."""
+    r = np.ones(len(wl))
+    for sl in slices:
+        seg = _instrument_segment(instrument, float(np.mean(wl[sl])))
+        r[sl] = np.interp(wl[sl], seg["response_wavelength_nm"], seg["response"])
+    return np.maximum(r, 1e-6 * max(float(r.max()), 1e-300))
 
 
 def fit_png(result: CFResult, path, title: str = "", n_labels: int = 12):

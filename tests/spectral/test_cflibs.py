@@ -115,3 +115,33 @@ def test_cli_cflibs_auto_elements(tmp_path, capsys, simulated):
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert {"Fe_wt_pct", "Cr_wt_pct"} <= set(cols)  # identify finds the majors
     assert float(cols["Fe_wt_pct"]) > 50
+
+
+def test_calibrate_then_analyze_with_the_instrument(tmp_path, capsys, simulated):
+    from spectral.io import write_csv
+
+    spec, _ = simulated
+    f = tmp_path / "steel.csv"
+    write_csv(f, spec.wavelength, {"counts": spec.intensity})
+    inst = tmp_path / "instrument.json"
+    comp = "Fe70Cr18Ni10Mn2"
+    base = ["--wavelengths", "air"]
+    code, out, _ = run(
+        capsys, "spectral", "calibrate", str(f), "--composition", comp, "--out", str(inst), *base
+    )
+    assert code == 0 and "FWHM" in out
+    code, _, err = run(
+        capsys, "spectral", "calibrate", str(f), "--composition", "Ni", "--out", str(inst), *base
+    )
+    assert code == 2 and "--force" in err  # refused before any work
+    other = tmp_path / "wrong.json"
+    code, _, err = run(
+        capsys, "spectral", "calibrate", str(f), "--composition", "Cu", "--out", str(other), *base
+    )
+    assert code == 2 and "does not look like Cu 100" in err and not other.exists()
+    args = ["--method", "cflibs", "--elements", "Fe,Cr,Ni,Mn", "--instrument", str(inst)]
+    code, out, _ = run(capsys, "spectral", "analyze", str(f), *args, *base, "--format", "csv")
+    assert code == 0
+    header, row = out.strip().splitlines()[:2]
+    cols = dict(zip(header.split(","), row.split(","), strict=True))
+    assert abs(float(cols["Cr_wt_pct"]) - 18.0) < 3.0 and cols["model_ok"] == "True"
