@@ -1,13 +1,15 @@
-"""Make the README's three pictures in docs/img/ from the shipped models.
+"""Make the README's pictures in docs/img/ from the shipped models and the measured spectra.
 
-    python docs/make_figures.py            # all three, about two minutes on two cores
-    python docs/make_figures.py spectrum   # one of: map, spectrum, micrographs
+    python docs/make_figures.py            # all four, about two minutes on two cores
+    python docs/make_figures.py spectrum   # one of: map, spectrum, cflibs, micrographs
 
 - ``map.png``: the bcc-fcc phase-preference map that ``eftgan explore --elements
   Fe,Ni,Co,Cr,Mn`` draws with the shipped EFTGAN model.
 - ``spectrum_fit.png``: a simulated steel spectrum (known composition) and the measured pure-Fe
   LIBS spectrum of ``../shared/reference/libs_aalto`` (where it is present), each with the LTE
   model that ``eftgan spectral analyze --refine`` fits to it, started from the shipped SACA.
+- ``cflibs_fe.png``: the measured pure-Fe spectrum with the model that ``eftgan spectral
+  analyze --method cflibs`` fits to it over ten candidate metals.
 - ``micrographs.png``: 64 x 64 crops of synthetic Al-Si micrographs (``eftgan micro synth``,
   the kind of image the DCGAN was trained on) above images that the shipped conditional DCGAN
   generates for the same Si contents (``eftgan micro generate``).
@@ -33,6 +35,8 @@ EFTGAN = str(Path(sys.executable).with_name("eftgan"))
 STEEL_WT_PCT = {"Cr": 18.0, "Ni": 10.0, "Mo": 2.0, "Mn": 1.5, "Ce": 0.05, "Nd": 0.03}
 #: The window shown (nm): Cr I 425-429 nm, Fe I, Ni I and Nd II lines.
 WINDOW_NM = (424.0, 434.0)
+#: The window of the cflibs picture (nm): Fe I lines of several multiplets.
+CFLIBS_WINDOW_NM = (370.0, 390.0)
 
 
 def save_small(fig: object, path: Path, dpi: int = 110, colors: int = 64) -> None:
@@ -148,6 +152,41 @@ def spectrum_fit() -> None:
         print(f"{t}: fit cost {f:.3g}")
 
 
+def cflibs_fit() -> None:
+    """``analyze --method cflibs`` on the measured pure-Fe spectrum: the whole range and a
+    window, the fit in red, its composition and cost in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spectral.cflibs import fit_cflibs
+    from spectral.io import read_spectrum
+
+    metals = ["Fe", "Ni", "Cr", "Mn", "Co", "Cu", "Ti", "V", "Mo", "Al"]
+    res = fit_cflibs(read_spectrum(MEASURED, clip_negative=True), metals, ("O", "N", "H"))
+    top = sorted(zip(res.elements, res.wt_pct, strict=True), key=lambda p: -p[1])[:3]
+    fig, axes = plt.subplots(2, 1, figsize=(8, 5.2))
+    for ax, lo_hi in zip(axes, [None, CFLIBS_WINDOW_NM], strict=True):
+        keep = np.ones(len(res.wavelength), bool)
+        if lo_hi is not None:
+            keep = (res.wavelength >= lo_hi[0]) & (res.wavelength <= lo_hi[1])
+        ax.plot(res.wavelength[keep], res.intensity[keep], color="0.2", lw=0.7, label="spectrum")
+        ax.plot(res.wavelength[keep], res.model[keep], color="tab:red", lw=0.7, label="fit")
+        ax.set_ylabel("counts")
+        ax.legend(fontsize=8, loc="upper right")
+    axes[0].set_title(
+        "measured pure Fe (Aalto), --method cflibs over ten metals: "
+        + ", ".join(f"{e} {w:.1f}" for e, w in top)
+        + f" wt %, {res.temperature_k:.0f} K, cost {res.cost:.2f}",
+        fontsize=8.5,
+    )
+    axes[1].set_xlabel("wavelength in air (nm)")
+    fig.tight_layout()
+    save_small(fig, IMG / "cflibs_fe.png")
+    print(f"cflibs on pure Fe: {top}, cost {res.cost:.3g}")
+
+
 def micrographs() -> None:
     """Synthetic micrographs above generated ones, at Si 4, 7 and 10 wt %."""
     import matplotlib
@@ -180,7 +219,12 @@ def micrographs() -> None:
     save_small(fig, IMG / "micrographs.png", dpi=80, colors=32)
 
 
-FIGURES = {"map": composition_map, "spectrum": spectrum_fit, "micrographs": micrographs}
+FIGURES = {
+    "map": composition_map,
+    "spectrum": spectrum_fit,
+    "cflibs": cflibs_fit,
+    "micrographs": micrographs,
+}
 
 if __name__ == "__main__":
     IMG.mkdir(parents=True, exist_ok=True)
