@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,13 +156,12 @@ def identify(
     fmt: str,
 ) -> None:
     """Rank elements by how well their strong lines explain the peaks of FILE."""
-    from eftgan.elements import canonical_symbol
     from spectral.identify import identify as run
     from spectral.io import read_spectrum
     from spectral.measured import calibrate_spectrum
 
     spec = read_spectrum(file, clip_negative)
-    cands = [canonical_symbol(e) for e in elements.split(",") if e.strip()] if elements else None
+    cands = _element_list(elements) or None
     spec, axis = calibrate_spectrum(spec, "vacuum" if vacuum else wavelengths, candidates=cands)
     click.echo(axis.summary(), err=True)
     matches = run(spec.wavelength, spec.intensity, cands)[:top]
@@ -246,20 +246,15 @@ def analyze(
     fmt: str,
 ) -> None:
     """Composition (wt %) and element presence for each spectrum file."""
-    from eftgan.errors import UserError
     from spectral.analyze import analyze_cflibs, analyze_files
 
     frame = "vacuum" if vacuum else wavelengths
+    _check_method_options(method, refine, elements, plot_dir, instrument_file)
     if method == "cflibs":
         els = _element_list(elements) if elements != "auto" else None
-        if elements is None:
-            raise UserError("--method cflibs needs --elements (a list such as Fe,Cr,Ni, or auto)")
         gases = [g for g in _element_list(nuisance) if not els or g not in els]
         if plot_dir is not None:
-            from eftgan.files import refuse_existing
-
-            for f in files:
-                refuse_existing(plot_dir / f"{f.stem}_fit.png", force, "--plot folder")
+            _check_plots(files, plot_dir, force)
         inst = _read_instrument(instrument_file) if instrument_file else None
         rows = analyze_cflibs(list(files), els, gases, clip_negative, frame, plot_dir, inst)
     else:
@@ -281,6 +276,45 @@ def analyze(
     _print_analysis(rows, method if not refine or method == "cflibs" else "saca+fit", fmt)
 
 
+def _check_method_options(
+    method: str,
+    refine: bool,
+    elements: str | None,
+    plot_dir: Path | None,
+    instrument_file: Path | None,
+) -> None:
+    """Options that belong to one method, given with another: one line each."""
+    from eftgan.errors import UserError
+
+    if method == "cflibs":
+        if not elements:
+            raise UserError("--method cflibs needs --elements (a list such as Fe,Cr,Ni, or auto)")
+        if refine:
+            raise UserError("--refine is --method saca+fit; drop it with --method cflibs")
+        return
+    for name, value in (("--elements", elements), ("--plot", plot_dir)):
+        if value is not None:
+            raise UserError(f"{name} goes with --method cflibs, not --method {method}")
+    if instrument_file is not None:
+        raise UserError(f"--instrument goes with --method cflibs, not --method {method}")
+
+
+def _check_plots(files: Sequence[Path], plot_dir: Path, force: bool) -> None:
+    """Every file its own PNG in ``plot_dir``, none overwritten without ``force``."""
+    from eftgan.errors import UserError
+    from eftgan.files import refuse_existing
+
+    stems = [f.stem for f in files]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:
+        raise UserError(
+            f"files named {', '.join(twice)} in several folders would share one --plot PNG; "
+            "analyse them in separate runs"
+        )
+    for f in files:
+        refuse_existing(plot_dir / f"{f.stem}_fit.png", force, "--plot folder")
+
+
 def _read_instrument(path: Path) -> dict[str, Any]:
     """An instrument.json written by ``spectral calibrate``."""
     import json
@@ -291,7 +325,15 @@ def _read_instrument(path: Path) -> dict[str, Any]:
         inst = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise UserError(f"cannot read the instrument file {path}: {err}") from None
-    if not isinstance(inst, dict) or inst.get("kind") != "eftgan-spectral-instrument":
+    keys = {"lo_nm", "hi_nm", "fwhm_nm", "response_wavelength_nm", "response"}
+    if (
+        not isinstance(inst, dict)
+        or inst.get("kind") != "eftgan-spectral-instrument"
+        or inst.get("wavelengths") not in ("air", "vacuum")
+        or not isinstance(inst.get("segments"), list)
+        or not inst["segments"]
+        or not all(isinstance(g, dict) and keys <= set(g) for g in inst["segments"])
+    ):
         raise UserError(f"{path} is not an instrument file; make one with `spectral calibrate`")
     return inst
 
@@ -323,12 +365,16 @@ def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
                 sh["model ok"] = "yes" if r["model_ok"] else "NO"
         extra = ["T (K)", "fit cost"] + (["model ok"] if method == "cflibs" else [])
     echo_table(short, ["file", *els, *extra])
-    floor = "0.5" if method == "cflibs" else "0.01"
-    click.echo(f"wt %; '-' marks an element called absent (below {floor} wt %)")
+    from spectral.cflibs import MODEL_ERROR, MODEL_OK_COST, PRESENT_WT_PCT
+    from spectral.dataset import PRESENCE_WT_PCT
+
+    floor = PRESENT_WT_PCT if method == "cflibs" else PRESENCE_WT_PCT
+    click.echo(f"wt %; '-' marks an element called absent (below {floor:g} wt %)")
     if method == "cflibs":
         click.echo(
             "fit cost: weighted residual per degree of freedom; model_ok when at most "
-            "3 (the noise and 10 % line-strength errors explain the rest)"
+            f"{MODEL_OK_COST:g} (the noise and {MODEL_ERROR:.0%} line-strength errors explain "
+            "the rest)"
         )
     elif method == "saca+fit":
         click.echo(
@@ -389,7 +435,7 @@ def calibrate(
 @click.option(
     "--ne",
     "ne_cm3",
-    type=float,
+    type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Electron density (cm^-3) for the Saha-Boltzmann plot when H-alpha is absent.",
 )

@@ -140,7 +140,8 @@ def analyze_cflibs(
     spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
     rows = []
     for f, spec in zip(files, spectra, strict=True):
-        els = list(elements) if elements else auto_elements(calibrate_spectrum(spec)[0], nuisance)
+        air = calibrate_spectrum(spec, wavelengths)[0] if not elements else None
+        els = list(elements) if elements else auto_elements(air, nuisance)
         res = fit_cflibs(spec, els, nuisance, wavelengths, instrument)
         row: dict[str, Any] = {"file": str(f), "wavelengths": res.frame}
         row["wavelengths_decided"] = res.frame_decided

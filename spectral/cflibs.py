@@ -52,6 +52,7 @@ settings were chosen by the fit cost on the Aalto Fe and Ni spectra, never on BH
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,7 @@ import numpy as np
 
 from eftgan.errors import UserError
 from spectral.atomic import K_B_EV
+from spectral.identify import pixel_noise
 from spectral.io import Spectrum
 
 RESPONSE_KNOT_NM = 80.0
@@ -109,13 +111,6 @@ class CFResult:
     length_m: float = 0.0
     response: np.ndarray | None = field(default=None, repr=False)
     slices: list[slice] = field(default_factory=list, repr=False)
-
-
-def pixel_noise(y: np.ndarray) -> float:
-    """Detector noise of a stretch of pixels: the robust spread of pixel-to-pixel differences
-    (lines and baseline are smooth on that scale or rare), divided by sqrt 2."""
-    d = np.diff(y)
-    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
 
 
 def peak_fwhm(wl: np.ndarray, y: np.ndarray, n_peaks: int = 25) -> tuple[float, int]:
@@ -269,12 +264,15 @@ def _profile_matrix(
 
 
 def saturated(y: np.ndarray, run: int = 3) -> np.ndarray:
-    """Pixels in runs of at least ``run`` equal values at the spectrum's maximum: a detector
-    at full scale says only that the signal is at least that."""
-    at_max = y >= y.max()
-    if at_max.sum() < run:
-        return np.zeros(len(y), dtype=bool)
-    return at_max
+    """Pixels in runs of at least ``run`` consecutive values at the spectrum's maximum: a
+    detector at full scale says only that the signal is at least that."""
+    at_max = np.asarray(y >= np.nanmax(y), dtype=np.int8)
+    edges = np.flatnonzero(np.diff(np.r_[0, at_max, 0]))
+    out = np.zeros(len(y), dtype=bool)
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        if stop - start >= run:
+            out[start:stop] = True
+    return out
 
 
 def _spline_block(wl: np.ndarray, sl: slice, knot_nm: float):
@@ -301,7 +299,9 @@ class _Problem:
     columns (the lines, or the response's) and ``S`` the baseline's sparse splines, whose
     block of the normal equations is computed once."""
 
-    def __init__(self, wl: np.ndarray, y: np.ndarray, slices: Sequence[slice]) -> None:
+    def __init__(
+        self, wl: np.ndarray, y: np.ndarray, slices: Sequence[slice], valid: np.ndarray
+    ) -> None:
         from scipy.sparse import hstack
 
         self.y = y
@@ -310,13 +310,14 @@ class _Problem:
         self.fixed_response: np.ndarray | None = None
         self.sigma0 = np.zeros(len(y))
         for sl in slices:
-            self.sigma0[sl] = pixel_noise(y[sl])
+            self.sigma0[sl] = pixel_noise(y[sl][valid[sl]])
         self.response_splines = hstack([_spline_block(wl, sl, RESPONSE_KNOT_NM) for sl in slices])
         self.response_splines = self.response_splines.tocsr()
         self.baseline = hstack([_spline_block(wl, sl, BASELINE_KNOT_NM) for sl in slices]).tocsr()
         # a floor: a clipped or quantised stretch can show no pixel-to-pixel spread at all
         self.sigma0 = np.maximum(self.sigma0, 1e-4 * float(np.abs(y).max()) + 1e-300)
-        self.w = 1.0 / (self.sigma0**2 + (MODEL_ERROR * np.maximum(y, 0.0)) ** 2)
+        self.w = valid / (self.sigma0**2 + (MODEL_ERROR * np.maximum(y, 0.0)) ** 2)
+        self.n_valid = int(valid.sum())
         sw = self.baseline.multiply(self.w[:, None]).tocsr()
         self.a_bb = np.asarray((self.baseline.T @ sw).todense())
         self.g_b = np.asarray(sw.T @ y).ravel()
@@ -349,7 +350,7 @@ class _Problem:
         r = np.ones(len(self.y)) if self.fixed_response is None else self.fixed_response
         best: dict[str, Any] = {}
         n = basis.shape[1]
-        dof = max(len(self.y) - n - self.baseline.shape[1] - self.response_splines.shape[1], 1)
+        dof = max(self.n_valid - n - self.baseline.shape[1] - self.response_splines.shape[1], 1)
         for _ in range(rounds):
             coef, model, a = self.solve(r[:, None] * basis, n)
             cost = float((self.w * (self.y - model) ** 2).sum() / dof)
@@ -366,28 +367,46 @@ def nonnegative_normal(a: np.ndarray, g: np.ndarray, n_pos: int) -> np.ndarray:
     """Minimise ``b^T a b / 2 - g^T b`` (least squares through its normal equations) with
     ``b[:n_pos] >= 0`` and the rest free.
 
-    An active set (columns scaled to unit norm, a tiny ridge for columns the data do not
-    constrain): solve with the free columns; drop the nonnegative ones that come out
-    negative; add back the held column whose gradient asks for it most; until neither
-    happens. The systems are as small as the columns (tens)."""
+    The free coefficients are eliminated exactly (Schur complement), which leaves a
+    nonnegative least-squares problem in the first ``n_pos``: with ``S = L L^T`` its
+    Cholesky factor, ``min |L^T b - L^-1 h|`` over ``b >= 0``, solved by Lawson-Hanson
+    (``scipy.optimize.nnls``). Columns are scaled to unit norm first, with a tiny ridge for
+    those the data do not constrain."""
+    from scipy.linalg import cho_factor, cho_solve, solve_triangular
+    from scipy.optimize import nnls
+
     scale = np.sqrt(np.maximum(np.diag(a), 1e-300))
     a = a / np.outer(scale, scale) + 1e-10 * np.eye(len(a))
     g = g / scale
-    free = np.ones(len(a), dtype=bool)
+    p, f = slice(0, n_pos), slice(n_pos, len(a))
     b = np.zeros(len(a))
-    for _ in range(4 * n_pos + 2):
-        b = np.zeros(len(a))
-        b[free] = np.linalg.solve(a[np.ix_(free, free)], g[free])
-        neg = np.flatnonzero(b[:n_pos] < 0)
-        if len(neg):
-            free[neg] = False
-            continue
-        grad = (g - a @ b)[:n_pos]
-        held = np.flatnonzero(~free[:n_pos] & (grad > 1e-9))
-        if not len(held):
-            break
-        free[held[np.argmax(grad[held])]] = True
+    if n_pos:
+        ff = cho_factor(a[f, f]) if len(a) > n_pos else None
+        s_mat, h = a[p, p], g[p]
+        if ff is not None:
+            s_mat = s_mat - a[p, f] @ cho_solve(ff, a[f, p])
+            h = h - a[p, f] @ cho_solve(ff, g[f])
+        low = np.linalg.cholesky(s_mat + 1e-12 * np.eye(n_pos))
+        b[p] = nnls(low.T, solve_triangular(low, h, lower=True), maxiter=50 * n_pos)[0]
+    if len(a) > n_pos:
+        b[f] = np.linalg.solve(a[f, f], g[f] - a[f, p] @ b[p])
     return b / scale
+
+
+def _fit_pixels(spec: Spectrum) -> tuple[np.ndarray, np.ndarray, list[slice]]:
+    """The pixels the fit uses: finite ones, on segments found on the whole axis (a masked
+    saturated line must not cut a spectrometer in two), dead stretches (no spread at all)
+    left out, and the segments re-indexed onto what is kept."""
+    from spectral.measured import segments
+
+    finite = np.isfinite(spec.intensity)
+    wl, y = spec.wavelength[finite], np.asarray(spec.intensity, dtype=np.float64)[finite]
+    kept = [sl for sl in segments(wl) if np.ptp(y[sl]) > 0]
+    if not kept:
+        raise UserError(f"{spec.source or 'the spectrum'} has no stretch of evenly spaced pixels")
+    idx = np.concatenate([np.arange(sl.start, sl.stop) for sl in kept])
+    bounds = np.cumsum([0] + [sl.stop - sl.start for sl in kept])
+    return wl[idx], y[idx], [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
 def fit_cflibs(
@@ -399,19 +418,19 @@ def fit_cflibs(
 ) -> CFResult:
     """Fit the model of the module docstring to a measured spectrum; composition over
     ``elements`` (``nuisance`` species are fitted and reported apart). With ``instrument``
-    (from :func:`calibrate_instrument`), its response and widths are used as they are."""
+    (from :func:`calibrate_instrument`), its response and widths are used as they are, and
+    its air/vacuum frame unless ``frame`` says otherwise; a segment outside the calibrated
+    range takes the nearest calibrated segment's."""
     from scipy.optimize import minimize
 
-    from spectral.measured import calibrate_spectrum, segments
+    from spectral.measured import calibrate_spectrum
 
+    elements = list(dict.fromkeys(elements))
     species = tuple(dict.fromkeys([*elements, *nuisance]))
+    if instrument is not None and frame == "auto":
+        frame = instrument["wavelengths"]  # the same spectrometer as the reference
     spec, axis = calibrate_spectrum(spec, frame, candidates=list(elements))
-    wl, y = spec.wavelength, np.asarray(spec.intensity, dtype=np.float64)
-    keep = np.isfinite(y) & ~saturated(y)
-    wl, y = wl[keep], y[keep]
-    slices = [sl for sl in segments(wl) if np.ptp(y[sl]) > 0]  # dead stretches say nothing
-    if not slices:
-        raise UserError(f"{spec.source or 'the spectrum'} has no stretch of evenly spaced pixels")
+    wl, y, slices = _fit_pixels(spec)
     if instrument is not None:
         fwhm = [_instrument_width(instrument, float(np.mean(wl[sl]))) for sl in slices]
     else:
@@ -422,7 +441,7 @@ def fit_cflibs(
             f"no line of {', '.join(elements)} falls in {wl[0]:.0f}-{wl[-1]:.0f} nm; "
             "give elements whose lines the spectrum covers"
         )
-    prob = _Problem(wl, y, slices)
+    prob = _Problem(wl, y, slices, valid=~saturated(y))
     if instrument is not None:
         prob.fixed_response = instrument_response(instrument, wl, slices)
 
@@ -441,8 +460,7 @@ def fit_cflibs(
             start, (start[0] * 1.1, start[1]), (start[0], start[1] + 0.5)]},
     )  # fmt: skip
     t_k, ne = float(opt.x[0]), float(np.exp(opt.x[1]))
-    thin_cost = float(opt.fun)
-    length, escape = _self_absorption(lines, prob, t_k, ne)
+    length, escape, thin_cost = _self_absorption(lines, prob, t_k, ne)
     res = _result(spec, wl, y, lines, prob, (t_k, ne, escape), fwhm, len(elements))
     res.thin_cost, res.length_m = thin_cost, length
     res.frame, res.frame_decided = axis.frame, axis.decided
@@ -466,9 +484,10 @@ def _best_widths(lines: LineModel, fwhm: list[float], cost) -> list[float]:
 
 def _self_absorption(
     lines: LineModel, prob: _Problem, t_k: float, ne: float
-) -> tuple[float, np.ndarray | None]:
+) -> tuple[float, np.ndarray | None, float]:
     """The plasma length (of :data:`LENGTHS_M`, or 0: optically thin) whose self-absorbed
-    lines fit best at the fitted plasma, and the lines' escape factors there. The escape
+    lines fit best at the fitted plasma, the lines' escape factors there, and the optically
+    thin fit's cost. The escape
     factors depend on the composition, which depends on them: :data:`SA_ITERATIONS`
     rounds of fixed-point iteration from the thin fit."""
     basis, peak = lines.basis(t_k, ne)
@@ -487,7 +506,7 @@ def _self_absorption(
         if fit["cost"] < best[0]:
             best = (fit["cost"], length, esc)
         peak = lines.basis(t_k, ne)[1]
-    return best[1], best[2]
+    return best[1], best[2], float(thin["cost"])
 
 
 def _result(
@@ -537,7 +556,8 @@ def _content_errors(fit: dict, mass: np.ndarray, n_main: int, total: float) -> n
     """Standard errors (wt %) of the contents: the linear errors of the amplitudes at the
     solution (the inverse normal matrix, scaled by the cost), carried through
     ``wt_e = c_e m_e / sum c m`` (delta method). Amplitudes held at zero by their bound
-    count as exact."""
+    count as exact, and T, n_e, the response and the widths are held at their fitted values,
+    so these are lower bounds where those trade off with the contents."""
     c, a = np.asarray(fit["c"]), np.asarray(fit["normal"])
     if total <= 0:
         return np.zeros(n_main)
@@ -641,8 +661,8 @@ def instrument_response(
 
 
 def fit_png(result: CFResult, path, title: str = "", n_labels: int = 12):
-    """The spectrum, the fit and the residual (below), the strongest peaks labelled with the
-    element of the model's largest contribution there."""
+    """The spectrum, the fit and the residual (below), the strongest peaks of the fit labelled
+    with their wavelengths."""
     from eftgan.plotting import pyplot, save_png
 
     plt = pyplot()

@@ -9,16 +9,17 @@ with slope ``-1 / kT``. Each species (element and ionisation stage) with at leas
 agree where the plasma is one LTE zone and the lines are thin.
 
 **Saha-Boltzmann plot.** The ion's points move onto the neutral's line when shifted by the
-Saha balance: ``E* = E_k + chi - dchi`` and ``y* = y - ln(2.41e15 T^1.5 / n_e)`` (Debye
-lowering ``dchi``); the joint slope spans ``chi`` plus both species' ranges, so its
-temperature is the better determined, iterated from the Boltzmann one.
+Saha balance: ``E* = E_k + chi - dchi`` and ``y* = y - ln(4.83e15 T^1.5 / n_e)`` (``n_e``
+in cm^-3, ``T`` in K; Debye lowering ``dchi``); the joint slope spans ``chi`` plus both
+species' ranges, so its temperature is the better determined, iterated from the Boltzmann
+one.
 
 **Usable lines** are those of the given elements that the plasma (at 10,000 K and
 10^17 cm^-3) makes at least :data:`MIN_RELATIVE` of their species' strongest, with no line of
 any given element within :data:`ISOLATION_FWHM` instrument widths above
 :data:`BLEND_SHARE` of their strength, and whose measured area exceeds :data:`MIN_SNR` times
 its noise. Areas are sums over +-1.5 widths above a straight baseline through the spectrum at
-+-2.5 widths; lines of the same species closer than a width are one point.
++-2.5 widths, each with the width and pixel step of its own segment.
 
 **Electron density.** H-alpha (656.28 nm) is the classical probe: its Stark width
 (Lorentzian part of the measured width, ``w_L = w - w_G^2 / w`` with ``w_G`` the instrument
@@ -63,18 +64,18 @@ class SpeciesFit:
 
 
 def line_areas(
-    wl: np.ndarray, y: np.ndarray, centres: np.ndarray, fwhm: float, noise: float
+    wl: np.ndarray, y: np.ndarray, centres: np.ndarray, fwhm: np.ndarray, noise: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Areas (intensity x nm) of lines at ``centres`` above a straight local baseline, and
-    their noise (from the pixel noise ``noise``)."""
-    step = float(np.median(np.diff(wl)))
+    """Areas (intensity x nm) of lines at ``centres`` (each with its instrument width
+    ``fwhm``) above a straight local baseline, and their noise (from the pixel noise)."""
     areas, errs = np.full(len(centres), np.nan), np.full(len(centres), np.nan)
-    for i, c in enumerate(centres):
-        inner = (wl >= c - 1.5 * fwhm) & (wl <= c + 1.5 * fwhm)
-        left = (wl >= c - 2.5 * fwhm) & (wl < c - 1.5 * fwhm)
-        right = (wl > c + 1.5 * fwhm) & (wl <= c + 2.5 * fwhm)
+    for i, (c, w) in enumerate(zip(centres, fwhm, strict=True)):
+        inner = (wl >= c - 1.5 * w) & (wl <= c + 1.5 * w)
+        left = (wl >= c - 2.5 * w) & (wl < c - 1.5 * w)
+        right = (wl > c + 1.5 * w) & (wl <= c + 2.5 * w)
         if inner.sum() < 3 or not left.any() or not right.any():
             continue
+        step = float(np.median(np.diff(wl[inner])))
         xl, xr = wl[left].mean(), wl[right].mean()
         yl, yr = np.median(y[left]), np.median(y[right])
         base = yl + (yr - yl) * (wl[inner] - xl) / max(xr - xl, 1e-12)
@@ -121,7 +122,7 @@ def halpha_density(wl: np.ndarray, y: np.ndarray, fwhm_inst: float) -> float | N
     """n_e (cm^-3) from H-alpha's Stark width, or None where no H-alpha peak stands out."""
     from scipy.signal import peak_widths
 
-    from spectral.cflibs import pixel_noise
+    from spectral.identify import pixel_noise
 
     near = np.flatnonzero(np.abs(wl - H_ALPHA_NM) < 3.0)
     if len(near) < 10:
@@ -143,7 +144,8 @@ def diagnose(
 ) -> dict[str, Any]:
     """Boltzmann fits per species, Saha-Boltzmann temperatures per element and n_e (from
     H-alpha, else ``ne_cm3``, else 10^17 cm^-3 and said so)."""
-    from spectral.cflibs import LineModel, instrument_widths, pixel_noise
+    from spectral.cflibs import LineModel, instrument_widths
+    from spectral.identify import pixel_noise
     from spectral.measured import calibrate_spectrum, segments
 
     spec, axis = calibrate_spectrum(spec, frame, candidates=list(elements))
@@ -152,15 +154,24 @@ def diagnose(
     if not slices:
         raise UserError(f"{spec.source or 'the spectrum'} has no stretch of evenly spaced pixels")
     widths = instrument_widths(wl, y, slices)
+    seg_of = np.zeros(len(wl), dtype=int)
+    for k, sl in enumerate(slices):
+        seg_of[sl] = k
+
+    def width_at(nm: np.ndarray) -> np.ndarray:
+        px = np.clip(np.searchsorted(wl, nm), 0, len(wl) - 1)
+        return np.asarray(widths)[seg_of[px]]
+
     fwhm = float(np.median(widths))
-    ne_h = halpha_density(wl, y, fwhm)
+    ne_h = halpha_density(wl, y, float(width_at(np.array([H_ALPHA_NM]))[0]))
     ne = ne_h or ne_cm3 or 1e17
     model = LineModel(wl, slices, widths, elements)
     lines = model.plasma.table.lines
     strength = np.exp(model.full_log_intensity(10000.0, 1e17))
     idx = usable_lines(lines, strength, fwhm)
     noise = float(np.median([pixel_noise(y[sl]) for sl in slices]))
-    areas, errs = line_areas(wl, y, lines.wavelength[idx], fwhm, noise)
+    centres = lines.wavelength[idx]
+    areas, errs = line_areas(wl, y, centres, width_at(centres), noise)
     ok = np.isfinite(areas) & (areas > MIN_SNR * errs)
     idx, areas = idx[ok], areas[ok]
     species = _species_fits(lines, idx, areas)
@@ -204,15 +215,18 @@ def _saha_boltzmann(model: Any, species: list[SpeciesFit], ne: float) -> dict[st
             continue
         chi = float(model.plasma.chi[model.elements.index(el)])
         t = st[1].temperature_k
+        fit = None
         for _ in range(5):
             dchi = 2.086e-8 * np.sqrt(ne / t)
             e = np.r_[st[1].energy_ev, np.asarray(st[2].energy_ev) + chi - dchi]
             yv = np.r_[st[1].y, np.asarray(st[2].y) - np.log(SAHA_CM3 * t**1.5 / ne)]
             fit = boltzmann_fit(el, 0, e, yv)
             if not np.isfinite(fit.temperature_k):
+                fit = None  # no falling joint line: no Saha-Boltzmann temperature
                 break
             t = fit.temperature_k
-        out[el] = {"temperature_k": t, "sd_temperature_k": fit.sd_temperature_k, "r2": fit.r2}
+        if fit is not None:
+            out[el] = {"temperature_k": t, "sd_temperature_k": fit.sd_temperature_k, "r2": fit.r2}
     return out
 
 

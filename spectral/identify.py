@@ -52,6 +52,14 @@ def baseline(y: np.ndarray, window: int) -> np.ndarray:
     return uniform_filter1d(minimum_filter1d(y, window, mode="nearest"), window, mode="nearest")
 
 
+def pixel_noise(y: np.ndarray) -> float:
+    """Detector noise of a stretch of pixels: the robust spread (1.4826 MAD) of
+    pixel-to-pixel differences, divided by sqrt 2 (lines and baseline are smooth on that
+    scale, or rare)."""
+    d = np.diff(y)
+    return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0))
+
+
 def find_peaks(wavelength: np.ndarray, intensity: np.ndarray, snr: float = 5.0) -> Peaks:
     """Peaks of a spectrum (see the module docstring)."""
     from scipy.signal import find_peaks as sp_find_peaks
@@ -60,8 +68,7 @@ def find_peaks(wavelength: np.ndarray, intensity: np.ndarray, snr: float = 5.0) 
     step = float(np.median(np.diff(wavelength)))
     window = max(5, int(round(3.0 / step)))  # 3 nm
     yb = intensity - baseline(intensity, window)
-    d = np.diff(yb)
-    noise = float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2)) or 1e-12
+    noise = pixel_noise(yb) or 1e-12
     level = float(np.percentile(yb, 30))  # the noise floor above the rolling minimum
     idx, _ = sp_find_peaks(yb, height=level + snr * noise, prominence=snr * noise, distance=2)
     if idx.size:

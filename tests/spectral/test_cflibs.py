@@ -26,6 +26,26 @@ def test_nonnegative_normal_matches_least_squares_and_holds_its_bounds():
     assert held[3] < 0  # a free coefficient keeps its sign
 
 
+def test_nonnegative_normal_is_as_good_as_scipy_nnls_on_overlapping_lines():
+    from scipy.optimize import nnls
+
+    from spectral.cflibs import nonnegative_normal
+
+    rng = np.random.default_rng(1)
+    px = np.arange(300)[:, None]
+    for _ in range(50):  # overlapping Gaussian "lines" and a free linear baseline
+        x = np.exp(-0.5 * ((px - rng.uniform(0, 300, 20)) / rng.uniform(3, 40, 20)) ** 2)
+        base = np.c_[np.ones(300), np.linspace(-1, 1, 300)]
+        amp = np.abs(rng.normal(size=20)) * rng.integers(0, 2, 20)
+        y = x @ amp + base @ rng.normal(size=2) + 0.05 * rng.normal(size=300)
+        design = np.c_[x, base]
+        b = nonnegative_normal(design.T @ design, design.T @ y, 20)
+        ref = nnls(np.c_[x, base, -base], y, maxiter=5000)[0]  # free = difference of two
+        assert (b[:20] >= 0).all()
+        ours = np.sum((y - design @ b) ** 2)
+        assert ours <= np.sum((y - np.c_[x, base, -base] @ ref) ** 2) * (1 + 1e-6) + 1e-12
+
+
 @pytest.fixture(scope="module")
 def simulated(steel_sim):
     """A steel spectrum from the project's simulator (self-absorption, Stark widths, the
@@ -145,3 +165,19 @@ def test_calibrate_then_analyze_with_the_instrument(tmp_path, capsys, simulated)
     header, row = out.strip().splitlines()[:2]
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert abs(float(cols["Cr_wt_pct"]) - 18.0) < 3.0 and cols["model_ok"] == "True"
+
+
+def test_cli_method_options_are_checked(tmp_path, capsys, simulated):
+    from spectral.io import write_csv
+
+    spec, _ = simulated
+    f = tmp_path / "steel.csv"
+    write_csv(f, spec.wavelength, {"counts": spec.intensity})
+    for args, says in (
+        (["--elements", "Fe,Cr"], "--elements goes with --method cflibs"),
+        (["--method", "cflibs", "--elements", ""], "needs --elements"),
+        (["--method", "cflibs", "--elements", "Fe", "--refine"], "--refine is --method saca+fit"),
+        (["--method", "cflibs", "--elements", "Fe", "--instrument", str(f)], "instrument file"),
+    ):
+        code, _, err = run(capsys, "spectral", "analyze", str(f), *args)
+        assert code == 2 and says in err, (args, err)
