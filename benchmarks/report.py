@@ -295,6 +295,36 @@ def lever(r: dict[str, Any] | None) -> str:
     return snippet("lever", machine=r["machine"], seeds=seeds, table=table(head, rows))
 
 
+def optuna_lever(r: dict[str, Any] | None) -> str:
+    """The hyperparameter search's trials and its confirmation on a second split."""
+    if not r:
+        return ""
+    keys = list(r["default"])
+    trials = sorted(r["trials"], key=lambda t: t["score"])
+    rows = [
+        [t["number"], f"{t['score']:.3f}", *(f"{t['params'][k]:.3g}" for k in keys)]
+        + ["default" if t["params"] == r["default"] else ""]
+        for t in trials
+    ]
+    conf = r["confirmation_split1"]
+    head = ["settings", "score", "Eform fcc", "Ms fcc", "Eform bcc", "Ms bcc"]
+    crow = [
+        [name, ci(m["score"], 3)]
+        + [ci(m[f"{p}_{t}"]) for p in ("fcc", "bcc") for t in ("eform", "ms")]
+        for name, m in conf.items()
+    ]
+    return snippet(
+        "optuna",
+        machine=r["machine"],
+        n_trials=len(trials),
+        trials=table(["trial", "score", *keys, ""], rows),
+        confirm=table(head, crow),
+        seeds=len(next(iter(r["confirmation_runs"].values()))),
+        verdict="adopted" if r["adopted"] else "not adopted",
+        wall_min=f"{r['benchmark_wall_s'] / 60:.0f}",
+    )
+
+
 def ecnet_fields(r: dict[str, Any]) -> Fields:
     """Every field of the ECNet section."""
     s = r["settings"]
@@ -311,6 +341,7 @@ def ecnet_fields(r: dict[str, Any]) -> Fields:
         "curve_table": learning_curve(r),
         "verdicts": verdicts(r),
         "lever": lever(load("lever_multitask.json")),
+        "optuna": optuna_lever(load("lever_optuna.json")),
         "ecnet_calibration": calibration_table(r.get("calibration")),
         "lightning": lightning(load("lightning_overhead.json")),
         **ecnet_tables(r),
@@ -826,6 +857,71 @@ def spectral_errors(r: dict[str, Any] | None) -> str:
     )
 
 
+def metal_row(label: str, v: dict[str, Any]) -> list[str]:
+    """One pure-metal fit: the right element's content, the next three, verdict, costs, T."""
+    others = sorted(v["wt_pct"].items(), key=lambda kv: -kv[1])[1:4]
+    return [
+        label,
+        f"{v['wt_pct_right']:.1f}",
+        ", ".join(f"{e} {w:.1f}" for e, w in others),
+        "yes" if v["model_ok"] else "no",
+        f"{v['fit_cost']:.2f} ({v['fit_cost_optically_thin']:.2f})",
+        f"{v['temperature_k']:.0f}",
+    ]
+
+
+def spectral_real(r: dict[str, Any] | None) -> str:
+    """``--method cflibs`` on the measured spectra: pure metals, BHVO-2, speed."""
+    if not r:
+        return ""
+    metals = [metal_row(el, v) for el, v in r["aalto"].items()]
+    metals += [
+        metal_row(f"{el}, instrument from the {v['calibrated_on']} spectrum", v)
+        for el, v in r.get("aalto_calibrated_on_the_other", {}).items()
+    ]
+    insts = [k for k, v in r["bhvo2"].items() if isinstance(v, dict) and "precision" in v]
+    rock = [
+        [
+            k,
+            r["bhvo2"][k]["n_spectra"],
+            f"{r['bhvo2'][k]['rmse_wt_pct']:.1f}",
+            f"{r['bhvo2'][k]['precision']:.2f}",
+            f"{r['bhvo2'][k]['recall']:.2f}",
+            r["bhvo2"][k]["model_ok"],
+        ]
+        for k in insts
+    ]
+    pub = r["published"]["chemcam"]
+    rock.append(
+        [
+            "ChemCam, CF-LIBS-improved (published)",
+            4,
+            f"{pub['rmse_wt_pct_median']:.2f}",
+            f"{pub['precision']:.3f}",
+            f"{pub['recall']:.3f}",
+            "",
+        ]
+    )
+    sp = r["speed"]
+    return snippet(
+        "spectral_real",
+        machine=r["machine"],
+        protocol=r["protocol"],
+        metals=table(
+            ["spectrum", "right element (wt %)", "next three", "model_ok", "cost (thin)", "T (K)"],
+            metals,
+        ),
+        rock=table(
+            ["instrument", "spectra", "median RMSE (wt %)", "precision", "recall", "model_ok in"],
+            rock,
+        ),
+        speed=f"{sp['cflibs_s_per_spectrum']:.2f}",
+        pixels=sp["pixels"],
+        n_el=sp["elements"],
+        aalto_speed=f"{sp.get('aalto_fe_s_per_spectrum', float('nan')):.2f}",
+    )
+
+
 def spectral_fields(r: dict[str, Any]) -> Fields:
     """Every field of the spectral section."""
     st = r["settings"]
@@ -850,6 +946,7 @@ def spectral_fields(r: dict[str, Any]) -> Fields:
         "reference": reference(ref),
         "analyzed": analyzed(ref.get("analyzed")),
         "spectral_errors": spectral_errors(load("spectral_errors.json")),
+        "spectral_real": spectral_real(load("spectral_real.json")),
     }
 
 
