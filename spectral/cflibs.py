@@ -26,7 +26,8 @@ fits best. The wavelength offsets and the air/vacuum frame come from
 
 The fit is a variable projection. For given ``(T, n_e)`` the model is linear in ``c`` and
 ``b`` once ``r`` is fixed, and in ``r`` and ``b`` once ``c`` is: alternating least squares
-solve both (``c >= 0`` by an active set), while the cost falls. ``(T, n_e)`` minimise the
+solve both (``c >= 0``: the baseline eliminated exactly, then Lawson-Hanson on the
+contents), while the cost falls. ``(T, n_e)`` minimise the
 cost over a coarse grid and a Nelder-Mead polish. Pixel weights are
 ``1 / (sigma_0^2 + (f y)^2)``, from the data so that every fit minimises the same cost:
 ``sigma_0`` the detector noise of the segment (from the spread of pixel-to-pixel
@@ -42,8 +43,8 @@ its escape factor (the curve of growth of :mod:`spectral.plasma`, with absolute 
 from charge neutrality at ``n_e``), which depends on the composition, which depends on the
 escape factors; a few rounds of fixed-point iteration settle both. The length of the lowest
 cost is kept, or none (optically thin) when none lowers it; the result reports both costs.
-On the measured pure Fe and Ni spectra it lowers the cost by 4-8 % and moves the right
-element from 94-95 to 95-96 wt % (``benchmarks/spectral_real.py``).
+On the measured pure Fe and Ni spectra it lowers the cost by 4-6 %
+(``benchmarks/spectral_real.py``).
 
 Not modelled: two plasma zones, Stark widths line by line (so ``n_e`` acts only through the
 Saha balance and is weakly constrained), molecular bands. ``LINE_CUTOFF`` and the other
