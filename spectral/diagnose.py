@@ -119,7 +119,12 @@ def boltzmann_fit(element: str, stage: int, e_ev: np.ndarray, y: np.ndarray) -> 
 
 
 def halpha_density(wl: np.ndarray, y: np.ndarray, fwhm_inst: float) -> float | None:
-    """n_e (cm^-3) from H-alpha's Stark width, or None where no H-alpha peak stands out."""
+    """n_e (cm^-3) from H-alpha's Stark width, or None where no H-alpha peak stands out.
+
+    The line is fitted with a Lorentzian on a straight baseline over +-4 of its widths (the
+    Stark wings reach far: a baseline read off the window's floor would sit on them and
+    narrow the line)."""
+    from scipy.optimize import curve_fit
     from scipy.signal import peak_widths
 
     from spectral.identify import pixel_noise
@@ -132,9 +137,20 @@ def halpha_density(wl: np.ndarray, y: np.ndarray, fwhm_inst: float) -> float | N
     if abs(wl[near][i] - H_ALPHA_NM) > 0.3 or seg[i] < 10 * max(pixel_noise(y[near]), 1e-300):
         return None
     step = float(np.median(np.diff(wl[near])))
-    w = float(peak_widths(seg, [i], rel_height=0.5)[0][0] * step)
+    w0 = max(float(peak_widths(seg, [i], rel_height=0.5)[0][0] * step), 2 * step)
+    x0 = float(wl[near][i])
+    win = np.abs(wl - x0) < max(4 * w0, 1.0)
+
+    def lorentz(x, a, centre, w, c0, c1):
+        return a / (1 + ((x - centre) / (w / 2)) ** 2) + c0 + c1 * (x - x0)
+
+    try:
+        p, _ = curve_fit(lorentz, wl[win], y[win], p0=(seg[i], x0, w0, float(y[win].min()), 0.0))
+    except (RuntimeError, ValueError):
+        return None
+    w = abs(float(p[2]))
     w_l = w - fwhm_inst**2 / w
-    if w_l <= 0:
+    if not np.isfinite(w_l) or w_l <= 0:
         return None
     return float(1e17 * (w_l / 1.098) ** (1 / 0.67965))
 

@@ -181,3 +181,26 @@ def test_cli_method_options_are_checked(tmp_path, capsys, simulated):
     ):
         code, _, err = run(capsys, "spectral", "analyze", str(f), *args)
         assert code == 2 and says in err, (args, err)
+
+
+def test_standard_errors_cover_the_noise_but_not_the_model(steel_sim):
+    """Over noise draws of one simulated steel, the fitted Cr content scatters by less than
+    the standard error the fit reports: the error's scale holds the fit's misfit (scaled by
+    the cost), not only the noise. How far the model itself is off, it does not say."""
+    from spectral.cflibs import fit_cflibs
+    from spectral.instrument import Conditions
+    from spectral.io import Spectrum
+
+    comp = {"Fe": 70.0, "Cr": 18.0, "Ni": 10.0, "Mn": 2.0}
+    wt = np.array([[comp.get(e, 0.0) for e in steel_sim.elements]])
+    cond = Conditions.fixed(1, 9000.0, 1e17, n_shots=2.0)  # noisy: few shots
+    cr, sd = [], []
+    for seed in range(6):
+        y = steel_sim.simulate(wt, cond, np.random.default_rng(seed))[0]
+        spec = Spectrum(steel_sim.instrument.wavelength_nm, np.asarray(y, float), "sim")
+        res = fit_cflibs(spec, ["Fe", "Cr", "Ni", "Mn"], frame="air")
+        cr.append(res.wt_pct[1])
+        sd.append(res.sd_wt_pct[1])
+    assert 0.05 < np.mean(sd) < 1.0
+    assert np.std(cr, ddof=1) < np.mean(sd)
+    assert abs(np.mean(cr) - 18.0) < 3.0

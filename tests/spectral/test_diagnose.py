@@ -46,3 +46,16 @@ def test_cli_diagnose_writes_and_refuses_to_overwrite(thin_steel, tmp_path, caps
     assert (out / "boltzmann.png").stat().st_size > 10_000
     code, _, err = run(capsys, *args)
     assert code == 2 and "--force" in err
+
+
+def test_halpha_density_inverts_the_stark_width():
+    """A Lorentzian H-alpha of the width Gigosos et al. give for 2e17 cm^-3, seen through a
+    narrow Gaussian instrument, reads back as about 2e17."""
+    from spectral.diagnose import H_ALPHA_NM, halpha_density
+
+    w_l = 1.098 * 2.0**0.67965  # nm, FWHM at 2e17 cm^-3
+    wl = np.linspace(650.0, 662.0, 6001)
+    y = 100.0 / (1.0 + ((wl - H_ALPHA_NM) / (w_l / 2)) ** 2) + 1.0
+    ne = halpha_density(wl, y, fwhm_inst=0.05)
+    assert ne is not None and abs(ne / 2e17 - 1.0) < 0.05
+    assert halpha_density(wl, np.ones_like(wl), 0.05) is None  # no line, no density
