@@ -49,6 +49,12 @@ def machine() -> str:
     )
 
 
+def protocol_text(doc: str | None) -> str:
+    """A benchmark's protocol as its JSON records it: the docstring's paragraphs between the
+    first (what it is) and the last (how to run it), on one line."""
+    return " ".join(" ".join((doc or "").split("\n\n")[1:-1]).split())
+
+
 def write_json(name: str, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``benchmarks/results/<name>`` atomically; returns the path."""
     from eftgan.files import atomic_write_text

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, summary, write_json
+from _common import machine, protocol_text, summary, write_json
 from ecnet_accuracy import load
 
 #: Target weights in TARGETS order (etot, eform, emix, ms, rmsd, v0).
@@ -83,7 +83,7 @@ def main() -> None:
         out[k]["weights"] = list(WEIGHTINGS[k]) or "equal"
         out[k]["epochs"] = [r["epochs"] for r in rs]
     report = {
-        "protocol": __doc__.split("\n\n")[1].replace("\n", " "),
+        "protocol": protocol_text(__doc__),
         "validation_mae": out,
         "runs": results,
         "benchmark_wall_s": time.perf_counter() - t0,

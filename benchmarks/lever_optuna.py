@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, machine, summary, write_json
+from _common import REPO, machine, protocol_text, summary, write_json
 from ecnet_accuracy import load
 
 CACHE = REPO / "benchmarks" / ".cache" / "optuna"
@@ -198,7 +198,7 @@ def main() -> None:
         d["std"] or 0.0
     )
     report = {
-        "protocol": " ".join(__doc__.split("\n\n")[1].split()),
+        "protocol": protocol_text(__doc__),
         "goals": GOALS,
         "default": DEFAULT,
         "best_trial": {"number": best.number, "score": best.value, "params": best.params},

@@ -488,25 +488,22 @@ def _self_absorption(
 ) -> tuple[float, np.ndarray | None, float]:
     """The plasma length (of :data:`LENGTHS_M`, or 0: optically thin) whose self-absorbed
     lines fit best at the fitted plasma, the lines' escape factors there, and the optically
-    thin fit's cost. The escape
-    factors depend on the composition, which depends on them: :data:`SA_ITERATIONS`
-    rounds of fixed-point iteration from the thin fit."""
-    basis, peak = lines.basis(t_k, ne)
+    thin fit's cost. The escape factors depend on the composition, which depends on them:
+    :data:`SA_ITERATIONS` rounds of fixed-point iteration from the thin fit."""
+    basis, thin_peak = lines.basis(t_k, ne)
     thin = prob.fit(basis)
     best: tuple[float, float, np.ndarray | None] = (thin["cost"], 0.0, None)
     for length in LENGTHS_M:
-        fit, esc = thin, None
+        fit, esc, peak = thin, None, thin_peak
         for _ in range(SA_ITERATIONS):
             x = np.asarray(fit["c"]) / peak
             if x.sum() <= 0:
                 break
             esc = lines.escape(x / x.sum(), t_k, ne, length)
-            b, peak_sa = lines.basis(t_k, ne, esc)
+            b, peak = lines.basis(t_k, ne, esc)
             fit = prob.fit(b)
-            peak = peak_sa
         if fit["cost"] < best[0]:
             best = (fit["cost"], length, esc)
-        peak = lines.basis(t_k, ne)[1]
     return best[1], best[2], float(thin["cost"])
 
 
