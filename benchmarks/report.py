@@ -919,6 +919,23 @@ def spectral_real(r: dict[str, Any] | None) -> str:
         pixels=sp["pixels"],
         n_el=sp["elements"],
         aalto_speed=f"{sp.get('aalto_fe_s_per_spectrum', float('nan')):.2f}",
+        diagnose=diagnose_line(r.get("diagnose"), r["bhvo2"]),
+    )
+
+
+def diagnose_line(d: dict[str, Any] | None, rock: dict[str, Any]) -> str:
+    """One sentence: the diagnostics of the first ChemCam spectrum beside the fit's T."""
+    if not d:
+        return ""
+    fit_t = next(s["temperature_k"] for s in rock["chemcam"]["spectra"] if s["file"] == d["file"])
+    sb = ", ".join(
+        f"{el} {v['temperature_k']:.0f} ± {v['sd_temperature_k']:.0f} K"
+        for el, v in d["saha_boltzmann"].items()
+    )
+    return (
+        f"`spectral diagnose` on `{d['file']}`: Saha-Boltzmann temperatures {sb}; n_e "
+        f"{d['ne_cm3']:.2g} cm⁻³ ({d['ne_source']}); the cflibs fit of the same spectrum "
+        f"settles at {fit_t:.0f} K."
     )
 
 

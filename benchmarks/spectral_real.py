@@ -18,6 +18,13 @@ pure-metal spectra were used while building it); writes benchmarks/results/spect
   instrument: the median RMSE over its spectra and the pooled precision and recall. Goal:
   median RMSE <= 2.5 wt %, recall >= 0.8 at precision >= 0.95. The published CF-LIBS-improved
   figures on the ChemCam files sit beside ours.
+* ``diagnose``: ``spectral diagnose`` on the first ChemCam spectrum (the certified
+  elements): Boltzmann and Saha-Boltzmann temperatures and n_e from H-alpha, beside the
+  temperature the fit settles at.
+* Looked at during development, and disclosed: two variants of the fit (a fixed response,
+  two temperature zones) were tried on the first ChemCam spectrum and rejected, and the
+  ``--elements auto`` threshold (not used here) was set after seeing ``identify`` rank these
+  files.
 * ``speed``: seconds per spectrum for a simulated 4001-pixel steel spectrum with ten
   elements, median of five runs after a warm-up, and for the Aalto Fe spectrum.
 
@@ -33,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import RESULTS, SHARED, machine, write_json
+from _common import RESULTS, SHARED, machine, protocol_text, write_json
 
 AALTO = SHARED / "reference" / "libs_aalto"
 BHVO2 = SHARED / "reference" / "libs_bhvo2"
@@ -143,6 +150,29 @@ def bhvo2() -> dict[str, Any]:
     return out
 
 
+def diagnose_chemcam() -> dict[str, Any]:
+    """``spectral diagnose`` on the first ChemCam BHVO-2 spectrum."""
+    from spectral.diagnose import diagnose
+    from spectral.io import read_spectrum
+
+    path = BHVO2 / "chemcam_bhvo2_loc1_spectrum.csv"
+    report = diagnose(read_spectrum(path, clip_negative=True), list(CERTIFIED))
+    return {
+        "file": path.name,
+        "ne_cm3": report["ne_cm3"],
+        "ne_source": report["ne_source"],
+        "saha_boltzmann": report["saha_boltzmann"],
+        "boltzmann": {
+            f"{s['element']} {'I' * s['stage']}": {
+                "temperature_k": s["temperature_k"],
+                "sd_temperature_k": s["sd_temperature_k"],
+                "lines": len(s["y"]),
+            }
+            for s in report["species"]
+        },
+    }
+
+
 def speed() -> dict[str, Any]:
     from spectral.cflibs import fit_cflibs
     from spectral.dataset import simulator
@@ -184,11 +214,6 @@ def speed() -> dict[str, Any]:
     return out
 
 
-def protocol() -> str:
-    """The module docstring's protocol paragraphs as one line (what the JSON records)."""
-    return " ".join(" ".join((__doc__ or "").split("\n\n")[1:-1]).split())
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--speed-only", action="store_true", help="re-measure only the speed")
@@ -204,11 +229,12 @@ def main() -> None:
             raise SystemExit(f"measured spectra not found under {SHARED / 'reference'}")
         t0 = time.perf_counter()
         report = {
-            "protocol": protocol(),
+            "protocol": protocol_text(__doc__),
             "aalto": aalto(),
             "aalto_calibrated_on_the_other": aalto_cross(),
             "bhvo2": bhvo2(),
             "published": PUBLISHED,
+            "diagnose": diagnose_chemcam(),
         }
         report["benchmark_wall_s"] = time.perf_counter() - t0
     report["speed"] = speed()
