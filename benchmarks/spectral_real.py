@@ -17,7 +17,11 @@ pure-metal spectra were used while building it); writes benchmarks/results/spect
   (Si, Ti, Al, Fe, Mg, Ca, Na, K), over all :data:`METALS_BHVO2` candidates. Per
   instrument: the median RMSE over its spectra and the pooled precision and recall. Goal:
   median RMSE <= 2.5 wt %, recall >= 0.8 at precision >= 0.95. The published CF-LIBS-improved
-  figures on the ChemCam files sit beside ours.
+  figures on the ChemCam files sit beside ours. Their RMSE is on another scale: the whole
+  rock, oxygen included (their cations from an oxide closure against the certified element
+  mass fractions, which sum to 55.6 %), so each spectrum's RMSE is also given on that scale
+  (``rmse_whole_rock_wt_pct``: our ten contents through :func:`spectral.oxides.oxide_closure`
+  against the certified mass fractions); it is about 0.55 times the oxygen-free one.
 * ``diagnose``: ``spectral diagnose`` on the first ChemCam spectrum (the certified
   elements): Boltzmann and Saha-Boltzmann temperatures and n_e from H-alpha, beside the
   temperature the fit settles at.
@@ -55,7 +59,8 @@ METALS_BHVO2 = (*CERTIFIED, *ABSENT)
 PRESENT_WT_PCT = 0.5
 PUBLISHED = {
     "method": "CF-LIBS-improved (TheFermiSea/CF-LIBS-improved scoreboard, 2026-06-10)",
-    "chemcam": {"precision": 1.0, "recall": 0.575, "rmse_wt_pct_median": 2.52},
+    "chemcam": {"precision": 1.0, "recall": 0.575, "rmse_whole_rock_wt_pct_median": 2.52},
+    "scale": "whole rock, oxygen included (certified element mass fractions, sum 55.6 %)",
 }
 
 
@@ -116,6 +121,8 @@ def aalto_cross() -> dict[str, Any]:
 
 
 def bhvo2() -> dict[str, Any]:
+    from spectral.oxides import oxide_closure
+
     ref_total = sum(CERTIFIED.values())
     ref = {e: 100 * v / ref_total for e, v in CERTIFIED.items()}
     truth = {e for e in METALS_BHVO2 if ref.get(e, 0.0) > PRESENT_WT_PCT}
@@ -127,6 +134,9 @@ def bhvo2() -> dict[str, Any]:
         tot = sum(wt[e] for e in CERTIFIED) or 1.0
         err = [100 * wt[e] / tot - ref[e] for e in CERTIFIED]
         row["rmse_wt_pct"] = float(np.sqrt(np.mean(np.square(err))))
+        rock = oxide_closure({e: wt[e] for e in CERTIFIED})[0]
+        err_rock = [rock[e] - 100 * CERTIFIED[e] for e in CERTIFIED]
+        row["rmse_whole_rock_wt_pct"] = float(np.sqrt(np.mean(np.square(err_rock))))
         row["called"] = sorted(e for e in METALS_BHVO2 if wt[e] > PRESENT_WT_PCT)
         row["file"] = path.name
         per_inst.setdefault(path.name.split("_")[0], []).append(row)
@@ -136,6 +146,7 @@ def bhvo2() -> dict[str, Any]:
         tp = sum(len(c & truth) for c in called)
         out[inst] = {
             "rmse_wt_pct": float(np.median([r["rmse_wt_pct"] for r in rows])),
+            "rmse_whole_rock_wt_pct": float(np.median([r["rmse_whole_rock_wt_pct"] for r in rows])),
             "precision": tp / max(sum(len(c) for c in called), 1),
             "recall": tp / (len(truth) * len(rows)),
             "model_ok": sum(r["model_ok"] for r in rows),

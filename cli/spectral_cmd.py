@@ -227,6 +227,12 @@ def identify(
     default=None,
     help="For cflibs: an instrument.json from `spectral calibrate` (its response and widths).",
 )
+@click.option(
+    "--oxides",
+    is_flag=True,
+    help="For cflibs on rocks: also the whole rock, each element as its usual oxide (SiO2, "
+    "Al2O3, total Fe as Fe2O3, ...): <El>_rock_wt_pct and <oxide>_wt_pct.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing --plot PNGs.")
 @_wavelength_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
@@ -240,6 +246,7 @@ def analyze(
     nuisance: str,
     plot_dir: Path | None,
     instrument_file: Path | None,
+    oxides: bool,
     force: bool,
     wavelengths: str,
     vacuum: bool,
@@ -249,14 +256,14 @@ def analyze(
     from spectral.analyze import analyze_cflibs, analyze_files
 
     frame = "vacuum" if vacuum else wavelengths
-    _check_method_options(method, refine, elements, plot_dir, instrument_file)
+    _check_method_options(method, refine, elements, plot_dir, instrument_file, oxides)
     if method == "cflibs":
         els = _element_list(elements) if elements != "auto" else None
         gases = [g for g in _element_list(nuisance) if not els or g not in els]
         if plot_dir is not None:
             _check_plots(files, plot_dir, force)
         inst = _read_instrument(instrument_file) if instrument_file else None
-        rows = analyze_cflibs(list(files), els, gases, clip_negative, frame, plot_dir, inst)
+        rows = analyze_cflibs(list(files), els, gases, clip_negative, frame, plot_dir, inst, oxides)
     else:
         rows = analyze_files(
             list(files),
@@ -282,6 +289,7 @@ def _check_method_options(
     elements: str | None,
     plot_dir: Path | None,
     instrument_file: Path | None,
+    oxides: bool = False,
 ) -> None:
     """Options that belong to one method, given with another: one line each."""
     from eftgan.errors import UserError
@@ -292,7 +300,8 @@ def _check_method_options(
         if refine:
             raise UserError("--refine is --method saca+fit; drop it with --method cflibs")
         return
-    for name, value in (("--elements", elements), ("--plot", plot_dir)):
+    named = (("--elements", elements), ("--plot", plot_dir), ("--oxides", oxides or None))
+    for name, value in named:
         if value is not None:
             raise UserError(f"{name} goes with --method cflibs, not --method {method}")
     if instrument_file is not None:
@@ -365,6 +374,7 @@ def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
                 sh["model ok"] = "yes" if r["model_ok"] else "NO"
         extra = ["T (K)", "fit cost"] + (["model ok"] if method == "cflibs" else [])
     echo_table(short, ["file", *els, *extra])
+    _print_oxides(rows, cols)
     from spectral.cflibs import MODEL_ERROR, MODEL_OK_COST, PRESENT_WT_PCT
     from spectral.dataset import PRESENCE_WT_PCT
 
@@ -381,6 +391,23 @@ def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
             "fit cost: weighted residual per pixel, about 1/shots where the LTE model "
             "describes the spectrum"
         )
+
+
+def _print_oxides(rows: list[dict[str, Any]], cols: list[str]) -> None:
+    """The whole rock as oxides (``analyze --oxides``), a table under the elements'."""
+    els = [k[: -len("_rock_wt_pct")] for k in cols if k.endswith("_rock_wt_pct")]
+    if not els:
+        return
+    from spectral.oxides import oxide_name
+
+    names = [oxide_name(e) for e in els]
+    table = [
+        {"file": r["file"], **{o: f"{r[o + '_wt_pct']:.2f}" for o in names if o + "_wt_pct" in r}}
+        for r in rows
+    ]
+    click.echo("")
+    echo_table(table, ["file", *names])
+    click.echo("oxide wt % of the whole rock (oxygen by stoichiometry, total Fe as Fe2O3)")
 
 
 @spectral.command()

@@ -126,16 +126,19 @@ def analyze_cflibs(
     wavelengths: str = "auto",
     plot_dir: Path | None = None,
     instrument: dict[str, Any] | None = None,
+    oxides: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per file from :func:`spectral.cflibs.fit_cflibs`: ``<El>_wt_pct``,
     ``<El>_sd_wt_pct``, ``<El>_present`` (above :data:`spectral.cflibs.PRESENT_WT_PCT`),
     ``temperature_k``, ``ne_cm3``, ``fit_cost`` and ``model_ok``; ``elements`` None takes
     each file's :func:`auto_elements`. With ``plot_dir``, one PNG per file (spectrum, fit,
     residual); with ``instrument`` (:func:`spectral.cflibs.calibrate_instrument`), its
-    response and widths."""
+    response and widths. With ``oxides``, also the whole rock (:mod:`spectral.oxides`):
+    ``<El>_rock_wt_pct`` and ``<oxide>_wt_pct`` (``SiO2_wt_pct``, ...)."""
     from spectral.cflibs import PRESENT_WT_PCT, fit_cflibs, fit_png
     from spectral.io import read_spectrum
     from spectral.measured import calibrate_spectrum
+    from spectral.oxides import oxide_closure
 
     spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
     rows = []
@@ -151,6 +154,10 @@ def analyze_cflibs(
             row[f"{e}_present"] = bool(w > PRESENT_WT_PCT)
         row.update(temperature_k=res.temperature_k, ne_cm3=res.ne_cm3, fit_cost=res.cost)
         row["model_ok"] = res.model_ok
+        if oxides:
+            rock, ox = oxide_closure(dict(zip(res.elements, res.wt_pct, strict=True)))
+            row.update({f"{e}_rock_wt_pct": v for e, v in rock.items()})
+            row.update({f"{o}_wt_pct": v for o, v in ox.items()})
         if plot_dir is not None:
             fit_png(res, Path(plot_dir) / f"{Path(f).stem}_fit.png", title=str(f))
         rows.append(row)

@@ -21,7 +21,9 @@ The instrument function is a Gaussian whose width is measured on the spectrum it
 segment (the lower quartile of the half-maximum widths of its strongest peaks, which also
 hold the lines' Stark and Doppler widths), then scaled by the one of :data:`WIDTH_SCALES` that
 fits best. The wavelength offsets and the air/vacuum frame come from
-:func:`spectral.measured.calibrate_spectrum`. Pixels at the spectrum's maximum in a run
+:func:`spectral.measured.calibrate_spectrum`; what is left of the axis error (an offset and
+a dispersion slope per segment) is measured against the model at the starting plasma with
+every modelled line (:func:`axis_correction`) and taken out. Pixels at the spectrum's maximum in a run
 (saturated) and stretches without any spread (dead) are left out.
 
 The fit is a variable projection. For given ``(T, n_e)`` the model is linear in ``c`` and
@@ -84,6 +86,10 @@ NE_BOUNDS_CM3 = (1e15, 1e19)
 #: Plasma lengths (m) tried for self-absorption, and the fixed-point rounds at each.
 LENGTHS_M = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
 SA_ITERATIONS = 3
+#: Windows (nm) in which the residual wavelength shift of the data from the model is measured.
+SHIFT_WINDOW_NM = 20.0
+#: A wavelength correction below this share of a pixel everywhere is not applied.
+MIN_SHIFT_PX = 0.1
 #: An element counts as present above this content (wt %).
 PRESENT_WT_PCT = 0.5
 
@@ -112,6 +118,9 @@ class CFResult:
     length_m: float = 0.0
     response: np.ndarray | None = field(default=None, repr=False)
     slices: list[slice] = field(default_factory=list, repr=False)
+    #: Per segment, the wavelength correction the fit applied on top of the axis reading:
+    #: ``(shift at the segment's centre in nm, slope in nm per 100 nm)``.
+    axis_correction: list[tuple[float, float]] = field(default_factory=list)
 
 
 def peak_fwhm(wl: np.ndarray, y: np.ndarray, n_peaks: int = 25) -> tuple[float, int]:
@@ -187,10 +196,16 @@ class LineModel:
 
     def set_widths(self, fwhm: Sequence[float]) -> None:
         """Spread the lines with these widths (nm, one per segment) from now on."""
+        self.fwhm = list(fwhm)
         self.profiles = _profile_matrix(self.wl, self.slices, fwhm, self.centres)
         self.columns = [np.flatnonzero(self.el == e) for e in range(len(self.elements))]
         csc = self.profiles.tocsc()
         self.profiles_by_element = [csc[:, cols].tocsr() for cols in self.columns]
+
+    def set_axis(self, wl: np.ndarray) -> None:
+        """Put the lines on a corrected wavelength axis (same pixels) from now on."""
+        self.wl = wl
+        self.set_widths(self.fwhm)
 
     def full_log_intensity(self, t_k: float, ne_cm3: float) -> np.ndarray:
         """Log emission of every line of the window per unit density of its element
@@ -452,6 +467,7 @@ def fit_cflibs(
 
     grid = [(t, np.log(ne)) for t in START_T_K for ne in START_NE_CM3]
     start = min(grid, key=lambda p: cost(np.array(p)))
+    correction = _correct_axis(lines, prob, start[0], float(np.exp(start[1])))
     if instrument is None:
         fwhm = _best_widths(lines, fwhm, lambda: cost(np.array(start)))
     bounds = [T_BOUNDS_K, tuple(np.log(NE_BOUNDS_CM3))]
@@ -462,11 +478,68 @@ def fit_cflibs(
     )  # fmt: skip
     t_k, ne = float(opt.x[0]), float(np.exp(opt.x[1]))
     length, escape, thin_cost = _self_absorption(lines, prob, t_k, ne)
-    res = _result(spec, wl, y, lines, prob, (t_k, ne, escape), fwhm, len(elements))
-    res.thin_cost, res.length_m = thin_cost, length
+    res = _result(spec, lines.wl, y, lines, prob, (t_k, ne, escape), fwhm, len(elements))
+    res.thin_cost, res.length_m, res.axis_correction = thin_cost, length, correction
     res.frame, res.frame_decided = axis.frame, axis.decided
     res.slices = slices
     return res
+
+
+def axis_correction(
+    wl: np.ndarray, y: np.ndarray, model: np.ndarray, w: np.ndarray, slices: Sequence[slice]
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """The shift (nm, per pixel) of the data from a fitted model, as a straight line along
+    each segment: an offset and a dispersion error that the line positions alone fix too
+    loosely, measured with every line the model holds.
+
+    In each :data:`SHIFT_WINDOW_NM` window, one Gauss-Newton step for a data shifted by
+    ``s`` (``y(lambda) ~ m(lambda - s) ~ m - s m'``): ``s = -sum w r m' / sum w m'^2``,
+    with ``I = sum w m'^2`` its information; a window's shift is clipped to a pixel. A
+    line ``s(lambda)`` weighted by ``I`` is then fitted to the windows of each segment
+    (a constant where fewer than three carry lines). Air wavelengths are ``lambda - s``."""
+    dm = np.gradient(model, wl)
+    wr, info = w * (y - model) * dm, w * dm * dm
+    shift = np.zeros(len(wl))
+    lines: list[tuple[float, float]] = []
+    for sl in slices:
+        x = wl[sl]
+        step = float(np.median(np.diff(x)))
+        win = ((x - x[0]) / SHIFT_WINDOW_NM).astype(int)
+        n_win = int(win.max()) + 1
+        i_k = np.bincount(win, info[sl], n_win)
+        s_k = -np.bincount(win, wr[sl], n_win) / np.maximum(i_k, 1e-300)
+        s_k = np.clip(s_k, -step, step)
+        c_k = np.bincount(win, x, n_win) / np.maximum(np.bincount(win, None, n_win), 1)
+        use = i_k > 1e-6 * i_k.max() if i_k.max() > 0 else np.zeros(n_win, bool)
+        centre = float(x.mean())
+        if use.sum() >= 3:
+            slope, off = np.polyfit(c_k[use] - centre, s_k[use], 1, w=np.sqrt(i_k[use]))
+        elif use.any():
+            slope, off = 0.0, float(np.average(s_k[use], weights=i_k[use]))
+        else:
+            slope, off = 0.0, 0.0
+        shift[sl] = off + slope * (x - centre)
+        lines.append((float(off), float(100 * slope)))
+    return shift, lines
+
+
+def _correct_axis(
+    lines: LineModel, prob: _Problem, t_k: float, ne: float
+) -> list[tuple[float, float]]:
+    """Two rounds of :func:`axis_correction` at the plasma ``(T, n_e)``; the line model keeps
+    the corrected axis. Nothing changes where the shift stays under :data:`MIN_SHIFT_PX`
+    of a pixel (a simulated spectrum, a well calibrated file)."""
+    total = [(0.0, 0.0)] * len(lines.slices)
+    for _ in range(2):
+        fit = prob.fit(lines.basis(t_k, ne)[0], rounds=2)
+        shift, found = axis_correction(lines.wl, prob.y, fit["model"], prob.w, lines.slices)
+        steps = np.concatenate([np.full(sl.stop - sl.start, np.median(np.diff(lines.wl[sl])))
+                                for sl in lines.slices])  # fmt: skip
+        if not np.any(np.abs(shift) > MIN_SHIFT_PX * steps):
+            break
+        lines.set_axis(lines.wl - shift)
+        total = [(a + c, b + d) for (a, b), (c, d) in zip(total, found, strict=True)]
+    return total
 
 
 def _best_widths(lines: LineModel, fwhm: list[float], cost) -> list[float]:

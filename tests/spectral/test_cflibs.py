@@ -111,7 +111,7 @@ def test_cli_cflibs(tmp_path, capsys, simulated):
     )
     assert code == 2 and "Qq" in err
     plots = tmp_path / "plots"
-    args = ["--elements", "Fe,Cr,Ni,Mn", "--wavelengths", "air", "--plot", str(plots)]
+    args = ["--elements", "Fe,Cr,Ni,Mn", "--wavelengths", "air", "--plot", str(plots), "--oxides"]
     code, out, _ = run(
         capsys, "spectral", "analyze", str(f), "--method", "cflibs", *args, "--format", "csv"
     )
@@ -119,6 +119,9 @@ def test_cli_cflibs(tmp_path, capsys, simulated):
     header, row = out.strip().splitlines()[:2]
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert cols["model_ok"] == "True" and 60 < float(cols["Fe_wt_pct"]) < 80
+    oxides = ("Fe2O3", "Cr2O3", "NiO", "MnO")
+    assert abs(sum(float(cols[f"{o}_wt_pct"]) for o in oxides) - 100.0) < 1e-6
+    assert 0.6 < float(cols["Fe_rock_wt_pct"]) / float(cols["Fe_wt_pct"]) < 0.8
     assert (plots / "steel_fit.png").stat().st_size > 10_000
 
 
@@ -175,6 +178,7 @@ def test_cli_method_options_are_checked(tmp_path, capsys, simulated):
     write_csv(f, spec.wavelength, {"counts": spec.intensity})
     for args, says in (
         (["--elements", "Fe,Cr"], "--elements goes with --method cflibs"),
+        (["--oxides"], "--oxides goes with --method cflibs"),
         (["--method", "cflibs", "--elements", ""], "needs --elements"),
         (["--method", "cflibs", "--elements", "Fe", "--refine"], "--refine is --method saca+fit"),
         (["--method", "cflibs", "--elements", "Fe", "--instrument", str(f)], "instrument file"),
@@ -204,3 +208,53 @@ def test_standard_errors_cover_the_noise_but_not_the_model(steel_sim):
     assert 0.05 < np.mean(sd) < 1.0
     assert np.std(cr, ddof=1) < np.mean(sd)
     assert abs(np.mean(cr) - 18.0) < 3.0
+
+
+def test_axis_correction_recovers_an_offset_and_a_dispersion_error():
+    from spectral.cflibs import axis_correction
+
+    wl = np.linspace(300.0, 500.0, 8001)
+    centres = np.linspace(305.0, 495.0, 60)
+    true_shift = lambda x: 0.004 + 0.002 * (x - 400.0) / 100.0  # noqa: E731
+    peaks = lambda x, c: np.exp(-0.5 * ((x[:, None] - c[None, :]) / 0.04) ** 2).sum(1)  # noqa: E731
+    model = peaks(wl, centres)
+    data = peaks(wl, centres + true_shift(centres))
+    shift, found = axis_correction(wl, data, model, np.ones_like(wl), [slice(0, len(wl))])
+    # one Gauss-Newton step on lines 1.6 pixels wide (sigma): within 15 % (the fit takes two)
+    assert np.allclose(shift, true_shift(wl), rtol=0.15)
+    assert abs(found[0][1] - 0.002) < 0.0004  # nm per 100 nm
+    same, none = axis_correction(wl, model, model, np.ones_like(wl), [slice(0, len(wl))])
+    assert np.allclose(same, 0.0) and none == [(0.0, 0.0)]
+
+
+def test_fit_takes_out_a_dispersion_error(simulated):
+    from spectral.cflibs import fit_cflibs
+    from spectral.io import Spectrum
+
+    spec, comp = simulated
+    wl = spec.wavelength
+    stretched = Spectrum(wl + 0.08 * (wl - wl.mean()) / np.ptp(wl), spec.intensity, "sim")
+    plain = fit_cflibs(spec, list(comp), frame="air")
+    res = fit_cflibs(stretched, list(comp), frame="air")
+    slope = res.axis_correction[0][1] / 100 * np.ptp(wl)  # nm over the whole range
+    assert abs(slope - 0.08) < 0.02, res.axis_correction
+    assert abs(plain.axis_correction[0][1]) < 0.01
+    assert res.cost < 1.2 * plain.cost and res.model_ok
+
+
+def test_oxide_closure_gives_the_certified_oxides_of_bhvo2():
+    from spectral.oxides import oxide_closure, oxide_name
+
+    # USGS BHVO-2: element mass fractions of the whole rock, and its oxides (wt %)
+    rock = {"Si": 23.33, "Ti": 1.64, "Al": 7.14, "Fe": 8.61, "Mg": 4.36, "Ca": 8.15, "Na": 1.65}
+    oxides = {"SiO2": 49.9, "TiO2": 2.73, "Al2O3": 13.5, "Fe2O3": 12.3, "MgO": 7.23, "CaO": 11.4}
+    scaled = {e: 3.0 * v for e, v in rock.items()}  # the closure sees ratios only
+    got_rock, got_ox = oxide_closure(scaled)
+    assert oxide_name("Al") == "Al2O3" and oxide_name("Na") == "Na2O"
+    assert abs(sum(got_ox.values()) - 100.0) < 1e-9
+    for e, v in rock.items():  # this subset holds 98 % of the oxides: within 3 % relative
+        assert abs(got_rock[e] / v - 1.0) < 0.03, (e, got_rock[e])
+    for o, v in oxides.items():
+        assert abs(got_ox[o] / v - 1.0) < 0.03, (o, got_ox[o])
+    with pytest.raises(UserError, match="no usual oxide"):
+        oxide_closure({"Og": 1.0})
