@@ -87,6 +87,8 @@ def summary_row(res: Any) -> dict[str, Any]:
         "temperature_k": res.temperature_k,
         "ne_cm3": res.ne_cm3,
         "wavelengths": res.frame,
+        "fwhm_nm": [round(float(w), 4) for w in res.fwhm_nm],
+        "axis_correction_nm": [[round(a, 4), round(b, 4)] for a, b in res.axis_correction],
         "seconds": res.seconds,
     }
 

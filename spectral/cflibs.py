@@ -20,7 +20,7 @@ The model of a spectrum, pixel by pixel, is
 The instrument function is a Gaussian whose width is measured on the spectrum itself, per
 segment (the lower quartile of the half-maximum widths of its strongest peaks, which also
 hold the lines' Stark and Doppler widths), then scaled by the one of :data:`WIDTH_SCALES` that
-fits best. The wavelength offsets and the air/vacuum frame come from
+fits best, all segments together and then each on its own (spectrometers differ). The wavelength offsets and the air/vacuum frame come from
 :func:`spectral.measured.calibrate_spectrum`; what is left of the axis error (an offset and
 a dispersion slope per segment) is measured against the model at the starting plasma with
 every modelled line (:func:`axis_correction`) and taken out. Pixels at the spectrum's maximum in a run
@@ -469,7 +469,7 @@ def fit_cflibs(
     start = min(grid, key=lambda p: cost(np.array(p)))
     correction = _correct_axis(lines, prob, start[0], float(np.exp(start[1])))
     if instrument is None:
-        fwhm = _best_widths(lines, fwhm, lambda: cost(np.array(start)))
+        fwhm = _best_widths(lines, fwhm, lambda: cost(np.array(start)), y)
     bounds = [T_BOUNDS_K, tuple(np.log(NE_BOUNDS_CM3))]
     opt = minimize(
         cost, np.array(start), method="Nelder-Mead", bounds=bounds,
@@ -542,9 +542,11 @@ def _correct_axis(
     return total
 
 
-def _best_widths(lines: LineModel, fwhm: list[float], cost) -> list[float]:
-    """The multiple of the measured widths (:data:`WIDTH_SCALES`) with the lowest cost; the
-    line model keeps it."""
+def _best_widths(lines: LineModel, fwhm: list[float], cost, y: np.ndarray) -> list[float]:
+    """The instrument widths with the lowest cost: first one multiple of all the measured
+    widths (:data:`WIDTH_SCALES`), then, in a stitched file, each segment's own multiple on
+    top (segments with enough peaks of their own, :data:`MIN_WIDTH_PEAKS`), since each
+    spectrometer has its own resolution. The line model keeps them."""
     best, best_cost = fwhm, float("inf")
     for k in WIDTH_SCALES:
         trial = [k * w for w in fwhm]
@@ -552,6 +554,16 @@ def _best_widths(lines: LineModel, fwhm: list[float], cost) -> list[float]:
         c = cost()
         if c < best_cost:
             best, best_cost = trial, c
+    own = [peak_fwhm(lines.wl[sl], y[sl])[1] >= MIN_WIDTH_PEAKS for sl in lines.slices]
+    for i in range(len(best) if len(best) > 1 else 0):
+        if not own[i]:
+            continue
+        for k in (k for k in WIDTH_SCALES if k != 1.0):
+            trial = [w * (k if j == i else 1.0) for j, w in enumerate(best)]
+            lines.set_widths(trial)
+            c = cost()
+            if c < best_cost:
+                best, best_cost = trial, c
     lines.set_widths(best)
     return best
 
