@@ -231,7 +231,7 @@ def identify(
     "--oxides",
     is_flag=True,
     help="For cflibs on rocks: also the whole rock, each element as its usual oxide (SiO2, "
-    "Al2O3, total Fe as Fe2O3, ...): <El>_rock_wt_pct and <oxide>_wt_pct.",
+    "Al2O3, total Fe as Fe2O3, ...): <El>_rock_wt_pct and <oxide>_oxide_wt_pct.",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing --plot PNGs.")
 @_wavelength_options
@@ -402,7 +402,10 @@ def _print_oxides(rows: list[dict[str, Any]], cols: list[str]) -> None:
 
     names = [oxide_name(e) for e in els]
     table = [
-        {"file": r["file"], **{o: f"{r[o + '_wt_pct']:.2f}" for o in names if o + "_wt_pct" in r}}
+        {
+            "file": r["file"],
+            **{o: f"{r[o + '_oxide_wt_pct']:.2f}" for o in names if o + "_oxide_wt_pct" in r},
+        }
         for r in rows
     ]
     click.echo("")

@@ -134,11 +134,11 @@ def analyze_cflibs(
     each file's :func:`auto_elements`. With ``plot_dir``, one PNG per file (spectrum, fit,
     residual); with ``instrument`` (:func:`spectral.cflibs.calibrate_instrument`), its
     response and widths. With ``oxides``, also the whole rock (:mod:`spectral.oxides`):
-    ``<El>_rock_wt_pct`` and ``<oxide>_wt_pct`` (``SiO2_wt_pct``, ...)."""
+    ``<El>_rock_wt_pct`` and ``<oxide>_oxide_wt_pct`` (``SiO2_oxide_wt_pct``, ...)."""
     from spectral.cflibs import PRESENT_WT_PCT, fit_cflibs, fit_png
     from spectral.io import read_spectrum
     from spectral.measured import calibrate_spectrum
-    from spectral.oxides import oxide_closure
+    from spectral.oxides import oxide_closure, oxide_name
 
     spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
     rows = []
@@ -157,7 +157,7 @@ def analyze_cflibs(
         if oxides:
             rock, ox = oxide_closure(dict(zip(res.elements, res.wt_pct, strict=True)))
             row.update({f"{e}_rock_wt_pct": v for e, v in rock.items()})
-            row.update({f"{o}_wt_pct": v for o, v in ox.items()})
+            row.update({f"{oxide_name(e)}_oxide_wt_pct": v for e, v in ox.items()})
         if plot_dir is not None:
             fit_png(res, Path(plot_dir) / f"{Path(f).stem}_fit.png", title=str(f))
         rows.append(row)

@@ -19,12 +19,14 @@ The model of a spectrum, pixel by pixel, is
 
 The instrument function is a Gaussian whose width is measured on the spectrum itself, per
 segment (the lower quartile of the half-maximum widths of its strongest peaks, which also
-hold the lines' Stark and Doppler widths), then scaled by the one of :data:`WIDTH_SCALES` that
-fits best, all segments together and then each on its own (spectrometers differ). The wavelength offsets and the air/vacuum frame come from
+hold the lines' Stark and Doppler widths), then scaled by the one of :data:`WIDTH_SCALES`
+that fits best, all segments together and then each on its own (spectrometers differ). The
+wavelength offsets and the air/vacuum frame come from
 :func:`spectral.measured.calibrate_spectrum`; what is left of the axis error (an offset and
 a dispersion slope per segment) is measured against the model at the starting plasma with
-every modelled line (:func:`axis_correction`) and taken out. Pixels at the spectrum's maximum in a run
-(saturated) and stretches without any spread (dead) are left out.
+every modelled line (:func:`axis_correction`) and subtracted from the axis where it lowers
+the cost. Pixels at the spectrum's maximum in a run (saturated) and stretches without any
+spread (dead) are left out.
 
 The fit is a variable projection. For given ``(T, n_e)`` the model is linear in ``c`` and
 ``b`` once ``r`` is fixed, and in ``r`` and ``b`` once ``c`` is: alternating least squares
@@ -496,8 +498,12 @@ def axis_correction(
     ``s`` (``y(lambda) ~ m(lambda - s) ~ m - s m'``): ``s = -sum w r m' / sum w m'^2``,
     with ``I = sum w m'^2`` its information; a window's shift is clipped to a pixel. A
     line ``s(lambda)`` weighted by ``I`` is then fitted to the windows of each segment
-    (a constant where fewer than three carry lines). Air wavelengths are ``lambda - s``."""
-    dm = np.gradient(model, wl)
+    (a constant where fewer than three carry lines), each window placed at its lines'
+    information-weighted centre. The corrected (air) wavelengths are ``lambda - s``."""
+    dm = np.zeros(len(wl))
+    for sl in slices:  # never across the join of two spectrometers
+        if sl.stop - sl.start > 1:
+            dm[sl] = np.gradient(model[sl], wl[sl])
     wr, info = w * (y - model) * dm, w * dm * dm
     shift = np.zeros(len(wl))
     lines: list[tuple[float, float]] = []
@@ -509,7 +515,7 @@ def axis_correction(
         i_k = np.bincount(win, info[sl], n_win)
         s_k = -np.bincount(win, wr[sl], n_win) / np.maximum(i_k, 1e-300)
         s_k = np.clip(s_k, -step, step)
-        c_k = np.bincount(win, x, n_win) / np.maximum(np.bincount(win, None, n_win), 1)
+        c_k = np.bincount(win, info[sl] * x, n_win) / np.maximum(i_k, 1e-300)
         use = i_k > 1e-6 * i_k.max() if i_k.max() > 0 else np.zeros(n_win, bool)
         centre = float(x.mean())
         if use.sum() >= 3:
@@ -526,18 +532,25 @@ def axis_correction(
 def _correct_axis(
     lines: LineModel, prob: _Problem, t_k: float, ne: float
 ) -> list[tuple[float, float]]:
-    """Two rounds of :func:`axis_correction` at the plasma ``(T, n_e)``; the line model keeps
-    the corrected axis. Nothing changes where the shift stays under :data:`MIN_SHIFT_PX`
-    of a pixel (a simulated spectrum, a well calibrated file)."""
+    """Up to two rounds of :func:`axis_correction` at the plasma ``(T, n_e)``; the line
+    model keeps the corrected axis. A round is applied only where its shift reaches
+    :data:`MIN_SHIFT_PX` of a pixel somewhere (a simulated spectrum or a well calibrated
+    file is left as it is) and kept only where it lowers the cost."""
     total = [(0.0, 0.0)] * len(lines.slices)
+    steps = np.concatenate([np.full(sl.stop - sl.start, np.median(np.diff(lines.wl[sl])))
+                            for sl in lines.slices])  # fmt: skip
+    fit = prob.fit(lines.basis(t_k, ne)[0], rounds=2)
     for _ in range(2):
-        fit = prob.fit(lines.basis(t_k, ne)[0], rounds=2)
         shift, found = axis_correction(lines.wl, prob.y, fit["model"], prob.w, lines.slices)
-        steps = np.concatenate([np.full(sl.stop - sl.start, np.median(np.diff(lines.wl[sl])))
-                                for sl in lines.slices])  # fmt: skip
         if not np.any(np.abs(shift) > MIN_SHIFT_PX * steps):
             break
-        lines.set_axis(lines.wl - shift)
+        before = lines.wl
+        lines.set_axis(before - shift)
+        trial = prob.fit(lines.basis(t_k, ne)[0], rounds=2)
+        if trial["cost"] >= fit["cost"]:
+            lines.set_axis(before)
+            break
+        fit = trial
         total = [(a + c, b + d) for (a, b), (c, d) in zip(total, found, strict=True)]
     return total
 

@@ -9,14 +9,13 @@ to 100 %. Both follow from the ratios once each cation is assigned its usual oxi
 (:data:`OXIDES`, total iron as Fe2O3 as in the USGS certificates): with ``w_e`` the
 cations' mass fractions (any scale) and ``f_e = M(oxide) / (n M(e))`` the mass of oxide
 per mass of cation, the whole rock is ``w_e / sum_k w_k f_k`` and the oxides are
-``w_e f_e / sum_k w_k f_k``.
+``w_e f_e / sum_k w_k f_k``. An element with no usual oxide here (a halogen, a noble
+metal, or one missing from the table) is counted as the element itself (``f_e = 1``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-from eftgan.errors import UserError
 
 #: The oxide each cation is reported as: (cations, oxygens) per formula unit.
 OXIDES: dict[str, tuple[int, int]] = {
@@ -34,7 +33,7 @@ OXYGEN_MASS = 15.999
 
 def oxide_name(element: str) -> str:
     """The oxide's formula, e.g. ``Al2O3``; the element itself where no oxygen binds it."""
-    n_cat, n_ox = OXIDES[element]
+    n_cat, n_ox = OXIDES.get(element, (1, 0))
     if n_ox == 0:
         return element
     fmt = lambda sym, n: sym if n == 1 else f"{sym}{n}"  # noqa: E731
@@ -42,12 +41,12 @@ def oxide_name(element: str) -> str:
 
 
 def oxide_factor(element: str) -> float:
-    """Mass of the oxide per unit mass of its cation."""
+    """Mass of the oxide per unit mass of its cation (1 for an element without one)."""
     from pymatgen.core import Element
 
-    if element not in OXIDES:
-        raise UserError(f"no usual oxide known for {element}; leave it out of an oxide closure")
-    n_cat, n_ox = OXIDES[element]
+    n_cat, n_ox = OXIDES.get(element, (1, 0))
+    if n_ox == 0:
+        return 1.0
     m = float(Element(element).atomic_mass)
     return (n_cat * m + n_ox * OXYGEN_MASS) / (n_cat * m)
 
@@ -55,11 +54,10 @@ def oxide_factor(element: str) -> float:
 def oxide_closure(wt: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
     """From the cations' mass fractions (any scale), the whole rock's element wt % (oxygen
     by stoichiometry, so the cations sum to under 100) and the oxides' wt % (summing to 100,
-    keyed by formula)."""
+    keyed by element, since an element without an oxide keeps its own symbol)."""
     factor = {e: oxide_factor(e) for e in wt}
     total = sum(max(float(w), 0.0) * factor[e] for e, w in wt.items())
     if total <= 0:
-        return {e: 0.0 for e in wt}, {oxide_name(e): 0.0 for e in wt}
+        return {e: 0.0 for e in wt}, {e: 0.0 for e in wt}
     rock = {e: 100.0 * max(float(w), 0.0) / total for e, w in wt.items()}
-    oxides = {oxide_name(e): rock[e] * factor[e] for e in wt}
-    return rock, oxides
+    return rock, {e: rock[e] * factor[e] for e in wt}
