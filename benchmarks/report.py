@@ -1014,7 +1014,62 @@ def micro_fields(r: dict[str, Any]) -> Fields:
         "generate_ps": f"{sp['generate_per_s']:.0f}",
         "nz_train": f"{sp['nz1000_over_nz100_train_time']:.2f}",
         "nz_generate": f"{sp['nz1000_over_nz100_generate_time']:.2f}",
+        "micro_real": micro_real(r.get("real", {}).get("super1")),
+        "micro_cond_arch": micro_cond_arch(r.get("conditional_by_arch")),
     }
+
+
+GAN_COLUMNS = ("phase_fraction_error", "s2_mae", "frechet_features", "frechet_s2",
+               "diversity_ratio", "particle_area_w1", "aspect_ratio_w1")  # fmt: skip
+
+
+def gan_row(name: str, m: dict[str, Any], extra: Sequence[str] = ()) -> list[str]:
+    """One scored generator (or real set): the statistics of :data:`GAN_COLUMNS`."""
+    fmt = {"frechet_features": "{:.0f}", "frechet_s2": "{:.3f}", "diversity_ratio": "{:.2f}"}
+    return [name, *(fmt.get(k, "{:.3f}").format(m[k]) for k in GAN_COLUMNS), *extra]
+
+
+def micro_real(r: dict[str, Any] | None) -> str:
+    """The Super1 run: the stabilisers on validation, then the two networks on test."""
+    if not r:
+        return ""
+    head = ["", "phase-fraction error", "s2_mae", "texture FD", "S2 FD", "diversity",
+            "particle area W1", "aspect ratio W1"]  # fmt: skip
+    arms = r["val"]["arms"]
+    val_rows = [gan_row(k, v, [f"{v['val_score']:.1f}"]) for k, v in arms.items()]
+    val_rows.append(gan_row("real train crops (floor)", r["val"]["floor"], [""]))
+    test_rows = [
+        gan_row(k, r["test"][k], ["; ".join(r["test"][k]["warnings"]) or "none"])
+        for k in ("default", "paper")
+    ]
+    test_rows.append(gan_row("real train crops (floor)", r["test"]["floor"], [""]))
+    sp = r["speed"]
+    parts = sp["default_iteration_breakdown_s"]
+    return snippet(
+        "micro_real",
+        machine=r["machine"],
+        protocol=r["protocol"],
+        val=table([*head, "val score"], val_rows),
+        test=table([*head, "training warnings"], test_rows),
+        default_s=f"{sp['default_600_iters_s']:.0f}",
+        paper_s=f"{sp['paper_600_iters_s']:.0f}",
+        breakdown=", ".join(f"{k} {v:.3f} s" for k, v in parts.items()),
+    )
+
+
+def micro_cond_arch(r: dict[str, Any] | None) -> str:
+    """The conditional model of each architecture at a trained and the unseen Si content."""
+    if not r:
+        return ""
+    rows = []
+    for arch, v in r.items():
+        for key in ("si_7", "si_8.5"):
+            m = v[key]
+            seen = "trained" if m["seen"] else "unseen"
+            rows.append(gan_row(f"{arch}, Al-{m['si_wt_pct']:g}Si ({seen})", m))
+    head = ["conditional model", "phase-fraction error", "s2_mae", "texture FD", "S2 FD",
+            "diversity", "particle area W1", "aspect ratio W1"]  # fmt: skip
+    return snippet("micro_cond_arch", table=table(head, rows))
 
 
 # --- the page -----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import click
 
 @click.group()
 def micro() -> None:
-    """Al-Si micrographs: synth, augment, train, generate, evaluate."""
+    """Micrographs: synth, augment, normalize, train, generate, evaluate."""
 
 
 @micro.command()
@@ -36,6 +36,28 @@ def synth(
         f"{n} micrographs of Al-{si:g}Si -> {out} (Si area fraction: lever rule "
         f"{meta['lever_rule']['si_total']:.3f}, drawn {meta['si_area_fraction_mean']:.3f})"
     )
+
+
+@micro.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--bin",
+    "bins",
+    default=1,
+    show_default=True,
+    help="Bin N x N pixels first, so that a 64-pixel crop holds more of the structure.",
+)
+@click.option("--force", is_flag=True)
+def normalize(folder: Path, out: Path, bins: int, force: bool) -> None:
+    """Stretch each image to its own 1st-99th gray-level percentiles (micrographs taken at
+    different brightness and contrast, as SEM images often are), as gray PNGs in OUT."""
+    from eftgan.files import refuse_existing
+    from microstructure.images import normalize_folder
+
+    refuse_existing(out, force)
+    normalize_folder(folder, out, force, bins)
+    click.echo(f"contrast-stretched images of {folder} -> {out}")
 
 
 @micro.command()
@@ -88,21 +110,30 @@ def _condition_si(condition_si: str | None, images: tuple[Path, ...]) -> tuple[f
     help="Train the conditional model: Si wt % of each --images folder, e.g. 4,10; "
     "'auto' reads each folder's synth.json.",
 )
-@click.option("--nz", default=1000, show_default=True, help="Noise size (the paper: 1000).")
-@click.option("--width", default=64, show_default=True, help="Base width (the paper: 64).")
-@click.option("--batch-size", default=64, show_default=True)
+@click.option(
+    "--arch",
+    type=click.Choice(["spatial", "paper"]),
+    default="spatial",
+    show_default=True,
+    help="spatial: the default, fully convolutional G and spectrally normalised D with hinge "
+    "loss, two learning rates, differentiable augmentation and an averaged G; paper: the "
+    "seed's DCGAN as printed (nz 1000, lr 0.0005, BCE), for comparison.",
+)
+@click.option("--nz", default=None, type=int, help="Noise size [spatial 64, paper 1000].")
+@click.option("--width", default=None, type=int, help="Base width [spatial 16, paper 64].")
+@click.option("--batch-size", default=None, type=int, help="[spatial 32, paper 64]")
 @click.option(
     "--lr",
-    default=5e-4,
-    show_default=True,
-    help="Adam learning rate (the paper: 0.0005; 0.0002 if D wins early).",
+    default=None,
+    type=float,
+    help="Generator learning rate [spatial 0.0001 (D 0.0004), paper 0.0005 (both)].",
 )
 @click.option(
     "--channels",
     type=click.Choice(["1", "3"]),
-    default="1",
-    show_default=True,
-    help="Gray (1) or RGB (3) images; the files are converted.",
+    default=None,
+    help="Gray (1) or RGB (3), the files converted [default: from the images; mixed gray "
+    "and colour need this].",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option("--force", is_flag=True)
@@ -112,24 +143,26 @@ def train(
     out: Path,
     iters: int,
     condition_si: str | None,
-    nz: int,
-    width: int,
-    batch_size: int,
-    lr: float,
-    channels: str,
+    arch: str,
+    nz: int | None,
+    width: int | None,
+    batch_size: int | None,
+    lr: float | None,
+    channels: str | None,
     seed: int,
     force: bool,
     quiet: bool,
 ) -> None:
-    """Train the paper's DCGAN, or the conditional one, on random 64x64 crops (resumable)."""
+    """Train a micrograph GAN, or the conditional one, on random 64x64 crops (resumable)."""
     from microstructure.train import DCGANTrainConfig, train_dcgan
 
     config = DCGANTrainConfig(
         iters=iters,
+        arch=arch,
         batch_size=batch_size,
         lr=lr,
         nz=nz,
-        channels=int(channels),
+        channels=int(channels) if channels else None,
         width=width,
         seed=seed,
         si_wt_pct=_condition_si(condition_si, images),
@@ -138,6 +171,11 @@ def train(
     if r["resumed_from"]:
         click.echo(f"resumed from iteration {r['resumed_from']}", err=True)
     click.echo(f"model written to {out} ({iters} iterations, {r['wall_s']:.0f} s)")
+    warned = r["history"].get("warnings", [])
+    if warned:
+        click.echo(f"{len(warned)} training warning(s), kept in {out / 'config.json'}:", err=True)
+        for w in warned:
+            click.echo(f"  {w}", err=True)
 
 
 @micro.command()
@@ -146,15 +184,28 @@ def train(
     "model_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="DCGAN model folder (default: shipped).",
+    help="GAN model folder (default: shipped).",
 )
 @click.option("--n", "n", default=64, show_default=True)
 @click.option("--si", default=None, type=float, help="Si wt % (conditional models).")
+@click.option(
+    "--size",
+    default=None,
+    type=int,
+    help="Image side in pixels, a multiple of 16 (default: the training crops'); larger "
+    "fields from the default architecture only.",
+)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True)
 def generate(
-    model_dir: Path | None, n: int, si: float | None, seed: int, out: Path, force: bool
+    model_dir: Path | None,
+    n: int,
+    si: float | None,
+    size: int | None,
+    seed: int,
+    out: Path,
+    force: bool,
 ) -> None:
     """Generate micrographs (PNG)."""
     from eftgan.files import refuse_existing
@@ -162,19 +213,28 @@ def generate(
 
     refuse_existing(out, force)
     g, _ = load_generator(model_dir)
-    write_images(out, generate_images(g, n, si, seed, gray=False), force=force)
+    write_images(out, generate_images(g, n, si, seed, gray=False, size=size), force=force)
     click.echo(f"{n} generated micrographs -> {out}")
 
 
 @micro.command()
 @click.option("--real", required=True, type=click.Path(path_type=Path))
 @click.option("--fake", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--phases",
+    type=click.Choice(["alsi", "two"]),
+    default="alsi",
+    show_default=True,
+    help="How the phases are split: alsi (three gray levels, Si the darkest) or two (a "
+    "two-phase micrograph, e.g. a superalloy; the darker phase is counted).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate(real: Path, fake: Path, as_json: bool) -> None:
-    """Phase fraction, S2, lineal path and Fréchet distance between two image folders."""
+def evaluate(real: Path, fake: Path, phases: str, as_json: bool) -> None:
+    """Phase fraction, S2, lineal path, particle shapes, texture-feature Fréchet distance and
+    diversity between two image folders."""
     from microstructure.metrics import compare_folders
 
-    r = compare_folders(real, fake)
+    r = compare_folders(real, fake, 3 if phases == "alsi" else 2)
     if as_json:
         click.echo(json.dumps(r, indent=1))
     else:

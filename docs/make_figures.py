@@ -1,7 +1,7 @@
 """Make the README's pictures in docs/img/ from the shipped models and the measured spectra.
 
-    python docs/make_figures.py            # all four, about two minutes on two cores
-    python docs/make_figures.py spectrum   # one of: map, spectrum, cflibs, micrographs
+    python docs/make_figures.py            # all five, about two minutes on two cores
+    python docs/make_figures.py spectrum   # one of: map, spectrum, cflibs, micrographs, super1
 
 - ``map.png``: the bcc-fcc phase-preference map that ``eftgan explore --elements
   Fe,Ni,Co,Cr,Mn`` draws with the shipped EFTGAN model.
@@ -10,6 +10,10 @@
   model that ``eftgan spectral analyze --refine`` fits to it, started from the shipped SACA.
 - ``cflibs_fe.png``: the measured pure-Fe spectrum with the model that ``eftgan spectral
   analyze --method cflibs`` fits to it over ten candidate metals.
+- ``super1.png``: real crops of the Super1 superalloy test micrographs beside images of the
+  default GAN and of the paper's DCGAN trained on the train micrographs (the models that
+  ``benchmarks/microstructure_real.py`` trains), and a 256 x 256 field of the default GAN
+  beside a real one.
 - ``micrographs.png``: 64 x 64 crops of synthetic Al-Si micrographs (``eftgan micro synth``,
   the kind of image the DCGAN was trained on) above images that the shipped conditional DCGAN
   generates for the same Si contents (``eftgan micro generate``).
@@ -219,11 +223,53 @@ def micrographs() -> None:
     save_small(fig, IMG / "micrographs.png", dpi=80, colors=32)
 
 
+def super1() -> None:
+    """Real Super1 test crops, then the default GAN's and the paper DCGAN's images; below, a
+    256-pixel real field and one of the default GAN."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from microstructure.generate import generate_images, load_generator
+    from microstructure.images import random_crops, read_folder
+
+    models = REPO / "benchmarks" / ".cache" / "micro_real" / "models" / "iters600"
+    data = REPO / "benchmarks" / ".cache" / "micro_real" / "data" / "test"
+    if not (models / "default" / "config.json").is_file():
+        raise SystemExit("run benchmarks/microstructure_real.py first (it trains the models)")
+    rng = np.random.default_rng(0)
+    test = read_folder(data)
+    rows = {"real (test)": random_crops(test, 6, 64, rng)[:, 0]}
+    g, _ = load_generator(models / "default")
+    rows["default GAN"] = generate_images(g, 6, seed=1)
+    rows["paper DCGAN"] = generate_images(load_generator(models / "paper")[0], 6, seed=1)
+    fig = plt.figure(figsize=(9, 7.2))
+    grid = fig.add_gridspec(5, 6, height_ratios=[1, 1, 1, 0.15, 3])
+    for i, (name, imgs) in enumerate(rows.items()):
+        for k in range(6):
+            ax = fig.add_subplot(grid[i, k])
+            ax.imshow(imgs[k], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.axes[-6].set_ylabel(name, fontsize=8)
+    big = {"real, 256 px": random_crops(test, 1, 256, rng)[0, 0],
+           "default GAN, 256 px field": generate_images(g, 1, seed=2, size=256)[0]}  # fmt: skip
+    for j, (name, img) in enumerate(big.items()):
+        ax = fig.add_subplot(grid[4, 3 * j : 3 * j + 3])
+        ax.imshow(img, cmap="gray", vmin=0, vmax=1)
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    save_small(fig, IMG / "super1.png", dpi=80, colors=48)
+
+
 FIGURES = {
     "map": composition_map,
     "spectrum": spectrum_fit,
     "cflibs": cflibs_fit,
     "micrographs": micrographs,
+    "super1": super1,
 }
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
-"""Generating micrographs from a trained DCGAN model folder, with no training code imported.
+"""Generating micrographs from a trained GAN model folder, with no training code imported.
 
 A model folder of kind ``dcgan`` (written by :func:`microstructure.train.train_dcgan`) holds
-the generator and the discriminator; only the generator is loaded here. A generated image is
-the generator's tanh output mapped from [-1, 1] to gray levels in [0, 1], one 64 x 64 image per
-noise vector drawn from a seeded ``torch.Generator`` (so the same seed gives the same images on
-any machine with the same torch). A conditional model also takes the Si content of the Al-xSi
+the generator and the discriminator of either architecture (``config["model"]["arch"]``: the
+paper's DCGAN, or the default fully convolutional one of :mod:`microstructure.sngan`); only
+the generator is loaded here. A generated image is the generator's tanh output mapped from
+[-1, 1] to gray levels in [0, 1], from noise drawn from a seeded ``torch.Generator`` (so the
+same seed gives the same images on any machine with the same torch): one 64 x 64 image per
+noise vector for the paper's network, and for the default one an image of any side that is
+a multiple of 16 pixels per noise field. A conditional model also takes the Si content of the Al-xSi
 alloy (wt %, 0-25), turned into its condition vector through the element registry
 (:func:`microstructure.dcgan.condition_vector`).
 """
@@ -17,22 +20,26 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from eftgan.errors import UserError
 from microstructure.dcgan import DCGANConfig, Generator, condition_vector
+from microstructure.sngan import UPSAMPLING, SpatialConfig, SpatialGenerator
 
 __all__ = ["generate_images", "load_generator", "write_images"]
 
 
 def load_generator(
-    folder: str | os.PathLike[str] | None = None,
-) -> tuple[Generator, dict[str, Any]]:
-    """Load the generator of a DCGAN model folder (default: the shipped conditional model).
+    folder: str | os.PathLike[str] | None = None, weights: str = "g"
+) -> tuple[Generator | SpatialGenerator, dict[str, Any]]:
+    """Load the generator of a GAN model folder (default: the shipped conditional model).
 
     Returns ``(generator, config)``: the generator in eval mode and the folder's
     ``config.json`` as a dictionary (``config["model"]["si_wt_pct"]`` lists the training Si
-    contents of a conditional model). Raises :class:`eftgan.errors.CheckpointError` for a
-    folder that is not a DCGAN model or whose weights do not fit its configuration.
+    contents of a conditional model). ``weights`` ``g`` is the generator that training keeps
+    (the moving average of its weights where it kept one), ``g_raw`` the last one. Raises
+    :class:`eftgan.errors.CheckpointError` for a folder that is not a GAN model or whose
+    weights do not fit its configuration.
     """
     from eftgan.checkpoint import building, load_weights, read_model_folder
     from eftgan.paths import default_model_dir
@@ -40,12 +47,17 @@ def load_generator(
     folder = Path(folder) if folder is not None else default_model_dir("dcgan")
     config, state = read_model_folder(folder, kind="dcgan")
     with building(folder, "dcgan"):
-        cfg = DCGANConfig.from_dict(config["model"]["dcgan"])
-        g = load_weights(lambda: Generator(cfg), state, folder, "g")
+        model = config["model"]
+        if "spatial" in model:
+            scfg = SpatialConfig.from_dict(model["spatial"])
+            g: nn.Module = load_weights(lambda: SpatialGenerator(scfg), state, folder, weights)
+        else:
+            cfg = DCGANConfig.from_dict(model["dcgan"])
+            g = load_weights(lambda: Generator(cfg), state, folder, weights)
     return g.eval(), config
 
 
-def _check_si(cfg: DCGANConfig, si_wt_pct: float | None) -> None:
+def _check_si(cfg: DCGANConfig | SpatialConfig, si_wt_pct: float | None) -> None:
     if cfg.cond_dim and si_wt_pct is None:
         raise UserError("this model is conditional: give the Si content (--si)")
     if not cfg.cond_dim and si_wt_pct is not None:
@@ -56,7 +68,12 @@ def _check_si(cfg: DCGANConfig, si_wt_pct: float | None) -> None:
 
 @torch.no_grad()
 def generate_images(
-    g: Generator, n: int, si_wt_pct: float | None = None, seed: int = 0, gray: bool = True
+    g: Generator | SpatialGenerator,
+    n: int,
+    si_wt_pct: float | None = None,
+    seed: int = 0,
+    gray: bool = True,
+    size: int | None = None,
 ) -> np.ndarray:
     """``n`` generated micrographs as gray levels in [0, 1].
 
@@ -65,16 +82,30 @@ def generate_images(
         n: number of images.
         si_wt_pct: Si content in wt % (0-25) for a conditional model; None for an
             unconditional one (a one-line :class:`UserError` otherwise).
-        seed: random seed of the noise vectors.
+        seed: random seed of the noise.
         gray: average the channels of an RGB model into one gray image.
+        size: side in pixels (default: the training crops'); larger fields, any multiple of
+            16 pixels, from the default (fully convolutional) architecture only.
 
     Returns:
-        float32 array (n, 64, 64), or (n, 64, 64, 3) for an RGB model with ``gray=False``.
+        float32 array (n, size, size), or (n, size, size, 3) for an RGB model with
+        ``gray=False``.
     """
     cfg = g.cfg
     _check_si(cfg, si_wt_pct)
     g.eval()
-    z = torch.randn(n, cfg.nz, generator=torch.Generator().manual_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
+    if isinstance(g, SpatialGenerator):
+        if size is not None and (size < UPSAMPLING or size % UPSAMPLING):
+            raise UserError(f"--size {size} is not a multiple of {UPSAMPLING} pixels")
+        z = g.noise(n, gen, size)
+    elif size not in (None, cfg.image_size):
+        raise UserError(
+            f"this model (the paper's DCGAN) makes {cfg.image_size}-pixel images only; "
+            "train the default architecture for larger fields"
+        )
+    else:
+        z = torch.randn(n, cfg.nz, generator=gen)
     c = None
     if si_wt_pct is not None:
         c = torch.from_numpy(condition_vector(np.full(n, si_wt_pct)))

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from eftgan.errors import UserError
 
-__all__ = ["IMAGE_EXT", "image_files", "random_crops", "read_folder", "read_gray", "write_png"]
+__all__ = [
+    "IMAGE_EXT",
+    "bin_pixels",
+    "colour_images",
+    "image_files",
+    "normalize_folder",
+    "random_crops",
+    "read_folder",
+    "read_gray",
+    "stretch_contrast",
+    "write_png",
+]
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
 #: Files beside images that are ignored (metadata written by ``eftgan micro synth``).
@@ -58,6 +70,25 @@ def read_gray(path: str | os.PathLike[str], channels: int = 1) -> np.ndarray:
         raise UserError(f"cannot read image {path} ({reason})") from None
 
 
+def colour_images(files: Sequence[Path]) -> list[Path]:
+    """The files among ``files`` that hold colour: RGB (or palette) images whose channels
+    differ somewhere by more than 2 gray levels; gray images stored as RGB are not colour."""
+    from PIL import Image
+
+    out = []
+    for p in files:
+        try:
+            with Image.open(p) as im:
+                if im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "F"):
+                    continue
+                a = np.asarray(im.convert("RGB"), dtype=np.int16)
+        except OSError:
+            continue  # unreadable: read_folder says so
+        if np.abs(np.diff(a, axis=2)).max() > 2:
+            out.append(p)
+    return out
+
+
 def read_folder(
     folder: str | os.PathLike[str], min_size: int = 0, channels: int = 1
 ) -> list[np.ndarray]:
@@ -85,6 +116,46 @@ def random_crops(imgs: list[np.ndarray], n: int, size: int, rng: np.random.Gener
         c = a[y : y + size, x : x + size]
         out.append(c[None] if c.ndim == 2 else np.moveaxis(c, 2, 0))
     return np.stack(out).astype(np.float32)
+
+
+#: Percentiles of an image's gray levels that :func:`stretch_contrast` maps to 0 and 1.
+STRETCH_PERCENTILES = (1.0, 99.0)
+
+
+def stretch_contrast(img: np.ndarray) -> np.ndarray:
+    """The image's gray levels stretched linearly so that its :data:`STRETCH_PERCENTILES`
+    become 0 and 1 (clipped): micrographs of one sample taken at different brightness and
+    contrast (SEM images most of all) brought onto one scale, so that one threshold splits
+    the phases of all of them and a generator learns the texture, not the exposure."""
+    lo, hi = np.percentile(img, STRETCH_PERCENTILES)
+    return np.clip((img - lo) / max(float(hi - lo), 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def bin_pixels(img: np.ndarray, n: int) -> np.ndarray:
+    """``n`` x ``n`` pixel binning (the mean of each block; a ragged edge is cut off): the
+    same field at a coarser scale, so that a fixed-size crop holds more of the structure."""
+    if n == 1:
+        return img
+    h, w = (img.shape[0] // n) * n, (img.shape[1] // n) * n
+    a = img[:h, :w]
+    return a.reshape(h // n, n, w // n, n, *a.shape[2:]).mean(axis=(1, 3)).astype(np.float32)
+
+
+def normalize_folder(
+    src: str | os.PathLike[str], out: str | os.PathLike[str], force: bool = False, bins: int = 1
+) -> Path:
+    """Every image of ``src`` binned (:func:`bin_pixels`, ``bins`` x ``bins``) and through
+    :func:`stretch_contrast`, as gray PNGs of the same names in a new folder ``out`` (built
+    aside and renamed into place; an existing one is replaced only with ``force``)."""
+    from eftgan.files import staged_dir
+
+    if bins < 1:
+        raise UserError(f"--bin {bins} is not a binning factor; give 1, 2, 4, ...")
+    files = image_files(src)
+    with staged_dir(out, force) as tmp:
+        for p in files:
+            write_png(tmp / f"{p.stem}.png", stretch_contrast(bin_pixels(read_gray(p), bins)))
+    return Path(out)
 
 
 def write_png(path: str | os.PathLike[str], img: np.ndarray) -> None:

@@ -13,6 +13,15 @@
   ``S2(r)`` falls to its square at long range.
 * **Lineal path** ``L(r)``: the probability that a straight segment of ``r`` pixels, along the
   rows or columns, lies wholly in the α-Al matrix, from run lengths (no wrap-around).
+* **Particle shapes**: the connected regions (8-neighbour) of the segmented phase, each
+  with its area and its aspect ratio (the square root of the ratio of the principal second
+  moments of its pixels: 1 for a disc, large for a needle); regions under
+  :data:`MIN_PARTICLE_PX` pixels are left out (their shape is not defined). Two sets are
+  compared by the Wasserstein-1 distance of the log10 areas (in decades) and of the aspect
+  ratios: what S2 averages away, needles against blobs of the same area fraction.
+* **Texture features** (:mod:`microstructure.features`): a Fréchet distance on a fixed
+  random network's features, and the diversity of the generated images as a share of the
+  real ones'.
 * **Fréchet distance** between two sets of images on a statistic: each image gives a vector
   (its S2 curve, for ``frechet_s2``), each set a Gaussian (mean, covariance), and
   ``|mu1 - mu2|^2 + Tr(C1 + C2 - 2 (C1 C2)^{1/2})`` as for FID, on statistics instead of
@@ -21,7 +30,13 @@
 
 :func:`compare_sets` returns the JSON keys of ``eftgan micro evaluate``: ``phase_fraction_real``,
 ``phase_fraction_fake``, ``s2_mae`` (mean absolute difference of the mean S2 curves),
-``lineal_path_mae`` and ``frechet_s2``.
+``lineal_path_mae``, ``frechet_s2``, ``frechet_features``, ``diversity_ratio``,
+``particle_area_w1`` and ``aspect_ratio_w1`` (with the median area and aspect ratio of
+each set).
+
+The threshold between the phases is set on the real set alone: the lower of a three-class
+Otsu for Al-Si (Si, eutectic and primary alpha-Al; ``classes=3``, the default), a two-class
+Otsu for two-phase micrographs such as a superalloy's gamma / gamma-prime (``classes=2``).
 """
 
 from __future__ import annotations
@@ -147,17 +162,73 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(c1 + c2 - 2 * covmean))
 
 
-def compare_sets(real: Sequence[np.ndarray], fake: Sequence[np.ndarray]) -> dict[str, float]:
-    """The ``eftgan micro evaluate`` figures of two sets of gray images in [0, 1]."""
+MIN_PARTICLE_PX = 4
+
+
+def particle_shapes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Areas (pixels) and aspect ratios of the 8-connected regions of ``mask`` with at least
+    :data:`MIN_PARTICLE_PX` pixels (see the module docstring)."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    idx = np.arange(1, n + 1)
+    area = ndimage.sum_labels(np.ones_like(labels), labels, idx)
+    yy, xx = np.indices(mask.shape, dtype=np.float64)
+    m = {k: ndimage.sum_labels(v, labels, idx) / np.maximum(area, 1) for k, v in
+         (("y", yy), ("x", xx), ("yy", yy * yy), ("xx", xx * xx), ("xy", xx * yy))}  # fmt: skip
+    cyy, cxx = m["yy"] - m["y"] ** 2 + 1 / 12, m["xx"] - m["x"] ** 2 + 1 / 12  # + pixel's own
+    cxy = m["xy"] - m["x"] * m["y"]
+    half_tr, det = (cyy + cxx) / 2, cyy * cxx - cxy**2
+    root = np.sqrt(np.maximum(half_tr**2 - det, 0.0))
+    aspect = np.sqrt((half_tr + root) / np.maximum(half_tr - root, 1e-12))
+    keep = area >= MIN_PARTICLE_PX
+    return area[keep], aspect[keep]
+
+
+def shape_distances(real_masks: Sequence[np.ndarray], fake_masks: Sequence[np.ndarray]) -> dict:
+    """Wasserstein-1 distances between the particle log10-area and aspect-ratio
+    distributions of two sets of masks, and each set's medians (NaN without particles)."""
+    from scipy.stats import wasserstein_distance
+
+    def pooled(masks):
+        parts = [particle_shapes(m) for m in masks]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    (ar, asr), (af, asf) = pooled(real_masks), pooled(fake_masks)
+    ok = len(ar) > 0 and len(af) > 0
+    w1 = lambda a, b: float(wasserstein_distance(a, b)) if ok else float("nan")  # noqa: E731
+    med = lambda a: float(np.median(a)) if len(a) else float("nan")  # noqa: E731
+    return {
+        "particle_area_w1": w1(np.log10(ar), np.log10(af)),
+        "aspect_ratio_w1": w1(asr, asf),
+        "particle_area_median_real": med(ar),
+        "particle_area_median_fake": med(af),
+        "aspect_ratio_median_real": med(asr),
+        "aspect_ratio_median_fake": med(asf),
+    }
+
+
+def compare_sets(
+    real: Sequence[np.ndarray], fake: Sequence[np.ndarray], classes: int = 3
+) -> dict[str, float]:
+    """The ``eftgan micro evaluate`` figures of two sets of gray images in [0, 1], the
+    phases split by a threshold set on the real set (``classes``: see the module
+    docstring)."""
+    from microstructure.features import diversity_ratio, feature_frechet, texture_features
+
     size = min(min(x.shape) for x in (*real, *fake))
     r_max = size // 4
-    t = multi_otsu_low(np.concatenate([np.ravel(x) for x in real]))
+    pooled = np.concatenate([np.ravel(x) for x in real])
+    t = multi_otsu_low(pooled) if classes == 3 else otsu_threshold(pooled)
     sr = [image_statistics(x, r_max, t) for x in real]
     sf = [image_statistics(x, r_max, t) for x in fake]
     s2r, s2f = np.stack([s["s2"] for s in sr]), np.stack([s["s2"] for s in sf])
     lr, lf = np.stack([s["lineal_path"] for s in sr]), np.stack([s["lineal_path"] for s in sf])
     pr = np.array([s["phase_fraction"] for s in sr])
     pf = np.array([s["phase_fraction"] for s in sf])
+    fr, ff = texture_features(list(real)), texture_features(list(fake))
     return {
         "phase_fraction_real": float(pr.mean()),
         "phase_fraction_fake": float(pf.mean()),
@@ -165,6 +236,9 @@ def compare_sets(real: Sequence[np.ndarray], fake: Sequence[np.ndarray]) -> dict
         "s2_mae": float(np.abs(s2r.mean(0) - s2f.mean(0)).mean()),
         "lineal_path_mae": float(np.abs(lr.mean(0) - lf.mean(0)).mean()),
         "frechet_s2": frechet_distance(s2r, s2f) if min(len(sr), len(sf)) > 1 else float("nan"),
+        "frechet_features": feature_frechet(fr, ff) if min(len(sr), len(sf)) > 4 else float("nan"),
+        "diversity_ratio": diversity_ratio(ff, fr),
+        **shape_distances([x < t for x in real], [x < t for x in fake]),
         "n_real": len(sr),
         "n_fake": len(sf),
         "r_max_px": r_max,
@@ -172,9 +246,11 @@ def compare_sets(real: Sequence[np.ndarray], fake: Sequence[np.ndarray]) -> dict
     }
 
 
-def compare_folders(real: str | os.PathLike[str], fake: str | os.PathLike[str]) -> dict[str, float]:
+def compare_folders(
+    real: str | os.PathLike[str], fake: str | os.PathLike[str], classes: int = 3
+) -> dict[str, float]:
     """:func:`compare_sets` of two folders of images, read as gray (what ``eftgan micro
     evaluate`` prints)."""
     from microstructure.images import read_folder
 
-    return compare_sets(read_folder(real), read_folder(fake))
+    return compare_sets(read_folder(real), read_folder(fake), classes)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,60 +35,139 @@ from torch import nn
 from eftgan.errors import UserError
 from eftgan.runstate import RunState, check_output_folder
 from eftgan.settings import JSONSettings
-from microstructure.dcgan import COND_DIM, DCGANConfig, Discriminator, Generator, build
+from microstructure.dcgan import COND_DIM, DCGANConfig, build
 from microstructure.dcgan import condition_vector as cond_vec
 from microstructure.generate import generate_images
 from microstructure.images import random_crops, read_folder
+from microstructure.sngan import SpatialConfig, SpatialGenerator, build_spatial
 
-__all__ = ["DCGANTrainConfig", "train_dcgan"]
+__all__ = ["DCGANTrainConfig", "TrainingCollapsed", "train_dcgan"]
 
 #: Crop size in pixels: the networks are built for 64 x 64 images.
 CROP = 64
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
+#: What :class:`CollapseWatch` keeps in the history: ``[iteration, diversity ratio]`` pairs
+#: and the warnings given.
+WATCH_KEYS = ("diversity", "warnings")
+#: Samples' diversity (a share of the real crops', :func:`microstructure.features.diversity`)
+#: under which training warns, and under which it stops as collapsed.
+WARN_DIVERSITY = 0.5
+COLLAPSE_DIVERSITY = 0.2
+#: D "wins outright" when, over the last :data:`D_WINS_ITERS` iterations, its mean output
+#: is above ``1 - D_WINS_MARGIN`` on real crops and below ``D_WINS_MARGIN`` on generated ones.
+D_WINS_ITERS = 50
+D_WINS_MARGIN = 0.05
+WATCH_SAMPLES = 64
+#: The checks warn or stop only from this iteration on: a generator that has barely started
+#: draws near-constant images, which is not a collapse.
+WATCH_FROM = 200
+
+
+#: Each architecture's training recipe (see :class:`DCGANTrainConfig`): the paper's DCGAN as
+#: printed, and the default, chosen on the Super1 validation micrographs
+#: (``benchmarks/microstructure_real.py``).
+RECIPES: dict[str, dict[str, Any]] = {
+    "paper": {
+        "nz": 1000, "width": 64, "batch_size": 64, "lr": 5e-4, "lr_d": 5e-4,
+        "betas": (0.5, 0.999), "loss": "bce", "spectral_norm": False, "augment": False,
+        "ema": 0.0,
+    },
+    "spatial": {
+        "nz": 64, "width": 16, "batch_size": 32, "lr": 1e-4, "lr_d": 4e-4,
+        "betas": (0.0, 0.9), "loss": "hinge", "spectral_norm": True, "augment": True,
+        "ema": 0.99,
+    },
+}  # fmt: skip
+ARCHS = tuple(RECIPES)
 
 
 @dataclass
 class DCGANTrainConfig(JSONSettings):
-    """Settings of one DCGAN training run; round-trips through JSON (:meth:`as_dict`).
+    """Settings of one GAN training run; round-trips through JSON (:meth:`as_dict`).
+
+    ``None`` takes the value of the architecture's recipe (:data:`RECIPES`); :meth:`resolved`
+    fills them in.
 
     Attributes:
         iters: training iterations (one discriminator and one generator step each).
+        arch: ``spatial`` (default: :mod:`microstructure.sngan`) or ``paper`` (the seed's
+            DCGAN as printed, :mod:`microstructure.dcgan`).
         batch_size: crops per iteration.
-        lr: Adam learning rate of both networks (beta1 0.5, as in the paper).
-        nz: noise vector size (the paper: 1000).
-        channels: 1 (gray) or 3 (RGB); image files are converted on reading.
-        width: base width of both networks (the paper: 64).
+        lr: Adam learning rate of the generator.
+        lr_d: Adam learning rate of the discriminator (larger than ``lr``: two time scales).
+        betas: Adam's betas for both networks.
+        loss: ``bce`` (the paper's minimax, non-saturating for G) or ``hinge``.
+        spectral_norm: spectral normalisation in D (spatial only).
+        augment: differentiable augmentation of everything D sees (translation and
+            cutout, on real and generated crops alike: :func:`diff_augment`).
+        ema: decay of the moving average of G's weights that is kept and generated from
+            (0: none, the last G).
+        nz: noise vector size.
+        channels: 1 (gray) or 3 (RGB), image files converted on reading; None: 1 where every
+            training image is gray (also gray stored as RGB), 3 where every one is in colour,
+            and an error where they are mixed.
+        width: base width of both networks.
         seed: random seed of the weights, the crops and the noise.
-        checkpoint_every: iterations between saved run states.
+        checkpoint_every: iterations between saved run states (and collapse checks).
         si_wt_pct: Si content (wt %, 0-25) of each training folder, in the order of the
             folders, for the conditional model; None trains the unconditional one.
+        stop_on_collapse: stop a run whose samples collapse (:class:`CollapseWatch`); false
+            only warns (to measure a network that collapses).
     """
 
     iters: int = 2000
-    batch_size: int = 64
-    lr: float = 5e-4
-    nz: int = 1000
-    channels: int = 1
-    width: int = 64
+    arch: str = "spatial"
+    batch_size: int | None = None
+    lr: float | None = None
+    lr_d: float | None = None
+    betas: tuple[float, float] | None = None
+    loss: str | None = None
+    spectral_norm: bool | None = None
+    augment: bool | None = None
+    ema: float | None = None
+    nz: int | None = None
+    channels: int | None = None
+    width: int | None = None
     seed: int = 0
     checkpoint_every: int = 100
     si_wt_pct: tuple[float, ...] | None = None
+    stop_on_collapse: bool = True
 
     def __post_init__(self) -> None:
         if self.si_wt_pct is not None:
             self.si_wt_pct = tuple(float(s) for s in self.si_wt_pct)
+        if self.betas is not None:
+            self.betas = (float(self.betas[0]), float(self.betas[1]))
+
+    def resolved(self) -> DCGANTrainConfig:
+        """These settings with every ``None`` taken from the architecture's recipe."""
+        if self.arch not in RECIPES:
+            raise UserError(f"unknown --arch {self.arch!r}; choose {' or '.join(ARCHS)}")
+        recipe = RECIPES[self.arch]
+        filled = {
+            k: recipe[k] if v is None and k in recipe else v for k, v in self.as_dict().items()
+        }
+        return DCGANTrainConfig(**filled)
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change the result (all but ``checkpoint_every``)."""
-        return {k: v for k, v in self.as_dict().items() if k != "checkpoint_every"}
+        skip = ("checkpoint_every", "stop_on_collapse")
+        return {k: v for k, v in self.resolved().as_dict().items() if k not in skip}
 
     def validate(self, n_folders: int) -> None:
         """One-line :class:`UserError` for settings that cannot train on ``n_folders``."""
-        if self.iters < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
+        c = self.resolved()
+        assert c.batch_size is not None and c.lr is not None and c.lr_d is not None
+        if c.iters < 1 or c.batch_size < 1 or c.checkpoint_every < 1:
             raise UserError("iters, batch size and checkpoint interval must be at least 1")
-        if not 0 < self.lr < 1:
-            raise UserError(f"--lr {self.lr:g} is not a learning rate; give a value such as 0.0002")
-        if self.channels not in (1, 3):
+        for name, lr in (("--lr", c.lr), ("lr_d", c.lr_d)):
+            if not 0 < lr < 1:
+                raise UserError(
+                    f"{name} {lr:g} is not a learning rate; give a value such as 0.0002"
+                )
+        if c.loss not in ("bce", "hinge"):
+            raise UserError(f"unknown loss {c.loss!r}; choose bce or hinge")
+        if self.channels not in (None, 1, 3):
             raise UserError(f"channels must be 1 (gray) or 3 (RGB), not {self.channels}")
         if self.si_wt_pct is None:
             return
@@ -97,11 +177,19 @@ class DCGANTrainConfig(JSONSettings):
             if not 0 <= s <= 25:
                 raise UserError(f"Si content {s:g} wt % is outside 0-25 wt %")
 
-    def model_config(self) -> DCGANConfig:
+    def model_config(self) -> DCGANConfig | SpatialConfig:
         """The architecture these settings train."""
+        c = self.resolved()
         cond = COND_DIM if self.si_wt_pct else 0
-        w = self.width
-        return DCGANConfig(nz=self.nz, channels=self.channels, cond_dim=cond, ngf=w, ndf=w)
+        assert c.nz is not None and c.width is not None
+        if c.arch == "paper":
+            return DCGANConfig(
+                nz=c.nz, channels=c.channels or 1, cond_dim=cond, ngf=c.width, ndf=c.width
+            )
+        return SpatialConfig(
+            nz=c.nz, channels=c.channels or 1, cond_dim=cond, ngf=c.width, ndf=c.width,
+            spectral_norm=bool(c.spectral_norm),
+        )  # fmt: skip
 
 
 def data_key(sets: Sequence[Sequence[np.ndarray]]) -> list[str]:
@@ -117,67 +205,181 @@ def data_key(sets: Sequence[Sequence[np.ndarray]]) -> list[str]:
     return keys
 
 
+def diff_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Differentiable augmentation (Zhao et al. 2020) of a batch that D is about to see:
+    each image shifted by up to an eighth of its side (zero fill) and a square of half its
+    side cut out at a random place. Applied alike to real and generated crops, in both
+    networks' steps, so D cannot memorise a few training images and G is not taught the
+    augmentations (they are not invertible, so they do not leak into the samples)."""
+    b, _, h, w = x.shape
+    shift = torch.randint(-(h // 8), h // 8 + 1, (b, 2), generator=gen)
+    yy = torch.arange(h)[None, :, None] - shift[:, 0, None, None]
+    xx = torch.arange(w)[None, None, :] - shift[:, 1, None, None]
+    inside = ((yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)).to(x.dtype)
+    idx = (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)).reshape(b, 1, h * w)
+    moved = torch.gather(x.reshape(b, x.shape[1], h * w), 2, idx.expand(-1, x.shape[1], -1))
+    x = moved.reshape(x.shape) * inside[:, None]
+    cy, cx = (torch.randint(0, n, (b,), generator=gen) for n in (h, w))
+    ys, xs = torch.arange(h)[None, :, None], torch.arange(w)[None, None, :]
+    cut = ((ys - cy[:, None, None]).abs() < h // 4) & ((xs - cx[:, None, None]).abs() < w // 4)
+    return x * (~cut)[:, None].to(x.dtype)
+
+
+def d_losses(loss: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """D's loss from its logits on real and generated crops: the paper's binary
+    cross-entropy, or the hinge ``relu(1 - D(x)) + relu(1 + D(G(z)))``."""
+    if loss == "hinge":
+        return torch.relu(1 - real).mean() + torch.relu(1 + fake).mean()
+    bce = nn.functional.binary_cross_entropy_with_logits
+    return bce(real, torch.ones_like(real)) + bce(fake, torch.zeros_like(fake))
+
+
+def g_loss(loss: str, fake: torch.Tensor) -> torch.Tensor:
+    """G's loss from D's logits on its crops: non-saturating BCE, or ``-D(G(z))`` (hinge)."""
+    if loss == "hinge":
+        return -fake.mean()
+    return nn.functional.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+class TrainingCollapsed(UserError):
+    """Training stopped because the generator collapsed (see :class:`CollapseWatch`)."""
+
+
+class CollapseWatch:
+    """The checks of a training run, every ``checkpoint_every`` iterations: the diversity of
+    :data:`WATCH_SAMPLES` images from the (averaged) generator, as a share of that of as many
+    real crops (:func:`microstructure.features.diversity_ratio`), and whether D wins outright.
+    From iteration :data:`WATCH_FROM` on, below :data:`WARN_DIVERSITY` or when D wins, a
+    warning is logged (and kept in the model
+    folder); below :data:`COLLAPSE_DIVERSITY` the run stops with :class:`TrainingCollapsed`
+    before its state is saved, so the last good checkpoint stays (``cfg.stop_on_collapse``
+    false only warns). Its own random generators leave the run's untouched, so a watched run
+    trains exactly as an unwatched one would."""
+
+    def __init__(self, run: _Run, hist: dict[str, list]) -> None:
+        from microstructure.features import texture_features
+
+        self.run, self.hist = run, hist
+        rng = np.random.default_rng(run.cfg.seed + 7919)
+        real = np.concatenate([random_crops(s, WATCH_SAMPLES // len(run.sets) + 1, CROP, rng)
+                               for s in run.sets])[:WATCH_SAMPLES].mean(1)  # fmt: skip
+        self.real = texture_features(real)
+
+    def check(self, it: int, write) -> None:
+        """Check at iteration ``it``; ``write`` prints a warning."""
+        import copy
+
+        from microstructure.features import diversity_ratio, texture_features
+
+        cfg, si = self.run.cfg, self.run.cfg.si_wt_pct
+        g = copy.deepcopy(self.run.ema)
+        fakes = generate_images(g, WATCH_SAMPLES, si[0] if si else None, seed=cfg.seed + 7919)
+        ratio = diversity_ratio(texture_features(fakes), self.real)
+        self.hist["diversity"].append([it, ratio])
+        if it < WATCH_FROM:
+            return
+        d_real = float(np.mean(self.hist["d_real"][-D_WINS_ITERS:]))
+        d_fake = float(np.mean(self.hist["d_fake"][-D_WINS_ITERS:]))
+        msgs = []
+        if ratio < WARN_DIVERSITY:
+            msgs.append(f"the samples' diversity is {ratio:.2f} of the real crops' (collapse?)")
+        if d_real > 1 - D_WINS_MARGIN and d_fake < D_WINS_MARGIN:
+            msgs.append(f"D wins outright (D(real) {d_real:.3f}, D(fake) {d_fake:.3f})")
+        for m in msgs:
+            self.hist["warnings"].append(f"iteration {it}: {m}")
+            write(f"warning: iteration {it}: {m}")
+        if ratio < COLLAPSE_DIVERSITY and cfg.stop_on_collapse:
+            kept = it - cfg.checkpoint_every
+            raise TrainingCollapsed(
+                f"training collapsed at iteration {it} (the samples' diversity is {ratio:.2f} "
+                f"of the real crops'); the run state of iteration {kept} is kept: start again "
+                "with another --seed or a lower --lr (--force)"
+            )
+
+
 @dataclass
 class _Run:
     """The objects of one training run and the steps that use them."""
 
-    cfg: DCGANTrainConfig
+    cfg: DCGANTrainConfig  # resolved
     sets: list[list[np.ndarray]]
-    g: Generator
-    d: Discriminator
+    g: nn.Module
+    d: nn.Module
+    ema: nn.Module  # the moving average of G (a copy of G when cfg.ema is 0)
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     rng: np.random.Generator  # crops
-    gen: torch.Generator  # noise
+    gen: torch.Generator  # noise and augmentation
 
     @classmethod
     def build(cls, cfg: DCGANTrainConfig, sets: list[list[np.ndarray]]) -> _Run:
         """Networks initialised from ``cfg.seed``, Adam optimizers, seeded generators."""
-        g, d = build(cfg.model_config(), cfg.seed)
-        opt_g, opt_d = (
-            torch.optim.Adam(m.parameters(), lr=cfg.lr, betas=(0.5, 0.999)) for m in (g, d)
+        import copy
+
+        mcfg = cfg.model_config()
+        g, d = (
+            build(mcfg, cfg.seed)
+            if isinstance(mcfg, DCGANConfig)
+            else build_spatial(mcfg, cfg.seed)
         )
+        assert cfg.betas is not None
+        opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
+        opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        ema = copy.deepcopy(g).requires_grad_(False)
         rng = np.random.default_rng(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
-        return cls(cfg, sets, g, d, opt_g, opt_d, rng, gen)
+        return cls(cfg, sets, g, d, ema, opt_g, opt_d, rng, gen)
 
     def track(self, state: RunState) -> None:
         """Register everything a resumed run needs with ``state``."""
         state.track(
-            g=self.g, d=self.d, opt_g=self.opt_g, opt_d=self.opt_d, gen=self.gen, rng=self.rng
-        )
+            g=self.g, d=self.d, ema=self.ema, opt_g=self.opt_g, opt_d=self.opt_d,
+            gen=self.gen, rng=self.rng,
+        )  # fmt: skip
+
+    def noise(self, n: int) -> torch.Tensor:
+        if isinstance(self.g, SpatialGenerator):
+            return self.g.noise(n, self.gen)
+        return torch.randn(n, self.g.cfg.nz, generator=self.gen)
 
     def batch(
         self, conds: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
         """Real crops in [-1, 1], their condition vectors (or None) and noise."""
         n = self.cfg.batch_size
+        assert n is not None
         which = self.rng.integers(len(self.sets), size=n)
         crops = np.concatenate([random_crops(self.sets[k], 1, CROP, self.rng) for k in which])
         real = torch.from_numpy(crops) * 2 - 1
         c = conds[torch.from_numpy(which)] if conds is not None else None
-        z = torch.randn(n, self.cfg.nz, generator=self.gen)
-        return real, c, z
+        return real, c, self.noise(n)
+
+    def seen(self, x: torch.Tensor) -> torch.Tensor:
+        """What D is shown of a batch: augmented (:func:`diff_augment`) or as it is."""
+        return diff_augment(x, self.gen) if self.cfg.augment else x
 
     def step(self, real: torch.Tensor, c: torch.Tensor | None, z: torch.Tensor) -> dict:
         """One discriminator and one generator step; returns the losses and D's mean outputs."""
-        g, d = self.g, self.d
-        bce = nn.BCEWithLogitsLoss()  # the paper's BCE on D's sigmoid, fused (see Discriminator)
+        g, d, loss = self.g, self.d, str(self.cfg.loss)
         fake = g(z, c)
-        p_real, p_fake = d.logits(real, c), d.logits(fake.detach(), c)
-        loss_d = bce(p_real, torch.ones_like(p_real)) + bce(p_fake, torch.zeros_like(p_fake))
+        p_real, p_fake = d.logits(self.seen(real), c), d.logits(self.seen(fake.detach()), c)
+        loss_d = d_losses(loss, p_real, p_fake)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
         # The generator step needs gradients through D, not of D's weights: freezing them
         # skips the weight gradients of D's backward pass.
         d.requires_grad_(False)
-        p_gen = d.logits(fake, c)
-        loss_g = bce(p_gen, torch.ones_like(p_gen))
+        loss_g = g_loss(loss, d.logits(self.seen(fake), c))
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         d.requires_grad_(True)
+        self.update_ema()
         return {
             "d_loss": float(loss_d.detach()),
             "g_loss": float(loss_g.detach()),
@@ -185,29 +387,45 @@ class _Run:
             "d_fake": float(torch.sigmoid(p_fake.detach()).mean()),
         }
 
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """The moving average of G's weights (decay ``cfg.ema``; a plain copy at 0); batch-norm
+        statistics are copied."""
+        decay = float(self.cfg.ema or 0.0)
+        for pe, p in zip(self.ema.parameters(), self.g.parameters(), strict=True):
+            pe.lerp_(p, 1.0 - decay)
+        for be, b in zip(self.ema.buffers(), self.g.buffers(), strict=True):
+            be.copy_(b)
+
     def loop(
         self, hist: dict[str, list[float]], start: int, state: RunState, progress: bool
     ) -> None:
-        """Iterations ``start`` .. ``iters - 1``, appending to ``hist`` and saving ``state``
-        every ``checkpoint_every`` iterations (not after the last: the model folder follows)."""
+        """Iterations ``start`` .. ``iters - 1``, appending to ``hist``; every
+        ``checkpoint_every`` iterations the samples' diversity is checked
+        (:class:`CollapseWatch`) and ``state`` saved (not after the last: the model folder
+        follows), never after a collapse."""
         from tqdm import tqdm
 
         cfg, si = self.cfg, self.cfg.si_wt_pct
         conds = torch.from_numpy(cond_vec(np.array(si))) if si else None
+        watch = CollapseWatch(self, hist)
         its = range(start, cfg.iters)
         bar = tqdm(its, "train", cfg.iters, disable=not progress, mininterval=1.0, initial=start)
         for it in bar:
             for k, v in self.step(*self.batch(conds)).items():
                 hist[k].append(v)
-            if (it + 1) % cfg.checkpoint_every == 0 and it + 1 < cfg.iters:
-                state.save({"iter": it + 1, "history": hist})
+            if (it + 1) % cfg.checkpoint_every == 0:
+                watch.check(it + 1, bar.write if progress else _stderr)
+                if it + 1 < cfg.iters:
+                    state.save({"iter": it + 1, "history": hist})
 
     def samples_png(self, path: Path) -> None:
         """A 4 x 8 grid: 16 training crops (left half) beside 16 generated images (right)."""
+        import copy
+
         from eftgan.plotting import pyplot, save_png
 
-        gm = Generator(self.g.cfg)
-        gm.load_state_dict(self.g.state_dict())
+        gm = copy.deepcopy(self.ema)
         si = self.cfg.si_wt_pct
         fakes = generate_images(gm, 16, si[0] if si else None, seed=self.cfg.seed)
         reals = random_crops(self.sets[0], 16, CROP, self.rng).mean(1)
@@ -227,22 +445,67 @@ class _Run:
         from eftgan.checkpoint import write_finished_run
 
         cfg, mcfg, si = self.cfg, self.g.cfg, self.cfg.si_wt_pct
+        arch_key = "dcgan" if cfg.arch == "paper" else "spatial"
+        raw = {"g_raw": self.g} if cfg.ema else {}  # the last G, beside its average
         out.mkdir(parents=True, exist_ok=True)
         self.samples_png(out / "samples.png")
         n = len(hist["d_loss"])
         rows = [{"iter": i + 1, **{k: hist[k][i] for k in HISTORY_KEYS}} for i in range(n)]
         write_finished_run(
             out,
-            nn.ModuleDict({"g": self.g, "d": self.d}),
+            nn.ModuleDict({"g": self.ema, "d": self.d, **raw}),
             kind="dcgan",
-            model_config={"dcgan": mcfg.as_dict(), "si_wt_pct": list(si) if si else None},
+            model_config={
+                "arch": cfg.arch,
+                arch_key: mcfg.as_dict(),
+                "si_wt_pct": list(si) if si else None,
+            },
             card=_card(out, mcfg, cfg, folders, wall),
             history=rows,
             curves={"d loss": "d_loss", "g loss": "g_loss"},
             x="iter",
-            extra={"wall_s": wall, "iters": cfg.iters, "seed": cfg.seed, "train": cfg.as_dict()},
+            extra={
+                "wall_s": wall,
+                "iters": cfg.iters,
+                "seed": cfg.seed,
+                "train": cfg.as_dict(),
+                "warnings": hist.get("warnings", []),
+                "diversity": hist.get("diversity", []),
+            },
             smooth_points=50,
         )
+
+
+def auto_channels(folders: Sequence[Path]) -> int:
+    """1 where every image of the folders is gray (gray stored as RGB included), 3 where every
+    one is in colour; a one-line error where they are mixed."""
+    from microstructure.images import colour_images, image_files
+
+    files = [f for d in folders for f in image_files(d)]
+    colour = colour_images(files)
+    if not colour:
+        return 1
+    if len(colour) == len(files):
+        return 3
+    raise UserError(
+        f"the training images mix gray and colour ({len(colour)} of {len(files)} in colour, "
+        f"e.g. {colour[0]}); give --channels 1 (all as gray) or --channels 3 (all as RGB)"
+    )
+
+
+def read_training_folder(folder: Path, cfg: DCGANTrainConfig) -> list[np.ndarray]:
+    """A folder's images for training, with one-line errors for images smaller than the crop
+    and for fewer non-overlapping crops than one batch."""
+    assert cfg.batch_size is not None and cfg.channels is not None
+    imgs = read_folder(folder, CROP, cfg.channels)
+    crops = sum((a.shape[0] // CROP) * (a.shape[1] // CROP) for a in imgs)
+    if crops < cfg.batch_size:
+        raise UserError(
+            f"{folder} holds {len(imgs)} image(s), which make only {crops} non-overlapping "
+            f"{CROP}-pixel crops, fewer than a batch of {cfg.batch_size}; add images or give a "
+            "smaller --batch-size"
+        )
+    return imgs
 
 
 def train_dcgan(
@@ -275,14 +538,17 @@ def train_dcgan(
     paths, out = [Path(f) for f in folders], Path(out)
     check_output_folder(out, force)
     cfg.validate(len(paths))
+    cfg = cfg.resolved()
+    if cfg.channels is None:
+        cfg.channels = auto_channels(paths)
     t0 = time.perf_counter()
-    sets = [read_folder(f, CROP, cfg.channels) for f in paths]
+    sets = [read_training_folder(f, cfg) for f in paths]
     run = _Run.build(cfg, sets)
     state = RunState(out, {"config": cfg.fingerprint(), "data": data_key(sets)}, force=force)
     run.track(state)
     saved = state.restore()
     start = int(saved.scalars["iter"]) if saved else 0
-    hist = saved.scalars["history"] if saved else {k: [] for k in HISTORY_KEYS}
+    hist = saved.scalars["history"] if saved else {k: [] for k in (*HISTORY_KEYS, *WATCH_KEYS)}
     run.loop(hist, start, state, progress)
     wall = time.perf_counter() - t0
     run.write(out, paths, hist, wall)

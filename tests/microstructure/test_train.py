@@ -55,10 +55,12 @@ def test_synth_augment_train_generate_cli(capsys, tmp_path: Path) -> None:
     small = tmp_path / "small"
     small.mkdir()
     write_png(small / "x.png", np.zeros((32, 32)))
-    args = ["micro", "train", "--iters", "8", "--width", "8", "--nz", "16", "--batch-size", "8"]
+    args = ["micro", "train", "--iters", "8", "--width", "8", "--nz", "16", "--batch-size", "3"]
     args.append("--quiet")
     code, _, err = run(capsys, *args, "--images", str(small), "--out", str(tmp_path / "m0"))
     assert_user_error(code, err, "smaller than the 64-pixel crop")
+    code, _, err = run(capsys, *args[:-2], "8", "--images", str(tmp_path / "s4"), "--out", "m1")
+    assert_user_error(code, err, "make only 3 non-overlapping 64-pixel crops, fewer than a batch")
     folders = ["--images", str(tmp_path / "s4"), "--images", str(tmp_path / "s10")]
     full = tmp_path / "full"
     assert run(capsys, *args, *folders, "--condition-si", "auto", "--out", str(full))[0] == 0
@@ -88,7 +90,7 @@ def test_killed_run_resumes_bit_for_bit(tmp_path: Path, monkeypatch) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(RunState, "save", save_then_die)
-    kw = dict(si_wt_pct=[4.0, 10.0], iters=8, batch_size=8, nz=16, width=8, checkpoint_every=4)
+    kw = dict(si_wt_pct=[4.0, 10.0], iters=8, batch_size=3, nz=16, width=8, checkpoint_every=4)
     cut = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         train_dcgan(data, cut, progress=False, **kw)
