@@ -126,7 +126,8 @@ def _condition_si(condition_si: str | None, images: tuple[Path, ...]) -> tuple[f
     "--lr",
     default=None,
     type=float,
-    help="Generator learning rate [spatial 0.0001 (D 0.0004), paper 0.0005 (both)].",
+    help="Learning rate: the generator's for spatial [0.0001; D keeps 0.0004], both networks' "
+    "for paper [0.0005].",
 )
 @click.option(
     "--channels",

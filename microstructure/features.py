@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["diversity", "diversity_ratio", "feature_frechet", "texture_features"]
+__all__ = ["diversity", "diversity_ratio", "feature_frechet", "texture_features", "tiles"]
 
 WIDTHS = (32, 64, 96, 128)
 FEATURE_SEED = 20240
@@ -66,14 +66,30 @@ _NETS: dict[int, _TextureNet] = {}
 
 @torch.no_grad()
 def texture_features(images: Sequence[np.ndarray] | np.ndarray, batch: int = 64) -> np.ndarray:
-    """Feature vectors (N, 2 * sum(WIDTHS)) of gray images in [0, 1] ((H, W) each, at least
-    16 pixels on a side)."""
-    net = _NETS.setdefault(1, _TextureNet(1))
+    """Feature vectors (N, 2 * sum(WIDTHS)) of gray images in [0, 1] ((H, W), all of one size,
+    at least 16 pixels on a side: :func:`tiles` cuts larger ones to a common size)."""
+    if 1 not in _NETS:
+        with torch.random.fork_rng():  # its filters come from its own seed; leave the caller's
+            _NETS[1] = _TextureNet(1)
+    net = _NETS[1]
     out = []
     for i in range(0, len(images), batch):
         x = torch.from_numpy(np.stack([np.asarray(a, np.float32) for a in images[i : i + batch]]))
         out.append(net((x[:, None] - 0.5) / 0.25).double().numpy())
     return np.concatenate(out)
+
+
+def tiles(images: Sequence[np.ndarray], size: int, limit: int = 1024) -> list[np.ndarray]:
+    """Non-overlapping ``size`` x ``size`` tiles of each image (row by row, at most ``limit``
+    in all): images of several sizes on the scale of the smallest, so that features of held-out
+    micrographs and of generated crops are compared at one field size."""
+    out: list[np.ndarray] = []
+    for a in images:
+        for y in range(0, a.shape[0] - size + 1, size):
+            for x in range(0, a.shape[1] - size + 1, size):
+                out.append(a[y : y + size, x : x + size])
+    step = max(1, len(out) // limit)
+    return out[::step][:limit]
 
 
 def feature_frechet(real: np.ndarray, fake: np.ndarray) -> float:
@@ -88,9 +104,17 @@ def feature_frechet(real: np.ndarray, fake: np.ndarray) -> float:
     return frechet_distance(zr @ vt[:k].T, zf @ vt[:k].T)
 
 
+#: :func:`diversity` uses at most this many rows (an evenly spaced subset), so that its
+#: pairwise matrix stays small.
+MAX_DIVERSITY_ROWS = 1000
+
+
 def diversity(features: np.ndarray, reference: np.ndarray) -> float:
-    """Mean pairwise Euclidean distance between the rows of ``features``, each dimension
-    standardised by the spread of ``reference``'s."""
+    """Mean pairwise Euclidean distance between the rows of ``features`` (at most
+    :data:`MAX_DIVERSITY_ROWS` of them), each dimension standardised by the spread of
+    ``reference``'s."""
+    if len(features) > MAX_DIVERSITY_ROWS:
+        features = features[np.linspace(0, len(features) - 1, MAX_DIVERSITY_ROWS).astype(int)]
     z = features / (reference.std(0) + 1e-12)
     d2 = (z**2).sum(1)[:, None] + (z**2).sum(1)[None, :] - 2 * z @ z.T
     n = len(z)

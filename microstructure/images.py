@@ -82,8 +82,8 @@ def colour_images(files: Sequence[Path]) -> list[Path]:
                 if im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "F"):
                     continue
                 a = np.asarray(im.convert("RGB"), dtype=np.int16)
-        except OSError:
-            continue  # unreadable: read_folder says so
+        except (OSError, ValueError):
+            continue  # unreadable or an unusual mode: read_folder says so
         if np.abs(np.diff(a, axis=2)).max() > 2:
             out.append(p)
     return out

@@ -216,7 +216,7 @@ def compare_sets(
     """The ``eftgan micro evaluate`` figures of two sets of gray images in [0, 1], the
     phases split by a threshold set on the real set (``classes``: see the module
     docstring)."""
-    from microstructure.features import diversity_ratio, feature_frechet, texture_features
+    from microstructure.features import diversity_ratio, feature_frechet, texture_features, tiles
 
     size = min(min(x.shape) for x in (*real, *fake))
     r_max = size // 4
@@ -228,7 +228,7 @@ def compare_sets(
     lr, lf = np.stack([s["lineal_path"] for s in sr]), np.stack([s["lineal_path"] for s in sf])
     pr = np.array([s["phase_fraction"] for s in sr])
     pf = np.array([s["phase_fraction"] for s in sf])
-    fr, ff = texture_features(list(real)), texture_features(list(fake))
+    fr, ff = (texture_features(tiles(list(x), size)) for x in (real, fake))
     return {
         "phase_fraction_real": float(pr.mean()),
         "phase_fraction_fake": float(pf.mean()),
@@ -236,7 +236,7 @@ def compare_sets(
         "s2_mae": float(np.abs(s2r.mean(0) - s2f.mean(0)).mean()),
         "lineal_path_mae": float(np.abs(lr.mean(0) - lf.mean(0)).mean()),
         "frechet_s2": frechet_distance(s2r, s2f) if min(len(sr), len(sf)) > 1 else float("nan"),
-        "frechet_features": feature_frechet(fr, ff) if min(len(sr), len(sf)) > 4 else float("nan"),
+        "frechet_features": feature_frechet(fr, ff) if min(len(fr), len(ff)) > 4 else float("nan"),
         "diversity_ratio": diversity_ratio(ff, fr),
         **shape_distances([x < t for x in real], [x < t for x in fake]),
         "n_real": len(sr),

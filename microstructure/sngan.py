@@ -11,8 +11,9 @@ paints the checkerboard texture that the paper's network shows), with batch norm
 a last 3 x 3 convolution and tanh give the image.
 
 The discriminator is the paper's stack of stride-2 convolutions, with spectral normalisation
-(Miyato et al. 2018) on every layer instead of batch norm: each layer's largest singular value
-is held at 1, so D is 1-Lipschitz and cannot sharpen its decision faster than G can follow,
+(Miyato et al. 2018) on every layer instead of batch norm: the largest singular value of each
+layer's reshaped kernel is held at 1, which bounds how sharply D can change (roughly
+Lipschitz; for a convolution the bound is loose) and so how fast it can outrun G,
 which is how the paper's D wins outright on real micrographs within a few hundred
 iterations. Its output is one logit per image. A conditional model (Al-xSi) appends the
 condition vector to every noise vector of the field and to the discriminator's input as

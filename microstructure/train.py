@@ -57,6 +57,9 @@ COLLAPSE_DIVERSITY = 0.2
 #: is above ``1 - D_WINS_MARGIN`` on real crops and below ``D_WINS_MARGIN`` on generated ones.
 D_WINS_ITERS = 50
 D_WINS_MARGIN = 0.05
+#: The same under the hinge loss, whose logits sit near +-1: both hinge terms at zero, the
+#: logits beyond the margin (sigmoid(-1)).
+HINGE_WINS = 0.2689
 WATCH_SAMPLES = 64
 #: The checks warn or stop only from this iteration on: a generator that has barely started
 #: draws near-constant images, which is not a collapse.
@@ -93,7 +96,8 @@ class DCGANTrainConfig(JSONSettings):
         arch: ``spatial`` (default: :mod:`microstructure.sngan`) or ``paper`` (the seed's
             DCGAN as printed, :mod:`microstructure.dcgan`).
         batch_size: crops per iteration.
-        lr: Adam learning rate of the generator.
+        lr: Adam learning rate of the generator (of both networks for ``paper``, unless
+            ``lr_d`` is given).
         lr_d: Adam learning rate of the discriminator (larger than ``lr``: two time scales).
         betas: Adam's betas for both networks.
         loss: ``bce`` (the paper's minimax, non-saturating for G) or ``hinge``.
@@ -143,7 +147,9 @@ class DCGANTrainConfig(JSONSettings):
         """These settings with every ``None`` taken from the architecture's recipe."""
         if self.arch not in RECIPES:
             raise UserError(f"unknown --arch {self.arch!r}; choose {' or '.join(ARCHS)}")
-        recipe = RECIPES[self.arch]
+        recipe = dict(RECIPES[self.arch])
+        if self.arch == "paper" and self.lr is not None:
+            recipe["lr_d"] = self.lr  # the paper has one learning rate for both networks
         filled = {
             k: recipe[k] if v is None and k in recipe else v for k, v in self.as_dict().items()
         }
@@ -207,8 +213,9 @@ def data_key(sets: Sequence[Sequence[np.ndarray]]) -> list[str]:
 
 def diff_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Differentiable augmentation (Zhao et al. 2020) of a batch that D is about to see:
-    each image shifted by up to an eighth of its side (zero fill) and a square of half its
-    side cut out at a random place. Applied alike to real and generated crops, in both
+    each image shifted by up to an eighth of its side (zero fill), and a square of about half
+    its side (31 pixels on a 64-pixel crop), centred at a random pixel and clipped at the
+    edges, cut out. Applied alike to real and generated crops, in both
     networks' steps, so D cannot memorise a few training images and G is not taught the
     augmentations (they are not invertible, so they do not leak into the samples)."""
     b, _, h, w = x.shape
@@ -265,9 +272,8 @@ class CollapseWatch:
 
         self.run, self.hist = run, hist
         rng = np.random.default_rng(run.cfg.seed + 7919)
-        real = np.concatenate([random_crops(s, WATCH_SAMPLES // len(run.sets) + 1, CROP, rng)
-                               for s in run.sets])[:WATCH_SAMPLES].mean(1)  # fmt: skip
-        self.real = texture_features(real)
+        # the first folder's crops: a conditional model is checked at its first content
+        self.real = texture_features(random_crops(run.sets[0], WATCH_SAMPLES, CROP, rng).mean(1))
 
     def check(self, it: int, write) -> None:
         """Check at iteration ``it``; ``write`` prints a warning."""
@@ -284,20 +290,22 @@ class CollapseWatch:
             return
         d_real = float(np.mean(self.hist["d_real"][-D_WINS_ITERS:]))
         d_fake = float(np.mean(self.hist["d_fake"][-D_WINS_ITERS:]))
+        margin = D_WINS_MARGIN if cfg.loss == "bce" else HINGE_WINS
         msgs = []
         if ratio < WARN_DIVERSITY:
             msgs.append(f"the samples' diversity is {ratio:.2f} of the real crops' (collapse?)")
-        if d_real > 1 - D_WINS_MARGIN and d_fake < D_WINS_MARGIN:
+        if d_real > 1 - margin and d_fake < margin:
             msgs.append(f"D wins outright (D(real) {d_real:.3f}, D(fake) {d_fake:.3f})")
         for m in msgs:
             self.hist["warnings"].append(f"iteration {it}: {m}")
             write(f"warning: iteration {it}: {m}")
         if ratio < COLLAPSE_DIVERSITY and cfg.stop_on_collapse:
             kept = it - cfg.checkpoint_every
+            saved = f"the run state of iteration {kept} is kept" if kept else "nothing is kept"
             raise TrainingCollapsed(
                 f"training collapsed at iteration {it} (the samples' diversity is {ratio:.2f} "
-                f"of the real crops'); the run state of iteration {kept} is kept: start again "
-                "with another --seed or a lower --lr (--force)"
+                f"of the real crops'); {saved}: start again with another --seed or a lower "
+                "--lr (--force)"
             )
 
 
@@ -362,7 +370,7 @@ class _Run:
         """What D is shown of a batch: augmented (:func:`diff_augment`) or as it is."""
         return diff_augment(x, self.gen) if self.cfg.augment else x
 
-    def step(self, real: torch.Tensor, c: torch.Tensor | None, z: torch.Tensor) -> dict:
+    def step(self, real: torch.Tensor, c: torch.Tensor | None, z: torch.Tensor, it: int) -> dict:
         """One discriminator and one generator step; returns the losses and D's mean outputs."""
         g, d, loss = self.g, self.d, str(self.cfg.loss)
         fake = g(z, c)
@@ -379,7 +387,7 @@ class _Run:
         loss_g.backward()
         self.opt_g.step()
         d.requires_grad_(True)
-        self.update_ema()
+        self.update_ema(it)
         return {
             "d_loss": float(loss_d.detach()),
             "g_loss": float(loss_g.detach()),
@@ -388,14 +396,20 @@ class _Run:
         }
 
     @torch.no_grad()
-    def update_ema(self) -> None:
-        """The moving average of G's weights (decay ``cfg.ema``; a plain copy at 0); batch-norm
-        statistics are copied."""
-        decay = float(self.cfg.ema or 0.0)
+    def update_ema(self, it: int) -> None:
+        """The moving average of G's weights and of its batch-norm statistics (a plain copy
+        at ``cfg.ema`` 0), so that the averaged weights are normalised by statistics averaged
+        alike; counters are copied. The decay warms up as ``min(ema, (1 + it) / (10 + it))``
+        after iteration ``it``, so that the average forgets the random initial weights within
+        tens of iterations instead of hundreds."""
+        decay = min(float(self.cfg.ema or 0.0), (1 + it) / (10 + it))
         for pe, p in zip(self.ema.parameters(), self.g.parameters(), strict=True):
             pe.lerp_(p, 1.0 - decay)
         for be, b in zip(self.ema.buffers(), self.g.buffers(), strict=True):
-            be.copy_(b)
+            if be.is_floating_point():
+                be.lerp_(b, 1.0 - decay)
+            else:
+                be.copy_(b)
 
     def loop(
         self, hist: dict[str, list[float]], start: int, state: RunState, progress: bool
@@ -412,7 +426,7 @@ class _Run:
         its = range(start, cfg.iters)
         bar = tqdm(its, "train", cfg.iters, disable=not progress, mininterval=1.0, initial=start)
         for it in bar:
-            for k, v in self.step(*self.batch(conds)).items():
+            for k, v in self.step(*self.batch(conds), it).items():
                 hist[k].append(v)
             if (it + 1) % cfg.checkpoint_every == 0:
                 watch.check(it + 1, bar.write if progress else _stderr)
@@ -493,16 +507,19 @@ def auto_channels(folders: Sequence[Path]) -> int:
     )
 
 
-def read_training_folder(folder: Path, cfg: DCGANTrainConfig) -> list[np.ndarray]:
+def read_training_folder(folder: Path, cfg: DCGANTrainConfig, n_folders: int) -> list[np.ndarray]:
     """A folder's images for training, with one-line errors for images smaller than the crop
-    and for fewer non-overlapping crops than one batch."""
+    and for fewer non-overlapping crops than its share of a batch (the batch over the
+    folders)."""
     assert cfg.batch_size is not None and cfg.channels is not None
     imgs = read_folder(folder, CROP, cfg.channels)
     crops = sum((a.shape[0] // CROP) * (a.shape[1] // CROP) for a in imgs)
-    if crops < cfg.batch_size:
+    share = -(-cfg.batch_size // n_folders)
+    if crops < share:
+        whole = "a batch" if n_folders == 1 else f"its share of a batch ({n_folders} folders)"
         raise UserError(
             f"{folder} holds {len(imgs)} image(s), which make only {crops} non-overlapping "
-            f"{CROP}-pixel crops, fewer than a batch of {cfg.batch_size}; add images or give a "
+            f"{CROP}-pixel crops, fewer than {whole} of {share}; add images or give a "
             "smaller --batch-size"
         )
     return imgs
@@ -542,7 +559,7 @@ def train_dcgan(
     if cfg.channels is None:
         cfg.channels = auto_channels(paths)
     t0 = time.perf_counter()
-    sets = [read_training_folder(f, cfg) for f in paths]
+    sets = [read_training_folder(f, cfg, len(paths)) for f in paths]
     run = _Run.build(cfg, sets)
     state = RunState(out, {"config": cfg.fingerprint(), "data": data_key(sets)}, force=force)
     run.track(state)
@@ -557,16 +574,21 @@ def train_dcgan(
 
 
 def _card(
-    out: Path, mcfg: DCGANConfig, cfg: DCGANTrainConfig, folders: Sequence[Path], wall: float
+    out: Path,
+    mcfg: DCGANConfig | SpatialConfig,
+    cfg: DCGANTrainConfig,
+    folders: Sequence[Path],
+    wall: float,
 ) -> str:
     """The model card (Markdown); the package versions are appended when it is written."""
     si = cfg.si_wt_pct
-    kind = "Conditional on Al-xSi via the element registry" if si else "The paper's DCGAN"
+    net = "The paper's DCGAN" if cfg.arch == "paper" else "The default GAN (microstructure.sngan)"
+    kind = f"{net}, conditional on Al-xSi via the element registry" if si else net
     images = ", ".join(str(f) for f in folders)
     if si:
         images += f" (Si {', '.join(f'{x:g}' for x in si)} wt %)"
     return (
-        f"# DCGAN `{out.name}`\n\n{kind}, {mcfg.channels} channel(s), 64x64, nz {mcfg.nz}, "
+        f"# GAN `{out.name}`\n\n{kind}, {mcfg.channels} channel(s), 64x64, nz {mcfg.nz}, "
         f"width {mcfg.ngf}.\n\n- images: {images}\n"
         f"- seed {cfg.seed}, {cfg.iters} iterations, wall time {wall:.0f} s\n"
     )
