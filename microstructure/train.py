@@ -67,8 +67,8 @@ WATCH_FROM = 200
 
 
 #: Each architecture's training recipe (see :class:`DCGANTrainConfig`): the paper's DCGAN as
-#: printed, and the default, chosen on the Super1 validation micrographs
-#: (``benchmarks/microstructure_real.py``).
+#: printed, and the default, set from the literature before any run (its validation
+#: ablation on Super1, ``benchmarks/microstructure_real.py``, does not yet decide it).
 RECIPES: dict[str, dict[str, Any]] = {
     "paper": {
         "nz": 1000, "width": 64, "batch_size": 64, "lr": 5e-4, "lr_d": 5e-4,
