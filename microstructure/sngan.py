@@ -61,11 +61,6 @@ class SpatialConfig(JSONSettings):
     image_size: int = 64
     spectral_norm: bool = True
 
-    @property
-    def field(self) -> int:
-        """Noise field side for one training crop."""
-        return self.image_size // UPSAMPLING
-
 
 class SpatialGenerator(nn.Module):
     """G(z, c): a noise field (B, nz, h, w) and an optional condition (B, cond_dim) to

@@ -277,13 +277,11 @@ class CollapseWatch:
 
     def check(self, it: int, write) -> None:
         """Check at iteration ``it``; ``write`` prints a warning."""
-        import copy
-
         from microstructure.features import diversity_ratio, texture_features
 
         cfg, si = self.run.cfg, self.run.cfg.si_wt_pct
-        g = copy.deepcopy(self.run.ema)
-        fakes = generate_images(g, WATCH_SAMPLES, si[0] if si else None, seed=cfg.seed + 7919)
+        si0 = si[0] if si else None
+        fakes = generate_images(self.run.ema, WATCH_SAMPLES, si0, seed=cfg.seed + 7919)
         ratio = diversity_ratio(texture_features(fakes), self.real)
         self.hist["diversity"].append([it, ratio])
         if it < WATCH_FROM:
@@ -337,7 +335,7 @@ class _Run:
         assert cfg.betas is not None
         opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
         opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=cfg.betas)
-        ema = copy.deepcopy(g).requires_grad_(False)
+        ema = copy.deepcopy(g).requires_grad_(False).eval()  # only ever generates
         rng = np.random.default_rng(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
         return cls(cfg, sets, g, d, ema, opt_g, opt_d, rng, gen)
@@ -435,13 +433,10 @@ class _Run:
 
     def samples_png(self, path: Path) -> None:
         """A 4 x 8 grid: 16 training crops (left half) beside 16 generated images (right)."""
-        import copy
-
         from eftgan.plotting import pyplot, save_png
 
-        gm = copy.deepcopy(self.ema)
         si = self.cfg.si_wt_pct
-        fakes = generate_images(gm, 16, si[0] if si else None, seed=self.cfg.seed)
+        fakes = generate_images(self.ema, 16, si[0] if si else None, seed=self.cfg.seed)
         reals = random_crops(self.sets[0], 16, CROP, self.rng).mean(1)
         plt = pyplot()
         fig, axs = plt.subplots(4, 8, figsize=(8, 4.4), dpi=120)
