@@ -217,14 +217,12 @@ class LineModel:
     def full_log_intensity(self, t_k: float, ne_cm3: float) -> np.ndarray:
         """Log emission of every line of the window per unit density of its element
         (arbitrary units): Saha balance, Boltzmann population, ``g_k A_ki / lambda``."""
-        from spectral.plasma import SAHA_CM3
+        from spectral.plasma import saha_ratio
 
         el, stage, log_ga, ek = self.full
         u = self.plasma.partition(np.array([t_k]))[0]  # (E, 2)
-        dchi = 2.086e-8 * np.sqrt(ne_cm3 / t_k)
         kt = K_B_EV * t_k
-        ratio = SAHA_CM3 * t_k**1.5 * u[:, 1] / u[:, 0] * np.exp(-(self.plasma.chi - dchi) / kt)
-        ratio /= ne_cm3  # n_II / n_I
+        ratio = saha_ratio(self.plasma.chi, u[:, 1] / u[:, 0], t_k, ne_cm3)  # n_II / n_I
         frac = np.stack([1.0 / (1.0 + ratio), ratio / (1.0 + ratio)], 1)  # (E, 2)
         log_pop = np.log(np.maximum(frac / u, 1e-300))[el, stage]
         return log_pop + log_ga - ek / kt

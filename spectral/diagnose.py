@@ -220,7 +220,7 @@ def _species_fits(lines: Any, idx: np.ndarray, areas: np.ndarray) -> list[Specie
 
 def _saha_boltzmann(model: Any, species: list[SpeciesFit], ne: float) -> dict[str, Any]:
     """Per element with both I and II plots: the joint temperature (five iterations)."""
-    from spectral.plasma import SAHA_CM3
+    from spectral.plasma import SAHA_CM3, debye_lowering_ev
 
     out: dict[str, Any] = {}
     by_el: dict[str, dict[int, SpeciesFit]] = {}
@@ -233,7 +233,7 @@ def _saha_boltzmann(model: Any, species: list[SpeciesFit], ne: float) -> dict[st
         t = st[1].temperature_k
         fit = None
         for _ in range(5):
-            dchi = 2.086e-8 * np.sqrt(ne / t)
+            dchi = debye_lowering_ev(ne, t)
             e = np.r_[st[1].energy_ev, np.asarray(st[2].energy_ev) + chi - dchi]
             yv = np.r_[st[1].y, np.asarray(st[2].y) - np.log(SAHA_CM3 * t**1.5 / ne)]
             fit = boltzmann_fit(el, 0, e, yv)

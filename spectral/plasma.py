@@ -124,14 +124,7 @@ class LTEPlasma:
         """Densities (cm^-3) of I and II, each (B, E), and the partition functions (B, E, 2)."""
         t = temperature_k[:, None]
         u = self.partition(temperature_k)
-        dchi = 2.086e-8 * np.sqrt(ne_cm3[:, None] / t)  # Debye lowering, eV
-        s = (
-            SAHA_CM3
-            * t**1.5
-            * (u[:, :, 1] / u[:, :, 0])
-            * np.exp(-(self.chi[None, :] - dchi) / (K_B_EV * t))
-        )
-        r = s / ne_cm3[:, None]  # n_II / n_I
+        r = saha_ratio(self.chi[None, :], u[:, :, 1] / u[:, :, 0], t, ne_cm3[:, None])
         frac_ion = r / (1.0 + r)
         heavy = ne_cm3 / np.clip((mole_fraction * frac_ion).sum(1), 1e-12, None)  # cm^-3
         n_el = mole_fraction * heavy[:, None]
@@ -254,6 +247,22 @@ class LTEPlasma:
 
 
 _PARTITION_TABLES: dict[tuple[str, str, int, float, float, int], np.ndarray] = {}
+
+
+def debye_lowering_ev(ne_cm3: np.ndarray | float, t_k: np.ndarray | float) -> np.ndarray:
+    """The lowering (eV) of the ionisation energies by the plasma's Debye shielding."""
+    return 2.086e-8 * np.sqrt(np.asarray(ne_cm3) / t_k)
+
+
+def saha_ratio(
+    chi_ev: np.ndarray, u_ratio: np.ndarray, t_k: np.ndarray | float, ne_cm3: np.ndarray | float
+) -> np.ndarray:
+    """``n_II / n_I`` of an element in LTE (Saha), with ``u_ratio = U_II / U_I`` its partition
+    functions' ratio and the ionisation energy ``chi_ev`` lowered by
+    :func:`debye_lowering_ev`."""
+    dchi = debye_lowering_ev(ne_cm3, t_k)
+    s = SAHA_CM3 * t_k**1.5 * u_ratio * np.exp(-(chi_ev - dchi) / (K_B_EV * t_k))
+    return s / ne_cm3
 
 
 def _partition_table(atomic: AtomicData, element: str, stage: int, t: np.ndarray) -> np.ndarray:
