@@ -867,7 +867,27 @@ def metal_row(label: str, v: dict[str, Any]) -> list[str]:
         "yes" if v["model_ok"] else "no",
         f"{v['fit_cost']:.2f} ({v['fit_cost_optically_thin']:.2f})",
         f"{v['temperature_k']:.0f}",
+        f"{v['stark_scale']:g}" if "stark_scale" in v else "",
     ]
+
+
+def stark_line(rock: dict[str, Any]) -> str:
+    """One sentence: the line profiles each BHVO-2 fit kept."""
+    kept = [
+        (k, s["stark_scale"])
+        for k, v in rock.items()
+        if isinstance(v, dict) and "spectra" in v
+        for s in v["spectra"]
+        if "stark_scale" in s
+    ]
+    if not kept:
+        return ""
+    voigt = sum(x > 0 for _, x in kept)
+    return (
+        f"Line profiles kept by the BHVO-2 fits: Voigt with Stark widths in {voigt} of "
+        f"{len(kept)} (multiples {', '.join(sorted({f'{x:g}' for _, x in kept if x > 0}))}), "
+        f"Gaussian in {len(kept) - voigt}."
+    )
 
 
 def spectral_real(r: dict[str, Any] | None) -> str:
@@ -910,7 +930,15 @@ def spectral_real(r: dict[str, Any] | None) -> str:
         machine=r["machine"],
         protocol=r["protocol"],
         metals=table(
-            ["spectrum", "right element (wt %)", "next three", "model_ok", "cost (thin)", "T (K)"],
+            [
+                "spectrum",
+                "right element (wt %)",
+                "next three",
+                "model_ok",
+                "cost (thin)",
+                "T (K)",
+                "Stark multiple (0: Gaussian)",
+            ],
             metals,
         ),
         rock=table(
@@ -930,6 +958,7 @@ def spectral_real(r: dict[str, Any] | None) -> str:
         n_el=sp["elements"],
         aalto_speed=f"{sp.get('aalto_fe_s_per_spectrum', float('nan')):.2f}",
         diagnose=diagnose_line(r.get("diagnose"), r["bhvo2"]),
+        stark=stark_line(r["bhvo2"]),
     )
 
 

@@ -130,7 +130,8 @@ def analyze_cflibs(
 ) -> list[dict[str, Any]]:
     """One row per file from :func:`spectral.cflibs.fit_cflibs`: ``<El>_wt_pct``,
     ``<El>_sd_wt_pct``, ``<El>_present`` (above :data:`spectral.cflibs.PRESENT_WT_PCT`),
-    ``temperature_k``, ``ne_cm3``, ``fit_cost`` and ``model_ok``; ``elements`` None takes
+    ``temperature_k``, ``ne_cm3``, ``stark_scale`` (the line profiles' multiple of the Stark
+    widths, 0 for Gaussian ones), ``fit_cost`` and ``model_ok``; ``elements`` None takes
     each file's :func:`auto_elements`. With ``plot_dir``, one PNG per file (spectrum, fit,
     residual); with ``instrument`` (:func:`spectral.cflibs.calibrate_instrument`), its
     response and widths. With ``oxides``, also the whole rock (:mod:`spectral.oxides`):
@@ -153,6 +154,7 @@ def analyze_cflibs(
             row[f"{e}_sd_wt_pct"] = float(sd)
             row[f"{e}_present"] = bool(w > PRESENT_WT_PCT)
         row.update(temperature_k=res.temperature_k, ne_cm3=res.ne_cm3, fit_cost=res.cost)
+        row["stark_scale"] = res.stark_scale
         row["model_ok"] = res.model_ok
         if oxides:
             rock, ox = oxide_closure(dict(zip(res.elements, res.wt_pct, strict=True)))

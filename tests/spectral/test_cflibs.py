@@ -262,3 +262,40 @@ def test_oxide_closure_gives_the_certified_oxides_of_bhvo2():
         assert abs(got_ox[e] / oxides[o] - 1.0) < 0.03, (o, got_ox[e])
     rock2, ox2 = oxide_closure({"Si": 1.0, "Au": 1.0})  # gold stays gold
     assert oxide_name("Au") == "Au" and ox2["Au"] == pytest.approx(rock2["Au"])
+
+
+def test_pseudo_voigt_matches_the_voigt_profile():
+    from scipy.special import voigt_profile
+
+    from spectral.cflibs import _profile_matrix, _pseudo_voigt
+
+    f_g = 0.2
+    f_l = np.array([0.0, 0.05, 0.2, 0.6])
+    f, eta = _pseudo_voigt(f_g, f_l)
+    assert np.isclose(f[0], f_g) and eta[0] == 0.0
+    x = np.linspace(400.0, 410.0, 20001)
+    prof = _profile_matrix(x, [slice(0, len(x))], [f_g], np.full(4, 405.0), f_l).toarray()
+    for i, w_l in enumerate(f_l[1:], start=1):
+        exact = voigt_profile(x - 405.0, f_g / 2.3548, w_l / 2)
+        exact /= exact.max()
+        assert np.isclose(prof[:, i].max(), 1.0)
+        half = x[prof[:, i] >= 0.5]
+        assert abs((half[-1] - half[0]) - (x[exact >= 0.5][-1] - x[exact >= 0.5][0])) < 0.01 * f[i]
+        near = np.abs(x - 405.0) < 2 * f[i]  # the core, where the fit's weight lies
+        assert np.abs(prof[near, i] - exact[near]).max() < 0.02
+
+
+def test_stark_profiles_widen_with_ne_and_the_fit_reports_its_choice(simulated):
+    from spectral.cflibs import LineModel, fit_cflibs
+
+    spec, comp = simulated
+    wl = spec.wavelength
+    lines = LineModel(wl, [slice(0, len(wl))], [0.1], list(comp))
+    lines.set_widths([0.1], 1.0)
+    narrow = lines.basis(9000.0, 1e16)[0][:, 0].copy()
+    broad = lines.basis(9000.0, 1e18)[0][:, 0]
+    # the same line emission spread wider: lower relative peaks where lines stand apart
+    assert (narrow > 0.5).sum() < (broad > 0.5).sum()
+    res = fit_cflibs(spec, list(comp), frame="air")
+    assert res.stark_scale in (0.0, 0.5, 1.0, 2.0)
+    assert res.model_ok
