@@ -233,6 +233,15 @@ def identify(
     help="For cflibs on rocks: also the whole rock, each element as its usual oxide (SiO2, "
     "Al2O3, total Fe as Fe2O3, ...): <El>_rock_wt_pct and <oxide>_oxide_wt_pct.",
 )
+@click.option(
+    "--zones",
+    type=click.Choice(["1", "2", "auto"]),
+    default="1",
+    show_default=True,
+    help="For cflibs: plasma zones; 2 tries a second one (same atoms and n_e, another "
+    "temperature), auto only where one zone's fit cost is above the model_ok threshold; "
+    "either keeps it only where it lowers the cost.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing --plot PNGs.")
 @_wavelength_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
@@ -247,6 +256,7 @@ def analyze(
     plot_dir: Path | None,
     instrument_file: Path | None,
     oxides: bool,
+    zones: str,
     force: bool,
     wavelengths: str,
     vacuum: bool,
@@ -263,7 +273,10 @@ def analyze(
         if plot_dir is not None:
             _check_plots(files, plot_dir, force)
         inst = _read_instrument(instrument_file) if instrument_file else None
-        rows = analyze_cflibs(list(files), els, gases, clip_negative, frame, plot_dir, inst, oxides)
+        rows = analyze_cflibs(
+            list(files), els, gases, clip_negative, frame, plot_dir, inst, oxides,
+            zones=int(zones) if zones != "auto" else "auto",
+        )  # fmt: skip
     else:
         rows = analyze_files(
             list(files),

@@ -127,14 +127,17 @@ def analyze_cflibs(
     plot_dir: Path | None = None,
     instrument: dict[str, Any] | None = None,
     oxides: bool = False,
+    zones: int | str = 1,
 ) -> list[dict[str, Any]]:
-    """One row per file from :func:`spectral.cflibs.fit_cflibs`: ``<El>_wt_pct``,
-    ``<El>_sd_wt_pct``, ``<El>_present`` (above :data:`spectral.cflibs.PRESENT_WT_PCT`),
-    ``temperature_k``, ``ne_cm3``, ``stark_scale`` (the line profiles' multiple of the Stark
-    widths, 0 for Gaussian ones), ``fit_cost`` and ``model_ok``; ``elements`` None takes
-    each file's :func:`auto_elements`. With ``plot_dir``, one PNG per file (spectrum, fit,
-    residual); with ``instrument`` (:func:`spectral.cflibs.calibrate_instrument`), its
-    response and widths. With ``oxides``, also the whole rock (:mod:`spectral.oxides`):
+    """One row per file from :func:`spectral.cflibs.fit_cflibs` (``zones`` as there):
+    ``<El>_wt_pct``, ``<El>_sd_wt_pct``, ``<El>_present`` (above
+    :data:`spectral.cflibs.PRESENT_WT_PCT`), ``temperature_k``, ``ne_cm3``, ``stark_scale``
+    (the line profiles' multiple of the Stark widths, 0 for Gaussian ones),
+    ``zone2_temperature_k`` and ``zone2_atoms_per_atom`` (the second plasma zone, empty
+    where none is kept), ``fit_cost`` and ``model_ok``; ``elements`` None takes each file's
+    :func:`auto_elements`. With ``plot_dir``, one PNG per file (spectrum, fit, residual);
+    with ``instrument`` (:func:`spectral.cflibs.calibrate_instrument`), its response and
+    widths. With ``oxides``, also the whole rock (:mod:`spectral.oxides`):
     ``<El>_rock_wt_pct`` and ``<oxide>_oxide_wt_pct`` (``SiO2_oxide_wt_pct``, ...)."""
     from spectral.cflibs import PRESENT_WT_PCT, fit_cflibs, fit_png
     from spectral.io import read_spectrum
@@ -146,7 +149,7 @@ def analyze_cflibs(
     for f, spec in zip(files, spectra, strict=True):
         air = calibrate_spectrum(spec, wavelengths)[0] if not elements else None
         els = list(elements) if elements else auto_elements(air, nuisance)
-        res = fit_cflibs(spec, els, nuisance, wavelengths, instrument)
+        res = fit_cflibs(spec, els, nuisance, wavelengths, instrument, zones=zones)
         row: dict[str, Any] = {"file": str(f), "wavelengths": res.frame}
         row["wavelengths_decided"] = res.frame_decided
         for e, w, sd in zip(res.elements, res.wt_pct, res.sd_wt_pct, strict=True):
@@ -155,6 +158,8 @@ def analyze_cflibs(
             row[f"{e}_present"] = bool(w > PRESENT_WT_PCT)
         row.update(temperature_k=res.temperature_k, ne_cm3=res.ne_cm3, fit_cost=res.cost)
         row["stark_scale"] = res.stark_scale
+        t2, f2 = res.second_zone or (None, None)
+        row.update(zone2_temperature_k=t2, zone2_atoms_per_atom=f2)
         row["model_ok"] = res.model_ok
         if oxides:
             rock, ox = oxide_closure(dict(zip(res.elements, res.wt_pct, strict=True)))

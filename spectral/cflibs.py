@@ -60,8 +60,18 @@ scaling is good to a factor of about two). Gaussian and Voigt profiles are fitte
 side and the lower cost is kept (``stark_scale`` in the result, 0 for Gaussian); with Voigt
 profiles ``n_e`` acts through the widths as well as through the Saha balance.
 
-Not modelled: two plasma zones, measured (rather than hydrogenic) Stark widths, molecular
-bands. ``LINE_CUTOFF`` and the other
+**Two zones** (``zones=2``, off by default): a laser plume is hotter in its core than at
+its rim, and a line of sight crosses both. The option adds a second zone with the same
+atoms and ``n_e`` at another temperature ``T2``, ``f`` times as many atoms, chosen by the
+cost after the one-zone fit and kept where it lowers it. On the 12 BHVO-2 spectra it
+lowers the final cost by 1-3 % on 9 (and raises it by under 1 % on 3, where the zone
+chosen before self-absorption does not survive it), with ``T2`` or ``f`` at their bounds
+on the six ChemCam and CSA spectra and the composition further from the certified one on
+ChemCam and SuperCam (``bhvo2_two_zones`` in ``benchmarks/spectral_real.py``): the cost
+does not pin a second zone down, so one zone stays the default.
+
+Not modelled: measured (rather than hydrogenic) Stark widths, a temperature gradient, a
+second zone's own electron density, molecular bands. ``LINE_CUTOFF`` and the other
 settings were chosen by the fit cost on the Aalto Fe and Ni spectra; what was looked at on
 BHVO-2 while building the fit is listed in ``benchmarks/spectral_real.py``.
 """
@@ -99,6 +109,11 @@ STARK_NE_STEP = 0.1
 STARK_SCALES = (1.0, 0.5, 2.0)
 #: Cost evaluations of the Nelder-Mead polish of ``(T, n_e)``.
 POLISH_EVALUATIONS = 40
+#: A second plasma zone's temperatures (times the first's) and atoms (per atom of the first)
+#: tried before its polish, and the polish's cost evaluations.
+ZONE_T_RATIOS = (0.5, 0.7, 0.85, 1.2, 1.5)
+ZONE_WEIGHTS = (0.1, 0.3, 1.0)
+ZONE_EVALUATIONS = 20
 #: Profile matrices kept for reuse (the fit returns to the same widths and n_e often).
 PROFILE_CACHE = 32
 START_T_K = (6000.0, 8000.0, 10000.0, 12000.0, 15000.0)
@@ -145,6 +160,10 @@ class CFResult:
     axis_correction: list[tuple[float, float]] = field(default_factory=list)
     #: The multiple of the hydrogenic Stark widths in the line profiles (0: Gaussian only).
     stark_scale: float = 0.0
+    #: The second plasma zone kept, ``(T2 in K, its atoms per atom of the first)``, or None;
+    #: and the cost of the one-zone fit (before self-absorption) it is measured against.
+    second_zone: tuple[float, float] | None = None
+    one_zone_cost: float = float("nan")
 
 
 def peak_fwhm(wl: np.ndarray, y: np.ndarray, n_peaks: int = 25) -> tuple[float, int]:
@@ -229,6 +248,8 @@ class LineModel:
         self.stark_scale = 0.0
         self.ne_profiles = 1e17
         self._profiles: dict[tuple, Any] = {}  # profile matrices by widths, Stark scale, n_e
+        #: A second plasma zone ``(T2 in K, its atoms per atom of the first)``, or None.
+        self.second_zone: tuple[float, float] | None = None
         self.wl, self.slices = wl, slices
         self.set_widths(fwhm)
         self.present = np.bincount(self.el, minlength=len(self.elements)) > 0
@@ -293,6 +314,9 @@ class LineModel:
                 self.ne_profiles = snapped
                 self.set_widths(self.fwhm)
         inten = np.exp(self.full_log_intensity(t_k, ne_cm3)[self.strong])
+        if self.second_zone is not None:  # same atoms and n_e, f times as many, at T2
+            t2, f = self.second_zone
+            inten = inten + f * np.exp(self.full_log_intensity(t2, ne_cm3)[self.strong])
         if escape is not None:
             inten = inten * escape
         b = np.zeros((len(self.wl), len(self.elements)))
@@ -518,6 +542,7 @@ def fit_cflibs(
     frame: str = "auto",
     instrument: dict[str, Any] | None = None,
     stark: bool = True,
+    zones: int | str = 1,
 ) -> CFResult:
     """Fit the model of the module docstring to a measured spectrum; composition over
     ``elements`` (``nuisance`` species are fitted and reported apart). With ``instrument``
@@ -525,7 +550,9 @@ def fit_cflibs(
     lines' Stark widths, a property of the plasma, are still fitted), and
     its air/vacuum frame unless ``frame`` says otherwise; a segment outside the calibrated
     range takes the nearest calibrated segment's. ``stark`` False keeps to Gaussian line
-    profiles (no Stark widths)."""
+    profiles (no Stark widths). ``zones``: 1 (default), 2 (a second plasma zone is tried
+    and kept where it lowers the cost) or ``auto`` (tried only where one zone's cost is
+    above :data:`MODEL_OK_COST`)."""
     from spectral.measured import calibrate_spectrum
 
     elements = list(dict.fromkeys(elements))
@@ -562,9 +589,13 @@ def fit_cflibs(
     profiles = ((0.0,), STARK_SCALES) if stark else ((0.0,),)
     fwhm, opt = _widths_and_plasma(lines, fwhm, own, cost, np.array(start), scales, profiles)
     t_k, ne = float(opt.x[0]), float(np.exp(opt.x[1]))
+    one_zone = float(opt.fun)
+    if zones == 2 or (zones == "auto" and one_zone > MODEL_OK_COST):
+        _second_zone(lines, cost, t_k, ne)
     length, escape, thin_cost = _self_absorption(lines, prob, t_k, ne)
     res = _result(spec, lines.wl, y, lines, prob, (t_k, ne, escape), fwhm, len(elements))
     res.thin_cost, res.length_m, res.axis_correction = thin_cost, length, correction
+    res.one_zone_cost, res.second_zone = one_zone, lines.second_zone
     res.stark_scale = lines.stark_scale
     res.frame, res.frame_decided = axis.frame, axis.decided
     res.slices = slices
@@ -596,6 +627,34 @@ def _widths_and_plasma(
     opt, widths, stark = min(arms, key=lambda arm: arm[0].fun)
     lines.set_widths(widths, stark)
     return widths, _polish(cost, opt.x, POLISH_EVALUATIONS - POLISH_EVALUATIONS // 2)
+
+
+def _second_zone(lines: LineModel, cost, t_k: float, ne: float) -> None:
+    """Try a second plasma zone at the fitted ``(T, n_e)``: the same atoms and electron
+    density at another temperature ``T2``, ``f`` times as many along the line of sight (a
+    plume's cooler rim, or its hotter core). ``T2`` from :data:`ZONE_T_RATIOS` times ``T``
+    and ``f`` from :data:`ZONE_WEIGHTS`, then a Nelder-Mead polish of ``(T2, log f)``; the
+    line model keeps the zone only where it lowers the cost."""
+    from scipy.optimize import minimize
+
+    one = cost(np.array([t_k, np.log(ne)]))
+    point = np.array([t_k, np.log(ne)])
+
+    def with_zone(p: np.ndarray) -> float:
+        lines.second_zone = (float(np.clip(p[0], *T_BOUNDS_K)), float(np.exp(p[1])))
+        return cost(point)
+
+    grid = [(r * t_k, np.log(f)) for r in ZONE_T_RATIOS for f in ZONE_WEIGHTS]
+    start = np.array(min(grid, key=lambda p: with_zone(np.array(p))))
+    opt = minimize(
+        with_zone, start, method="Nelder-Mead",
+        bounds=[T_BOUNDS_K, (np.log(ZONE_WEIGHTS[0]) - 2, np.log(ZONE_WEIGHTS[-1]) + 2)],
+        options={"maxfev": ZONE_EVALUATIONS, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": [
+            start, (start[0] * 1.1, start[1]), (start[0], start[1] + 0.5)]},
+    )  # fmt: skip
+    lines.second_zone = None
+    if opt.fun < one:
+        lines.second_zone = (float(np.clip(opt.x[0], *T_BOUNDS_K)), float(np.exp(opt.x[1])))
 
 
 def _polish(cost, start: np.ndarray, evaluations: int):

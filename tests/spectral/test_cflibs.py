@@ -299,3 +299,23 @@ def test_stark_profiles_widen_with_ne_and_the_fit_reports_its_choice(simulated):
     res = fit_cflibs(spec, list(comp), frame="air")
     assert res.stark_scale in (0.0, 0.5, 1.0, 2.0)
     assert res.model_ok
+
+
+def test_a_second_zone_is_found_where_the_plasma_has_one():
+    from spectral.cflibs import LineModel, fit_cflibs
+    from spectral.io import Spectrum
+
+    wl = np.linspace(300.0, 500.0, 4001)
+    lines = LineModel(wl, [slice(0, len(wl))], [0.08], ["Fe", "Cr"])
+    lines.second_zone = (5000.0, 5.0)  # a cool rim with five atoms per atom of the core
+    basis, peak = lines.basis(14000.0, 1e17)
+    rng = np.random.default_rng(0)
+    y = 1000 * basis @ (np.array([0.8, 0.2]) * peak / peak.max()) + 5.0
+    spec = Spectrum(wl, y + rng.normal(0, 0.5, len(wl)), "two zones")
+    one = fit_cflibs(spec, ["Fe", "Cr"], frame="air", zones=1)
+    two = fit_cflibs(spec, ["Fe", "Cr"], frame="air", zones=2)
+    assert one.second_zone is None and two.second_zone is not None
+    assert two.cost < 0.7 * one.cost
+    # the core's temperature stays the one-zone fit's (a compromise, cooler than 14,000 K)
+    assert two.temperature_k == one.temperature_k > 9000
+    assert abs(two.second_zone[0] - 5000) < 1000 and 2 < two.second_zone[1] < 7.4
