@@ -890,6 +890,28 @@ def stark_line(rock: dict[str, Any]) -> str:
     )
 
 
+def two_zone_line(r: dict[str, Any]) -> str:
+    """One sentence: BHVO-2 with a second plasma zone beside the one-zone default."""
+    two = r.get("bhvo2_two_zones")
+    if not two:
+        return ""
+    parts = [
+        f"{k} {r['bhvo2'][k]['rmse_wt_pct']:.1f} -> {v['rmse_wt_pct']:.1f} wt % "
+        f"(precision {v['precision']:.2f}, recall {v['recall']:.2f})"
+        for k, v in two.items()
+    ]
+    costs = [
+        s2["fit_cost"] / s1["fit_cost"] - 1
+        for k, v in two.items()
+        for s1, s2 in zip(r["bhvo2"][k]["spectra"], v["spectra"], strict=True)
+    ]
+    return (
+        f"With a second plasma zone (`--zones 2`) the BHVO-2 costs change by "
+        f"{100 * min(costs):+.1f} to {100 * max(costs):+.1f} % and the median RMSE goes "
+        f"{'; '.join(parts)}."
+    )
+
+
 def spectral_real(r: dict[str, Any] | None) -> str:
     """``--method cflibs`` on the measured spectra: pure metals, BHVO-2, speed."""
     if not r:
@@ -959,6 +981,7 @@ def spectral_real(r: dict[str, Any] | None) -> str:
         aalto_speed=f"{sp.get('aalto_fe_s_per_spectrum', float('nan')):.2f}",
         diagnose=diagnose_line(r.get("diagnose"), r["bhvo2"]),
         stark=stark_line(r["bhvo2"]),
+        zones=two_zone_line(r),
     )
 
 
@@ -1045,6 +1068,7 @@ def micro_fields(r: dict[str, Any]) -> Fields:
         "nz_generate": f"{sp['nz1000_over_nz100_generate_time']:.2f}",
         "micro_real": micro_real(r.get("real", {}).get("super1")),
         "micro_cond_arch": micro_cond_arch(r.get("conditional_by_arch")),
+        "micro_large": micro_large(r.get("real", {}).get("super1_large")),
     }
 
 
@@ -1083,6 +1107,36 @@ def micro_real(r: dict[str, Any] | None) -> str:
         default_s=f"{sp['default_600_iters_s']:.0f}",
         paper_s=f"{sp['paper_600_iters_s']:.0f}",
         breakdown=", ".join(f"{k} {v:.3f} s" for k, v in parts.items()),
+    )
+
+
+def micro_large(r: dict[str, Any] | None) -> str:
+    """The style GAN beside the default at 128- and 256-pixel fields, on val and on test."""
+    if not r:
+        return ""
+    head = ["", "phase-fraction error", "s2_mae", "texture FD", "S2 FD", "diversity",
+            "particle area W1", "aspect ratio W1", "texture FD / floor", "val score"]  # fmt: skip
+
+    def rows(split: dict[str, Any]) -> list[list[str]]:
+        out = []
+        for side, v in split.items():
+            for name in (k for k in v if k != "floor"):
+                sep = f"{v[name]['separation']['frechet_features']:.2f}"
+                score = f"{v[name]['val_score']:.1f}" if "val_score" in v[name] else ""
+                out.append(gan_row(f"{name}, {side} px", v[name], [sep, score]))
+            out.append(gan_row(f"real train crops (floor), {side} px", v["floor"], ["1", ""]))
+        return out
+
+    warned = {k: "; ".join(v.get("warnings", [])) or "none" for k, v in r["training"].items()}
+    return snippet(
+        "micro_large",
+        machine=r["machine"],
+        protocol=r["protocol"],
+        val=table(head, rows(r["val"])),
+        test=table(head, rows(r["test"])),
+        chosen=r.get("style_chosen_on_val", "style"),
+        speed=", ".join(f"{k} {v['wall_s']:.0f} s" for k, v in r["training"].items()),
+        warnings=", ".join(f"{k}: {v}" for k, v in warned.items()),
     )
 
 

@@ -112,16 +112,23 @@ def _condition_si(condition_si: str | None, images: tuple[Path, ...]) -> tuple[f
 )
 @click.option(
     "--arch",
-    type=click.Choice(["spatial", "paper"]),
+    type=click.Choice(["spatial", "style", "paper"]),
     default="spatial",
     show_default=True,
     help="spatial: the default, fully convolutional G and spectrally normalised D with hinge "
-    "loss, two learning rates, differentiable augmentation and an averaged G; paper: the "
-    "seed's DCGAN as printed (nz 1000, lr 0.0005, BCE), for comparison.",
+    "loss, two learning rates, differentiable augmentation and an averaged G; style: a "
+    "StyleGAN2-lite G with the same stabilisers, for 128- and 256-pixel crops (slower); "
+    "paper: the seed's DCGAN as printed (nz 1000, lr 0.0005, BCE), for comparison.",
 )
-@click.option("--nz", default=None, type=int, help="Noise size [spatial 64, paper 1000].")
+@click.option(
+    "--size",
+    default=None,
+    type=int,
+    help="Crop side in pixels [spatial 64, style 128, paper 64 only].",
+)
+@click.option("--nz", default=None, type=int, help="Noise size [spatial 64, style 32, paper 1000].")
 @click.option("--width", default=None, type=int, help="Base width [spatial 16, paper 64].")
-@click.option("--batch-size", default=None, type=int, help="[spatial 32, paper 64]")
+@click.option("--batch-size", default=None, type=int, help="[spatial 32, style 16, paper 64]")
 @click.option(
     "--lr",
     default=None,
@@ -145,6 +152,7 @@ def train(
     iters: int,
     condition_si: str | None,
     arch: str,
+    size: int | None,
     nz: int | None,
     width: int | None,
     batch_size: int | None,
@@ -154,12 +162,13 @@ def train(
     force: bool,
     quiet: bool,
 ) -> None:
-    """Train a micrograph GAN, or the conditional one, on random 64x64 crops (resumable)."""
+    """Train a micrograph GAN, or the conditional one, on random crops (resumable)."""
     from microstructure.train import DCGANTrainConfig, train_dcgan
 
     config = DCGANTrainConfig(
         iters=iters,
         arch=arch,
+        size=size,
         batch_size=batch_size,
         lr=lr,
         nz=nz,
@@ -194,7 +203,7 @@ def train(
     default=None,
     type=int,
     help="Image side in pixels, a multiple of 16 (default: the training crops'); larger "
-    "fields from the default architecture only.",
+    "fields from the fully convolutional architectures (spatial, style) only.",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path))

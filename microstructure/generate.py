@@ -2,13 +2,15 @@
 
 A model folder of kind ``dcgan`` (written by :func:`microstructure.train.train_dcgan`) holds
 the generator and the discriminator of either architecture (``config["model"]["arch"]``: the
-paper's DCGAN, or the default fully convolutional one of :mod:`microstructure.sngan`); only
+paper's DCGAN, the default fully convolutional one of :mod:`microstructure.sngan`, or the
+StyleGAN2-lite of :mod:`microstructure.stylegan`); only
 the generator is loaded here. A generated image is the generator's tanh output mapped from
 [-1, 1] to gray levels in [0, 1], from noise drawn from a seeded ``torch.Generator`` (so the
 same seed gives the same images on any machine with the same torch): one 64 x 64 image per
-noise vector for the paper's network, and for the default one an image of any side that is
-a multiple of 16 pixels per noise field. A conditional model also takes the Si content of the Al-xSi
-alloy (wt %, 0-25), turned into its condition vector through the element registry
+noise vector for the paper's network, and for the fully convolutional ones an image of any
+side that is a multiple of their noise field's spacing (16 or 32 pixels) per noise field. A
+conditional model also takes the Si content of the Al-xSi alloy (wt %, 0-25), turned into
+its condition vector through the element registry
 (:func:`microstructure.dcgan.condition_vector`).
 """
 
@@ -24,14 +26,15 @@ from torch import nn
 
 from eftgan.errors import UserError
 from microstructure.dcgan import DCGANConfig, Generator, condition_vector
-from microstructure.sngan import UPSAMPLING, SpatialConfig, SpatialGenerator
+from microstructure.sngan import SpatialConfig, SpatialGenerator
+from microstructure.stylegan import StyleConfig, StyleGenerator
 
 __all__ = ["generate_images", "load_generator", "write_images"]
 
 
 def load_generator(
     folder: str | os.PathLike[str] | None = None, weights: str = "g"
-) -> tuple[Generator | SpatialGenerator, dict[str, Any]]:
+) -> tuple[Generator | SpatialGenerator | StyleGenerator, dict[str, Any]]:
     """Load the generator of a GAN model folder (default: the shipped conditional model).
 
     Returns ``(generator, config)``: the generator in eval mode and the folder's
@@ -48,16 +51,19 @@ def load_generator(
     config, state = read_model_folder(folder, kind="dcgan")
     with building(folder, "dcgan"):
         model = config["model"]
-        if "spatial" in model:
+        if "style" in model:
+            tcfg = StyleConfig.from_dict(model["style"])
+            g: nn.Module = load_weights(lambda: StyleGenerator(tcfg), state, folder, weights)
+        elif "spatial" in model:
             scfg = SpatialConfig.from_dict(model["spatial"])
-            g: nn.Module = load_weights(lambda: SpatialGenerator(scfg), state, folder, weights)
+            g = load_weights(lambda: SpatialGenerator(scfg), state, folder, weights)
         else:
             cfg = DCGANConfig.from_dict(model["dcgan"])
             g = load_weights(lambda: Generator(cfg), state, folder, weights)
     return g.eval(), config
 
 
-def _check_si(cfg: DCGANConfig | SpatialConfig, si_wt_pct: float | None) -> None:
+def _check_si(cfg: DCGANConfig | SpatialConfig | StyleConfig, si_wt_pct: float | None) -> None:
     if cfg.cond_dim and si_wt_pct is None:
         raise UserError("this model is conditional: give the Si content (--si)")
     if not cfg.cond_dim and si_wt_pct is not None:
@@ -68,7 +74,7 @@ def _check_si(cfg: DCGANConfig | SpatialConfig, si_wt_pct: float | None) -> None
 
 @torch.no_grad()
 def generate_images(
-    g: Generator | SpatialGenerator,
+    g: Generator | SpatialGenerator | StyleGenerator,
     n: int,
     si_wt_pct: float | None = None,
     seed: int = 0,
@@ -85,7 +91,8 @@ def generate_images(
         seed: random seed of the noise.
         gray: average the channels of an RGB model into one gray image.
         size: side in pixels (default: the training crops'); larger fields, any multiple of
-            16 pixels, from the default (fully convolutional) architecture only.
+            the generator's ``upsampling`` (16 pixels for the default, 32 for the style GAN),
+            from those fully convolutional architectures only.
 
     Returns:
         float32 array (n, size, size), or (n, size, size, 3) for an RGB model with
@@ -95,9 +102,10 @@ def generate_images(
     _check_si(cfg, si_wt_pct)
     g.eval()
     gen = torch.Generator().manual_seed(seed)
-    if isinstance(g, SpatialGenerator):
-        if size is not None and (size < UPSAMPLING or size % UPSAMPLING):
-            raise UserError(f"--size {size} is not a multiple of {UPSAMPLING} pixels")
+    if isinstance(g, SpatialGenerator | StyleGenerator):
+        step = g.upsampling
+        if size is not None and (size < step or size % step):
+            raise UserError(f"--size {size} is not a multiple of {step} pixels")
         z = g.noise(n, gen, size)
     elif size not in (None, cfg.image_size):
         raise UserError(

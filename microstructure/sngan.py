@@ -90,6 +90,11 @@ class SpatialGenerator(nn.Module):
             z = torch.cat([z, cond[:, :, None, None].expand(b, cond.shape[1], h, w)], 1)
         return self.net(z)
 
+    @property
+    def upsampling(self) -> int:
+        """Pixels per noise vector: generated sides are multiples of it."""
+        return UPSAMPLING
+
     def noise(self, n: int, gen: torch.Generator, size: int | None = None) -> torch.Tensor:
         """A standard normal noise field for ``n`` images of side ``size`` pixels (default:
         the training crop), a multiple of :data:`UPSAMPLING`."""

@@ -39,12 +39,11 @@ from microstructure.dcgan import COND_DIM, DCGANConfig, build
 from microstructure.dcgan import condition_vector as cond_vec
 from microstructure.generate import generate_images
 from microstructure.images import random_crops, read_folder
-from microstructure.sngan import SpatialConfig, SpatialGenerator, build_spatial
+from microstructure.sngan import UPSAMPLING, SpatialConfig, build_spatial
+from microstructure.stylegan import StyleConfig, build_style
 
 __all__ = ["DCGANTrainConfig", "TrainingCollapsed", "train_dcgan"]
 
-#: Crop size in pixels: the networks are built for 64 x 64 images.
-CROP = 64
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 #: What :class:`CollapseWatch` keeps in the history: ``[iteration, diversity ratio]`` pairs
 #: and the warnings given.
@@ -73,12 +72,20 @@ RECIPES: dict[str, dict[str, Any]] = {
     "paper": {
         "nz": 1000, "width": 64, "batch_size": 64, "lr": 5e-4, "lr_d": 5e-4,
         "betas": (0.5, 0.999), "loss": "bce", "spectral_norm": False, "augment": False,
-        "ema": 0.0,
+        "ema": 0.0, "size": 64,
     },
     "spatial": {
         "nz": 64, "width": 16, "batch_size": 32, "lr": 1e-4, "lr_d": 4e-4,
         "betas": (0.0, 0.9), "loss": "hinge", "spectral_norm": True, "augment": True,
-        "ema": 0.99,
+        "ema": 0.99, "size": 64,
+    },
+    # the default's stabilisers, on 128-pixel crops, with half the batch (CPU time); the
+    # noise spacing and the padding chosen on Super1's validation micrographs
+    # (benchmarks/microstructure_large.py)
+    "style": {
+        "nz": 32, "width": 16, "batch_size": 16, "lr": 1e-4, "lr_d": 4e-4,
+        "betas": (0.0, 0.9), "loss": "hinge", "spectral_norm": True, "augment": True,
+        "ema": 0.99, "size": 128, "upsampling": 32, "padding": "zeros",
     },
 }  # fmt: skip
 ARCHS = tuple(RECIPES)
@@ -93,8 +100,14 @@ class DCGANTrainConfig(JSONSettings):
 
     Attributes:
         iters: training iterations (one discriminator and one generator step each).
-        arch: ``spatial`` (default: :mod:`microstructure.sngan`) or ``paper`` (the seed's
-            DCGAN as printed, :mod:`microstructure.dcgan`).
+        arch: ``spatial`` (default: :mod:`microstructure.sngan`), ``style`` (the stronger
+            StyleGAN2-lite of :mod:`microstructure.stylegan`, for 128- and 256-pixel crops)
+            or ``paper`` (the seed's DCGAN as printed, :mod:`microstructure.dcgan`).
+        size: side of the training crops in pixels (64 for ``paper``; a multiple of 16 for
+            ``spatial``; a power of two from 32 for ``style``).
+        upsampling: ``style`` only: pixels per vector of its noise field (a power of two;
+            :class:`microstructure.stylegan.StyleConfig`).
+        padding: ``style`` only: ``reflect`` or ``zeros`` at the generator's field edges.
         batch_size: crops per iteration.
         lr: Adam learning rate of the generator (of both networks for ``paper``, unless
             ``lr_d`` is given).
@@ -121,6 +134,9 @@ class DCGANTrainConfig(JSONSettings):
 
     iters: int = 2000
     arch: str = "spatial"
+    size: int | None = None
+    upsampling: int | None = None
+    padding: str | None = None
     batch_size: int | None = None
     lr: float | None = None
     lr_d: float | None = None
@@ -173,6 +189,7 @@ class DCGANTrainConfig(JSONSettings):
                 )
         if c.loss not in ("bce", "hinge"):
             raise UserError(f"unknown loss {c.loss!r}; choose bce or hinge")
+        _check_size(c.arch, int(c.size or 0), c.upsampling, c.padding)
         if self.channels not in (None, 1, 3):
             raise UserError(f"channels must be 1 (gray) or 3 (RGB), not {self.channels}")
         if self.si_wt_pct is None:
@@ -183,7 +200,7 @@ class DCGANTrainConfig(JSONSettings):
             if not 0 <= s <= 25:
                 raise UserError(f"Si content {s:g} wt % is outside 0-25 wt %")
 
-    def model_config(self) -> DCGANConfig | SpatialConfig:
+    def model_config(self) -> DCGANConfig | SpatialConfig | StyleConfig:
         """The architecture these settings train."""
         c = self.resolved()
         cond = COND_DIM if self.si_wt_pct else 0
@@ -192,10 +209,34 @@ class DCGANTrainConfig(JSONSettings):
             return DCGANConfig(
                 nz=c.nz, channels=c.channels or 1, cond_dim=cond, ngf=c.width, ndf=c.width
             )
-        return SpatialConfig(
+        common = dict(
             nz=c.nz, channels=c.channels or 1, cond_dim=cond, ngf=c.width, ndf=c.width,
-            spectral_norm=bool(c.spectral_norm),
+            image_size=int(c.size or 64), spectral_norm=bool(c.spectral_norm),
         )  # fmt: skip
+        if c.arch == "style":
+            return StyleConfig(
+                **common, upsampling=int(c.upsampling or 32), padding=c.padding or "reflect"
+            )
+        return SpatialConfig(**common)
+
+
+def _check_size(arch: str, size: int, upsampling: int | None, padding: str | None) -> None:
+    """One-line :class:`UserError` for a crop size (or a noise spacing) the architecture
+    cannot train on."""
+    if upsampling is not None and arch != "style":
+        raise UserError("upsampling is a setting of --arch style only")
+    if padding not in (None, "reflect", "zeros") or (padding is not None and arch != "style"):
+        raise UserError(f"padding {padding!r}: reflect or zeros, for --arch style only")
+    if upsampling is not None and (upsampling < 2 or upsampling & (upsampling - 1)):
+        raise UserError(f"upsampling {upsampling} is not a power of two")
+    if upsampling is not None and size % upsampling:
+        raise UserError(f"--size {size} is not a multiple of the noise spacing {upsampling}")
+    if arch == "paper" and size != 64:
+        raise UserError("the paper's DCGAN trains on 64-pixel crops only; leave out --size")
+    if arch == "spatial" and (size < UPSAMPLING or size % UPSAMPLING):
+        raise UserError(f"--size {size} is not a multiple of {UPSAMPLING} pixels")
+    if arch == "style" and (size < 32 or size & (size - 1)):
+        raise UserError(f"--size {size} is not a power of two of 32 or more (e.g. 128, 256)")
 
 
 def data_key(sets: Sequence[Sequence[np.ndarray]]) -> list[str]:
@@ -273,7 +314,8 @@ class CollapseWatch:
         self.run, self.hist = run, hist
         rng = np.random.default_rng(run.cfg.seed + 7919)
         # the first folder's crops: a conditional model is checked at its first content
-        self.real = texture_features(random_crops(run.sets[0], WATCH_SAMPLES, CROP, rng).mean(1))
+        crops = random_crops(run.sets[0], WATCH_SAMPLES, int(run.cfg.size), rng)
+        self.real = texture_features(crops.mean(1))
 
     def check(self, it: int, write) -> None:
         """Check at iteration ``it``; ``write`` prints a warning."""
@@ -327,11 +369,8 @@ class _Run:
         import copy
 
         mcfg = cfg.model_config()
-        g, d = (
-            build(mcfg, cfg.seed)
-            if isinstance(mcfg, DCGANConfig)
-            else build_spatial(mcfg, cfg.seed)
-        )
+        builder = {DCGANConfig: build, SpatialConfig: build_spatial, StyleConfig: build_style}
+        g, d = builder[type(mcfg)](mcfg, cfg.seed)
         assert cfg.betas is not None
         opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
         opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=cfg.betas)
@@ -347,19 +386,20 @@ class _Run:
             gen=self.gen, rng=self.rng,
         )  # fmt: skip
 
-    def noise(self, n: int) -> torch.Tensor:
-        if isinstance(self.g, SpatialGenerator):
+    def noise(self, n: int) -> Any:
+        """The generator's noise for ``n`` images: its own :meth:`noise` where it has one
+        (a field, or the style GAN's field, latent and pixel noise), else vectors."""
+        if hasattr(self.g, "noise"):
             return self.g.noise(n, self.gen)
         return torch.randn(n, self.g.cfg.nz, generator=self.gen)
 
-    def batch(
-        self, conds: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    def batch(self, conds: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
         """Real crops in [-1, 1], their condition vectors (or None) and noise."""
         n = self.cfg.batch_size
         assert n is not None
         which = self.rng.integers(len(self.sets), size=n)
-        crops = np.concatenate([random_crops(self.sets[k], 1, CROP, self.rng) for k in which])
+        size = int(self.cfg.size)
+        crops = np.concatenate([random_crops(self.sets[k], 1, size, self.rng) for k in which])
         real = torch.from_numpy(crops) * 2 - 1
         c = conds[torch.from_numpy(which)] if conds is not None else None
         return real, c, self.noise(n)
@@ -368,7 +408,7 @@ class _Run:
         """What D is shown of a batch: augmented (:func:`diff_augment`) or as it is."""
         return diff_augment(x, self.gen) if self.cfg.augment else x
 
-    def step(self, real: torch.Tensor, c: torch.Tensor | None, z: torch.Tensor, it: int) -> dict:
+    def step(self, real: torch.Tensor, c: torch.Tensor | None, z: Any, it: int) -> dict:
         """One discriminator and one generator step; returns the losses and D's mean outputs."""
         g, d, loss = self.g, self.d, str(self.cfg.loss)
         fake = g(z, c)
@@ -437,7 +477,7 @@ class _Run:
 
         si = self.cfg.si_wt_pct
         fakes = generate_images(self.ema, 16, si[0] if si else None, seed=self.cfg.seed)
-        reals = random_crops(self.sets[0], 16, CROP, self.rng).mean(1)
+        reals = random_crops(self.sets[0], 16, int(self.cfg.size), self.rng).mean(1)
         plt = pyplot()
         fig, axs = plt.subplots(4, 8, figsize=(8, 4.4), dpi=120)
         for i, ax in enumerate(axs.flat):
@@ -454,7 +494,7 @@ class _Run:
         from eftgan.checkpoint import write_finished_run
 
         cfg, mcfg, si = self.cfg, self.g.cfg, self.cfg.si_wt_pct
-        arch_key = "dcgan" if cfg.arch == "paper" else "spatial"
+        arch_key = "dcgan" if cfg.arch == "paper" else cfg.arch
         raw = {"g_raw": self.g} if cfg.ema else {}  # the last G, beside its average
         out.mkdir(parents=True, exist_ok=True)
         self.samples_png(out / "samples.png")
@@ -507,14 +547,15 @@ def read_training_folder(folder: Path, cfg: DCGANTrainConfig, n_folders: int) ->
     and for fewer non-overlapping crops than its share of a batch (the batch over the
     folders)."""
     assert cfg.batch_size is not None and cfg.channels is not None
-    imgs = read_folder(folder, CROP, cfg.channels)
-    crops = sum((a.shape[0] // CROP) * (a.shape[1] // CROP) for a in imgs)
+    size = int(cfg.size)
+    imgs = read_folder(folder, size, cfg.channels)
+    crops = sum((a.shape[0] // size) * (a.shape[1] // size) for a in imgs)
     share = -(-cfg.batch_size // n_folders)
     if crops < share:
         whole = "a batch" if n_folders == 1 else f"its share of a batch ({n_folders} folders)"
         raise UserError(
             f"{folder} holds {len(imgs)} image(s), which make only {crops} non-overlapping "
-            f"{CROP}-pixel crops, fewer than {whole} of {share}; add images or give a "
+            f"{size}-pixel crops, fewer than {whole} of {share}; add images or give a "
             "smaller --batch-size"
         )
     return imgs
@@ -570,20 +611,25 @@ def train_dcgan(
 
 def _card(
     out: Path,
-    mcfg: DCGANConfig | SpatialConfig,
+    mcfg: DCGANConfig | SpatialConfig | StyleConfig,
     cfg: DCGANTrainConfig,
     folders: Sequence[Path],
     wall: float,
 ) -> str:
     """The model card (Markdown); the package versions are appended when it is written."""
     si = cfg.si_wt_pct
-    net = "The paper's DCGAN" if cfg.arch == "paper" else "The default GAN (microstructure.sngan)"
+    net = {
+        "paper": "The paper's DCGAN",
+        "spatial": "The default GAN (microstructure.sngan)",
+        "style": "The StyleGAN2-lite GAN (microstructure.stylegan)",
+    }[cfg.arch]
     kind = f"{net}, conditional on Al-xSi via the element registry" if si else net
     images = ", ".join(str(f) for f in folders)
     if si:
         images += f" (Si {', '.join(f'{x:g}' for x in si)} wt %)"
     return (
-        f"# GAN `{out.name}`\n\n{kind}, {mcfg.channels} channel(s), 64x64, nz {mcfg.nz}, "
+        f"# GAN `{out.name}`\n\n{kind}, {mcfg.channels} channel(s), {cfg.size}x{cfg.size} "
+        f"crops, nz {mcfg.nz}, "
         f"width {mcfg.ngf}.\n\n- images: {images}\n"
         f"- seed {cfg.seed}, {cfg.iters} iterations, wall time {wall:.0f} s\n"
     )

@@ -175,7 +175,7 @@ def test_recipes_fill_what_is_not_given():
     spatial = DCGANTrainConfig(lr=2e-4).resolved()
     assert (spatial.lr, spatial.lr_d, spatial.loss, spatial.ema) == (2e-4, 4e-4, "hinge", 0.99)
     with pytest.raises(UserError, match="unknown --arch"):
-        DCGANTrainConfig(arch="style").resolved()
+        DCGANTrainConfig(arch="stylegan3").resolved()
 
 
 def test_compare_sets_takes_real_images_larger_than_the_generated():
