@@ -202,8 +202,8 @@ def train(
     "--size",
     default=None,
     type=int,
-    help="Image side in pixels, a multiple of 16 (default: the training crops'); larger "
-    "fields from the fully convolutional architectures (spatial, style) only.",
+    help="Image side in pixels (default: the training crops'); larger fields from the fully "
+    "convolutional architectures only, a multiple of 16 (spatial) or 32 (style) pixels.",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option("--out", required=True, type=click.Path(path_type=Path))

@@ -240,7 +240,7 @@ def identify(
     show_default=True,
     help="For cflibs: plasma zones; 2 tries a second one (same atoms and n_e, another "
     "temperature), auto only where one zone's fit cost is above the model_ok threshold; "
-    "either keeps it only where it lowers the cost.",
+    "either keeps it where it lowers the optically thin fit's cost.",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing --plot PNGs.")
 @_wavelength_options

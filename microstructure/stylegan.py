@@ -135,7 +135,8 @@ class StyleLayer(nn.Module):
 
 class StyleGenerator(nn.Module):
     """G(z, c): the noise of :meth:`noise` (field, style latent, pixel noise) and an optional
-    condition (B, cond_dim) to images (B, channels, 16 h, 16 w) in [-1, 1]."""
+    condition (B, cond_dim) to images (B, channels, u h, u w) in [-1, 1], ``u`` the
+    :attr:`upsampling`."""
 
     def __init__(self, cfg: StyleConfig) -> None:
         super().__init__()
@@ -274,6 +275,8 @@ def build_style(cfg: StyleConfig, seed: int = 0) -> tuple[StyleGenerator, StyleD
         raise ValueError(f"image_size {cfg.image_size} is not a power of two of 32 or more")
     if cfg.upsampling < 2 or cfg.upsampling & (cfg.upsampling - 1):
         raise ValueError(f"upsampling {cfg.upsampling} is not a power of two")
+    if cfg.upsampling > cfg.image_size:
+        raise ValueError(f"upsampling {cfg.upsampling} is larger than image_size {cfg.image_size}")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         return StyleGenerator(cfg), StyleDiscriminator(cfg)

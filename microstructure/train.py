@@ -1,10 +1,10 @@
 """Training the DCGANs on folders of micrographs, resumable, into a model folder.
 
-Each iteration takes a batch of random crops (64 pixels square) from the training images,
-scaled to [-1, 1], and makes one discriminator and one generator step of the paper's minimax
-loss (binary cross-entropy; the generator maximises log D(G(z)), the usual non-saturating
-form). For the conditional variant every folder comes with the Si content of its alloy, and each
-crop carries the condition vector of its folder.
+Each iteration takes a batch of random crops (64 pixels square by default, ``size``) from the
+training images, scaled to [-1, 1], and makes one discriminator and one generator step of the
+paper's minimax loss (binary cross-entropy; the generator maximises log D(G(z)), the usual
+non-saturating form). For the conditional variant every folder comes with the Si content of
+its alloy, and each crop carries the condition vector of its folder.
 
 The settings are a :class:`DCGANTrainConfig`; with a digest of the training images they form
 the run's fingerprint. Every ``checkpoint_every`` iterations the whole run (both networks, both
@@ -114,7 +114,7 @@ class DCGANTrainConfig(JSONSettings):
         lr_d: Adam learning rate of the discriminator (larger than ``lr``: two time scales).
         betas: Adam's betas for both networks.
         loss: ``bce`` (the paper's minimax, non-saturating for G) or ``hinge``.
-        spectral_norm: spectral normalisation in D (spatial only).
+        spectral_norm: spectral normalisation in D (spatial and style).
         augment: differentiable augmentation of everything D sees (translation and
             cutout, on real and generated crops alike: :func:`diff_augment`).
         ema: decay of the moving average of G's weights that is kept and generated from
@@ -172,9 +172,16 @@ class DCGANTrainConfig(JSONSettings):
         return DCGANTrainConfig(**filled)
 
     def fingerprint(self) -> dict[str, Any]:
-        """The settings that change the result (all but ``checkpoint_every``)."""
+        """The settings that change the result (all but ``checkpoint_every``). The crop
+        size and the style GAN's settings are left out where they hold what every run
+        before them had (64-pixel crops, no style settings), so that such a run's saved
+        state still resumes."""
         skip = ("checkpoint_every", "stop_on_collapse")
-        return {k: v for k, v in self.resolved().as_dict().items() if k not in skip}
+        out = {k: v for k, v in self.resolved().as_dict().items() if k not in skip}
+        if out["arch"] != "style" and out["size"] == 64:
+            for k in ("size", "upsampling", "padding"):
+                out.pop(k)
+        return out
 
     def validate(self, n_folders: int) -> None:
         """One-line :class:`UserError` for settings that cannot train on ``n_folders``."""
@@ -215,7 +222,7 @@ class DCGANTrainConfig(JSONSettings):
         )  # fmt: skip
         if c.arch == "style":
             return StyleConfig(
-                **common, upsampling=int(c.upsampling or 32), padding=c.padding or "reflect"
+                **common, upsampling=int(c.upsampling or 32), padding=c.padding or "zeros"
             )
         return SpatialConfig(**common)
 
@@ -573,7 +580,7 @@ def train_dcgan(
     """Train the paper's DCGAN, or the conditional one, on folders of micrographs into ``out``.
 
     Args:
-        folders: folders of training images (PNG, JPEG, TIFF or BMP, at least 64 pixels on a
+        folders: folders of training images (PNG, JPEG, TIFF or BMP, at least a crop on a
             side); with ``config.si_wt_pct`` one Si content per folder.
         out: the model folder; an unfinished run there (same settings and images) resumes.
         config: the settings; fields may also be given as keywords (``iters=8, nz=16``), which

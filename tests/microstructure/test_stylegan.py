@@ -101,3 +101,13 @@ def test_crop_sizes_are_checked_per_architecture(tmp_path, capsys):
     code, _, err = run(capsys, "micro", "train", "--images", str(tmp_path), "--arch", "spatial",
                        "--size", "40", "--out", str(tmp_path / "m"))  # fmt: skip
     assert_user_error(code, err, "not a multiple of 16")
+
+
+def test_runs_from_before_the_crop_size_setting_keep_their_fingerprint():
+    from microstructure.train import DCGANTrainConfig
+
+    old = DCGANTrainConfig(iters=8).fingerprint()
+    assert not {"size", "upsampling", "padding"} & set(old)  # a saved state still resumes
+    style = DCGANTrainConfig(arch="style").fingerprint()
+    assert (style["size"], style["upsampling"], style["padding"]) == (128, 32, "zeros")
+    assert DCGANTrainConfig(size=128).fingerprint()["size"] == 128

@@ -275,14 +275,19 @@ def test_pseudo_voigt_matches_the_voigt_profile():
     assert np.isclose(f[0], f_g) and eta[0] == 0.0
     x = np.linspace(400.0, 410.0, 20001)
     prof = _profile_matrix(x, [slice(0, len(x))], [f_g], np.full(4, 405.0), f_l).toarray()
+    step = x[1] - x[0]
+    gauss_area = prof[:, 0].sum() * step
+    assert np.isclose(prof[:, 0].max(), 1.0)
     for i, w_l in enumerate(f_l[1:], start=1):
-        exact = voigt_profile(x - 405.0, f_g / 2.3548, w_l / 2)
-        exact /= exact.max()
-        assert np.isclose(prof[:, i].max(), 1.0)
-        half = x[prof[:, i] >= 0.5]
-        assert abs((half[-1] - half[0]) - (x[exact >= 0.5][-1] - x[exact >= 0.5][0])) < 0.01 * f[i]
+        # a broadened line keeps its emission: the area of the Gaussian, a lower peak
+        assert abs(prof[:, i].sum() * step / gauss_area - 1) < 0.05
+        assert prof[:, i].max() < prof[:, i - 1].max()
+        exact = voigt_profile(x - 405.0, f_g / 2.3548, w_l / 2) * gauss_area
+        half = x[prof[:, i] >= prof[:, i].max() / 2]
+        want = x[exact >= exact.max() / 2]
+        assert abs((half[-1] - half[0]) - (want[-1] - want[0])) < 0.01 * f[i]
         near = np.abs(x - 405.0) < 2 * f[i]  # the core, where the fit's weight lies
-        assert np.abs(prof[near, i] - exact[near]).max() < 0.02
+        assert np.abs(prof[near, i] - exact[near]).max() < 0.05 * exact.max()
 
 
 def test_stark_profiles_widen_with_ne_and_the_fit_reports_its_choice(simulated):
@@ -294,8 +299,8 @@ def test_stark_profiles_widen_with_ne_and_the_fit_reports_its_choice(simulated):
     lines.set_widths([0.1], 1.0)
     narrow = lines.basis(9000.0, 1e16)[0][:, 0].copy()
     broad = lines.basis(9000.0, 1e18)[0][:, 0]
-    # the same line emission spread wider: lower relative peaks where lines stand apart
-    assert (narrow > 0.5).sum() < (broad > 0.5).sum()
+    # each column has a peak of 1: the same emission spread wider sums to more
+    assert broad.sum() > 1.5 * narrow.sum()
     res = fit_cflibs(spec, list(comp), frame="air")
     assert res.stark_scale in (0.0, 0.5, 1.0, 2.0)
     assert res.model_ok
