@@ -324,3 +324,14 @@ def test_a_second_zone_is_found_where_the_plasma_has_one():
     # the core's temperature stays the one-zone fit's (a compromise, cooler than 14,000 K)
     assert two.temperature_k == one.temperature_k > 9000
     assert abs(two.second_zone[0] - 5000) < 1000 and 2 < two.second_zone[1] < 7.4
+
+
+def test_zones_are_checked_and_an_instrument_keeps_gaussian_profiles(simulated):
+    from spectral.cflibs import calibrate_instrument, fit_cflibs
+
+    spec, comp = simulated
+    for bad in (3, "2", True):
+        with pytest.raises(ValueError, match="zones must be"):
+            fit_cflibs(spec, list(comp), frame="air", zones=bad)
+    inst = calibrate_instrument(spec, comp)
+    assert fit_cflibs(spec, list(comp), frame="air", instrument=inst).stark_scale == 0.0
