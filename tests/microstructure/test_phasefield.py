@@ -1,0 +1,68 @@
+"""The grain-growth phase-field model: the shrinking circular grain against R^2 = R0^2 - 2 M
+sigma t, the grain colouring and the stability limit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from eftgan.errors import UserError
+
+
+def test_a_circular_grain_shrinks_as_curvature_flow_says():
+    from microstructure.phasefield import GrainGrowth, PhaseField
+
+    size, r0 = 128, 40
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5 - size / 2
+    grain = (yy**2 + xx**2 < r0**2).astype(np.int64)
+    p = GrainGrowth(n_params=2)
+    pf = PhaseField.from_labels(grain, p)
+    pf.step(200)  # the sharp start relaxes into the diffuse profile
+    t, r2 = [], []
+    for _ in range(20):
+        pf.step(200)
+        t.append(pf.time_s)
+        r2.append(float(pf.area_of(1)[0]) / np.pi)
+    slope = np.polyfit(t, r2, 1)[0]
+    want = -2 * p.mobility_m4_js * p.sigma_j_m2
+    assert abs(slope / want - 1) < 0.02, slope / want
+    assert np.sqrt(r2[-1]) > 15 * p.dx_m  # still well resolved at the end
+
+
+def test_an_ensemble_runs_each_member_at_its_own_mobility():
+    from microstructure.phasefield import GrainGrowth, PhaseField
+
+    size = 64
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5 - size / 2
+    grain = np.stack([(yy**2 + xx**2 < 20**2).astype(np.int64)] * 2)
+    pf = PhaseField.from_labels(
+        grain, GrainGrowth(n_params=2), mobility_scale=torch.tensor([1.0, 2.0])
+    )
+    a0 = pf.area_of(1)
+    pf.step(400)
+    lost = a0 - pf.area_of(1)
+    assert 1.7 < float(lost[1] / lost[0]) < 2.3
+
+
+def test_grains_that_touch_never_share_an_order_parameter():
+    from microstructure.phasefield import colour_grains, voronoi_labels
+
+    lab = voronoi_labels(96, 60, seed=1)
+    assert set(np.unique(lab)) == set(range(60))
+    colour = colour_grains(lab, 8)[lab]
+    for shift in ((0, 1), (1, 0)):  # periodic neighbours included
+        other_lab = np.roll(lab, shift, axis=(0, 1))
+        other_col = np.roll(colour, shift, axis=(0, 1))
+        touching = lab != other_lab
+        assert (colour[touching] != other_col[touching]).all()
+    with pytest.raises(UserError, match="cannot colour"):
+        colour_grains(lab, 2)
+
+
+def test_an_unstable_time_step_is_refused_with_the_largest_stable_one():
+    from microstructure.phasefield import GrainGrowth, PhaseField, voronoi_labels
+
+    p = GrainGrowth()
+    with pytest.raises(UserError, match=f"largest stable step is {p.stable_dt_s():.3g} s"):
+        PhaseField.from_labels(voronoi_labels(32, 5), p, dt_s=2 * p.stable_dt_s())
