@@ -20,8 +20,10 @@ isotropic growth.
 **Memory that does not grow with the grains.** ``Q`` is fixed (8 by default), far fewer
 than the grains: grains that never touch share a parameter. The initial grains are coloured
 greedily on their adjacency graph (periodic), so that no two neighbours share one. As
-grains grow, two of the same colour can come to meet and would then merge; re-colouring
-during a run is not written yet.
+grains grow, two of the same colour can come to meet and would then merge:
+:meth:`PhaseField.recolour` (called every ``recolour_every`` steps by :meth:`PhaseField.run`)
+moves such a grain, with its diffuse boundary, to a parameter that no grain within
+:data:`RECOLOUR_CELLS` cells uses.
 
 Boundaries are periodic (the Laplacian is a five-point stencil with ``torch.roll``), the
 time step is explicit (Euler) and checked against the stability limit
@@ -38,9 +40,18 @@ import torch
 
 from eftgan.errors import UserError
 
-__all__ = ["GrainGrowth", "PhaseField", "colour_grains", "voronoi_labels"]
+__all__ = [
+    "GrainGrowth",
+    "PhaseField",
+    "colour_grains",
+    "grain_map",
+    "recolouring",
+    "voronoi_labels",
+]
 
 GAMMA = 1.5
+#: Grains of one order parameter closer than this (cells) are moved apart by recolouring.
+RECOLOUR_CELLS = 12
 
 
 @dataclass
@@ -140,6 +151,31 @@ class PhaseField:
             self.eta = e - lk * (m * bulk - kappa * lap)
         self.time_s += n * self.dt_s
 
+    def run(self, n: int, recolour_every: int = 100) -> None:
+        """``n`` steps, re-colouring every ``recolour_every`` of them."""
+        done = 0
+        while done < n:
+            k = min(recolour_every, n - done)
+            self.step(k)
+            done += k
+            self.recolour()
+
+    def recolour(self) -> int:
+        """Move each grain that has a grain of its own order parameter within
+        :data:`RECOLOUR_CELLS` cells to a parameter that none within that distance uses;
+        returns how many were moved (a grain with no free parameter stays)."""
+        moved = 0
+        for k in range(self.eta.shape[0]):
+            grains, colour = grain_map(self.eta[k].cpu().numpy())
+            for g, new in recolouring(grains, colour, self.eta.shape[1]):
+                zone = _periodic_dilation(grains == g, 3)  # the grain and its diffuse edge
+                zone_t = torch.from_numpy(zone).to(self.eta.device)
+                old = int(colour[g])
+                self.eta[k, new][zone_t] = self.eta[k, old][zone_t]
+                self.eta[k, old][zone_t] = 0.0
+                moved += 1
+        return moved
+
     def labels(self) -> torch.Tensor:
         """The parameter that dominates each pixel, (B, H, W)."""
         return self.eta.argmax(1)
@@ -147,6 +183,100 @@ class PhaseField:
     def area_of(self, param: int) -> torch.Tensor:
         """Area (m^2) where ``eta_param`` exceeds 1/2, per member, (B,)."""
         return (self.eta[:, param] > 0.5).sum((-1, -2)).to(torch.float64) * self.p.dx_m**2
+
+
+def _periodic_dilation(mask: np.ndarray, cells: int) -> np.ndarray:
+    """``mask`` grown by ``cells`` (a square reach) on a periodic grid."""
+    from scipy.ndimage import maximum_filter
+
+    return maximum_filter(mask, size=2 * cells + 1, mode="wrap")
+
+
+def _periodic_edt(mask: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (cells) from every pixel to the nearest pixel of ``mask`` on a periodic
+    grid, exact within ``pad`` cells, and that pixel's (row, column) index."""
+    from scipy.ndimage import distance_transform_edt
+
+    h, w = mask.shape
+    padded = np.pad(mask, pad, mode="wrap")
+    dist, idx = distance_transform_edt(~padded, return_indices=True)
+    crop = (slice(pad, pad + h), slice(pad, pad + w))
+    return dist[crop], ((idx[0][crop] - pad) % h, (idx[1][crop] - pad) % w)
+
+
+def recolouring(
+    grains: np.ndarray, colour: np.ndarray, n_colours: int, cells: int = RECOLOUR_CELLS
+) -> list[tuple[int, int]]:
+    """The moves ``(grain, new order parameter)`` that part grains of one parameter closer
+    than ``cells``: for each parameter, every pixel within ``cells / 2`` of one of its
+    grains is that grain's zone, and two grains whose zones touch are too close; the
+    smaller moves to a parameter with no grain within ``cells`` of it."""
+    from scipy.ndimage import minimum
+
+    ids = np.arange(len(colour))
+    dist = [_periodic_edt(np.isin(grains, ids[colour == c]), cells) for c in range(n_colours)]
+    near = np.stack(
+        [np.asarray(minimum(d, grains, ids)) < cells for d, _ in dist], 1
+    )  # (grains, colours): a grain of that colour within reach (its own included)
+    area = np.bincount(grains.ravel(), minlength=len(colour))
+    moves: list[tuple[int, int]] = []
+    moving: set[int] = set()
+    for c, (d, (ri, ci)) in enumerate(dist):
+        zone = np.where(d < cells / 2, grains[ri, ci], -1)
+        for axis in (0, 1):
+            other = np.roll(zone, 1, axis=axis)
+            touch = (zone >= 0) & (other >= 0) & (zone != other)
+            for a, b in set(zip(zone[touch].tolist(), other[touch].tolist(), strict=True)):
+                if a in moving or b in moving:
+                    continue
+                g = a if area[a] <= area[b] else b
+                free = [x for x in range(n_colours) if x != c and not near[g, x]]
+                if free:
+                    moves.append((g, free[0]))
+                    moving.add(g)
+    return moves
+
+
+def grain_map(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The grains of one structure (Q, H, W): a label image (H, W) of connected regions
+    where one order parameter dominates (connected across the periodic edges), and each
+    grain's order parameter."""
+    from scipy.ndimage import label
+
+    dominant = eta.argmax(0)
+    grains = np.full(dominant.shape, -1, dtype=np.int64)
+    colour: list[int] = []
+    for c in range(eta.shape[0]):
+        lab, n = label(dominant == c)
+        if n == 0:
+            continue
+        lab = _join_periodic(lab, n)
+        ids = np.unique(lab[lab > 0])
+        remap = np.zeros(lab.max() + 1, dtype=np.int64)
+        remap[ids] = np.arange(len(ids)) + len(colour)
+        grains[lab > 0] = remap[lab[lab > 0]]
+        colour += [c] * len(ids)
+    return grains, np.array(colour, dtype=np.int64)
+
+
+def _join_periodic(lab: np.ndarray, n: int) -> np.ndarray:
+    """Labels of regions that continue across the periodic edges made one."""
+    parent = np.arange(n + 1)
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a_edge, b_edge in ((lab[0], lab[-1]), (lab[:, 0], lab[:, -1])):
+        for a, b in zip(a_edge, b_edge, strict=True):
+            if a and b:
+                ra, rb = find(int(a)), find(int(b))
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+    roots = np.array([find(i) for i in range(n + 1)])
+    return roots[lab]
 
 
 def voronoi_labels(size: int, n_grains: int, seed: int = 0) -> np.ndarray:

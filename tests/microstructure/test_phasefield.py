@@ -66,3 +66,30 @@ def test_an_unstable_time_step_is_refused_with_the_largest_stable_one():
     p = GrainGrowth()
     with pytest.raises(UserError, match=f"largest stable step is {p.stable_dt_s():.3g} s"):
         PhaseField.from_labels(voronoi_labels(32, 5), p, dt_s=2 * p.stable_dt_s())
+
+
+def test_grains_of_one_parameter_that_come_close_are_moved_apart():
+    from microstructure.phasefield import grain_map, recolouring
+
+    grains = np.zeros((64, 64), dtype=np.int64)  # grain 0 around three small ones
+    grains[10:20, 10:20], grains[10:20, 24:34], grains[22:30, 24:34] = 1, 2, 3
+    eta = np.zeros((4, 64, 64), dtype=np.float32)
+    # grains 1 and 2 share parameter 1, 4 cells apart; grain 3 (parameter 2) is near both
+    for g, c in enumerate((0, 1, 1, 2)):
+        eta[c][grains == g] = 1.0
+    found, colour = grain_map(eta)
+    assert len(colour) == 4 and sorted(colour.tolist()) == [0, 1, 1, 2]
+    moves = recolouring(found, colour, 4, cells=12)
+    assert len(moves) == 1
+    g, new = moves[0]
+    assert colour[g] == 1 and new == 3  # the one parameter no grain near it uses
+
+
+def test_grains_are_connected_across_the_periodic_edges():
+    from microstructure.phasefield import grain_map
+
+    eta = np.zeros((2, 32, 32), dtype=np.float32)
+    eta[0] = 1.0
+    eta[0][:, 4:28], eta[1][:, 4:28] = 0.0, 1.0  # parameter 0 in one band across the edge
+    _, colour = grain_map(eta)
+    assert sorted(colour.tolist()) == [0, 1]
