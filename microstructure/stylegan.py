@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -177,7 +178,8 @@ class StyleGenerator(nn.Module):
         for block, to_image in zip(self.blocks, self.to_image[1:], strict=True):
             x = F.interpolate(x, scale_factor=2, mode="nearest")
             noise = _noise_at(pixels, x.shape[-1])
-            x = block[1](block[0](x, w, noise), w, noise)
+            first, second = cast(nn.ModuleList, block)
+            x = second(first(x, w, noise), w, noise)
             image = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False)
             image = image + to_image(x, w)
         return torch.tanh(image)

@@ -216,7 +216,7 @@ class DCGANTrainConfig(JSONSettings):
             return DCGANConfig(
                 nz=c.nz, channels=c.channels or 1, cond_dim=cond, ngf=c.width, ndf=c.width
             )
-        common = dict(
+        common: dict[str, Any] = dict(
             nz=c.nz, channels=c.channels or 1, cond_dim=cond, ngf=c.width, ndf=c.width,
             image_size=int(c.size or 64), spectral_norm=bool(c.spectral_norm),
         )  # fmt: skip
@@ -321,7 +321,7 @@ class CollapseWatch:
         self.run, self.hist = run, hist
         rng = np.random.default_rng(run.cfg.seed + 7919)
         # the first folder's crops: a conditional model is checked at its first content
-        crops = random_crops(run.sets[0], WATCH_SAMPLES, int(run.cfg.size), rng)
+        crops = random_crops(run.sets[0], WATCH_SAMPLES, int(run.cfg.size or 64), rng)
         self.real = texture_features(crops.mean(1))
 
     def check(self, it: int, write) -> None:
@@ -376,8 +376,14 @@ class _Run:
         import copy
 
         mcfg = cfg.model_config()
-        builder = {DCGANConfig: build, SpatialConfig: build_spatial, StyleConfig: build_style}
-        g, d = builder[type(mcfg)](mcfg, cfg.seed)
+        g: nn.Module
+        d: nn.Module
+        if isinstance(mcfg, DCGANConfig):
+            g, d = build(mcfg, cfg.seed)
+        elif isinstance(mcfg, StyleConfig):
+            g, d = build_style(mcfg, cfg.seed)
+        else:
+            g, d = build_spatial(mcfg, cfg.seed)
         assert cfg.betas is not None
         opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
         opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=cfg.betas)
@@ -405,7 +411,7 @@ class _Run:
         n = self.cfg.batch_size
         assert n is not None
         which = self.rng.integers(len(self.sets), size=n)
-        size = int(self.cfg.size)
+        size = int(self.cfg.size or 64)
         crops = np.concatenate([random_crops(self.sets[k], 1, size, self.rng) for k in which])
         real = torch.from_numpy(crops) * 2 - 1
         c = conds[torch.from_numpy(which)] if conds is not None else None
@@ -484,7 +490,7 @@ class _Run:
 
         si = self.cfg.si_wt_pct
         fakes = generate_images(self.ema, 16, si[0] if si else None, seed=self.cfg.seed)
-        reals = random_crops(self.sets[0], 16, int(self.cfg.size), self.rng).mean(1)
+        reals = random_crops(self.sets[0], 16, int(self.cfg.size or 64), self.rng).mean(1)
         plt = pyplot()
         fig, axs = plt.subplots(4, 8, figsize=(8, 4.4), dpi=120)
         for i, ax in enumerate(axs.flat):
@@ -554,7 +560,7 @@ def read_training_folder(folder: Path, cfg: DCGANTrainConfig, n_folders: int) ->
     and for fewer non-overlapping crops than its share of a batch (the batch over the
     folders)."""
     assert cfg.batch_size is not None and cfg.channels is not None
-    size = int(cfg.size)
+    size = int(cfg.size or 64)
     imgs = read_folder(folder, size, cfg.channels)
     crops = sum((a.shape[0] // size) * (a.shape[1] // size) for a in imgs)
     share = -(-cfg.batch_size // n_folders)
