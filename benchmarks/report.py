@@ -1169,11 +1169,11 @@ def polycrystal_fields(r: dict[str, Any]) -> Fields:
             "within 2 %",
         ],
         [
-            "normal growth: exponent of ⟨A⟩ - ⟨A⟩(t1) against t - t1",
+            "normal growth: exponent of ⟨A⟩ - ⟨A⟩(t1) against t - t1 (t1: third snapshot)",
             f"{pf['growth_exponent']:.2f}",
             "1.0 ± 0.1",
         ],
-        ["512², 1000 grains, 8 parameters: 1000 steps", speed, "under 60 s"],
+        ["512², 1000 grains, 16 parameters: 1000 steps", speed, "under 60 s"],
     ]
     return {
         "polycrystal": snippet(

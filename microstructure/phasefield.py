@@ -17,18 +17,19 @@ A boundary then moves with ``v = M sigma kappa_curv``, so a circular grain shrin
 ``R^2 = R0^2 - 2 M sigma t``, and only the product ``M sigma`` sets the kinetics of
 isotropic growth.
 
-**Memory that does not grow with the grains.** ``Q`` is fixed (8 by default), far fewer
+**Memory that does not grow with the grains.** ``Q`` is fixed (16 by default), far fewer
 than the grains: grains that never touch share a parameter. The initial grains are coloured
 greedily on their adjacency graph (periodic), so that no two neighbours share one. As
 grains grow, two of the same colour can come to meet and would then merge:
 :meth:`PhaseField.recolour` (called every ``recolour_every`` steps by :meth:`PhaseField.run`)
 moves such a grain, with its diffuse boundary, to a parameter that no grain within
-:data:`RECOLOUR_CELLS` cells uses.
+:data:`RECOLOUR_CELLS` cells uses, where one is free.
 
 Boundaries are periodic (the Laplacian is a five-point stencil with ``torch.roll``), the
 time step is explicit (Euler) and checked against the stability limit
-``dt <= dx^2 / (4 L kappa) `` and ``dt <= 1 / (L m (1 + 2 gamma))`` (the larger of the two
-limits' reciprocals decides). An ensemble of runs with different ``M sigma`` is one batch.
+``dt <= 2 / (2 L m + 8 L kappa / dx^2)`` (the grain interior's relaxation rate plus the
+five-point stencil's fastest mode); the default step is half of it. An ensemble of runs
+with different ``M sigma`` is one batch.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ __all__ = [
 GAMMA = 1.5
 #: Grains of one order parameter closer than this (cells) are moved apart by recolouring.
 RECOLOUR_CELLS = 12
+#: A moved grain takes its field out to this many cells beyond its edge (its diffuse layer).
+EDGE_CELLS = 4
 
 
 @dataclass
@@ -70,7 +73,7 @@ class GrainGrowth:
     mobility_m4_js: float = 1e-12
     dx_m: float = 1e-6
     width_cells: float = 5.0
-    n_params: int = 8
+    n_params: int = 16
 
     @property
     def ell_m(self) -> float:
@@ -89,7 +92,9 @@ class GrainGrowth:
         """The largest stable explicit time step (s) for the largest mobility of a batch."""
         m, kappa, ell_l = self.coefficients()
         ell_l = ell_l * mobility_scale
-        return min(self.dx_m**2 / (4 * ell_l * kappa), 1 / (ell_l * m * (1 + 2 * GAMMA)))
+        # explicit Euler: dt times the largest rate, 2 L m (the bulk's curvature) plus
+        # 8 L kappa / dx^2 (the stencil's checkerboard mode), at most 2
+        return 2 / (2 * ell_l * m + 8 * ell_l * kappa / self.dx_m**2)
 
 
 class PhaseField:
@@ -109,7 +114,9 @@ class PhaseField:
         self.eta = eta
         b = eta.shape[0]
         self.scale = (
-            mobility_scale.to(eta) if mobility_scale is not None else torch.ones(b, dtype=eta.dtype)
+            mobility_scale.to(eta)
+            if mobility_scale is not None
+            else torch.ones(b, dtype=eta.dtype, device=eta.device)
         ).reshape(b, 1, 1, 1)
         limit = params.stable_dt_s(float(self.scale.max()))
         self.dt_s = 0.5 * limit if dt_s is None else dt_s
@@ -153,6 +160,7 @@ class PhaseField:
 
     def run(self, n: int, recolour_every: int = 100) -> None:
         """``n`` steps, re-colouring every ``recolour_every`` of them."""
+        self.recolour()  # the start's colouring parts only grains that touch
         done = 0
         while done < n:
             k = min(recolour_every, n - done)
@@ -162,18 +170,31 @@ class PhaseField:
 
     def recolour(self) -> int:
         """Move each grain that has a grain of its own order parameter within
-        :data:`RECOLOUR_CELLS` cells to a parameter that none within that distance uses;
-        returns how many were moved (a grain with no free parameter stays)."""
+        :data:`RECOLOUR_CELLS` cells to a parameter that none within that distance uses
+        (:func:`recolouring`); returns how many were moved. A grain's field moves with the
+        pixels nearest to it among its parameter's grains, out to its diffuse edge, so
+        neither a neighbour nor a partner of the old parameter is cut into."""
         moved = 0
         for k in range(self.eta.shape[0]):
             grains, colour = grain_map(self.eta[k].cpu().numpy())
-            for g, new in recolouring(grains, colour, self.eta.shape[1]):
-                zone = _periodic_dilation(grains == g, 3)  # the grain and its diffuse edge
-                zone_t = torch.from_numpy(zone).to(self.eta.device)
-                old = int(colour[g])
-                self.eta[k, new][zone_t] = self.eta[k, old][zone_t]
-                self.eta[k, old][zone_t] = 0.0
-                moved += 1
+            moves = recolouring(grains, colour, self.eta.shape[1])
+            if not moves:
+                continue
+            src = self.eta[k].clone()
+            zones = {}
+            for old in {int(colour[g]) for g, _ in moves}:
+                mask = np.isin(grains, np.flatnonzero(colour == old))
+                d, (ri, ci) = _periodic_edt(mask, EDGE_CELLS + 1)
+                zones[old] = (d, grains[ri, ci])
+            regions = []
+            for g, new in moves:
+                d, owner = zones[int(colour[g])]
+                region = torch.from_numpy((d <= EDGE_CELLS) & (owner == g)).to(self.eta.device)
+                regions.append((region, int(colour[g]), new))
+                self.eta[k, int(colour[g])][region] = 0.0
+            for region, old, new in regions:
+                self.eta[k, new][region] = src[old][region]
+            moved += len(moves)
         return moved
 
     def labels(self) -> torch.Tensor:
@@ -208,33 +229,44 @@ def recolouring(
     grains: np.ndarray, colour: np.ndarray, n_colours: int, cells: int = RECOLOUR_CELLS
 ) -> list[tuple[int, int]]:
     """The moves ``(grain, new order parameter)`` that part grains of one parameter closer
-    than ``cells``: for each parameter, every pixel within ``cells / 2`` of one of its
-    grains is that grain's zone, and two grains whose zones touch are too close; the
-    smaller moves to a parameter with no grain within ``cells`` of it."""
-    from scipy.ndimage import minimum
-
-    ids = np.arange(len(colour))
-    dist = [_periodic_edt(np.isin(grains, ids[colour == c]), cells) for c in range(n_colours)]
-    near = np.stack(
-        [np.asarray(minimum(d, grains, ids)) < cells for d, _ in dist], 1
-    )  # (grains, colours): a grain of that colour within reach (its own included)
+    than ``cells``. Each grain's neighbourhood is the grains within ``cells`` of it
+    (periodic); grains are visited largest first, and one that shares its parameter with a
+    grain of its neighbourhood takes the lowest parameter none of them holds, the colours
+    updated as it goes (so two neighbours never take the same one). A grain with no free
+    parameter keeps its own."""
+    near = _neighbourhoods(grains, len(colour), cells)
+    colour = colour.copy()
     area = np.bincount(grains.ravel(), minlength=len(colour))
     moves: list[tuple[int, int]] = []
-    moving: set[int] = set()
-    for c, (d, (ri, ci)) in enumerate(dist):
-        zone = np.where(d < cells / 2, grains[ri, ci], -1)
-        for axis in (0, 1):
-            other = np.roll(zone, 1, axis=axis)
-            touch = (zone >= 0) & (other >= 0) & (zone != other)
-            for a, b in set(zip(zone[touch].tolist(), other[touch].tolist(), strict=True)):
-                if a in moving or b in moving:
-                    continue
-                g = a if area[a] <= area[b] else b
-                free = [x for x in range(n_colours) if x != c and not near[g, x]]
-                if free:
-                    moves.append((g, free[0]))
-                    moving.add(g)
+    for g in np.argsort(-area, kind="stable"):
+        used = {int(colour[h]) for h in near[g]}
+        if int(colour[g]) not in used:
+            continue
+        free = [c for c in range(n_colours) if c not in used]
+        if free:
+            colour[g] = free[0]
+            moves.append((int(g), free[0]))
     return moves
+
+
+def _neighbourhoods(grains: np.ndarray, n: int, cells: int) -> list[set[int]]:
+    """For each grain, the other grains within ``cells`` of it on the periodic grid."""
+    from scipy.ndimage import find_objects, maximum_filter
+
+    h, w = grains.shape
+    padded = np.pad(grains + 1, cells, mode="wrap")  # 0: no grain
+    out: list[set[int]] = [set() for _ in range(n)]
+    for g, box in enumerate(find_objects(grains + 1)):
+        if box is None:
+            continue
+        rows = slice(box[0].start, box[0].stop + 2 * cells)
+        cols = slice(box[1].start, box[1].stop + 2 * cells)
+        if box[0].stop - box[0].start >= h - 1 or box[1].stop - box[1].start >= w - 1:
+            rows, cols = slice(0, h + 2 * cells), slice(0, w + 2 * cells)  # wraps: all
+        crop = padded[rows, cols]
+        reach = maximum_filter(crop == g + 1, size=2 * cells + 1)
+        out[g] = {int(x) - 1 for x in np.unique(crop[reach]) if x and x != g + 1}
+    return out
 
 
 def grain_map(eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -294,11 +326,11 @@ def voronoi_labels(size: int, n_grains: int, seed: int = 0) -> np.ndarray:
 
 def colour_grains(labels: np.ndarray, n_colours: int) -> np.ndarray:
     """A colour (order parameter) per grain label such that no two grains that touch
-    (periodically, four-neighbour) share one: greedy colouring, largest degree first.
+    (periodically, edges or corners) share one: greedy colouring, largest degree first.
     Raises :class:`UserError` when ``n_colours`` is too few."""
     n = int(labels.max()) + 1
     pairs = set()
-    for shift in ((0, 1), (1, 0)):
+    for shift in ((0, 1), (1, 0), (1, 1), (1, -1)):  # corners touch too
         other = np.roll(labels, shift, axis=(0, 1))
         diff = labels != other
         for a, b in zip(labels[diff].ravel(), other[diff].ravel(), strict=True):

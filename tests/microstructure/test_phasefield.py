@@ -93,3 +93,44 @@ def test_grains_are_connected_across_the_periodic_edges():
     eta[0][:, 4:28], eta[1][:, 4:28] = 0.0, 1.0  # parameter 0 in one band across the edge
     _, colour = grain_map(eta)
     assert sorted(colour.tolist()) == [0, 1]
+
+
+def test_recolouring_moves_grains_apart_without_merging_or_wiping_any():
+    from microstructure.phasefield import (
+        RECOLOUR_CELLS,
+        GrainGrowth,
+        PhaseField,
+        _neighbourhoods,
+        grain_map,
+        voronoi_labels,
+    )
+
+    shared = PhaseField.from_labels(voronoi_labels(96, 60, seed=1), GrainGrowth(n_params=16))
+    shared.step(50)
+    before = len(grain_map(shared.eta[0].numpy())[1])
+    assert shared.recolour() >= 10  # many grains at once
+    eta = shared.eta[0].numpy()
+    grains, colour = grain_map(eta)
+    assert len(colour) == before  # nothing merged, nothing cut off
+    assert (eta.sum(0) > 0.3).all()  # no field wiped out
+    near = _neighbourhoods(grains, len(colour), RECOLOUR_CELLS)
+    clashes = sum(colour[g] == colour[h] for g in range(len(colour)) for h in near[g])
+    assert clashes <= 4  # only grains left without a free parameter
+
+
+def test_the_stable_step_is_stable_and_a_larger_one_is_not():
+    from microstructure.phasefield import GrainGrowth, PhaseField
+
+    p = GrainGrowth(n_params=2, width_cells=4)
+    flat = np.zeros((32, 32), dtype=np.int64)
+    flat[:, 16:] = 1
+    for factor, grows in ((0.95, False), (1.3, True)):
+        pf = PhaseField.from_labels(flat, p, dt_s=factor * p.stable_dt_s()) if not grows else None
+        if grows:
+            pf = PhaseField.from_labels(flat, p)
+            pf.dt_s = factor * p.stable_dt_s()  # past the check, to see it fail
+        checker = torch.from_numpy(1e-4 * (-1.0) ** np.add.outer(np.arange(32), np.arange(32)))
+        pf.eta = pf.eta + checker.to(pf.eta)
+        pf.step(300)
+        blown = not torch.isfinite(pf.eta).all() or float(pf.eta.abs().max()) > 1.05
+        assert blown == grows, factor
