@@ -134,3 +134,19 @@ def test_the_stable_step_is_stable_and_a_larger_one_is_not():
         pf.step(300)
         blown = not torch.isfinite(pf.eta).all() or float(pf.eta.abs().max()) > 1.05
         assert blown == grows, factor
+
+
+def test_recoloured_growth_matches_one_parameter_per_grain():
+    from microstructure.phasefield import GrainGrowth, PhaseField, grain_map, voronoi_labels
+
+    lab = voronoi_labels(96, 60, seed=1)
+    eta = torch.zeros(1, 60, 96, 96)
+    eta[0].scatter_(0, torch.from_numpy(lab)[None], 1.0)
+    own = PhaseField(GrainGrowth(n_params=60), eta)  # no two grains share: none can merge
+    shared = PhaseField.from_labels(lab, GrainGrowth(n_params=16))
+    plain = PhaseField.from_labels(lab, GrainGrowth(n_params=16))
+    shared.run(400, recolour_every=50)
+    own.step(400)
+    plain.step(400)  # grains of one parameter a few cells apart merge
+    count = [len(grain_map(pf.eta[0].numpy())[1]) for pf in (shared, own, plain)]
+    assert abs(count[0] - count[1]) <= 1 and count[2] < count[1] - 5, count
