@@ -62,6 +62,18 @@ def write_json(name: str, payload: dict[str, Any]) -> Path:
     return atomic_write_text(RESULTS / name, json.dumps(payload, indent=1, allow_nan=True))
 
 
+def merge_json(name: str, keys: Sequence[str], part: dict[str, Any]) -> Path:
+    """Put ``part`` at ``keys`` (nested) in ``benchmarks/results/<name>``, keeping the rest
+    of the file; written as :func:`write_json` does."""
+    path = RESULTS / name
+    whole = json.loads(path.read_text()) if path.is_file() else {}
+    node = whole
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    node[keys[-1]] = part
+    return write_json(name, whole)
+
+
 def summary(values: Sequence[float | None]) -> dict[str, Any]:
     """Mean, sample standard deviation and 95 % confidence interval of the mean over seeds.
 

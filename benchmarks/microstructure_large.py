@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from _common import REPO, RESULTS, SHARED, machine, protocol_text, write_json
-from microstructure_real import normalized, score, val_score
+from _common import REPO, SHARED, machine, merge_json, protocol_text
+from microstructure_real import normalized, score, train_cached, val_score
 
 SUPER1 = SHARED / "reference" / "micrographs_super1"
 CACHE = REPO / "benchmarks" / ".cache" / "micro_large"
@@ -66,18 +66,12 @@ def crops(folder: Path, side: int, seed: int) -> list[np.ndarray]:
 
 
 def train_arm(name: str, iters: int) -> dict[str, Any]:
-    """Train one arm, or reuse its cached model trained with the same settings."""
-    from microstructure.train import DCGANTrainConfig, train_dcgan
-
+    """Train one arm, or reuse its cached model trained with the same settings; with the
+    warnings its training logged."""
     out = CACHE / f"iters{iters}" / name
-    settings = {"iters": iters, "seed": 0, "stop_on_collapse": False, **ARMS[name]}
-    want = {**DCGANTrainConfig(**settings).fingerprint(), "channels": 1}
-    if (out / "config.json").is_file():
-        cfg = json.loads((out / "config.json").read_text())
-        if DCGANTrainConfig.from_dict(cfg["train"]).fingerprint() == want:
-            return {"wall_s": cfg["wall_s"], "cached": True, "warnings": cfg.get("warnings", [])}
-    r = train_dcgan([normalized("train")], out, force=True, **settings)
-    return {"wall_s": r["wall_s"], "warnings": r["history"].get("warnings", [])}
+    run = train_cached(out, {"iters": iters, **ARMS[name]})
+    warnings = json.loads((out / "config.json").read_text()).get("warnings", [])
+    return {"wall_s": run["wall_s"], "warnings": warnings}
 
 
 def fields(name: str, iters: int, side: int) -> list[np.ndarray]:
@@ -124,10 +118,7 @@ def main() -> None:
         "benchmark_wall_s": time.perf_counter() - t0,
         "machine": machine(),
     }
-    path = RESULTS / "microstructure.json"
-    whole = json.loads(path.read_text()) if path.is_file() else {}
-    whole.setdefault("real", {})["super1_large"] = report
-    print(write_json("microstructure.json", whole))
+    print(merge_json("microstructure.json", ("real", "super1_large"), report))
     print(json.dumps({k: report[k] for k in ("val", "test", "speed")}, indent=1, default=float))
 
 

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _common import REPO, RESULTS, SHARED, machine, protocol_text, write_json
+from _common import REPO, SHARED, machine, merge_json, protocol_text
 
 SUPER1 = SHARED / "reference" / "micrographs_super1"
 CACHE = REPO / "benchmarks" / ".cache" / "micro_real" / "models"
@@ -81,10 +81,15 @@ def crops(folder: Path, seed: int) -> list[np.ndarray]:
 def train_arm(name: str, iters: int) -> dict[str, Any]:
     """Train one arm (collapse only warns, so that every arm is measured as it ends), or
     reuse its cached model where that was trained with the same settings."""
+    return train_cached(CACHE / name, {"iters": iters, **ARMS[name]})
+
+
+def train_cached(out: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """Train on the normalised Super1 train split into ``out`` (seed 0, collapse only
+    warned), or reuse the model there where it was trained with the same settings."""
     from microstructure.train import DCGANTrainConfig, train_dcgan
 
-    out = CACHE / name
-    settings = {"iters": iters, "seed": 0, "stop_on_collapse": False, **ARMS[name]}
+    settings = {"seed": 0, "stop_on_collapse": False, **settings}
     want = {**DCGANTrainConfig(**settings).fingerprint(), "channels": 1}
     if (out / "config.json").is_file():
         cfg = json.loads((out / "config.json").read_text())
@@ -209,10 +214,7 @@ def main() -> None:
         "benchmark_wall_s": time.perf_counter() - t0,
         "machine": machine(),
     }
-    path = RESULTS / "microstructure.json"
-    whole = json.loads(path.read_text()) if path.is_file() else {}
-    whole.setdefault("real", {})["super1"] = report
-    print(write_json("microstructure.json", whole))
+    print(merge_json("microstructure.json", ("real", "super1"), report))
     print(json.dumps({k: report[k] for k in ("val", "test")}, indent=1, default=float)[:4000])
 
 

@@ -659,8 +659,6 @@ def _second_zone(lines: LineModel, cost, t_k: float, ne: float) -> None:
     line model keeps the zone only where it lowers the cost of this optically thin fit
     (self-absorption, which comes next, is computed for the first zone's plasma only, so
     the final cost can end a little higher)."""
-    from scipy.optimize import minimize
-
     one = cost(np.array([t_k, np.log(ne)]))
     point = np.array([t_k, np.log(ne)])
 
@@ -674,22 +672,19 @@ def _second_zone(lines: LineModel, cost, t_k: float, ne: float) -> None:
         for f in ZONE_WEIGHTS
     ]
     start = np.array(min(grid, key=lambda p: with_zone(np.array(p))))
-    opt = minimize(
-        with_zone, start, method="Nelder-Mead",
-        bounds=[T_BOUNDS_K, (np.log(ZONE_WEIGHTS[0]) - 2, np.log(ZONE_WEIGHTS[-1]) + 2)],
-        options={"maxfev": ZONE_EVALUATIONS, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": [
-            start, (start[0] * 1.1, start[1]), (start[0], start[1] + 0.5)]},
-    )  # fmt: skip
+    weights = (np.log(ZONE_WEIGHTS[0]) - 2, np.log(ZONE_WEIGHTS[-1]) + 2)
+    opt = _polish(with_zone, start, ZONE_EVALUATIONS, [T_BOUNDS_K, weights])
     lines.second_zone = None
     if opt.fun < one:
         lines.second_zone = (float(np.clip(opt.x[0], *T_BOUNDS_K)), float(np.exp(opt.x[1])))
 
 
-def _polish(cost, start: np.ndarray, evaluations: int):
-    """Nelder-Mead on ``(T, log n_e)`` from ``start`` within the bounds."""
+def _polish(cost, start: np.ndarray, evaluations: int, bounds=None):
+    """Nelder-Mead on a temperature and a log from ``start`` within ``bounds`` (default:
+    those of ``(T, log n_e)``)."""
     from scipy.optimize import minimize
 
-    bounds = [T_BOUNDS_K, tuple(np.log(NE_BOUNDS_CM3))]
+    bounds = bounds or [T_BOUNDS_K, tuple(np.log(NE_BOUNDS_CM3))]
     return minimize(
         cost, start, method="Nelder-Mead", bounds=bounds,
         options={"maxfev": evaluations, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": [
