@@ -19,9 +19,10 @@ disc of its area, at least one cell), independent between grains. The analysis i
 ETKF's in the ensemble space, exact for a linear observation operator and a Gaussian prior
 (tested against the Kalman filter's posterior).
 
-**The prior.** ``ln M sigma`` is normal around the rate of the mean grain area between the
-first two snapshots (``d<A>/dt = M sigma`` to within a factor of order one for 2D curvature
-flow), with a standard deviation of ``ln prior_factor``; ``ln r`` around ln 0.5, with a
+**The prior.** ``ln M sigma`` is normal around the mean rate of change of the grains'
+areas between the first two snapshots, ``<|dA/dt|>`` (von Neumann and Mullins:
+``dA/dt = (pi/3) M sigma (n - 6)``, so it is ``M sigma`` times a factor of order one), with a
+standard deviation of ``ln prior_factor``; ``ln r`` around ln 0.5, with a
 standard deviation of ln 2.5.
 
 A window whose forecasts hold NaN, or whose analysis leaves a parameter without spread or
@@ -124,14 +125,13 @@ def _forecast(
 
 def _prior(obs: Any, anisotropic: bool, cfg: AssimilationConfig) -> np.ndarray:
     """The prior ensemble of ``theta`` (see the module)."""
-    from microstructure.grainio import mean_area_m2
-
-    a0, a1 = (mean_area_m2(lab, obs.pixel_size_m) for lab in obs.labels[:2])
-    rate = (a1 - a0) / (obs.times_s[1] - obs.times_s[0])
+    first, second = obs.labels[:2]
+    ids = np.unique(first)
+    change = np.abs(grain_areas(second, ids) - grain_areas(first, ids)).mean()
+    rate = change * obs.pixel_size_m**2 / (obs.times_s[1] - obs.times_s[0])
     if rate <= 0:
         raise UserError(
-            "the mean grain area does not grow between the first two snapshots; is this "
-            "grain growth, and are the snapshots in time order?"
+            "no grain changes between the first two snapshots; give snapshots further apart"
         )
     rng = np.random.default_rng(cfg.seed)
     cols = [math.log(rate) + math.log(cfg.prior_factor) * rng.standard_normal(cfg.ensemble)]

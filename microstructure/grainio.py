@@ -184,17 +184,23 @@ class SimulationConfig:
 
 
 def simulate(
-    out: str | os.PathLike[str], cfg: SimulationConfig, force: bool = False, progress: bool = True
+    out: str | os.PathLike[str],
+    cfg: SimulationConfig,
+    force: bool = False,
+    progress: bool = True,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Run grain growth and write its snapshots, ``observations.json``, ``run.json`` and
     ``growth.png`` to ``out``; resumes from the last snapshot after a kill."""
     from tqdm import tqdm
 
     from eftgan.checkpoint import package_versions
+    from eftgan.devices import device_name, resolve_device
     from eftgan.runstate import RunState
     from microstructure.phasefield import PhaseField, voronoi_labels
 
     cfg.check()
+    dev = resolve_device(device)
     out = Path(out)
     if force and out.exists():
         shutil.rmtree(out)
@@ -206,12 +212,15 @@ def simulate(
     rng = np.random.default_rng(cfg.seed)
     start = voronoi_labels(cfg.size, cfg.grains, seed=cfg.seed)
     orient = rng.uniform(0, 90, cfg.grains) if cfg.low_angle_mobility_ratio is not None else None
-    pf = PhaseField.from_labels(start, cfg.growth(), orientations_deg=orient, dt_s=cfg.dt_s)
+    pf = PhaseField.from_labels(
+        start, cfg.growth(), device=str(dev), orientations_deg=orient, dt_s=cfg.dt_s
+    )
     saved = state.restore()
     done, times, wall = 0, [], 0.0
     if saved:
         done, times, wall = saved.scalars["step"], saved.scalars["times_s"], saved.scalars["wall_s"]
-        pf.eta, pf.ids = saved.tensors["field"]["eta"], saved.tensors["field"]["ids"]
+        pf.eta = saved.tensors["field"]["eta"].to(dev)
+        pf.ids = saved.tensors["field"]["ids"].to(dev)
         pf.time_s = saved.scalars["time_s"]
     every = cfg.steps // cfg.snapshots
     bar = tqdm(total=every * cfg.snapshots, initial=done, desc="grains", disable=not progress)
@@ -221,7 +230,7 @@ def simulate(
         wall += time.perf_counter() - t0
         done += every
         times.append(pf.time_s)
-        write_labels(out / f"grains_{done:06d}.png", pf.labels()[0].numpy())
+        write_labels(out / f"grains_{done:06d}.png", pf.labels()[0].cpu().numpy())
         state.save(
             {"step": done, "times_s": times, "wall_s": wall, "time_s": pf.time_s},
             field={"eta": pf.eta, "ids": pf.ids},
@@ -233,6 +242,7 @@ def simulate(
         obs["orientations_deg"] = orient.tolist()
     atomic_write_json(out / OBSERVATIONS, obs)
     run = _run_record(cfg, pf, wall, done, package_versions())
+    run["device"] = device_name(dev)
     _growth_png(out / "growth.png", read_observations(out))
     atomic_write_json(out / "run.json", run)
     state.finish()

@@ -121,10 +121,13 @@ class GrainGrowth:
             4 * self.mobility_m4_js / (3 * ell),
         )
 
-    def stable_dt_s(self, mobility_scale: float = 1.0) -> float:
-        """The largest stable explicit time step (s) for the largest mobility of a batch."""
+    def stable_dt_s(self, mobility_scale: float = 1.0, ratio: float | None = None) -> float:
+        """The largest stable explicit time step (s) for the fastest boundary: ``M`` times
+        ``mobility_scale`` (the largest of a batch), times the low-angle ratio ``ratio``
+        (default this run's) where misorientation is on and the ratio exceeds 1."""
         m, kappa, ell_l = self.coefficients()
-        ell_l = ell_l * mobility_scale
+        r = self.low_angle_mobility_ratio if ratio is None else ratio
+        ell_l = ell_l * mobility_scale * (max(1.0, r) if self.misorientation else 1.0)
         # explicit Euler: dt times the largest rate, 2 L m (the bulk's curvature) plus
         # 8 L kappa / dx^2 (the stencil's checkerboard mode), at most 2
         return 2 / (2 * ell_l * m + 8 * ell_l * kappa / self.dx_m**2)
@@ -160,7 +163,7 @@ class PhaseField:
             if orientations_deg is None:
                 raise ValueError("misorientation needs the grains' orientations_deg")
             self.orient = orientations_deg.to(eta).reshape(b, -1)
-        limit = params.stable_dt_s(float(self.scale.max()))
+        limit = params.stable_dt_s(float(self.scale.max()), float(self.ratio.max()))
         self.dt_s = 0.5 * limit if dt_s is None else dt_s
         if self.dt_s > limit:
             raise UserError(
@@ -338,8 +341,9 @@ def boundary_factor(
     """``E(d) M(d) / M``: the Read-Shockley energy (floored at :data:`ENERGY_FLOOR`) times
     the Humphreys mobility ``r + (1 - r)(1 - exp(-5 (d/d_m)^4))`` of a boundary of
     misorientation ``d``, both relative to a high-angle boundary."""
-    x = (d_deg / high_angle_deg).clamp(1e-6, 1.0)
-    energy = (x * (1 - torch.log(x))).clamp_min(ENERGY_FLOOR)
+    x = d_deg / high_angle_deg
+    low = x.clamp(1e-6, 1.0)  # Read-Shockley holds below d_m, constant above
+    energy = (low * (1 - torch.log(low))).clamp_min(ENERGY_FLOOR)
     mobility = ratio + (1 - ratio) * (1 - torch.exp(-5 * x**4))
     return energy * mobility
 

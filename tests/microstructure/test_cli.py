@@ -24,3 +24,49 @@ def test_synth_bad_input(capsys, tmp_path: Path, args, needle) -> None:
     code, _, err = run(capsys, "micro", *args, "--out", str(out))
     assert_user_error(code, err, needle)
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_grains_simulate_render_assimilate(capsys, tmp_path: Path) -> None:
+    import json
+
+    run_dir, img = tmp_path / "run", tmp_path / "img"
+    code, out, err = run(
+        capsys, "micro", "grains", "simulate", "--size", "64", "--grains", "20", "--steps",
+        "300", "--snapshots", "3", "--mobility-energy", "2e-13", "--anisotropy", "0.5",
+        "--seed", "1", "--out", str(run_dir), "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    assert len(list(run_dir.glob("grains_*.png"))) == 3 and (run_dir / "growth.png").exists()
+    assert json.loads((run_dir / "run.json").read_text())["config"]["mobility_energy_m2_s"] == 2e-13
+    code, _, err = run(capsys, "micro", "grains", "render", str(run_dir), "--out", str(img))
+    assert code == 0, err
+    assert len(list(img.glob("*_boundaries.png"))) == 3
+    code, out, err = run(
+        capsys, "micro", "grains", "assimilate", str(run_dir), "--ensemble", "6", "--json",
+        "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    r = json.loads(out)
+    assert set(r["mobility_energy"]) == {"mean", "std", "unit"}
+    assert r["low_angle_mobility_ratio"]["std"] > 0 and r["ensemble"] == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["simulate", "--snapshots", "1"], "at least 2"),
+        (["simulate", "--size", "32", "--grains", "500"], "--grains must be"),
+        (["simulate", "--dt", "100"], "largest stable step"),
+        (["simulate", "--device", "tpu"], "unknown device"),
+    ],
+)
+def test_grains_bad_input(capsys, tmp_path: Path, args, needle) -> None:
+    out = tmp_path / "o"
+    code, _, err = run(capsys, "micro", "grains", *args, "--out", str(out), "--quiet")
+    assert_user_error(code, err, needle)
+    assert not out.exists()
+
+
+def test_grains_assimilate_needs_two_snapshots(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "micro", "grains", "assimilate", str(tmp_path), "--quiet")
+    assert_user_error(code, err, "observations.json")

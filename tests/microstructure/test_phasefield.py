@@ -150,3 +150,59 @@ def test_recoloured_growth_matches_one_parameter_per_grain():
     plain.step(400)  # grains of one parameter a few cells apart merge
     count = [len(grain_map(pf.eta[0].numpy())[1]) for pf in (shared, own, plain)]
     assert abs(count[0] - count[1]) <= 1 and count[2] < count[1] - 5, count
+
+
+def test_the_misorientation_factor_follows_read_shockley_and_humphreys():
+    from microstructure.phasefield import boundary_factor, misorientation_deg
+
+    d = misorientation_deg(torch.tensor([0.0, 10.0, 80.0]), torch.tensor([40.0, 2.5, 5.0]))
+    assert torch.allclose(d, torch.tensor([40.0, 7.5, 15.0]))  # four-fold symmetry
+    f = boundary_factor(torch.tensor([30.0, 7.5, 0.1]), 0.2)
+    x = 0.5
+    half = x * (1 - np.log(x)) * (0.2 + 0.8 * (1 - np.exp(-5 * x**4)))
+    assert abs(float(f[0]) - 1) < 1e-6 and abs(float(f[1]) - half) < 1e-5
+    assert abs(float(f[2]) - 0.2 * 0.1 * 1.0) < 2e-3  # energy floor x low-angle mobility
+
+
+def test_a_low_angle_grain_shrinks_at_its_boundary_factor():
+    from microstructure.phasefield import GrainGrowth, PhaseField, boundary_factor
+
+    size, r0 = 96, 30
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5 - size / 2
+    grain = (yy**2 + xx**2 < r0**2).astype(np.int64)
+    rates = []
+    for misorientation in (False, True):
+        p = GrainGrowth(n_params=2, misorientation=misorientation, low_angle_mobility_ratio=0.4)
+        pf = PhaseField.from_labels(grain, p, orientations_deg=np.array([0.0, 9.0]))
+        pf.step(100)
+        a0, t0 = float(pf.area_of(1)[0]), pf.time_s
+        pf.step(1500)
+        rates.append((a0 - float(pf.area_of(1)[0])) / (pf.time_s - t0))
+    want = float(boundary_factor(torch.tensor(9.0), 0.4))
+    assert abs(rates[1] / rates[0] / want - 1) < 0.03, (rates[1] / rates[0], want)
+
+
+def test_grains_keep_their_ids_through_growth_and_recolouring():
+    from microstructure.phasefield import GrainGrowth, PhaseField, voronoi_labels
+
+    lab = voronoi_labels(96, 60, seed=1)
+    shared = PhaseField.from_labels(lab, GrainGrowth(n_params=16))
+    eta = torch.zeros(1, 60, 96, 96)
+    eta[0].scatter_(0, torch.from_numpy(lab)[None], 1.0)
+    own = PhaseField(GrainGrowth(n_params=60), eta)  # parameter = grain id
+    shared.run(300, recolour_every=50)
+    own.step(300)
+    now = shared.labels()[0].numpy()
+    assert 30 < len(np.unique(now)) < 60
+    assert (now == own.eta[0].argmax(0).numpy()).mean() > 0.97
+
+
+def test_a_start_from_labels_has_the_relaxed_boundary_profile():
+    from microstructure.phasefield import GrainGrowth, PhaseField
+
+    flat = np.zeros((8, 64), dtype=np.int64)
+    flat[:, 32:] = 1
+    pf = PhaseField.from_labels(flat, GrainGrowth(n_params=2))
+    start = pf.eta.clone()
+    pf.step(2000)
+    assert float((pf.eta - start).abs().max()) < 0.02

@@ -1,0 +1,90 @@
+"""The ensemble Kalman filter against the Kalman filter's exact posterior, a small twin
+experiment, and the observations' checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eftgan.errors import UserError
+
+
+def _exact_ensemble(rng, mean, cov, n):
+    """An ensemble whose sample mean and covariance are exactly ``mean`` and ``cov``."""
+    z = rng.standard_normal((n, len(mean)))
+    z -= z.mean(0)
+    z = z @ np.linalg.inv(np.linalg.cholesky(np.cov(z.T)).T)  # whitened exactly
+    return mean + z @ np.linalg.cholesky(cov).T
+
+
+def test_the_etkf_gives_the_kalman_posterior_of_a_linear_gaussian_case():
+    from microstructure.assimilate import etkf_update
+
+    rng = np.random.default_rng(0)
+    mean, cov = np.array([1.0, -2.0]), np.array([[2.0, 0.6], [0.6, 1.0]])
+    h = rng.standard_normal((5, 2))
+    r_std = np.array([0.5, 1.0, 0.3, 2.0, 0.8])
+    y_obs = rng.standard_normal(5)
+    x = _exact_ensemble(rng, mean, cov, 20)
+    xa = etkf_update(x, x @ h.T, y_obs, r_std)
+    r = np.diag(r_std**2)
+    k = cov @ h.T @ np.linalg.inv(h @ cov @ h.T + r)
+    assert np.allclose(xa.mean(0), mean + k @ (y_obs - h @ mean), atol=1e-10)
+    assert np.allclose(np.cov(xa.T), (np.eye(2) - k @ h) @ cov, atol=1e-10)
+
+
+def _twin(tmp_path: Path, ratio: float | None = None) -> Path:
+    from microstructure.grainio import SimulationConfig, simulate
+
+    cfg = SimulationConfig(
+        size=96, grains=40, steps=600, snapshots=3, mobility_energy_m2_s=3e-13,
+        low_angle_mobility_ratio=ratio, seed=3,
+    )  # fmt: skip
+    simulate(tmp_path / "run", cfg, progress=False)
+    return tmp_path / "run"
+
+
+def test_a_twin_experiment_recovers_m_sigma(tmp_path: Path):
+    from microstructure.assimilate import AssimilationConfig, assimilate
+
+    run = _twin(tmp_path)
+    obs = json.loads((run / "observations.json").read_text())
+    assert set(obs) == {"times_s", "pixel_size_m"} and len(obs["times_s"]) == 3
+    r = assimilate(run, tmp_path / "a", AssimilationConfig(ensemble=8), progress=False)
+    me = r["mobility_energy"]
+    assert abs(me["mean"] / 3e-13 - 1) < 0.1, me
+    assert (tmp_path / "a" / "convergence.png").stat().st_size > 1000
+    assert not (tmp_path / "a" / "state.safetensors").exists()
+    with pytest.raises(UserError, match="finished assimilation"):
+        assimilate(run, tmp_path / "a", AssimilationConfig(ensemble=8), progress=False)
+
+
+def test_a_collapsed_ensemble_is_reported_not_printed():
+    from microstructure.assimilate import FilterDiverged, _check
+
+    with pytest.raises(FilterDiverged, match="collapsed"):
+        _check(np.ones((8, 1)), 2)
+    with pytest.raises(FilterDiverged, match="not finite"):
+        _check(np.array([[1.0], [np.nan]]), 1)
+
+
+def test_bad_observations_are_one_line_errors(tmp_path: Path):
+    from microstructure.grainio import read_observations, write_labels
+
+    folder = tmp_path / "obs"
+    folder.mkdir()
+    lab = np.arange(64).reshape(8, 8) // 16
+    write_labels(folder / "grains_000010.png", lab)
+    (folder / "observations.json").write_text('{"times_s": [1.0], "pixel_size_m": 1e-6}')
+    with pytest.raises(UserError, match="at least two"):
+        read_observations(folder)
+    write_labels(folder / "grains_000020.png", np.zeros((8, 10), dtype=np.int64))
+    (folder / "observations.json").write_text('{"times_s": [1.0, 2.0], "pixel_size_m": 1e-6}')
+    with pytest.raises(UserError, match="share one size"):
+        read_observations(folder)
+    write_labels(folder / "grains_000020.png", np.zeros((8, 8), dtype=np.int64))
+    with pytest.raises(UserError, match="one grain"):
+        read_observations(folder)
