@@ -385,3 +385,86 @@ def assimilate(
         ra = r["low_angle_mobility_ratio"]
         click.echo(f"low-angle mobility ratio = {ra['mean']:.3f} +- {ra['std']:.3f}")
     click.echo(f"convergence plot and JSON -> {out}")
+
+
+class _ImagesOrCommand(click.Group):
+    """``segment IMAGE...`` runs the default command ``images``; ``segment train`` and
+    ``segment evaluate`` are subcommands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["images", *args]
+        return super().parse_args(ctx, args)
+
+
+@micro.group(cls=_ImagesOrCommand)
+def segment() -> None:
+    """Grain boundaries and grains of micrographs with a U-Net trained on rendered
+    polycrystals: segment IMAGE... --out DIR; segment train; segment evaluate."""
+
+
+@segment.command("images")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option("--pixel-size-um", default=None, type=float, help="For areas and ASTM G.")
+@click.option("--model", default=None, type=click.Path(path_type=Path), help="[shipped]")
+@click.option("--force", is_flag=True)
+@click.option("--quiet", is_flag=True)
+def segment_images_cmd(
+    images: tuple[Path, ...],
+    out: Path,
+    pixel_size_um: float | None,
+    model: Path | None,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Boundaries, grain labels, an overlay, grains.csv and summary.csv (ASTM E112 G by
+    the planimetric and the intercept method) for each image."""
+    from microstructure.segment import segment_images
+
+    rows = segment_images(list(images), out, model, pixel_size_um, force, progress=not quiet)
+    for r in rows:
+        g = f", G {r['astm_g_planimetric']} / {r['astm_g_intercept']}" if pixel_size_um else ""
+        click.echo(f"{r['image']}: {r['n_grains']} grains{g}")
+    click.echo(f"-> {out}")
+
+
+@segment.command("train")
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option("--n-images", default=2000, show_default=True, help="Rendered images seen.")
+@click.option("--crop", default=128, show_default=True)
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--force", is_flag=True)
+@click.option("--quiet", is_flag=True)
+def segment_train(
+    out: Path, n_images: int, crop: int, batch_size: int, seed: int, force: bool, quiet: bool
+) -> None:
+    """Train the boundary U-Net on rendered polycrystals only (resumable)."""
+    from microstructure.segment import SegmentTrainConfig, train_segmenter
+
+    if crop % 8 or crop < 32:
+        from eftgan.errors import UserError
+
+        raise UserError(f"--crop {crop}: give a multiple of 8 of at least 32 pixels")
+    cfg = SegmentTrainConfig(n_images=n_images, crop=crop, batch_size=batch_size, seed=seed)
+    r = train_segmenter(out, cfg, force=force, progress=not quiet)
+    click.echo(f"model written to {out} ({cfg.iters} iterations, {r['wall_s']:.0f} s)")
+
+
+@segment.command("evaluate")
+@click.option("--pred", required=True, type=click.Path(path_type=Path))
+@click.option("--truth", required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def segment_evaluate(pred: Path, truth: Path, as_json: bool) -> None:
+    """Boundary P/R/F (2 px), adjusted Rand index, variation of information and the
+    difference in ASTM G of predicted grains against true ones (<name>_grains.png)."""
+    from microstructure.segment import evaluate_folders
+
+    r = evaluate_folders(pred, truth)
+    if as_json:
+        click.echo(json.dumps(r, indent=1))
+        return
+    for k, v in r.items():
+        if k != "per_image":
+            click.echo(f"{k:20s} {v:.4g}" if isinstance(v, float) else f"{k:20s} {v}")

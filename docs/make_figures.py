@@ -1,7 +1,8 @@
 """Make the README's pictures in docs/img/ from the shipped models and the measured spectra.
 
-    python docs/make_figures.py            # all five, about two minutes on two cores
-    python docs/make_figures.py spectrum   # one of: map, spectrum, cflibs, micrographs, super1
+    python docs/make_figures.py            # all six, about two minutes on two cores
+    python docs/make_figures.py spectrum   # one of: map, spectrum, cflibs, micrographs, super1,
+                                           # polycrystal
 
 - ``map.png``: the bcc-fcc phase-preference map that ``eftgan explore --elements
   Fe,Ni,Co,Cr,Mn`` draws with the shipped EFTGAN model.
@@ -17,6 +18,10 @@
 - ``micrographs.png``: 64 x 64 crops of synthetic Al-Si micrographs (``eftgan micro synth``,
   the kind of image the DCGAN was trained on) above images that the shipped conditional DCGAN
   generates for the same Si contents (``eftgan micro generate``).
+
+- ``polycrystal.png``: a grain map of ``eftgan micro grains simulate`` (256 x 256, 300
+  grains, 2000 steps, misorientation-dependent), its optical and SEM-like renderings by
+  ``eftgan micro grains render`` and their exact boundary mask.
 
 The pictures are written as small palette PNGs.
 """
@@ -264,12 +269,50 @@ def super1() -> None:
     save_small(fig, IMG / "super1.png", dpi=80, colors=48)
 
 
+def polycrystal() -> None:
+    """A simulated grain map (``micro grains simulate``), its optical and SEM-like renderings
+    (``micro grains render``) and the exact boundary mask."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run, looks = Path(tmp) / "run", {}
+        sim = ["micro", "grains", "simulate", "--size", "256", "--grains", "300", "--steps"]
+        sim += ["2000", "--anisotropy", "0.4", "--quiet", "--out", str(run)]
+        subprocess.run([EFTGAN, *sim], check=True, stdout=subprocess.DEVNULL)
+        for style in ("optical", "sem"):
+            cmd = ["micro", "grains", "render", str(run), "--style", style, "--seed", "3"]
+            subprocess.run([EFTGAN, *cmd, "--out", str(Path(tmp) / style)], check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+            looks[style] = np.asarray(Image.open(Path(tmp) / style / "grains_002000.png"))
+        labels = np.asarray(Image.open(run / "grains_002000.png")).astype(int)
+        mask = np.asarray(Image.open(Path(tmp) / "optical" / "grains_002000_boundaries.png"))
+    panels = {
+        "phase-field grains (ids)": (np.random.default_rng(0).permutation(300)[labels], "tab20"),
+        "rendered: optical": (looks["optical"], "gray"),
+        "rendered: SEM-like": (looks["sem"], "gray"),
+        "boundary mask (truth)": (mask, "gray"),
+    }
+    fig, axes = plt.subplots(1, 4, figsize=(10, 2.8))
+    for ax, (name, (img, cmap)) in zip(axes, panels.items(), strict=True):
+        ax.imshow(img, cmap=cmap, interpolation="nearest")
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    save_small(fig, IMG / "polycrystal.png", dpi=90, colors=64)
+
+
 FIGURES = {
     "map": composition_map,
     "spectrum": spectrum_fit,
     "cflibs": cflibs_fit,
     "micrographs": micrographs,
     "super1": super1,
+    "polycrystal": polycrystal,
 }
 
 if __name__ == "__main__":

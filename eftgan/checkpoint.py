@@ -353,6 +353,7 @@ LOADERS: dict[str, str] = {
     "eftgan": "eftgan.explore:load_screener",
     "saca": "spectral.predict:load_saca",
     "dcgan": "microstructure.generate:load_generator",
+    "unet-grains": "microstructure.segment:load_segmenter",
 }
 
 

@@ -35,19 +35,20 @@ import hashlib
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from eftgan.errors import UserError
+from eftgan.settings import JSONSettings
 
 __all__ = ["AssimilationConfig", "assimilate", "etkf_update", "grain_areas"]
 
 
 @dataclass
-class AssimilationConfig:
+class AssimilationConfig(JSONSettings):
     """Settings of :func:`assimilate`; the model's own (width, order parameters, energy
     law) must match the experiment's assumptions."""
 
@@ -191,7 +192,7 @@ def assimilate(
     out = Path(out)
     if (out / "assimilation.json").exists() and not force:
         raise UserError(f"{out} holds a finished assimilation; pass --force to redo it")
-    state = RunState(out, {**asdict(cfg), "data": _data_hash(obs)}, force=force)
+    state = RunState(out, {**cfg.as_dict(), "data": _data_hash(obs)}, force=force)
     theta = _prior(obs, anisotropic, cfg)
     history = [_summary(theta, 0, None)]
     saved = state.restore()
@@ -276,7 +277,7 @@ def _result(
         snapshots=len(obs.labels),
         wall_s=wall,
         history=history,
-        config=asdict(cfg),
+        config=cfg.as_dict(),
         observation_operator="area (pixels) at t_{k+1} of every grain of snapshot k",
     )
     return result

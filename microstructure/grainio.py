@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from eftgan.errors import UserError
 from eftgan.files import atomic_write_json, atomic_writer
+from eftgan.settings import JSONSettings
 
 __all__ = [
     "Observed",
@@ -119,6 +120,12 @@ def read_observations(folder: str | os.PathLike[str]) -> Observed:
         if len(np.unique(lab)) < 2:
             raise UserError(f"{p.name} holds one grain; a grain map needs at least two")
     orient = meta.get("orientations_deg")
+    top = max(int(lab.max()) for lab in labels)
+    if orient is not None and len(orient) <= top:
+        raise UserError(
+            f"{meta_path}: orientations_deg holds {len(orient)} grains but the snapshots use "
+            f"ids up to {top}; give one orientation per grain id"
+        )
     return Observed(
         labels=labels,
         times_s=times,
@@ -134,7 +141,7 @@ def mean_area_m2(labels: np.ndarray, pixel_size_m: float) -> float:
 
 
 @dataclass
-class SimulationConfig:
+class SimulationConfig(JSONSettings):
     """A grain-growth run from a periodic Voronoi start (see :mod:`.phasefield`).
 
     ``mobility_energy_m2_s`` is the product ``M sigma`` that sets the kinetics;
@@ -208,7 +215,7 @@ def simulate(
         raise UserError(
             f"{out} holds a finished run; pass --force to replace it or choose another --out"
         )
-    state = RunState(out, asdict(cfg), force=False)
+    state = RunState(out, cfg.as_dict(), force=False)
     rng = np.random.default_rng(cfg.seed)
     start = voronoi_labels(cfg.size, cfg.grains, seed=cfg.seed)
     orient = rng.uniform(0, 90, cfg.grains) if cfg.low_angle_mobility_ratio is not None else None
@@ -253,7 +260,7 @@ def _run_record(cfg: SimulationConfig, pf: Any, wall: float, steps: int, version
     """``run.json``: every parameter with its unit, the time step and the speed."""
     m, kappa, ell_l = pf.p.coefficients()
     return {
-        "config": asdict(cfg),
+        "config": cfg.as_dict(),
         "units": {
             "mobility_energy_m2_s": "m^2/s (M sigma)",
             "sigma_j_m2": "J/m^2",

@@ -148,6 +148,7 @@ def _grooves(
 def _inclusions(shape: tuple[int, int], look: Look, rng: np.random.Generator) -> np.ndarray:
     """Darkening by inclusions and pits: discs of random radius and depth."""
     from scipy.spatial import cKDTree
+    from scipy.special import expit
 
     n = rng.poisson(look.inclusions_per_mpx * shape[0] * shape[1] / 1e6)
     out = np.zeros(shape)
@@ -159,7 +160,7 @@ def _inclusions(shape: tuple[int, int], look: Look, rng: np.random.Generator) ->
     yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
     d, i = cKDTree(pts).query(np.c_[yy.ravel(), xx.ravel()])
     d, i = d.reshape(shape), i.reshape(shape)
-    return depth[i] / (1 + np.exp(4 * (d - radius[i])))
+    return depth[i] * expit(4 * (radius[i] - d))
 
 
 def _scratches(shape: tuple[int, int], look: Look, rng: np.random.Generator) -> np.ndarray:
@@ -239,11 +240,13 @@ def render_folder(
     orient = None
     if (folder / OBSERVATIONS).is_file():
         orient = json.loads((folder / OBSERVATIONS).read_text()).get("orientations_deg")
+    labels_of = [read_labels(p) for p in files]
+    if orient is not None and len(orient) <= max(int(lab.max()) for lab in labels_of):
+        orient = None  # not one per grain id: shade at random
     rng = np.random.default_rng(seed)
     looks = []
     with staged_dir(out, force) as tmp:
-        for p in files:
-            labels = read_labels(p)
+        for p, labels in zip(files, labels_of, strict=True):
             look = draw_look(rng, style)
             img, mask = render(labels, look, rng, None if orient is None else np.asarray(orient))
             write_png(tmp / f"{p.stem}.png", img)

@@ -18,7 +18,7 @@ def test_a_circular_grain_shrinks_as_curvature_flow_says():
     grain = (yy**2 + xx**2 < r0**2).astype(np.int64)
     p = GrainGrowth(n_params=2)
     pf = PhaseField.from_labels(grain, p)
-    pf.step(200)  # the sharp start relaxes into the diffuse profile
+    pf.step(200)  # the start settles (its discrete profile, the disc's curvature)
     t, r2 = [], []
     for _ in range(20):
         pf.step(200)

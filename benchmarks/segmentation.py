@@ -1,0 +1,147 @@
+"""Grain-boundary segmentation of rendered polycrystals: the shipped U-Net beside the classical
+Sobel + watershed pipeline.
+
+Protocol (fixed before the run); writes benchmarks/results/segmentation.json:
+
+* the model: ``data/models/unet-grains-synthetic-v1``, trained by
+  ``eftgan micro segment train --out data/models/unet-grains-synthetic-v1 --n-images 16000
+  --seed 0`` (its card); it saw rendered images only, from grain maps of one random stream;
+* validation: 12 images of 384 x 384 pixels (9 optical, 3 SEM-like), grain maps of
+  ``relaxed_grain_map`` from seed 101 and looks from seed 102, never used in training.
+  The watershed's settings (probability threshold 0.4/0.5/0.6, marker depth h 1/2/3
+  pixels) are chosen per method on them, by the mean adjusted Rand index;
+* test: 24 images of 512 x 512 (18 optical, 6 SEM-like), maps from seed 201, looks from
+  seed 202, read once with the chosen settings: boundary precision, recall and F
+  (2-pixel tolerance), adjusted Rand index, variation of information (split, merge) and
+  the difference in ASTM G (planimetric), means over the images with their spread;
+* speed: one 1024 x 1024 optical image, probability and watershed, the median of 3 runs.
+
+Not measured: the Super1 phase segmentation (``--task phases``), and any real grain
+micrograph with hand-traced boundaries (none is in ../shared).
+
+    python benchmarks/segmentation.py
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from _common import machine, protocol_text, write_json
+
+
+def rendered_set(n: int, size: int, map_seed: int, look_seed: int) -> list[dict[str, Any]]:
+    """``n`` rendered micrographs with their true grains (a quarter SEM-like)."""
+    from microstructure.polycrystal import draw_look, render
+    from microstructure.segment import relaxed_grain_map
+
+    maps, looks = np.random.default_rng(map_seed), np.random.default_rng(look_seed)
+    out = []
+    for i in range(n):
+        labels = relaxed_grain_map(maps, size)
+        if maps.random() < 0.5:
+            labels = np.repeat(np.repeat(labels, 2, 0), 2, 1)[:size, :size]
+        style = "sem" if i % 4 == 3 else "optical"
+        img, _ = render(labels, draw_look(looks, style), looks)
+        out.append({"image": img, "labels": labels, "style": style})
+    return out
+
+
+def probabilities(net: Any, images: list[dict[str, Any]]) -> dict[str, list[np.ndarray]]:
+    from microstructure.segment import predict_probability
+    from microstructure.segscore import baseline_probability
+
+    return {
+        "unet": [predict_probability(net, d["image"]) for d in images],
+        "baseline": [baseline_probability(d["image"]) for d in images],
+    }
+
+
+def scores(probs: list[np.ndarray], images: list[dict[str, Any]], t: float, h: float) -> list[dict]:
+    from microstructure.segment import grains_from_probability
+    from microstructure.segscore import score
+
+    return [
+        score(grains_from_probability(p, t, h_px=h), d["labels"])
+        for p, d in zip(probs, images, strict=True)
+    ]
+
+
+def summary(rows: list[dict[str, float]]) -> dict[str, float]:
+    out = {}
+    for k in rows[0]:
+        v = np.array([r[k] for r in rows])
+        out[k], out[f"{k}_std"] = float(v.mean()), float(v.std(ddof=1))
+    out["delta_g_abs"] = float(np.mean([abs(r["delta_g"]) for r in rows]))
+    return out
+
+
+def choose(probs: list[np.ndarray], images: list[dict[str, Any]]) -> dict[str, Any]:
+    grid = {}
+    for t, h in itertools.product((0.4, 0.5, 0.6), (1.0, 2.0, 3.0)):
+        grid[f"{t}/{h}"] = float(np.mean([s["ari"] for s in scores(probs, images, t, h)]))
+    best = max(grid, key=grid.__getitem__)
+    t, h = (float(x) for x in best.split("/"))
+    return {"threshold": t, "h_px": h, "val_ari": grid[best], "grid_val_ari": grid}
+
+
+def speed(net: Any) -> dict[str, float]:
+    from microstructure.segment import grains_from_probability, predict_probability
+
+    img = rendered_set(1, 1024, 301, 302)[0]["image"]
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        grains_from_probability(predict_probability(net, img))
+        times.append(time.perf_counter() - t0)
+    return {
+        "s_per_megapixel": float(np.median(times)) / 1.048576,
+        "s_1024": float(np.median(times)),
+    }
+
+
+def main() -> None:
+    from microstructure.segment import load_segmenter
+
+    torch.set_num_threads(2)
+    t0 = time.perf_counter()
+    net, config = load_segmenter()
+    val = rendered_set(12, 384, 101, 102)
+    val_probs = probabilities(net, val)
+    chosen = {m: choose(p, val) for m, p in val_probs.items()}
+    test = rendered_set(24, 512, 201, 202)
+    test_probs = probabilities(net, test)
+    result = {}
+    for m, probs in test_probs.items():
+        rows = scores(probs, test, chosen[m]["threshold"], chosen[m]["h_px"])
+        result[m] = {**summary(rows), "by_style": {
+            s: summary([r for r, d in zip(rows, test, strict=True) if d["style"] == s])
+            for s in ("optical", "sem")
+        }}  # fmt: skip
+    report = {
+        "protocol": protocol_text(__doc__),
+        "synthetic": result["unet"],
+        "baseline_synthetic": result["baseline"],
+        "chosen_on_validation": chosen,
+        "speed": speed(net),
+        "model": {"config": config["model"], "wall_s": config.get("wall_s")},
+        "benchmark_wall_s": time.perf_counter() - t0,
+        "machine": machine(),
+    }
+    print(write_json("segmentation.json", report))
+    for m in ("synthetic", "baseline_synthetic"):
+        print(
+            m,
+            {
+                k: round(report[m][k], 3)
+                for k in ("boundary_f", "ari", "vi_split", "vi_merge", "delta_g_abs")
+            },
+        )
+    print(report["speed"])
+
+
+if __name__ == "__main__":
+    main()

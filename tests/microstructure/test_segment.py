@@ -1,0 +1,115 @@
+"""Grain segmentation: ASTM E112 both ways, the watershed, the scores, a tiny U-Net run end
+to end through the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.test_cli import assert_user_error, run
+
+
+@pytest.fixture(scope="module")
+def grain_map():
+    from microstructure.phasefield import GrainGrowth, PhaseField, voronoi_labels
+
+    pf = PhaseField.from_labels(voronoi_labels(256, 150, seed=4), GrainGrowth())
+    pf.run(300, recolour_every=50)
+    return pf.labels()[0].numpy()
+
+
+def test_astm_planimetric_and_intercept_agree_on_equiaxed_grains(grain_map):
+    from microstructure.grainsize import astm_intercept, astm_planimetric
+
+    for pixel_um in (0.5, 2.0):
+        gp, gi = astm_planimetric(grain_map, pixel_um), astm_intercept(grain_map, pixel_um)
+        assert abs(gp - gi) < 0.25, (gp, gi)
+    # four times the pixel size: 16 times fewer grains per mm^2, G down by 4
+    assert abs(astm_planimetric(grain_map, 0.5) - astm_planimetric(grain_map, 2.0) - 4) < 1e-6
+
+
+def test_a_known_grain_size_gives_its_astm_number():
+    from microstructure.grainsize import astm_planimetric
+
+    # squares of 64 um: N_A = 1 / 0.064^2 = 244 per mm^2; G = 3.3219 log10(244) - 2.954
+    labels = np.add.outer(np.arange(512) // 64 * 8, np.arange(512) // 64)
+    want = 3.321928 * np.log10(1 / 0.064**2) - 2.954
+    assert abs(astm_planimetric(labels, 1.0) - want) < 1e-6
+
+
+def test_the_watershed_recovers_grains_from_a_clean_boundary_map(grain_map):
+    from microstructure.polycrystal import boundary_mask
+    from microstructure.segment import grains_from_probability
+    from microstructure.segscore import score
+
+    prob = boundary_mask(grain_map).astype(float)
+    gaps = np.zeros_like(prob, dtype=bool)
+    gaps[::40, :] = True  # thin gaps cut across every boundary
+    prob[np.repeat(gaps, 2, 0)[: prob.shape[0]]] = 0.0
+    s = score(grains_from_probability(prob), grain_map)
+    assert s["boundary_f"] > 0.95 and s["ari"] > 0.9, s
+
+
+def test_boundary_scores_count_a_shift_within_the_tolerance():
+    from microstructure.segscore import boundary_prf
+
+    truth = np.zeros((32, 32), dtype=bool)
+    truth[:, 10] = True
+    assert boundary_prf(np.roll(truth, 2, 1), truth)["boundary_f"] == 1.0
+    assert boundary_prf(np.roll(truth, 3, 1), truth)["boundary_f"] == 0.0
+
+
+def test_segment_train_then_images_then_evaluate(capsys, tmp_path: Path, grain_map):
+    from microstructure.grainio import write_labels
+    from microstructure.images import write_png
+    from microstructure.polycrystal import draw_look, render
+    from microstructure.segment import SegmentTrainConfig, train_segmenter
+
+    model = tmp_path / "model"
+    cfg = SegmentTrainConfig(n_images=16, crop=64, batch_size=4, n_maps=2, map_size=64, width=4)
+    train_segmenter(model, cfg, progress=False)
+    assert (model / "loss.png").exists() and not (model / "maps.npz").exists()
+    rng = np.random.default_rng(0)
+    img, _ = render(grain_map, draw_look(rng), rng)
+    imgs, truth = tmp_path / "imgs", tmp_path / "truth"
+    imgs.mkdir()
+    truth.mkdir()
+    write_png(imgs / "a.png", img)
+    write_labels(truth / "a_grains.png", grain_map)
+    out = tmp_path / "seg"
+    code, text, err = run(
+        capsys, "micro", "segment", str(imgs / "a.png"), "--out", str(out), "--model",
+        str(model), "--pixel-size-um", "0.5", "--quiet",
+    )  # fmt: skip
+    assert code == 0, err
+    assert {p.name for p in out.iterdir()} == {
+        "a_boundaries.png", "a_grains.png", "a_overlay.png", "grains.csv", "summary.csv",
+    }  # fmt: skip
+    head = (out / "summary.csv").read_text().splitlines()[0]
+    assert head == "image,n_grains,mean_area_um2,astm_g_planimetric,astm_g_intercept"
+    code, text, err = run(
+        capsys, "micro", "segment", "evaluate", "--pred", str(out), "--truth", str(truth),
+        "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    r = json.loads(text)
+    assert r["images"] == 1 and 0 <= r["boundary_f"] <= 1 and "vi_merge" in r
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [(["--pixel-size-um", "0"], "must be positive"), (["--model", "nowhere"], "does not exist")],
+)
+def test_segment_bad_input(capsys, tmp_path: Path, extra, needle) -> None:
+    from microstructure.images import write_png
+
+    write_png(tmp_path / "a.png", np.random.default_rng(0).random((64, 64)))
+    out = tmp_path / "seg"
+    code, _, err = run(
+        capsys, "micro", "segment", str(tmp_path / "a.png"), "--out", str(out), *extra
+    )
+    assert_user_error(code, err, needle)
+    assert not out.exists()
