@@ -189,9 +189,8 @@ def _batch(
 
 def _standardise(img: np.ndarray) -> np.ndarray:
     """An image scaled to zero mean and unit spread (robust to exposure and bit depth)."""
-    img = img.astype(np.float32)
     lo, hi = np.percentile(img, (1, 99))
-    return (img - (lo + hi) / 2) / max(hi - lo, 1e-6)
+    return ((img - (lo + hi) / 2) / max(hi - lo, 1e-6)).astype(np.float32)
 
 
 def _loss(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -240,7 +239,7 @@ def train_segmenter(
         loss.backward()
         opt.step()
         sched.step()
-        running.append(float(loss))
+        running.append(float(loss.detach()))
         if (it + 1) % 50 == 0 or it + 1 == cfg.iters:
             history.append({"iter": it + 1, "loss": float(np.mean(running))})
             running = []
@@ -424,8 +423,11 @@ def _summary_row(
         row.update(mean_area_um2="", astm_g_planimetric="", astm_g_intercept="")
         return row
     row["mean_area_um2"] = float(np.mean([r["area_um2"] for r in table]))
-    row["astm_g_planimetric"] = round(astm_planimetric(labels, pixel_size_um), 3)
-    row["astm_g_intercept"] = round(astm_intercept(labels, pixel_size_um), 3)
+    try:  # undefined where no boundary was found
+        row["astm_g_planimetric"] = round(astm_planimetric(labels, pixel_size_um), 3)
+        row["astm_g_intercept"] = round(astm_intercept(labels, pixel_size_um), 3)
+    except UserError:
+        row["astm_g_planimetric"] = row["astm_g_intercept"] = ""
     return row
 
 

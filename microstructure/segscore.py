@@ -35,12 +35,18 @@ def boundary_prf(pred: np.ndarray, truth: np.ndarray, tol_px: float = 2.0) -> di
 
 
 def score(pred_labels: np.ndarray, true_labels: np.ndarray) -> dict[str, float]:
-    """All the scores of a predicted grain label image against the true one."""
+    """All the scores of a predicted grain label image against the true one. Both are
+    relabelled into connected grains first (a periodic simulation's grain that leaves one
+    edge and enters the opposite one is two grains in the image)."""
+    from skimage.measure import label
     from skimage.metrics import variation_of_information
     from sklearn.metrics import adjusted_rand_score
 
     from microstructure.grainsize import astm_planimetric
     from microstructure.polycrystal import boundary_mask
+
+    pred_labels = label(pred_labels, background=-1, connectivity=1)
+    true_labels = label(true_labels, background=-1, connectivity=1)
 
     out = boundary_prf(boundary_mask(pred_labels), boundary_mask(true_labels))
     out["ari"] = float(adjusted_rand_score(true_labels.ravel(), pred_labels.ravel()))

