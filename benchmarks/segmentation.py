@@ -16,7 +16,7 @@ Protocol (fixed before the run); writes benchmarks/results/segmentation.json:
   the difference in ASTM G (planimetric), means over the images with their spread;
 * speed: one 1024 x 1024 optical image, probability and watershed, the median of 3 runs.
 
-Not measured: the Super1 phase segmentation (``--task phases``), and any real grain
+Not measured: the Super1 phase segmentation (not built yet), and any real grain
 micrograph with hand-traced boundaries (none is in ../shared).
 
     python benchmarks/segmentation.py

@@ -443,10 +443,6 @@ def segment_train(
     """Train the boundary U-Net on rendered polycrystals only (resumable)."""
     from microstructure.segment import SegmentTrainConfig, train_segmenter
 
-    if crop % 8 or crop < 32:
-        from eftgan.errors import UserError
-
-        raise UserError(f"--crop {crop}: give a multiple of 8 of at least 32 pixels")
     cfg = SegmentTrainConfig(n_images=n_images, crop=crop, batch_size=batch_size, seed=seed)
     r = train_segmenter(out, cfg, force=force, progress=not quiet)
     click.echo(f"model written to {out} ({cfg.iters} iterations, {r['wall_s']:.0f} s)")

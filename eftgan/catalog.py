@@ -200,7 +200,22 @@ def _last_loss(path: Path) -> _Headline:
     return _Headline("final discriminator loss", value, "", where)
 
 
-_DESCRIBE = {"ecnet": _ecnet, "eftgan": _eftgan, "saca": _saca, "dcgan": _dcgan}
+def _unet_grains(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
+    words = "rendered polycrystal micrographs (no real image)"
+    synthetic = _benchmark("segmentation.json").get("synthetic", {})
+    if "boundary_f" not in synthetic:
+        return words, _NONE
+    where = "benchmarks/results/segmentation.json: synthetic, held-out renderings"
+    return words, _Headline("boundary F (2 px)", synthetic["boundary_f"], "", where)
+
+
+_DESCRIBE = {
+    "ecnet": _ecnet,
+    "eftgan": _eftgan,
+    "saca": _saca,
+    "dcgan": _dcgan,
+    "unet-grains": _unet_grains,
+}
 
 
 def _size_mb(folder: Path) -> float:

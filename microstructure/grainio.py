@@ -174,7 +174,9 @@ class SimulationConfig(JSONSettings):
             width_cells=self.width_cells,
             n_params=self.n_params,
             misorientation=self.low_angle_mobility_ratio is not None,
-            low_angle_mobility_ratio=self.low_angle_mobility_ratio or 1.0,
+            low_angle_mobility_ratio=(
+                1.0 if self.low_angle_mobility_ratio is None else self.low_angle_mobility_ratio
+            ),
         )
 
     def check(self) -> None:
@@ -186,8 +188,18 @@ class SimulationConfig(JSONSettings):
             raise UserError(
                 f"--grains must be between 2 and {self.size**2 // 16} for --size {self.size}"
             )
-        if self.mobility_energy_m2_s <= 0:
-            raise UserError("--mobility-energy must be positive (m^2/s)")
+        positive = {
+            "--mobility-energy": self.mobility_energy_m2_s,
+            "--sigma": self.sigma_j_m2,
+            "--pixel-size": self.pixel_size_m,
+            "--dt": 1.0 if self.dt_s is None else self.dt_s,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise UserError(f"{name} must be positive, not {value}")
+        r = self.low_angle_mobility_ratio
+        if r is not None and not r >= 0:
+            raise UserError(f"--anisotropy (the low-angle mobility ratio) must be >= 0, not {r}")
 
 
 def simulate(
@@ -208,6 +220,12 @@ def simulate(
 
     cfg.check()
     dev = resolve_device(device)
+    rng = np.random.default_rng(cfg.seed)
+    start = voronoi_labels(cfg.size, cfg.grains, seed=cfg.seed)
+    orient = rng.uniform(0, 90, cfg.grains) if cfg.low_angle_mobility_ratio is not None else None
+    pf = PhaseField.from_labels(
+        start, cfg.growth(), device=str(dev), orientations_deg=orient, dt_s=cfg.dt_s
+    )  # checks the time step before anything is removed or written
     out = Path(out)
     if force and out.exists():
         shutil.rmtree(out)
@@ -216,12 +234,6 @@ def simulate(
             f"{out} holds a finished run; pass --force to replace it or choose another --out"
         )
     state = RunState(out, cfg.as_dict(), force=False)
-    rng = np.random.default_rng(cfg.seed)
-    start = voronoi_labels(cfg.size, cfg.grains, seed=cfg.seed)
-    orient = rng.uniform(0, 90, cfg.grains) if cfg.low_angle_mobility_ratio is not None else None
-    pf = PhaseField.from_labels(
-        start, cfg.growth(), device=str(dev), orientations_deg=orient, dt_s=cfg.dt_s
-    )
     saved = state.restore()
     done, times, wall = 0, [], 0.0
     if saved:
@@ -250,7 +262,7 @@ def simulate(
     atomic_write_json(out / OBSERVATIONS, obs)
     run = _run_record(cfg, pf, wall, done, package_versions())
     run["device"] = device_name(dev)
-    _growth_png(out / "growth.png", read_observations(out))
+    _growth_png(out / "growth.png", times, [read_labels(p) for p in snapshot_files(out)], cfg)
     atomic_write_json(out / "run.json", run)
     state.finish()
     return run
@@ -279,14 +291,16 @@ def _run_record(cfg: SimulationConfig, pf: Any, wall: float, steps: int, version
     }
 
 
-def _growth_png(path: Path, obs: Observed) -> None:
+def _growth_png(
+    path: Path, times: list[float], labels: list[np.ndarray], cfg: SimulationConfig
+) -> None:
     """The mean grain area against time."""
     from eftgan.plotting import pyplot, save_png
 
     plt = pyplot()
-    area = [mean_area_m2(lab, obs.pixel_size_m) * 1e12 for lab in obs.labels]
+    area = [mean_area_m2(lab, cfg.pixel_size_m) * 1e12 for lab in labels]
     fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=120)
-    ax.plot(obs.times_s, area, "o-")
+    ax.plot(times, area, "o-")
     ax.set_xlabel("time (s)")
     ax.set_ylabel("mean grain area (µm²)")
     ax.set_title("normal grain growth")

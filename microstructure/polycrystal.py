@@ -102,10 +102,12 @@ def _boundary_pairs(labels: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """For each pixel of ``mask``, a key of the pair of grains its boundary separates
     (-1 elsewhere)."""
     other = labels.copy()
-    for shift, axis in ((1, 0), (-1, 0), (1, 1), (-1, 1)):
-        rolled = np.roll(labels, shift, axis=axis)
-        take = (rolled != labels) & (other == labels)
-        other[take] = rolled[take]
+    padded = np.pad(labels, 1, mode="edge")  # the image's edge has no neighbour beyond it
+    h, w = labels.shape
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        near = padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
+        take = (near != labels) & (other == labels)
+        other[take] = near[take]
     n = int(labels.max()) + 1
     key = np.minimum(labels, other) * n + np.maximum(labels, other)
     return np.where(mask, key, -1)
@@ -126,6 +128,8 @@ def _grooves(
     some are faint, some broken by gaps along their length."""
     from scipy.ndimage import distance_transform_edt
 
+    if not mask.any():  # one grain: nothing to draw
+        return np.zeros(labels.shape)
     pairs = _boundary_pairs(labels, mask)
     dist, (ri, ci) = distance_transform_edt(~mask, return_indices=True)
     keys, inverse = np.unique(pairs[mask], return_inverse=True)
@@ -239,7 +243,10 @@ def render_folder(
         raise UserError(f"{folder} holds no label image (grains_<step>.png or *.png)")
     orient = None
     if (folder / OBSERVATIONS).is_file():
-        orient = json.loads((folder / OBSERVATIONS).read_text()).get("orientations_deg")
+        try:
+            orient = json.loads((folder / OBSERVATIONS).read_text()).get("orientations_deg")
+        except (ValueError, AttributeError) as exc:
+            raise UserError(f"{folder / OBSERVATIONS} is not valid JSON ({exc})") from None
     labels_of = [read_labels(p) for p in files]
     if orient is not None and len(orient) <= max(int(lab.max()) for lab in labels_of):
         orient = None  # not one per grain id: shade at random

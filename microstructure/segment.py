@@ -215,7 +215,13 @@ def train_segmenter(
     from eftgan.runstate import RunState
 
     out = Path(out)
+    if cfg.crop > cfg.map_size or cfg.crop % 2**cfg.depth:
+        raise UserError(
+            f"--crop {cfg.crop}: give a multiple of {2**cfg.depth} pixels up to {cfg.map_size}"
+        )
     state = RunState(out, cfg.as_dict(), force=force)
+    if force:
+        (out / "maps.npz").unlink(missing_ok=True)
     torch.manual_seed(cfg.seed)
     net = UNet(cfg.width, cfg.depth)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
@@ -226,7 +232,8 @@ def train_segmenter(
     start = saved.scalars["iter"] if saved else 0
     history: list[dict[str, Any]] = saved.scalars["history"] if saved else []
     wall = saved.scalars["wall_s"] if saved else 0.0
-    out.mkdir(parents=True, exist_ok=True)
+    if not saved:  # a state from the start, so a kill while the maps are made resumes
+        state.save({"iter": 0, "history": [], "wall_s": 0.0})
     maps = _cached_maps(out, cfg, progress)
     net.train()
     t0, running = time.perf_counter(), []
@@ -270,14 +277,14 @@ def _card(cfg: SegmentTrainConfig, wall: float) -> str:
 
 def load_segmenter(folder: str | os.PathLike[str] | None = None) -> tuple[UNet, dict[str, Any]]:
     """The U-Net of a model folder (default: the shipped one) and its config."""
-    from eftgan.checkpoint import read_model_folder
+    from eftgan.checkpoint import building, load_weights, read_model_folder
     from eftgan.paths import default_model_dir
 
     folder = Path(folder) if folder is not None else default_model_dir(KIND)
     config, state = read_model_folder(folder, KIND)
-    model = config["model"]
-    net = UNet(model["width"], model["depth"])
-    net.load_state_dict(state)
+    with building(folder, KIND):
+        model = config["model"]
+        net = load_weights(lambda: UNet(model["width"], model["depth"]), state, folder)
     return net.eval(), config
 
 
@@ -445,7 +452,12 @@ def evaluate_folders(pred: str | os.PathLike[str], truth: str | os.PathLike[str]
             f"no <name>_grains.png of {pred} has a namesake in {truth}; give the folder of "
             "`micro segment` and one of true label images"
         )
-    per = {p.name: score(read_labels(p), read_labels(t)) for p, t in pairs}
+    per = {}
+    for p, t in pairs:
+        found, true = read_labels(p), read_labels(t)
+        if found.shape != true.shape:
+            raise UserError(f"{p} and {t} differ in size; compare grains of the same image")
+        per[p.name] = score(found, true)
     keys = next(iter(per.values())).keys()
     return {
         "images": len(per),

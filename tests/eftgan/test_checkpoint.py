@@ -181,6 +181,7 @@ _TYPED_LOADERS = {
     "eftgan": ("eftgan.explore", "load_screener"),
     "saca": ("spectral.predict", "load_saca"),
     "dcgan": ("microstructure.generate", "load_generator"),
+    "unet-grains": ("microstructure.segment", "load_segmenter"),
 }
 
 

@@ -58,6 +58,8 @@ def test_grains_simulate_render_assimilate(capsys, tmp_path: Path) -> None:
         (["simulate", "--size", "32", "--grains", "500"], "--grains must be"),
         (["simulate", "--dt", "100"], "largest stable step"),
         (["simulate", "--device", "tpu"], "unknown device"),
+        (["simulate", "--sigma", "0"], "--sigma must be positive"),
+        (["simulate", "--anisotropy", "-1"], "must be >= 0"),
     ],
 )
 def test_grains_bad_input(capsys, tmp_path: Path, args, needle) -> None:
