@@ -1231,6 +1231,47 @@ def _twin_table(a: dict[str, Any]) -> str:
     return table(head, rows)
 
 
+def segmentation_fields(r: dict[str, Any]) -> Fields:
+    """The U-Net and the Sobel baseline on held-out renderings, and the speed."""
+    head = [
+        "method",
+        "boundary P",
+        "boundary R",
+        "boundary F",
+        "ARI",
+        "VI split",
+        "VI merge",
+        "|ΔG|",
+    ]
+    rows = []
+    for name, key in (
+        ("U-Net (shipped)", "synthetic"),
+        ("Sobel + watershed", "baseline_synthetic"),
+    ):
+        s = r[key]
+        rows.append(
+            [name, f"{s['boundary_precision']:.3f}", f"{s['boundary_recall']:.3f}",
+             f"{s['boundary_f']:.3f} ± {s['boundary_f_std']:.3f}",
+             f"{s['ari']:.3f} ± {s['ari_std']:.3f}", f"{s['vi_split']:.3f}",
+             f"{s['vi_merge']:.3f}", f"{s['delta_g_abs']:.2f}"]
+        )  # fmt: skip
+    chosen = "; ".join(
+        f"{m}: threshold {c['threshold']:g}, h {c['h_px']:g} px (validation ARI {c['val_ari']:.3f})"
+        for m, c in r["chosen_on_validation"].items()
+    )
+    return {
+        "segmentation": snippet(
+            "segmentation",
+            machine=r["machine"],
+            protocol=r["protocol"],
+            n_test=24,
+            table=table(head, rows),
+            chosen=chosen,
+            speed=f"{r['speed']['s_1024']:.1f}",
+        )
+    }
+
+
 SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], Fields]], ...] = (
     ("ecnet_accuracy.json", ecnet_fields),
     ("eftgan.json", eftgan_fields),
@@ -1238,6 +1279,7 @@ SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], Fields]], ...] = (
     ("spectral.json", spectral_fields),
     ("microstructure.json", micro_fields),
     ("polycrystal.json", polycrystal_fields),
+    ("segmentation.json", segmentation_fields),
 )
 
 
