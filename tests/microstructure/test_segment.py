@@ -101,17 +101,22 @@ def test_segment_train_then_images_then_evaluate(capsys, tmp_path: Path, grain_m
 
 
 @pytest.mark.parametrize(
-    ("extra", "needle"),
-    [(["--pixel-size-um", "0"], "must be positive"), (["--model", "nowhere"], "does not exist")],
+    ("extra", "needle", "side"),
+    [
+        (["--pixel-size-um", "0"], "must be positive", 64),
+        (["--model", "nowhere"], "does not exist", 64),
+        ([], "needs at least 32 pixels", 16),
+        ([], "is empty", 0),
+    ],
 )
-def test_segment_bad_input(capsys, tmp_path: Path, extra, needle) -> None:
+def test_segment_bad_input(capsys, tmp_path: Path, extra, needle, side) -> None:
     from microstructure.images import write_png
 
-    write_png(tmp_path / "a.png", np.random.default_rng(0).random((64, 64)))
+    img = np.random.default_rng(0).random((side, side)) if side else np.full((64, 64), 0.5)
+    write_png(tmp_path / "a.png", img)
     out = tmp_path / "seg"
-    code, _, err = run(
-        capsys, "micro", "segment", str(tmp_path / "a.png"), "--out", str(out), *extra
-    )
+    args = [str(tmp_path / "a.png"), "--out", str(out), "--quiet", *extra]
+    code, _, err = run(capsys, "micro", "segment", *args)
     assert_user_error(code, err, needle)
     assert not out.exists()
 
