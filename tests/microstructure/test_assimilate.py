@@ -88,3 +88,30 @@ def test_bad_observations_are_one_line_errors(tmp_path: Path):
     write_labels(folder / "grains_000020.png", np.zeros((8, 8), dtype=np.int64))
     with pytest.raises(UserError, match="one grain"):
         read_observations(folder)
+
+
+def test_a_killed_simulation_resumes_to_the_same_snapshots(tmp_path: Path, monkeypatch):
+    from microstructure import grainio
+
+    cfg = grainio.SimulationConfig(size=48, grains=12, steps=300, snapshots=3, seed=2)
+    grainio.simulate(tmp_path / "whole", cfg, progress=False)
+    real = grainio.write_labels
+    calls = []
+
+    def dies_at_the_second(path, labels):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real(path, labels)
+
+    monkeypatch.setattr(grainio, "write_labels", dies_at_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        grainio.simulate(tmp_path / "killed", cfg, progress=False)
+    monkeypatch.setattr(grainio, "write_labels", real)
+    assert (tmp_path / "killed" / "state.safetensors").exists()
+    grainio.simulate(tmp_path / "killed", cfg, progress=False)  # resumes after snapshot 1
+    for name in ("grains_000100.png", "grains_000200.png", "grains_000300.png"):
+        a = grainio.read_labels(tmp_path / "whole" / name)
+        assert (a == grainio.read_labels(tmp_path / "killed" / name)).all(), name
+    whole = json.loads((tmp_path / "whole" / "observations.json").read_text())
+    assert whole == json.loads((tmp_path / "killed" / "observations.json").read_text())
