@@ -103,9 +103,14 @@ def _forecast(
     orient: np.ndarray | None,
     cfg: AssimilationConfig,
 ) -> np.ndarray:
-    """Each member's label image after ``duration_s`` from ``start``, (N, H, W)."""
+    """Each member's label image after ``duration_s`` from ``start``, (N, H, W). The start
+    fields (colouring, profiles, ids) are built once and copied to every member."""
     from microstructure.phasefield import GrainGrowth, PhaseField
 
+    shape = GrainGrowth(
+        width_cells=cfg.width_cells, n_params=cfg.n_params, misorientation=orient is not None
+    )
+    first = PhaseField.from_labels(start, shape, orientations_deg=orient)
     out = []
     for member in theta:
         growth = GrainGrowth(
@@ -118,7 +123,13 @@ def _forecast(
             low_angle_mobility_ratio=math.exp(member[1]) if orient is not None else 1.0,
         )
         steps = max(1, math.ceil(duration_s / (0.5 * growth.stable_dt_s())))
-        pf = PhaseField.from_labels(start, growth, orientations_deg=orient, dt_s=duration_s / steps)
+        pf = PhaseField(
+            growth,
+            first.eta.clone(),
+            dt_s=duration_s / steps,
+            ids=first.ids.clone(),
+            orientations_deg=first.orient,
+        )
         pf.run(steps, recolour_every=cfg.recolour_every)
         out.append(pf.labels()[0].numpy())
     return np.stack(out)

@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,6 @@ class Observed:
     times_s: np.ndarray
     pixel_size_m: float
     orientations_deg: np.ndarray | None = None
-    files: list[Path] = field(default_factory=list)
 
 
 def read_observations(folder: str | os.PathLike[str]) -> Observed:
@@ -131,7 +130,6 @@ def read_observations(folder: str | os.PathLike[str]) -> Observed:
         times_s=times,
         pixel_size_m=pixel,
         orientations_deg=None if orient is None else np.asarray(orient, dtype=float),
-        files=files,
     )
 
 
