@@ -1267,9 +1267,27 @@ def segmentation_fields(r: dict[str, Any]) -> Fields:
             n_test=24,
             table=table(head, rows),
             chosen=chosen,
-            speed=f"{r['speed']['s_1024']:.1f}",
+            speed=f"{r['speed']['s_1024']:.2f}",
+            super1=super1_table(r["super1"]),
+            baseline=r["super1"]["baseline_chosen_on_validation"],
         )
     }
+
+
+def super1_table(r: dict[str, Any]) -> str:
+    """IoU per phase and area-fraction errors of the phase U-Net and the Otsu baseline."""
+    head = ["method", "IoU matrix", "IoU secondary γ′", "IoU tertiary γ′", "mean (γ′)",
+            "fraction error, secondary", "fraction error, tertiary"]  # fmt: skip
+    rows = []
+    for name, pre in (("U-Net (from scratch)", ""), ("multi-Otsu baseline", "baseline_")):
+        rows.append(
+            [name, *(f"{r[pre + 'iou_' + k]:.3f} ± {r[pre + 'iou_' + k + '_image_std']:.3f}"
+                     for k in ("matrix", "secondary", "tertiary")),
+             f"**{r[pre + 'mean_iou_precipitates']:.3f}**",
+             f"{r[pre + 'fraction_error_secondary']:.3f}",
+             f"{r[pre + 'fraction_error_tertiary']:.3f}"]
+        )  # fmt: skip
+    return table(head, rows)
 
 
 SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], Fields]], ...] = (

@@ -14,10 +14,22 @@ Protocol (fixed before the run); writes benchmarks/results/segmentation.json:
   seed 202, read once with the chosen settings: boundary precision, recall and F
   (2-pixel tolerance), adjusted Rand index, variation of information (split, merge) and
   the difference in ASTM G (planimetric), means over the images with their spread;
-* speed: one 1024 x 1024 optical image, probability and watershed, the median of 3 runs.
+* speed: one 1024 x 1024 optical image, probability and watershed, the median of 3 runs;
+* Super1 phases (real SEM micrographs of a Ni superalloy, ../shared/reference/
+  micrographs_super1, 10/4/4 train/val/test as distributed): the model
+  ``data/models/unet-phases-super1-v1``, trained from scratch by
+  ``eftgan micro segment train --task phases --images .../train --masks .../train_annot
+  --val-images .../val --val-masks .../val_annot --classes matrix,secondary,tertiary
+  --iters 1500 --seed 0`` (weights of the best validation IoU kept, its card). The
+  multi-Otsu baseline is chosen on the validation images among: three intensity classes
+  (smoothing sigma 1 or 2 pixels), or two classes with the dark particles split by area
+  (sigma 1 or 2, split area fitted on the training images over 16-1024 pixels). The test
+  images are read once: IoU per phase pooled over their pixels, per-image IoU spread, and
+  the error of each phase's area fraction.
 
-Not measured: the Super1 phase segmentation (not built yet), and any real grain
-micrograph with hand-traced boundaries (none is in ../shared).
+Not measured: any real grain micrograph with hand-traced boundaries (none is in
+../shared). ``python benchmarks/segmentation.py super1`` re-measures only the Super1 part,
+``speed`` only the speed.
 
     python benchmarks/segmentation.py
 """
@@ -25,12 +37,17 @@ micrograph with hand-traced boundaries (none is in ../shared).
 from __future__ import annotations
 
 import itertools
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from _common import machine, protocol_text, write_json
+from _common import machine, merge_json, protocol_text, write_json
+
+SUPER1 = Path(__file__).resolve().parents[1].parent / "shared/reference/micrographs_super1"
+PHASES = ("matrix", "secondary", "tertiary")
 
 
 def rendered_set(n: int, size: int, map_seed: int, look_seed: int) -> list[dict[str, Any]]:
@@ -103,10 +120,86 @@ def speed(net: Any) -> dict[str, float]:
     }
 
 
+def super1_split(split: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    from microstructure.phaseseg import _read_labelled, labelled_pairs
+
+    return _read_labelled(labelled_pairs(SUPER1 / split, SUPER1 / f"{split}_annot"))
+
+
+def phase_scores(pred: list[np.ndarray], data: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    from microstructure.phaseseg import iou
+
+    truth = [lab for _, lab in data]
+    pairs = list(zip(pred, truth, strict=True))
+    pooled = iou(pred, truth, len(PHASES))
+    per_image = [iou([p], [t], len(PHASES)) for p, t in pairs]
+    out: dict[str, Any] = {}
+    for k, name in enumerate(PHASES):
+        v = np.array([row[k] for row in per_image])
+        frac = [abs(float((p == k).mean() - (t == k).mean())) for p, t in pairs]
+        out[f"iou_{name}"] = pooled[k]
+        out[f"iou_{name}_image_std"] = float(v.std(ddof=1))
+        out[f"fraction_error_{name}"] = float(np.mean(frac))
+    out["mean_iou_precipitates"] = float(np.mean(pooled[1:]))
+    return out
+
+
+def otsu_candidates(train: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """The baseline variants, each a function of an image; split areas fitted on ``train``."""
+    from microstructure.phaseseg import iou, otsu_phases, otsu_size_phases
+
+    cands: dict[str, Any] = {}
+    for sigma in (1.0, 2.0):
+        cands[f"multiotsu3 sigma {sigma:g}"] = lambda im, s=sigma: otsu_phases(im, 3, s)
+        best = max(
+            (2 ** (k / 2) for k in range(8, 21)),
+            key=lambda a, s=sigma: np.mean(
+                iou([otsu_size_phases(im, a, s) for im, _ in train], [t for _, t in train], 3)[1:]
+            ),
+        )
+        cands[f"otsu2 + split {best:.0f} px, sigma {sigma:g}"] = lambda im, s=sigma, a=best: (
+            otsu_size_phases(im, a, s)
+        )
+    return cands
+
+
+def super1() -> dict[str, Any]:
+    from microstructure.phaseseg import load_phase_segmenter, phase_labels
+
+    if not SUPER1.is_dir():
+        return {"skipped": f"{SUPER1} is absent"}
+    train, val, test = (super1_split(s) for s in ("train", "val", "test"))
+    cands = otsu_candidates(train)
+    val_scores = {
+        name: phase_scores([f(im) for im, _ in val], val)["mean_iou_precipitates"]
+        for name, f in cands.items()
+    }
+    chosen = max(val_scores, key=val_scores.__getitem__)
+    net, config = load_phase_segmenter()
+    unet = phase_scores([phase_labels(net, im) for im, _ in test], test)
+    base = phase_scores([cands[chosen](im) for im, _ in test], test)
+    return {
+        **unet,
+        **{f"baseline_{k}": v for k, v in base.items()},
+        "baseline_chosen_on_validation": chosen,
+        "baseline_val_mean_iou": val_scores,
+        "unet_val_mean_iou": config["model"]["best"]["val_iou"],
+        "unet_best_iter": config["model"]["best"]["iter"],
+        "model_wall_s": config.get("wall_s"),
+        "images": {"train": len(train), "val": len(val), "test": len(test)},
+    }
+
+
 def main() -> None:
     from microstructure.segment import load_segmenter
 
     torch.set_num_threads(2)
+    if sys.argv[1:] == ["super1"]:
+        print(merge_json("segmentation.json", ["super1"], super1()))
+        return
+    if sys.argv[1:] == ["speed"]:
+        print(merge_json("segmentation.json", ["speed"], speed(load_segmenter()[0])))
+        return
     t0 = time.perf_counter()
     net, config = load_segmenter()
     val = rendered_set(12, 384, 101, 102)
@@ -127,6 +220,7 @@ def main() -> None:
         "baseline_synthetic": result["baseline"],
         "chosen_on_validation": chosen,
         "speed": speed(net),
+        "super1": super1(),
         "model": {"config": config["model"], "wall_s": config.get("wall_s")},
         "benchmark_wall_s": time.perf_counter() - t0,
         "machine": machine(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -407,7 +408,10 @@ def segment() -> None:
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 @click.option("--pixel-size-um", default=None, type=float, help="For areas and ASTM G.")
-@click.option("--model", default=None, type=click.Path(path_type=Path), help="[shipped]")
+@click.option(
+    "--model", default=None, type=click.Path(path_type=Path),
+    help="A grain-boundary (unet-grains) or phase (unet-phases) model. [shipped grains]",
+)  # fmt: skip
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
 def segment_images_cmd(
@@ -418,10 +422,23 @@ def segment_images_cmd(
     force: bool,
     quiet: bool,
 ) -> None:
-    """Boundaries, grain labels, an overlay, grains.csv and summary.csv (ASTM E112 G by
-    the planimetric and the intercept method) for each image."""
+    """Grains: boundaries, grain labels, an overlay, grains.csv and summary.csv (ASTM E112
+    G by the planimetric and the intercept method) for each image. Phases (with a phase
+    model): label images, an overlay, phases.csv (area fractions) and particles.csv."""
+    from eftgan.checkpoint import read_kind
+    from microstructure import phaseseg
     from microstructure.segment import segment_images
 
+    if (
+        model is not None
+        and (model / "config.json").is_file()
+        and read_kind(model) == phaseseg.KIND
+    ):
+        rows = phaseseg.segment_phases(list(images), out, model, pixel_size_um, force, not quiet)
+        for r in rows:
+            click.echo(f"{r['image']}: {r['phase']} {100 * r['area_fraction']:.1f} %")
+        click.echo(f"-> {out}")
+        return
     rows = segment_images(list(images), out, model, pixel_size_um, force, progress=not quiet)
     for r in rows:
         g = f", G {r['astm_g_planimetric']} / {r['astm_g_intercept']}" if pixel_size_um else ""
@@ -431,21 +448,56 @@ def segment_images_cmd(
 
 @segment.command("train")
 @click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--task", type=click.Choice(["boundaries", "phases"]), default="boundaries",
+    show_default=True,
+    help="boundaries: on rendered polycrystals; phases: on labelled micrographs.",
+)  # fmt: skip
 @click.option("--n-images", default=2000, show_default=True, help="Rendered images seen.")
-@click.option("--crop", default=128, show_default=True)
-@click.option("--batch-size", default=8, show_default=True)
+@click.option("--images", type=click.Path(path_type=Path), help="[phases] Micrographs.")
+@click.option("--masks", type=click.Path(path_type=Path), help="[phases] Their label images.")
+@click.option("--val-images", type=click.Path(path_type=Path), help="[phases] Early stopping.")
+@click.option("--val-masks", type=click.Path(path_type=Path))
+@click.option("--classes", default="", help="[phases] Names of label values 0, 1, ...")
+@click.option("--iters", default=1200, show_default=True, help="[phases] Iterations.")
+@click.option("--crop", default=None, type=int, help="Crop side. [128; phases 192]")
+@click.option("--batch-size", default=None, type=int, help="[8; phases 6]")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
-def segment_train(
-    out: Path, n_images: int, crop: int, batch_size: int, seed: int, force: bool, quiet: bool
-) -> None:
-    """Train the boundary U-Net on rendered polycrystals only (resumable)."""
+def segment_train(out: Path, task: str, **kw: Any) -> None:
+    """Train the boundary U-Net on rendered polycrystals only, or (--task phases) a phase
+    U-Net on labelled micrographs (<name>_mask.png beside each <name>.png); resumable."""
+    if task == "phases":
+        _train_phases(out, **kw)
+        return
     from microstructure.segment import SegmentTrainConfig, train_segmenter
 
-    cfg = SegmentTrainConfig(n_images=n_images, crop=crop, batch_size=batch_size, seed=seed)
-    r = train_segmenter(out, cfg, force=force, progress=not quiet)
+    cfg = SegmentTrainConfig(
+        n_images=kw["n_images"], crop=kw["crop"] or 128, batch_size=kw["batch_size"] or 8,
+        seed=kw["seed"],
+    )  # fmt: skip
+    r = train_segmenter(out, cfg, force=kw["force"], progress=not kw["quiet"])
     click.echo(f"model written to {out} ({cfg.iters} iterations, {r['wall_s']:.0f} s)")
+
+
+def _train_phases(out: Path, **kw: Any) -> None:
+    from eftgan.errors import UserError
+    from microstructure.phaseseg import PhaseTrainConfig, train_phase_segmenter
+
+    if kw["images"] is None or kw["masks"] is None:
+        raise UserError("--task phases needs --images DIR and --masks DIR of label images")
+    if (kw["val_images"] is None) != (kw["val_masks"] is None):
+        raise UserError("give --val-images and --val-masks together")
+    cfg = PhaseTrainConfig(
+        images=str(kw["images"]), masks=str(kw["masks"]),
+        val_images=str(kw["val_images"] or ""), val_masks=str(kw["val_masks"] or ""),
+        classes=tuple(c for c in kw["classes"].split(",") if c), iters=kw["iters"],
+        crop=kw["crop"] or 192, batch_size=kw["batch_size"] or 6, seed=kw["seed"],
+    )  # fmt: skip
+    r = train_phase_segmenter(out, cfg, force=kw["force"], progress=not kw["quiet"])
+    best = f", best validation IoU {r['best']['val_iou']:.3f}" if r["best"] else ""
+    click.echo(f"model written to {out} ({cfg.iters} iterations, {r['wall_s']:.0f} s{best})")
 
 
 @segment.command("evaluate")
@@ -454,10 +506,13 @@ def segment_train(
 @click.option("--json", "as_json", is_flag=True)
 def segment_evaluate(pred: Path, truth: Path, as_json: bool) -> None:
     """Boundary P/R/F (2 px), adjusted Rand index, variation of information and the
-    difference in ASTM G of predicted grains against true ones (<name>_grains.png)."""
+    difference in ASTM G of predicted grains against true ones (<name>_grains.png); for
+    phase labels (<name>_phases.png), the IoU of each phase."""
+    from microstructure.phaseseg import evaluate_phase_folders
     from microstructure.segment import evaluate_folders
 
-    r = evaluate_folders(pred, truth)
+    phases = pred.is_dir() and any(pred.glob("*_phases.png"))
+    r = evaluate_phase_folders(pred, truth) if phases else evaluate_folders(pred, truth)
     if as_json:
         click.echo(json.dumps(r, indent=1))
         return

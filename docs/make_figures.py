@@ -1,8 +1,8 @@
 """Make the README's pictures in docs/img/ from the shipped models and the measured spectra.
 
-    python docs/make_figures.py            # all six, about two minutes on two cores
+    python docs/make_figures.py            # all seven, about two minutes on two cores
     python docs/make_figures.py spectrum   # one of: map, spectrum, cflibs, micrographs, super1,
-                                           # polycrystal
+                                           # polycrystal, segmentation
 
 - ``map.png``: the bcc-fcc phase-preference map that ``eftgan explore --elements
   Fe,Ni,Co,Cr,Mn`` draws with the shipped EFTGAN model.
@@ -22,6 +22,10 @@
 - ``polycrystal.png``: a grain map of ``eftgan micro grains simulate`` (256 x 256, 300
   grains, 2000 steps, misorientation-dependent), its optical and SEM-like renderings by
   ``eftgan micro grains render`` and their exact boundary mask.
+- ``segmentation.png``: a rendered polycrystal micrograph of a grain map never used in
+  training, the boundaries that ``eftgan micro segment`` finds in it with the shipped U-Net
+  and the true ones; below, a real Super1 test micrograph, the phases that the shipped phase
+  U-Net finds and the hand annotation.
 
 The pictures are written as small palette PNGs.
 """
@@ -306,6 +310,53 @@ def polycrystal() -> None:
     save_small(fig, IMG / "polycrystal.png", dpi=90, colors=64)
 
 
+def _segment(image: np.ndarray, tmp: Path, *extra: str) -> Path:
+    """Run ``eftgan micro segment`` on one image; returns its output folder."""
+    from microstructure.images import write_png
+
+    write_png(tmp / "a.png", image)
+    cmd = [EFTGAN, "micro", "segment", str(tmp / "a.png"), "--out", str(tmp / "out"), *extra]
+    subprocess.run([*cmd, "--quiet"], check=True, stdout=subprocess.DEVNULL)
+    return tmp / "out"
+
+
+def segmentation() -> None:
+    """Grain boundaries of a rendered micrograph and phases of a real one, found and true."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from microstructure.polycrystal import boundary_mask, draw_look, render
+    from microstructure.segment import relaxed_grain_map
+
+    rng = np.random.default_rng(2027)
+    labels = relaxed_grain_map(rng, 384)
+    img, _ = render(labels, draw_look(rng, "optical"), rng)
+    s1 = REPO.parent / "shared" / "reference" / "micrographs_super1"
+    phases = REPO / "data" / "models" / "unet-phases-super1-v1"
+    with tempfile.TemporaryDirectory() as tmp:
+        found = np.asarray(Image.open(_segment(img, Path(tmp)) / "a_boundaries.png"))
+        rows = [("rendered micrograph", img, "gray"), ("U-Net boundaries", found, "gray"),
+                ("true boundaries", boundary_mask(labels), "gray")]  # fmt: skip
+        if s1.is_dir():
+            real = np.asarray(Image.open(s1 / "test" / "spot2_0d_0.png")) / 255.0
+            out = _segment(real, Path(tmp) / "p", "--model", str(phases))
+            rows += [("Super1 test micrograph (real)", real, "gray"),
+                     ("U-Net phases", np.asarray(Image.open(out / "a_phases.png")), "viridis"),
+                     ("hand annotation", np.asarray(Image.open(
+                         s1 / "test_annot" / "spot2_0d_0_mask.png")), "viridis")]  # fmt: skip
+    fig, axes = plt.subplots(len(rows) // 3, 3, figsize=(8, 2.8 * len(rows) // 3), squeeze=False)
+    for ax, (name, a, cmap) in zip(axes.ravel(), rows, strict=True):
+        ax.imshow(a, cmap=cmap, interpolation="nearest", vmin=0, vmax=max(1, int(a.max())))
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    save_small(fig, IMG / "segmentation.png", dpi=90, colors=64)
+
+
 FIGURES = {
     "map": composition_map,
     "spectrum": spectrum_fit,
@@ -313,6 +364,7 @@ FIGURES = {
     "micrographs": micrographs,
     "super1": super1,
     "polycrystal": polycrystal,
+    "segmentation": segmentation,
 }
 
 if __name__ == "__main__":

@@ -209,12 +209,22 @@ def _unet_grains(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
     return words, _Headline("boundary F (2 px)", synthetic["boundary_f"], "", where)
 
 
+def _unet_phases(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
+    words = "10 labelled SEM micrographs of a Ni superalloy (Super1, MIT)"
+    super1 = _benchmark("segmentation.json").get("super1", {})
+    if "iou_secondary" not in super1:
+        return words, _NONE
+    where = "benchmarks/results/segmentation.json: super1, test split"
+    return words, _Headline("IoU of secondary gamma-prime", super1["iou_secondary"], "", where)
+
+
 _DESCRIBE = {
     "ecnet": _ecnet,
     "eftgan": _eftgan,
     "saca": _saca,
     "dcgan": _dcgan,
     "unet-grains": _unet_grains,
+    "unet-phases": _unet_phases,
 }
 
 

@@ -354,6 +354,7 @@ LOADERS: dict[str, str] = {
     "saca": "spectral.predict:load_saca",
     "dcgan": "microstructure.generate:load_generator",
     "unet-grains": "microstructure.segment:load_segmenter",
+    "unet-phases": "microstructure.phaseseg:load_phase_segmenter",
 }
 
 

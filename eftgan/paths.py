@@ -24,6 +24,7 @@ DEFAULT_MODELS: dict[str, str] = {
     "saca": "saca-compact-steel-v10",
     "dcgan": "dcgan-alsi-conditional-v2",
     "unet-grains": "unet-grains-synthetic-v1",
+    "unet-phases": "unet-phases-super1-v1",
 }
 #: The default ECNet, the model ``eftgan.load_model()`` and ``eftgan predict`` use.
 DEFAULT_MODEL_NAME = DEFAULT_MODELS["ecnet"]
@@ -44,7 +45,7 @@ def shipped_models_dir() -> Path:
 
 def default_model_dir(kind: str = "ecnet") -> Path:
     """Folder of the shipped default model of ``kind`` (ecnet, eftgan, saca, dcgan,
-    unet-grains)."""
+    unet-grains, unet-phases)."""
     if kind not in DEFAULT_MODELS:
         from eftgan.errors import UserError
 

@@ -16,6 +16,13 @@ The chain, one module per step:
   (:func:`compare_sets`);
 - :mod:`microstructure.images`: reading folders of images, random crops, writing PNG.
 
+Polycrystals: :mod:`microstructure.phasefield` (grain growth), :mod:`microstructure.grainio`
+and :mod:`microstructure.assimilate` (snapshots and the ensemble Kalman filter of their
+parameters), :mod:`microstructure.polycrystal` (rendered micrographs with exact boundaries),
+:mod:`microstructure.segment`, :mod:`microstructure.grainsize` and
+:mod:`microstructure.segscore` (grain segmentation, ASTM E112, scores) and
+:mod:`microstructure.phaseseg` (phases of labelled real micrographs).
+
 Gray levels are floats in [0, 1]; Si contents are wt %; lengths are pixels unless a name says
 µm. Importing the package is cheap: each name below is imported from its module on first use.
 """

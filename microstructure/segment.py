@@ -44,13 +44,15 @@ __all__ = [
     "UNet",
     "grains_from_probability",
     "load_segmenter",
+    "predict_classes",
     "predict_probability",
     "train_segmenter",
 ]
 
 KIND = "unet-grains"
-#: Tiles of this side (pixels) with this overlap cover a large image.
-TILE, OVERLAP = 512, 32
+#: Tiles of this side (pixels) with this overlap cover a large image (a 1024-pixel tile
+#: needs about 0.3 GB; a larger tile saves the overlap's recomputation).
+TILE, OVERLAP = 1024, 32
 
 
 class _Block(nn.Sequential):
@@ -67,15 +69,15 @@ class _Block(nn.Sequential):
 
 class UNet(nn.Module):
     """A U-Net with ``depth`` poolings; input (B, 1, H, W) with H, W multiples of
-    ``2**depth``; output (B, 1, H, W) boundary logits."""
+    ``2**depth``; output (B, ``classes``, H, W) logits (one channel: boundary or not)."""
 
-    def __init__(self, width: int = 16, depth: int = 3) -> None:
+    def __init__(self, width: int = 16, depth: int = 3, classes: int = 1) -> None:
         super().__init__()
         chans = [width * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList([_Block(1, chans[0])])
         self.down.extend(_Block(chans[i], chans[i + 1]) for i in range(depth))
         self.up = nn.ModuleList(_Block(chans[i + 1] + chans[i], chans[i]) for i in range(depth))
-        self.head = nn.Conv2d(chans[0], 1, 1)
+        self.head = nn.Conv2d(chans[0], classes, 1)
         self.depth = depth
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,6 +89,31 @@ class UNet(nn.Module):
             x = nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
             x = self.up[i](torch.cat([x, skips[i]], 1))
         return self.head(x)
+
+    def for_inference(self) -> UNet:
+        """This network with every batch norm folded into its convolution and channels-last
+        memory (about 1.7x faster on a CPU; same outputs to rounding). A copy, for
+        evaluation: this network keeps its mode and weights."""
+        from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+        def fused(block: _Block) -> nn.Sequential:
+            conv1, bn1, _, conv2, bn2, _ = block
+            return nn.Sequential(
+                fuse_conv_bn_eval(conv1, bn1), nn.ReLU(inplace=True),
+                fuse_conv_bn_eval(conv2, bn2), nn.ReLU(inplace=True),
+            )  # fmt: skip
+
+        import copy
+
+        was_training = self.training
+        self.eval()
+        fast = UNet.__new__(UNet)
+        nn.Module.__init__(fast)
+        fast.down = nn.ModuleList(fused(b) for b in self.down)
+        fast.up = nn.ModuleList(fused(b) for b in self.up)
+        fast.head, fast.depth = copy.deepcopy(self.head), self.depth
+        self.train(was_training)
+        return fast.eval().to(memory_format=torch.channels_last)
 
 
 @dataclass
@@ -288,10 +315,16 @@ def load_segmenter(folder: str | os.PathLike[str] | None = None) -> tuple[UNet, 
     return net.eval(), config
 
 
-@torch.no_grad()
 def predict_probability(net: UNet, img: np.ndarray) -> np.ndarray:
-    """The boundary probability of every pixel of a gray image (H, W), in overlapping
-    tiles of :data:`TILE` pixels for a large one."""
+    """The boundary probability of every pixel of a gray image (H, W)."""
+    return predict_classes(net, img)[0]
+
+
+@torch.no_grad()
+def predict_classes(net: UNet, img: np.ndarray) -> np.ndarray:
+    """Class probabilities (C, H, W) of a gray image (H, W): the sigmoid of a one-channel
+    network, the softmax of a multi-class one; in overlapping tiles of :data:`TILE` pixels
+    for a large image."""
     field = 2**net.depth
     h, w = img.shape
     if min(h, w) < 4 * field:
@@ -299,7 +332,9 @@ def predict_probability(net: UNet, img: np.ndarray) -> np.ndarray:
             f"the image is {w}x{h}; the network needs at least {4 * field} pixels a side"
         )
     x = torch.from_numpy(_standardise(img))[None, None]
-    out = torch.zeros(h, w)
+    fast = net.for_inference()
+    classes = fast.head.out_channels
+    out = torch.zeros(classes, h, w)
     weight = torch.zeros(h, w)
     step = TILE - 2 * OVERLAP
     for y0 in _starts(h, TILE, step):
@@ -308,9 +343,10 @@ def predict_probability(net: UNet, img: np.ndarray) -> np.ndarray:
             th, tw = tile.shape[-2:]
             ph, pw = (-th) % field, (-tw) % field
             padded = nn.functional.pad(tile, (0, pw, 0, ph), mode="reflect")
-            prob = torch.sigmoid(net(padded))[0, 0, :th, :tw]
+            logits = fast(padded.contiguous(memory_format=torch.channels_last))[0]
+            prob = torch.sigmoid(logits) if classes == 1 else torch.softmax(logits, 0)
             ramp = _ramp(th, tw, OVERLAP)
-            out[y0 : y0 + th, x0 : x0 + tw] += prob * ramp
+            out[:, y0 : y0 + th, x0 : x0 + tw] += prob[:, :th, :tw] * ramp
             weight[y0 : y0 + th, x0 : x0 + tw] += ramp
     return (out / weight).numpy()
 
@@ -338,22 +374,24 @@ def grains_from_probability(
     """Grain labels (1..N, int32) from a boundary probability map: a watershed of ``prob``
     from markers at the maxima (by more than ``h_px``) of the distance to the boundary
     pixels (``prob >= threshold``), grains below ``min_grain_px`` merged into their
-    neighbours by a second watershed without their markers."""
-    from scipy.ndimage import distance_transform_edt, label
+    neighbours by a second watershed over their pixels only, from the kept grains."""
+    from scipy.ndimage import binary_dilation, distance_transform_edt, label
     from skimage.morphology import h_maxima
-    from skimage.segmentation import watershed
+    from skimage.segmentation import relabel_sequential, watershed
 
+    prob = prob.astype(np.float32)
     interior = prob < threshold
-    dist = distance_transform_edt(interior)
-    markers, _ = label(h_maxima(dist, h_px) & interior)
+    dist = distance_transform_edt(interior).astype(np.float32)
+    markers, n = label(h_maxima(dist, h_px) & interior)
+    if n == 0:  # no interior: one grain, unknown boundaries
+        return np.ones(prob.shape, dtype=np.int32)
     labels = watershed(prob, markers)
-    area = np.bincount(labels.ravel())
-    small = area[labels] < min_grain_px
-    if small.any():
-        keep = np.where(small, 0, labels)
-        labels = watershed(prob, keep)
-    _, labels = np.unique(labels, return_inverse=True)
-    return labels.reshape(prob.shape).astype(np.int32) + 1
+    small = np.bincount(labels.ravel())[labels] < min_grain_px
+    if small.any() and not small.all():
+        region = binary_dilation(small)  # the small grains and a ring of their neighbours
+        merged = watershed(prob, np.where(small, 0, labels), mask=region)
+        labels = np.where(region, merged, labels)
+    return relabel_sequential(labels)[0].astype(np.int32)
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:

@@ -24,7 +24,7 @@ def test_models_table_lists_each_default_with_its_figure(capsys) -> None:
     assert lines[0].split() == ["model", "kind", "MB", "headline", "trained", "on"]
     for kind, name in DEFAULT_MODELS.items():
         row = next(ln for ln in lines if ln.startswith(name + " *"))
-        assert f" {kind} " in row and any(w in row for w in ("MAE", "error", "boundary F"))
+        assert f" {kind} " in row and any(w in row for w in ("MAE", "error", "boundary F", "IoU"))
         assert any(ln.strip().startswith(f"{name}: ") for ln in lines), "its source is listed"
     assert "test MAE of Eform" in out and "eV/atom" in out and "wt %" in out
 

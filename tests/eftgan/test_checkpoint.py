@@ -182,6 +182,7 @@ _TYPED_LOADERS = {
     "saca": ("spectral.predict", "load_saca"),
     "dcgan": ("microstructure.generate", "load_generator"),
     "unet-grains": ("microstructure.segment", "load_segmenter"),
+    "unet-phases": ("microstructure.phaseseg", "load_phase_segmenter"),
 }
 
 
