@@ -195,9 +195,11 @@ def main() -> None:
 
     torch.set_num_threads(2)
     if sys.argv[1:] == ["super1"]:
+        merge_json("segmentation.json", ["machine"], machine())
         print(merge_json("segmentation.json", ["super1"], super1()))
         return
     if sys.argv[1:] == ["speed"]:
+        merge_json("segmentation.json", ["machine"], machine())
         print(merge_json("segmentation.json", ["speed"], speed(load_segmenter()[0])))
         return
     t0 = time.perf_counter()

@@ -453,13 +453,13 @@ def segment_images_cmd(
     show_default=True,
     help="boundaries: on rendered polycrystals; phases: on labelled micrographs.",
 )  # fmt: skip
-@click.option("--n-images", default=2000, show_default=True, help="Rendered images seen.")
+@click.option("--n-images", default=None, type=int, help="[boundaries] Images seen. [2000]")
 @click.option("--images", type=click.Path(path_type=Path), help="[phases] Micrographs.")
 @click.option("--masks", type=click.Path(path_type=Path), help="[phases] Their label images.")
 @click.option("--val-images", type=click.Path(path_type=Path), help="[phases] Early stopping.")
 @click.option("--val-masks", type=click.Path(path_type=Path))
 @click.option("--classes", default="", help="[phases] Names of label values 0, 1, ...")
-@click.option("--iters", default=1200, show_default=True, help="[phases] Iterations.")
+@click.option("--iters", default=None, type=int, help="[phases] Iterations. [1200]")
 @click.option("--crop", default=None, type=int, help="Crop side. [128; phases 192]")
 @click.option("--batch-size", default=None, type=int, help="[8; phases 6]")
 @click.option("--seed", default=0, show_default=True)
@@ -468,17 +468,27 @@ def segment_images_cmd(
 def segment_train(out: Path, task: str, **kw: Any) -> None:
     """Train the boundary U-Net on rendered polycrystals only, or (--task phases) a phase
     U-Net on labelled micrographs (<name>_mask.png beside each <name>.png); resumable."""
+    from eftgan.errors import UserError
+
+    other = _PHASE_ONLY if task == "boundaries" else ("n_images",)
+    given = [f"--{k.replace('_', '-')}" for k in other if kw[k] not in (None, "")]
+    if given:
+        raise UserError(f"{', '.join(given)} belong(s) to the other --task than {task}")
     if task == "phases":
         _train_phases(out, **kw)
         return
     from microstructure.segment import SegmentTrainConfig, train_segmenter
 
     cfg = SegmentTrainConfig(
-        n_images=kw["n_images"], crop=kw["crop"] or 128, batch_size=kw["batch_size"] or 8,
-        seed=kw["seed"],
+        n_images=2000 if kw["n_images"] is None else kw["n_images"],
+        crop=128 if kw["crop"] is None else kw["crop"],
+        batch_size=8 if kw["batch_size"] is None else kw["batch_size"], seed=kw["seed"],
     )  # fmt: skip
     r = train_segmenter(out, cfg, force=kw["force"], progress=not kw["quiet"])
     click.echo(f"model written to {out} ({cfg.iters} iterations, {r['wall_s']:.0f} s)")
+
+
+_PHASE_ONLY = ("images", "masks", "val_images", "val_masks", "classes", "iters")
 
 
 def _train_phases(out: Path, **kw: Any) -> None:
@@ -492,8 +502,10 @@ def _train_phases(out: Path, **kw: Any) -> None:
     cfg = PhaseTrainConfig(
         images=str(kw["images"]), masks=str(kw["masks"]),
         val_images=str(kw["val_images"] or ""), val_masks=str(kw["val_masks"] or ""),
-        classes=tuple(c for c in kw["classes"].split(",") if c), iters=kw["iters"],
-        crop=kw["crop"] or 192, batch_size=kw["batch_size"] or 6, seed=kw["seed"],
+        classes=tuple(c for c in kw["classes"].split(",") if c),
+        iters=1200 if kw["iters"] is None else kw["iters"],
+        crop=192 if kw["crop"] is None else kw["crop"],
+        batch_size=6 if kw["batch_size"] is None else kw["batch_size"], seed=kw["seed"],
     )  # fmt: skip
     r = train_phase_segmenter(out, cfg, force=kw["force"], progress=not kw["quiet"])
     best = f", best validation IoU {r['best']['val_iou']:.3f}" if r["best"] else ""

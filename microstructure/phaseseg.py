@@ -84,39 +84,78 @@ def _mask_for(image: Path, masks: Path) -> Path | None:
     return None
 
 
-def labelled_pairs(images: str | Path, masks: str | Path) -> list[tuple[Path, Path]]:
-    """``(image, label image)`` pairs of two folders: ``x.png`` with ``x_mask.png`` or
-    ``x.png``; a one-line error when an image has no labels or a folder is empty."""
+def labelled_pairs(
+    images: str | Path, masks: str | Path, flags: tuple[str, str] = ("--images", "--masks")
+) -> list[tuple[Path, Path]]:
+    """``(image, label image)`` pairs of two folders (they may be one): ``x.png`` with
+    ``x_mask.png`` or ``x.png``; a one-line error when an image has no labels or a folder
+    is empty."""
     images, masks = Path(images), Path(masks)
-    for folder, flag in ((images, "--images"), (masks, "--masks")):
+    for folder, flag in zip((images, masks), flags, strict=True):
         if not folder.is_dir():
             raise UserError(f"{flag} {folder} is not a folder; give the folder of the files")
-    files = sorted(p for p in images.iterdir() if p.suffix.lower() in SUFFIXES)
+    files = sorted(
+        p for p in images.iterdir()
+        if p.suffix.lower() in SUFFIXES and not p.stem.endswith("_mask")
+    )  # fmt: skip
     if not files:
         raise UserError(f"{images} holds no .png or .tif micrograph")
     pairs = []
     for f in files:
         m = _mask_for(f, masks)
-        if m is None:
+        if m is None or m.resolve() == f.resolve():
             raise UserError(f"{f.name} has no label image in {masks} ({f.stem}_mask.png)")
         pairs.append((f, m))
     return pairs
 
 
-def _read_labelled(pairs: list[tuple[Path, Path]]) -> list[tuple[np.ndarray, np.ndarray]]:
+def read_label_image(path: Path) -> np.ndarray:
+    """A label image as integers: gray values, palette indices or a two-level image as
+    0/1; a colour image only where its channels are equal."""
     from PIL import Image
 
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode, a = im.mode, np.asarray(im)
+    except (OSError, ValueError, SyntaxError) as exc:
+        reason = " ".join(str(exc).split())[:100]
+        raise UserError(f"cannot read label image {path} ({reason})") from None
+    if mode in ("RGB", "RGBA"):
+        a = a[..., :3]
+        if (a != a[..., :1]).any():
+            raise UserError(
+                f"{path} is a colour image; give labels as one gray value (or palette index) "
+                "per phase"
+            )
+        a = a[..., 0]
+    return a.astype(np.int64)
+
+
+#: Label values at or above this need --classes to be believed.
+MAX_UNNAMED_PHASES = 16
+
+
+def _read_labelled(pairs: list[tuple[Path, Path]]) -> list[tuple[np.ndarray, np.ndarray]]:
     from microstructure.images import read_gray
 
     out = []
     for f, m in pairs:
-        img = read_gray(f)
-        with Image.open(m) as im:
-            lab = np.asarray(im.convert("L") if im.mode in ("P", "RGB", "RGBA") else im)
+        img, lab = read_gray(f), read_label_image(m)
         if lab.shape != img.shape:
             raise UserError(f"{m} is {lab.shape[::-1]} pixels but {f} is {img.shape[::-1]}")
-        out.append((img, lab.astype(np.int64)))
+        out.append((img, lab))
     return out
+
+
+def _data_hash(pairs: list[tuple[Path, Path]]) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for f, m in pairs:
+        h.update(f.read_bytes())
+        h.update(m.read_bytes())
+    return h.hexdigest()
 
 
 def _augmenter() -> nn.Module:
@@ -156,8 +195,9 @@ def _batch(
     gen: torch.Generator,
     aug: nn.Module,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random crops (of 1.5x ``crop``, augmented, then centre-cut so that the affine's
-    reflected corners stay out) with their labels."""
+    """Random crops with their labels: 1.5x ``crop`` cut out, augmented, then centre-cut
+    (at strong zoom-out and rotation some reflected content enters at the corners; the
+    labels are reflected alike)."""
     from microstructure.segment import _standardise
 
     big = int(cfg.crop * 1.5)
@@ -209,7 +249,36 @@ def phase_labels(net: nn.Module, img: np.ndarray) -> np.ndarray:
 
 def _validate(net: nn.Module, val: list[tuple[np.ndarray, np.ndarray]], classes: int) -> float:
     scores = iou([phase_labels(net, im) for im, _ in val], [lab for _, lab in val], classes)
-    return float(np.nanmean(scores[1:]))
+    found = [v for v in scores[1:] if not math.isnan(v)]
+    return float(np.mean(found)) if found else -math.inf
+
+
+def _check_config(cfg: PhaseTrainConfig) -> None:
+    field = 2**cfg.depth
+    if cfg.iters < 1 or cfg.batch_size < 1:
+        raise UserError("--iters and --batch-size must be at least 1")
+    if cfg.crop < 4 * field or cfg.crop % field:
+        raise UserError(f"--crop {cfg.crop}: give a multiple of {field} of at least {4 * field}")
+
+
+def _classes(cfg: PhaseTrainConfig, labelled: list[tuple[np.ndarray, np.ndarray]]) -> list[str]:
+    """The phase names: --classes, or phase0.. up to the largest label value."""
+    top = int(max(lab.max() for _, lab in labelled))
+    if int(min(lab.min() for _, lab in labelled)) < 0:
+        raise UserError("label images hold negative values; give one value 0, 1, ... per phase")
+    if cfg.classes:
+        if top >= len(cfg.classes):
+            raise UserError(
+                f"the label images hold values up to {top} but --classes names "
+                f"{len(cfg.classes)} phases; name one per label value 0..{top}"
+            )
+        return list(cfg.classes)
+    if top >= MAX_UNNAMED_PHASES or top < 1:
+        raise UserError(
+            f"the label images hold values 0..{top}; they must hold one small value per "
+            "phase (0, 1, 2, ...), at least two phases; name them with --classes"
+        )
+    return [f"phase{k}" for k in range(top + 1)]
 
 
 def train_phase_segmenter(
@@ -223,18 +292,23 @@ def train_phase_segmenter(
     from eftgan.runstate import RunState
     from microstructure.segment import UNet
 
-    train = _read_labelled(labelled_pairs(cfg.images, cfg.masks))
-    val = _read_labelled(labelled_pairs(cfg.val_images, cfg.val_masks)) if cfg.val_images else []
-    n_classes = int(max(lab.max() for _, lab in train)) + 1
-    classes = list(cfg.classes) or [f"phase{k}" for k in range(n_classes)]
-    if len(classes) != n_classes or n_classes < 2:
-        raise UserError(
-            f"the label images hold {n_classes} phases (0..{n_classes - 1}) but --classes "
-            f"names {len(classes)}; name one per label value"
-        )
+    _check_config(cfg)
+    pairs = labelled_pairs(cfg.images, cfg.masks)
+    val_pairs = (
+        labelled_pairs(cfg.val_images, cfg.val_masks, ("--val-images", "--val-masks"))
+        if cfg.val_images else []
+    )  # fmt: skip
+    train, val = _read_labelled(pairs), _read_labelled(val_pairs)
+    classes = _classes(cfg, train + val)
+    n_classes = len(classes)
     if min(min(im.shape) for im, _ in train) < int(cfg.crop * 1.5):
         raise UserError(f"--crop {cfg.crop}: give at most 2/3 of the smallest image's side")
-    state = RunState(out, cfg.as_dict(), force=force)
+    if val and min(min(im.shape) for im, _ in val) < 4 * 2**cfg.depth:
+        raise UserError(f"the validation images need at least {4 * 2**cfg.depth} pixels a side")
+    if val and all((lab == 0).all() for _, lab in val):
+        raise UserError("the validation labels hold only the first phase; nothing to score")
+    fingerprint = {**cfg.as_dict(), "data_sha256": _data_hash(pairs + val_pairs)}
+    state = RunState(out, fingerprint, force=force)
     torch.manual_seed(cfg.seed)
     net, best = UNet(cfg.width, cfg.depth, n_classes), UNet(cfg.width, cfg.depth, n_classes)
     best.load_state_dict(net.state_dict())
@@ -360,10 +434,11 @@ def segment_phases(
     from eftgan.files import atomic_write_bytes, atomic_write_text, staged_dir
     from microstructure.grainsize import grain_table
     from microstructure.images import read_gray, write_png
-    from microstructure.segment import _csv
+    from microstructure.segment import GRAIN_COLUMNS, _csv, check_stems
 
     if pixel_size_um is not None and not pixel_size_um > 0:
         raise UserError(f"--pixel-size-um must be positive, not {pixel_size_um}")
+    check_stems(files)
     net, config = load_phase_segmenter(model)
     names = config["model"]["classes"]
     fractions, particles = [], []
@@ -387,7 +462,8 @@ def segment_phases(
             for row in particles:
                 row["area_um2"] = row["equivalent_diameter_um"] = ""
         atomic_write_text(tmp / "phases.csv", _csv(fractions))
-        atomic_write_text(tmp / "particles.csv", _csv(particles))
+        columns = ("image", "phase", "particle_id", *GRAIN_COLUMNS[2:])
+        atomic_write_text(tmp / "particles.csv", _csv(particles, columns))
     return fractions
 
 
@@ -396,20 +472,19 @@ def evaluate_phase_folders(
 ) -> dict[str, Any]:
     """IoU of each label value of every ``<stem>_phases.png`` of ``pred`` against the label
     image of the same stem in ``truth`` (``<stem>_phases.png``, ``<stem>_mask.png`` or
-    ``<stem>.png``), pooled over the images."""
-    from PIL import Image
-
+    ``<stem>.png``), pooled over the images; their mean over the phases other than the
+    first (the matrix), as in training; None where a phase is in neither."""
     pred, truth = Path(pred), Path(truth)
-    found, true = [], []
+    found, true, unmatched = [], [], []
     for p in sorted(pred.glob("*_phases.png")):
         stem = p.name.removesuffix("_phases.png")
         t = next((truth / f"{stem}{s}" for s in ("_phases.png", "_mask.png", ".png")
                   if (truth / f"{stem}{s}").is_file()), None)  # fmt: skip
         if t is None:
+            unmatched.append(p.name)
             continue
-        with Image.open(p) as a, Image.open(t) as b:
-            found.append(np.asarray(a).astype(np.int64))
-            true.append(np.asarray(b.convert("L") if b.mode != "L" else b).astype(np.int64))
+        found.append(read_label_image(p))
+        true.append(read_label_image(t))
         if found[-1].shape != true[-1].shape:
             raise UserError(f"{p} and {t} differ in size; compare labels of the same image")
     if not found:
@@ -417,12 +492,16 @@ def evaluate_phase_folders(
             f"no <name>_phases.png of {pred} has a label image of that name in {truth}; give "
             "the folder of `micro segment --model PHASE_MODEL` and one of true label images"
         )
-    classes = int(max(max(a.max(), b.max()) for a, b in zip(found, true, strict=True))) + 1
-    scores = iou(found, true, classes)
+    classes = int(max(b.max() for b in true)) + 1
+    if classes > 256:
+        raise UserError(f"{truth} holds label values up to {classes - 1}; give phase labels")
+    scores = [None if math.isnan(v) else v for v in iou(found, true, classes)]
+    rest = [v for v in scores[1:] if v is not None]
     return {
         "images": len(found),
         **{f"iou_phase{k}": v for k, v in enumerate(scores)},
-        "mean_iou": float(np.nanmean(scores)),
+        "mean_iou_phases_1_up": float(np.mean(rest)) if rest else None,
+        "unmatched": unmatched,
     }
 
 

@@ -242,7 +242,9 @@ def train_segmenter(
     from eftgan.runstate import RunState
 
     out = Path(out)
-    if cfg.crop > cfg.map_size or cfg.crop % 2**cfg.depth:
+    if cfg.n_images < 1 or cfg.batch_size < 1:
+        raise UserError("--n-images and --batch-size must be at least 1")
+    if not 0 < cfg.crop <= cfg.map_size or cfg.crop % 2**cfg.depth:
         raise UserError(
             f"--crop {cfg.crop}: give a multiple of {2**cfg.depth} pixels up to {cfg.map_size}"
         )
@@ -336,10 +338,10 @@ def predict_classes(net: UNet, img: np.ndarray) -> np.ndarray:
     classes = fast.head.out_channels
     out = torch.zeros(classes, h, w)
     weight = torch.zeros(h, w)
-    step = TILE - 2 * OVERLAP
-    for y0 in _starts(h, TILE, step):
-        for x0 in _starts(w, TILE, step):
-            tile = x[..., y0 : y0 + TILE, x0 : x0 + TILE]
+    ty, tx = _tile(h, field), _tile(w, field)
+    for y0 in _starts(h, ty):
+        for x0 in _starts(w, tx):
+            tile = x[..., y0 : y0 + ty, x0 : x0 + tx]
             th, tw = tile.shape[-2:]
             ph, pw = (-th) % field, (-tw) % field
             padded = nn.functional.pad(tile, (0, pw, 0, ph), mode="reflect")
@@ -351,11 +353,23 @@ def predict_classes(net: UNet, img: np.ndarray) -> np.ndarray:
     return (out / weight).numpy()
 
 
-def _starts(n: int, tile: int, step: int) -> list[int]:
+def _tile(n: int, field: int) -> int:
+    """The tile side along an image side of ``n`` pixels: the fewest tiles of at most
+    :data:`TILE` that overlap by :data:`OVERLAP`, each as small as that allows (a multiple
+    of ``field``), so that a side just over TILE is not computed twice over."""
+    if n <= TILE:
+        return n
+    k = math.ceil((n - 2 * OVERLAP) / (TILE - 2 * OVERLAP))
+    side = math.ceil((n - 2 * OVERLAP) / k) + 2 * OVERLAP
+    return min(TILE, -(-side // field) * field)
+
+
+def _starts(n: int, tile: int) -> list[int]:
+    """Evenly spread starts of tiles of ``tile`` pixels covering ``n``."""
     if n <= tile:
         return [0]
-    starts = list(range(0, n - tile, step))
-    return [*starts, n - tile]
+    k = math.ceil((n - 2 * OVERLAP) / (tile - 2 * OVERLAP))
+    return [round(i * (n - tile) / (k - 1)) for i in range(k)] if k > 1 else [0]
 
 
 def _ramp(h: int, w: int, overlap: int) -> torch.Tensor:
@@ -383,27 +397,45 @@ def grains_from_probability(
     interior = prob < threshold
     dist = distance_transform_edt(interior).astype(np.float32)
     markers, n = label(h_maxima(dist, h_px) & interior)
-    if n == 0:  # no interior: one grain, unknown boundaries
+    if n == 0:  # no interior wider than h_px: one grain
         return np.ones(prob.shape, dtype=np.int32)
     labels = watershed(prob, markers)
     small = np.bincount(labels.ravel())[labels] < min_grain_px
-    if small.any() and not small.all():
+    if small.all():  # every grain below the size: one grain, as if none was found
+        return np.ones(prob.shape, dtype=np.int32)
+    if small.any():
         region = binary_dilation(small)  # the small grains and a ring of their neighbours
         merged = watershed(prob, np.where(small, 0, labels), mask=region)
         labels = np.where(region, merged, labels)
     return relabel_sequential(labels)[0].astype(np.int32)
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
+#: The columns of grains.csv (particles.csv: image, phase, particle_id, then the rest).
+GRAIN_COLUMNS = ("image", "grain_id", "area_px", "area_um2", "equivalent_diameter_um",
+                 "aspect_ratio", "touches_edge")  # fmt: skip
+
+
+def _csv(rows: list[dict[str, Any]], fields: tuple[str, ...] | None = None) -> str:
+    """CSV text of ``rows`` (a header only, where ``fields`` are given, for none)."""
     import csv
     import io
 
     buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    names = list(rows[0]) if rows else list(fields or ())
+    if names:
+        writer = csv.DictWriter(buf, fieldnames=names, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return buf.getvalue()
+
+
+def check_stems(files: list[Path]) -> None:
+    """A one-line error when two inputs share a name stem (their outputs would collide)."""
+    seen: dict[str, Path] = {}
+    for f in files:
+        if f.stem in seen:
+            raise UserError(f"{seen[f.stem]} and {f} share the name {f.stem}; rename one")
+        seen[f.stem] = f
 
 
 def _overlay(img: np.ndarray, boundaries: np.ndarray) -> np.ndarray:
@@ -434,6 +466,7 @@ def segment_images(
 
     if pixel_size_um is not None and not pixel_size_um > 0:
         raise UserError(f"--pixel-size-um must be positive, not {pixel_size_um}")
+    check_stems(files)
     net, _ = load_segmenter(model)
     scale = pixel_size_um or 1.0
     summary, grains = [], []
@@ -453,7 +486,7 @@ def segment_images(
         if pixel_size_um is None:
             for row in grains:
                 row["area_um2"] = row["equivalent_diameter_um"] = ""
-        atomic_write_text(tmp / "grains.csv", _csv(grains))
+        atomic_write_text(tmp / "grains.csv", _csv(grains, GRAIN_COLUMNS))
         atomic_write_text(tmp / "summary.csv", _csv(summary))
     return summary
 

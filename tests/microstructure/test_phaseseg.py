@@ -156,13 +156,27 @@ def test_segment_phases_then_evaluate(capsys, tmp_path: Path, labelled):
         ([], "needs --images DIR and --masks DIR"),
         (["--images", "IMG", "--masks", "NOWHERE"], "is not a folder"),
         (["--images", "IMG", "--masks", "EMPTY"], "has no label image"),
-        (["--images", "IMG", "--masks", "LAB", "--classes", "a,b"], "hold 3 phases"),
+        (["--images", "IMG", "--masks", "LAB", "--classes", "a,b"], "values up to 2"),
         (["--images", "IMG", "--masks", "LAB", "--val-images", "IMG"], "together"),
+        (["--images", "IMG", "--masks", "LAB", "--crop", "200"], "multiple of 16"),
+        (["--images", "IMG", "--masks", "LAB", "--iters", "0"], "at least 1"),
+        (["--images", "IMG", "--masks", "WIDE"], "values 0..255"),
+        (["--images", "IMG", "--masks", "COLOUR"], "is a colour image"),
+        (["--images", "IMG", "--masks", "LAB", "--n-images", "5"], "--n-images belong"),
     ],
 )
 def test_phase_training_bad_input(capsys, tmp_path: Path, labelled, args, needle) -> None:
-    (tmp_path / "empty").mkdir()
-    where = {"IMG": labelled / "img", "LAB": labelled / "lab", "EMPTY": tmp_path / "empty"}
+    from PIL import Image
+
+    for name in ("empty", "wide", "colour"):
+        (tmp_path / name).mkdir()
+    for i in range(3):
+        lab = np.asarray(Image.open(labelled / "lab" / f"m{i}_mask.png"))
+        Image.fromarray((lab > 0).astype(np.uint8) * 255).save(tmp_path / "wide" / f"m{i}.png")
+        rgb = np.stack([lab * 100, lab * 0, lab * 0], -1).astype(np.uint8)
+        Image.fromarray(rgb).save(tmp_path / "colour" / f"m{i}_mask.png")
+    where = {"IMG": labelled / "img", "LAB": labelled / "lab", "EMPTY": tmp_path / "empty",
+             "WIDE": tmp_path / "wide", "COLOUR": tmp_path / "colour"}  # fmt: skip
     args = [str(where.get(a, a)) for a in args]
     out = tmp_path / "m"
     code, _, err = run(
@@ -170,3 +184,55 @@ def test_phase_training_bad_input(capsys, tmp_path: Path, labelled, args, needle
     )
     assert_user_error(code, err, needle)
     assert not (out / "config.json").exists()
+
+
+def test_boundary_training_refuses_phase_options(capsys, tmp_path: Path, labelled) -> None:
+    out = tmp_path / "m"
+    args = ["micro", "segment", "train", "--out", str(out), "--images", str(labelled / "img")]
+    code, _, err = run(capsys, *args)
+    assert_user_error(code, err, "--images belong")
+    assert not out.exists()
+
+
+def test_masks_beside_images_and_palette_labels(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from microstructure.images import write_png
+    from microstructure.phaseseg import _read_labelled, labelled_pairs
+
+    img, lab = two_phase_image(3)
+    write_png(tmp_path / "a.png", img)
+    pal = Image.fromarray(lab.astype(np.uint8), mode="P")
+    pal.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * 759)
+    pal.save(tmp_path / "a_mask.png")
+    pairs = labelled_pairs(tmp_path, tmp_path)
+    assert [(f.name, m.name) for f, m in pairs] == [("a.png", "a_mask.png")]
+    assert np.array_equal(_read_labelled(pairs)[0][1], lab)
+
+
+def test_tiles_agree_with_one_pass_for_several_classes(monkeypatch) -> None:
+    from microstructure import segment
+    from microstructure.segment import UNet, predict_classes
+
+    torch.manual_seed(0)
+    net = UNet(8, 2, 3).eval()
+    img = two_phase_image(4, 150)[0]
+    whole = predict_classes(net, img)
+    monkeypatch.setattr(segment, "TILE", 64)
+    monkeypatch.setattr(segment, "OVERLAP", 8)
+    tiled = predict_classes(net, img)
+    assert np.allclose(tiled.sum(0), 1, atol=1e-5)
+    assert np.abs(tiled - whole).max() < 0.02
+
+
+def test_segment_phases_refuses_two_images_of_one_name(capsys, tmp_path: Path) -> None:
+    from microstructure.images import write_png
+
+    for d in ("x", "y"):
+        (tmp_path / d).mkdir()
+        write_png(tmp_path / d / "a.png", two_phase_image(0)[0])
+    out = tmp_path / "seg"
+    args = [str(tmp_path / "x" / "a.png"), str(tmp_path / "y" / "a.png"), "--out", str(out)]
+    code, _, err = run(capsys, "micro", "segment", *args, "--quiet")
+    assert_user_error(code, err, "share the name a")
+    assert not out.exists()

@@ -54,6 +54,15 @@ def test_the_watershed_recovers_grains_from_a_clean_boundary_map(grain_map):
     assert s["boundary_f"] > 0.93 and s["ari"] > 0.9, s
 
 
+def test_grains_all_below_the_size_become_one_grain(grain_map):
+    from microstructure.polycrystal import boundary_mask
+    from microstructure.segment import grains_from_probability
+
+    prob = boundary_mask(grain_map).astype(float)
+    assert grains_from_probability(prob, min_grain_px=10**6).max() == 1
+    assert grains_from_probability(prob).max() > 100
+
+
 def test_boundary_scores_count_a_shift_within_the_tolerance():
     from microstructure.segscore import boundary_prf
 
