@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev,docs,dist,spectral,micro]"
+	$(PY) -m pip install -q -e ".[dev,docs,dist,spectral,micro,design]"
 	touch $(STAMP)
 
 demo: $(STAMP)

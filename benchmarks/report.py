@@ -1290,6 +1290,47 @@ def super1_table(r: dict[str, Any]) -> str:
     return table(head, rows)
 
 
+def design_fields(r: dict[str, Any]) -> Fields:
+    """Final simple regret of eftgan, random search and scikit-learn on the test functions."""
+    goals = {"styblinski_tang_5d": 0.05}
+    rows = []
+    for name, f in r.get("functions", {}).items():
+        goal = goals.get(name, 0.01)
+        rows.append(
+            [name.replace("_", " "),
+             f"**{f['regret_final_mean']:.2g}** ± {f['regret_final_std']:.1g}",
+             f"{f['random_regret_final_mean']:.2g} ± {f['random_regret_final_std']:.1g}",
+             f"{f['sklearn_regret_final_mean']:.2g} ± {f['sklearn_regret_final_std']:.1g}",
+             f"{f['p_value']:.2g}", f"{f['p_value_vs_sklearn']:.2g}",
+             f"{goal:g} ({'met' if f['regret_final_mean'] <= goal else 'missed'})"]
+        )  # fmt: skip
+    head = ["function", "eftgan (qLogEI)", "Sobol random", "sklearn GP + EI, constant liar",
+            "p vs random", "p vs sklearn", "goal"]  # fmt: skip
+    return {
+        "design": snippet(
+            "design",
+            machine=r["machine"],
+            protocol=r["protocol"],
+            seeds=r["settings"]["seeds"],
+            batches=r["settings"]["batches"],
+            table=table(head, rows),
+            speed=f"{r['speed']['suggest_s_100obs_6d']:.2f}",
+            pool=pool_table(r["pool"]) if "pool" in r else "not measured",
+        )
+    }
+
+
+def pool_table(p: dict[str, Any]) -> str:
+    """Queries to reach the pool's top 1 % and 5 % by Ms, per method."""
+    rows = []
+    for name, key in (("EFTGAN prior (" + p["prior_mode"] + ")", "with_prior"),
+                      ("no prior", "without_prior"), ("random order", "random")):  # fmt: skip
+        q = [p[f"{key}_queries_{t}"] for t in ("top_1pct", "top_5pct")]
+        cells = [f"{v['mean']:.1f} ± {v['std']:.1f} (n {v['n']})" for v in q]
+        rows.append([name, *cells])
+    return table(["method", "queries to the top 1 %", "queries to the top 5 %"], rows)
+
+
 SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], Fields]], ...] = (
     ("ecnet_accuracy.json", ecnet_fields),
     ("eftgan.json", eftgan_fields),
@@ -1298,6 +1339,7 @@ SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], Fields]], ...] = (
     ("microstructure.json", micro_fields),
     ("polycrystal.json", polycrystal_fields),
     ("segmentation.json", segmentation_fields),
+    ("design.json", design_fields),
 )
 
 

@@ -21,6 +21,7 @@ LAZY_COMMANDS = {
     "models": "eftgan_cli.models_cmd:models",
     "spectral": "eftgan_cli.spectral_cmd:spectral",
     "micro": "eftgan_cli.micro_cmd:micro",
+    "design": "eftgan_cli.design_cmd:design",
 }
 
 
