@@ -10,7 +10,7 @@ import click
 from eftgan.design import ACQUISITIONS
 
 
-def _space_and_data(data: Path, space: Path | None, bounds: str | None, goal: str):
+def _space_and_data(data: Path, space: Path | None, bounds: str | None, goal: str | None):
     """The space (space.json, or BOXVIA-style --bounds over the CSV's columns) and the
     checked observations; warnings (merged duplicates) printed as one line each."""
     import pandas as pd
@@ -21,13 +21,15 @@ def _space_and_data(data: Path, space: Path | None, bounds: str | None, goal: st
     if (space is None) == (bounds is None):
         raise UserError("give --space space.json or --bounds LOW:HIGH (not both)")
     if space is not None:
+        if goal is not None:
+            raise UserError("the goal of a space.json is its objective's 'goal'; drop --goal")
         sp = Space.from_json(space)
     else:
         try:
             columns = list(pd.read_csv(data, nrows=0).columns)
         except (OSError, ValueError) as exc:
             raise UserError(f"cannot read {data} ({' '.join(str(exc).split())[:100]})") from None
-        sp = Space.from_bounds(columns, bounds or "", goal)
+        sp = Space.from_bounds(columns, bounds or "", goal or "minimize")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         frame = read_observations(data, sp)
@@ -45,8 +47,10 @@ _bounds = click.option(
     "--bounds",
     help="Instead of --space, for BOXVIA CSVs (objective last): LOW:HIGH or x1=LOW:HIGH,...",
 )
-_goal = click.option("--goal", type=click.Choice(["minimize", "maximize"]), default="minimize",
-                     show_default=True, help="With --bounds.")  # fmt: skip
+_goal = click.option(
+    "--goal", type=click.Choice(["minimize", "maximize"]),
+    help="With --bounds [minimize] or --elements [maximize]; space.json names its own.",
+)  # fmt: skip
 _acq = click.option("--acquisition", type=click.Choice(ACQUISITIONS), default="qlogei",
                     show_default=True)  # fmt: skip
 
@@ -67,16 +71,16 @@ def design() -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--elements", help="Alloy design: the elements (e.g. Fe,Ni,Co,Cr,Mn).")
 @click.option("--target", help="[alloys] The column to optimise, e.g. ms_mub_per_atom.")
-@click.option("--phase", default="fcc", show_default=True, help="[alloys] fcc or bcc.")
-@click.option("--prior", type=click.Choice(["eftgan", "none"]), default="eftgan",
-              show_default=True, help="[alloys] The shipped EFTGAN as the GP's prior.")  # fmt: skip
-@click.option("--step", default=0.05, show_default=True, help="[alloys] Candidate grid.")
+@click.option("--phase", help="[alloys] fcc or bcc. [fcc]")
+@click.option("--prior", type=click.Choice(["eftgan", "none"]),
+              help="[alloys] The shipped EFTGAN as the GP's prior. [eftgan]")  # fmt: skip
+@click.option("--step", type=float, help="[alloys] Candidate grid step. [0.05]")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="next.csv")
 @click.option("--force", is_flag=True, help="Replace --out.")
 def suggest_cmd(
-    data: Path, space: Path | None, bounds: str | None, goal: str, batch: int,
-    acquisition: str, seed: int, elements: str | None, target: str | None, phase: str,
-    prior: str, step: float, out: Path, force: bool,
+    data: Path, space: Path | None, bounds: str | None, goal: str | None, batch: int,
+    acquisition: str, seed: int, elements: str | None, target: str | None, phase: str | None,
+    prior: str | None, step: float | None, out: Path, force: bool,
 ) -> None:  # fmt: skip
     """Suggest the next --batch points: next.csv has the variables, then the model's mean,
     std and acquisition at each. With --elements: the next compositions of an alloy."""
@@ -87,9 +91,18 @@ def suggest_cmd(
     refuse_existing(out, force)
     if batch < 1:
         raise UserError(f"--batch {batch}: ask for at least one point")
+    alloy_only = {"--target": target, "--phase": phase, "--prior": prior, "--step": step}
     if elements is not None:
-        _suggest_alloys(data, elements, target, goal, phase, prior, step, batch, seed, out)
+        if space is not None or bounds is not None or acquisition != "qlogei":
+            raise UserError("--elements takes no --space, --bounds or --acquisition")
+        _suggest_alloys(
+            data, elements, target, goal or "maximize", phase or "fcc", prior or "eftgan",
+            0.05 if step is None else step, batch, seed, out,
+        )  # fmt: skip
         return
+    given = [k for k, v in alloy_only.items() if v is not None]
+    if given:
+        raise UserError(f"{', '.join(given)} need(s) --elements (alloy design)")
     sp, frame = _space_and_data(data, space, bounds, goal)
     result = suggest(sp, frame, batch, acquisition, seed)
     atomic_write_text(out, result.frame.to_csv(index=False, float_format="%.6g"))
@@ -133,6 +146,8 @@ def _suggest_alloys(
     if not target:
         raise UserError("--elements needs --target (the column to optimise)")
     els = [e.strip() for e in elements.split(",") if e.strip()]
+    if not 0 < step <= 0.5:
+        raise UserError(f"--step {step}: give a grid step in (0, 0.5]")
     observed = ad.read_alloy_observations(str(data), els, target, phase)
     seen = {composition_key(dict(zip(els, r, strict=True))) for r in observed[els].to_numpy()}
     grid = ad.grid_candidates(els, step)

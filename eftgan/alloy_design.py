@@ -73,14 +73,17 @@ def read_alloy_observations(
     if phase is not None and "phase" in frame.columns:
         frame = frame[frame["phase"].astype(str) == phase]
     frame = frame[[*elements, target]].apply(pd.to_numeric, errors="coerce")
-    bad = np.flatnonzero(~np.isfinite(frame.to_numpy(float)).all(axis=1))
-    if len(bad):
-        raise UserError(f"{path}: missing or non-numeric values on line(s) {bad[:8] + 2}")
-    off = np.abs(frame[elements].sum(axis=1).to_numpy() - 1) > 1e-3
+    lines = frame.index.to_numpy() + 2  # file lines (header is line 1)
+    bad = ~np.isfinite(frame.to_numpy(float)).all(axis=1)
+    if bad.any():
+        shown = ", ".join(str(n) for n in lines[bad][:8])
+        raise UserError(f"{path}: missing or non-numeric values on line(s) {shown}")
+    fr = frame[elements].to_numpy(float)
+    off = (np.abs(fr.sum(axis=1) - 1) > 1e-3) | (fr < -1e-9).any(axis=1)
     if off.any():
         raise UserError(
-            f"{path}: the fractions of {','.join(elements)} on line {int(np.argmax(off)) + 2} "
-            "do not sum to 1 (other elements are not part of this design)"
+            f"{path}: the fractions of {','.join(elements)} on line {lines[off][0]} are "
+            "negative or do not sum to 1 (other elements are not part of this design)"
         )
     return frame.reset_index(drop=True)
 
@@ -180,8 +183,11 @@ def suggest_alloys(
     how the prior enters instead of cross-validating (then ``cv_mae`` is empty)."""
     import torch
 
+    torch.manual_seed(seed)
     if batch < 1:
         raise UserError(f"--batch {batch}: ask for at least one composition")
+    if not len(candidates):
+        raise UserError("no candidate composition is left; every grid point is observed")
     if len(observed) < FOLDS:
         raise UserError(f"{len(observed)} observations; alloy design needs at least {FOLDS}")
     sign = 1.0 if goal == "maximize" else -1.0
@@ -198,7 +204,6 @@ def suggest_alloys(
         m: _model(frac, y, prior, cand_frac, candidate_prior, m)
         for m in dict.fromkeys((mode, "none"))
     }
-    torch.manual_seed(seed)
     chosen, value = _choose(results[mode], sign, batch, seed)
     out = candidates.iloc[chosen][elements].reset_index(drop=True)
     for suffix, m in (("", mode), ("_no_prior", "none")):
@@ -245,5 +250,8 @@ def _choose(m: dict[str, Any], sign: float, batch: int, seed: int) -> tuple[np.n
         warnings.simplefilter("ignore")
         picked, _ = optimize_acqf_discrete(acq, q=min(batch, len(choices)), choices=choices)
         values = acq(picked[:, None, :]).detach().numpy()
-    index = [int(torch.nonzero((choices == p).all(1))[0]) for p in picked]
+    index: list[int] = []
+    for p in picked:  # the first row of that value not taken yet (rows may repeat)
+        rows = torch.nonzero((choices == p).all(1))[:, 0].tolist()
+        index.append(next(r for r in rows if r not in index))
     return np.array(index), values

@@ -15,16 +15,20 @@ fitted by maximum marginal likelihood (BoTorch's ``SingleTaskGP``).
 
 **The batch** of q points maximises a Monte Carlo acquisition jointly:
 
-- ``qlogei`` (default): log expected improvement over the best feasible observation
-  (Ament et al. 2023), with outcome constraints weighted by their probability;
+- ``qlogei`` (default): log expected improvement (Ament et al. 2023) over the best
+  posterior mean at the observed points that the model deems feasible, with outcome
+  constraints weighted by their probability;
 - ``qnei``: its noisy version, which does not trust the observations as exact;
 - ``qucb``: upper confidence bound, mean + sqrt(beta) std with beta 2;
-- with two objectives, ``qnehvi``: the noisy expected hypervolume improvement of the
-  Pareto front, from a reference point 10 % of the observed range beyond the worst values.
+- with two objectives, always ``qnehvi``: the noisy expected hypervolume improvement of
+  the Pareto front, from a reference point 10 % of the range of the posterior means at the
+  observed points beyond their worst.
 
 The acquisition is maximised under the linear constraints (composition groups are
-equalities) from random starts inside them, for each combination of categories;
-discrete variables are then rounded to their step. The same seed gives the same batch.
+equalities) from random starts inside them: the q points jointly, or one after another
+(greedily) with categories (each combination tried) or two objectives. Discrete
+variables, which may not enter groups or linear constraints, are then rounded to their
+step. The same seed gives the same batch.
 """
 
 from __future__ import annotations
@@ -147,12 +151,25 @@ class Space:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Space:
+        try:
+            return cls._from_dict(d)
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            if isinstance(exc, UserError):
+                raise
+            reason = " ".join(str(exc).split())[:100]
+            raise UserError(
+                f"space.json: a malformed entry ({reason}); see docs/design.md"
+            ) from None
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> Space:
         variables = [Variable.from_dict(v) for v in d.get("variables", [])]
         if not variables:
             raise UserError("space.json: 'variables' is empty; list the design variables")
         names = [v.name for v in variables]
         if len(set(names)) < len(names):
             raise UserError("space.json: two variables share a name")
+        continuous = [v.name for v in variables if v.type == "continuous"]
         raw = d.get("objectives") or ([d["objective"]] if "objective" in d else [])
         objectives = [_objective(o) for o in raw]
         if not 1 <= len(objectives) <= 2:
@@ -160,8 +177,8 @@ class Space:
         space = cls(
             variables,
             objectives,
-            [_group(g, names) for g in d.get("composition_groups", [])],
-            [_linear(c, names) for c in d.get("linear_constraints", [])],
+            [_group(g, continuous) for g in d.get("composition_groups", [])],
+            [_linear(c, continuous) for c in d.get("linear_constraints", [])],
             [_outcome(c) for c in d.get("constraints", [])],
         )
         space.check_feasible()
@@ -316,21 +333,25 @@ def _objective(d: Any) -> Objective:
     return Objective(str(d["name"]), goal)
 
 
-def _group(d: dict[str, Any], names: list[str]) -> tuple[tuple[str, ...], float]:
+def _group(d: dict[str, Any], continuous: list[str]) -> tuple[tuple[str, ...], float]:
     members = tuple(d.get("variables", ()))
-    unknown = [m for m in members if m not in names]
-    if len(members) < 2 or unknown:
+    other = [m for m in members if m not in continuous]
+    if len(members) < 2 or other:
         raise UserError(
-            f"space.json: a composition group needs two or more known variables "
-            f"(unknown: {', '.join(unknown) or 'none'})"
+            "space.json: a composition group needs two or more continuous variables "
+            f"(not continuous or unknown: {', '.join(other) or 'none'})"
         )
     return members, float(d.get("total", 1.0))
 
 
-def _linear(d: dict[str, Any], names: list[str]) -> tuple[dict[str, float], float]:
+def _linear(d: dict[str, Any], continuous: list[str]) -> tuple[dict[str, float], float]:
     coeffs = {str(k): float(v) for k, v in d.get("coefficients", {}).items()}
-    if not coeffs or any(k not in names for k in coeffs):
-        raise UserError("space.json: a linear constraint needs coefficients of known variables")
+    if not coeffs or any(k not in continuous for k in coeffs):
+        raise UserError(
+            "space.json: a linear constraint needs coefficients of continuous variables"
+        )
+    if "upper" in d and "lower" in d:
+        raise UserError("space.json: a linear constraint takes upper or lower; write two")
     if "upper" in d:
         return coeffs, float(d["upper"])
     if "lower" in d:  # sum c x >= lower  <=>  sum -c x <= -lower
@@ -406,6 +427,11 @@ def _check_inside(frame: pd.DataFrame, space: Space, where: str) -> None:
             line = int(np.flatnonzero(np.asarray(bad))[0]) + 2
             allowed = ", ".join(v.choices) if v.choices else f"[{v.low:g}, {v.high:g}]"
             raise UserError(f"{where}: {v.name} on line {line} is outside {allowed}")
+    for coeffs, rhs in space.linear_constraints:
+        lhs = sum(c * frame[n].to_numpy(float) for n, c in coeffs.items())
+        over = lhs > rhs + 1e-6 * max(1.0, abs(rhs))
+        if np.any(over):
+            raise UserError(f"{where}: line {int(np.argmax(over)) + 2} breaks a linear constraint")
     for group, total in space.composition_groups:
         off = np.abs(frame[list(group)].to_numpy(float).sum(1) - total)
         if np.any(off > 1e-3 * max(1.0, abs(total))):
@@ -575,7 +601,8 @@ def suggest(
             cand, value = optimize_acqf(**common, sequential=len(space.objectives) == 2)
     frame_out = space.decode(cand.detach().numpy())
     value = float(value.detach().max()) if value.numel() > 1 else float(value.detach())
-    return Suggestion(_with_posterior(space, model, acq, frame_out), acquisition, value)
+    used = "qnehvi" if len(space.objectives) == 2 else acquisition
+    return Suggestion(_with_posterior(space, model, acq, frame_out), used, value)
 
 
 def predict(space: Space, model: Any, acq: Any, u: np.ndarray) -> dict[str, np.ndarray]:

@@ -43,7 +43,10 @@ def slice_frame(space: Space, best: pd.Series, moves: dict[str, np.ndarray]) -> 
     for group, total in space.composition_groups:
         moved = [g for g in group if g in moves]
         rest = [g for g in group if g not in moves]
-        if not moved or not rest:
+        if not rest:
+            ok &= np.abs(frame[moved].sum(axis=1).to_numpy() - total) < 1e-6
+            continue
+        if not moved:
             continue
         left = total - frame[moved].sum(axis=1).to_numpy()
         base = float(sum(best[g] for g in rest))

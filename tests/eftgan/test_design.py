@@ -108,12 +108,27 @@ def test_observations_are_checked_and_duplicates_merged():
         (good.assign(y=[np.nan] + list(good.y[1:])), "line(s) 2"),
         (good.assign(t=[950] + list(good.t[1:])), "t on line 2 is outside"),
         (good.assign(route=["c"] + list(good.route[1:])), "outside a, b"),
-        (good.assign(Fe=[0.5] + list(good.Fe[1:])), "does not sum to 1.0"),
+        (good.assign(Ni=[good.Ni[0] - 0.05] + list(good.Ni[1:])), "does not sum to 1.0"),
+        (good.assign(Co=[0.35] + list(good.Co[1:]), Fe=[0.5] + list(good.Fe[1:])), "linear"),
         (good.iloc[:2], "at least 3"),
     ]
     for frame, needle in cases:
         with pytest.raises(UserError, match=needle.replace("(", r"\(").replace(")", r"\)")):
             check_observations(frame, space)
+
+
+def test_groups_take_continuous_variables_and_entries_are_checked():
+    from eftgan.design import Space
+    from eftgan.errors import UserError
+
+    bad = json.loads(json.dumps(MIXED))
+    bad["composition_groups"][0]["variables"] = ["Fe", "t"]
+    with pytest.raises(UserError, match="not continuous or unknown: t"):
+        Space.from_dict(bad)
+    bad = json.loads(json.dumps(MIXED))
+    bad["constraints"] = [{"name": "cost", "max": "abc"}]
+    with pytest.raises(UserError, match="malformed entry"):
+        Space.from_dict(bad)
 
 
 def test_an_infeasible_space_is_refused():
@@ -152,6 +167,8 @@ def test_boxvia_samples_suggest_and_plot(capsys, tmp_path: Path):
         (["--bounds=-5:5", "--space", "s.json"], "not both"),
         (["--bounds=x1=-5:5"], "no range for x2"),
         (["--bounds=-5"], "is not LOW:HIGH"),
+        (["--bounds=0:1", "--target", "y"], "--target need(s) --elements"),
+        (["--elements", "x1,x2", "--bounds=0:1"], "takes no --space"),
     ],
 )
 def test_design_bad_input(capsys, tmp_path: Path, extra, needle) -> None:
