@@ -22,6 +22,7 @@ LAZY_COMMANDS = {
     "spectral": "eftgan_cli.spectral_cmd:spectral",
     "micro": "eftgan_cli.micro_cmd:micro",
     "design": "eftgan_cli.design_cmd:design",
+    "serve": "eftgan_cli.serve_cmd:serve",
 }
 
 

@@ -1,8 +1,8 @@
 """Make the README's pictures in docs/img/ from the shipped models and the measured spectra.
 
-    python docs/make_figures.py            # all seven, about two minutes on two cores
+    python docs/make_figures.py            # all eight, about two minutes on two cores
     python docs/make_figures.py spectrum   # one of: map, spectrum, cflibs, micrographs, super1,
-                                           # polycrystal, segmentation
+                                           # polycrystal, segmentation, serve
 
 - ``map.png``: the bcc-fcc phase-preference map that ``eftgan explore --elements
   Fe,Ni,Co,Cr,Mn`` draws with the shipped EFTGAN model.
@@ -26,6 +26,9 @@
   training, the boundaries that ``eftgan micro segment`` finds in it with the shipped U-Net
   and the true ones; below, a real Super1 test micrograph, the phases that the shipped phase
   U-Net finds and the hand annotation.
+- ``serve_explore.png``, ``serve_design.png``, ``serve_predict.png``: the three tabs of
+  ``eftgan serve`` in headless Chromium, the design tab after a suggestion from BOXVIA's
+  2-D sample and the predict tab after the three example structures.
 
 The pictures are written as small palette PNGs.
 """
@@ -357,6 +360,63 @@ def segmentation() -> None:
     save_small(fig, IMG / "segmentation.png", dpi=90, colors=64)
 
 
+def serve() -> None:
+    """Screenshots of the three tabs of ``eftgan serve`` (needs chromium and chromedriver)."""
+    import shutil
+    import socket
+    import threading
+    import time
+
+    from PIL import Image
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    from eftgan.serve import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tmp = Path(tempfile.mkdtemp())
+    app = create_app(tmp / "work")
+    threading.Thread(target=app.run, kwargs={"port": port}, daemon=True).start()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = shutil.which("chromium")
+    for arg in ("--headless=new", "--no-sandbox", "--window-size=1100,900"):
+        opts.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    try:
+        time.sleep(3)
+        drv.get(f"http://127.0.0.1:{port}/")
+        time.sleep(15)
+        drv.save_screenshot(str(tmp / "explore.png"))
+        drv.find_element(By.XPATH, "//*[contains(text(), 'Design')]").click()
+        time.sleep(1)
+        sample = REPO.parent / "shared" / "reference" / "boxvia_samples" / "sample_d2.csv"
+        space = '{"variables": [{"name": "x1", "low": -5, "high": 5}, {"name": "x2", "low": -5, "high": 5}], "objective": {"name": "y"}}'  # noqa: E501
+        drv.find_element(By.CSS_SELECTOR, "#observed input[type=file]").send_keys(str(sample))
+        from selenium.webdriver.common.keys import Keys
+
+        area = drv.find_element(By.ID, "space")
+        area.send_keys(Keys.CONTROL, "a")
+        area.send_keys(Keys.DELETE)
+        area.send_keys(space)
+        drv.find_element(By.ID, "suggest").click()
+        time.sleep(15)
+        drv.save_screenshot(str(tmp / "design.png"))
+        drv.find_element(By.XPATH, "//*[contains(text(), 'Predict')]").click()
+        time.sleep(1)
+        files = "\n".join(str(p) for p in sorted((REPO / "data" / "examples").glob("*.[vc]*")))
+        drv.find_element(By.CSS_SELECTOR, "#structures input[type=file]").send_keys(files)
+        time.sleep(15)
+        drv.save_screenshot(str(tmp / "predict.png"))
+    finally:
+        drv.quit()
+    for name in ("explore", "design", "predict"):
+        img = Image.open(tmp / f"{name}.png").convert("RGB")
+        img.quantize(64).save(IMG / f"serve_{name}.png", optimize=True)
+
+
 FIGURES = {
     "map": composition_map,
     "spectrum": spectrum_fit,
@@ -365,6 +425,7 @@ FIGURES = {
     "super1": super1,
     "polycrystal": polycrystal,
     "segmentation": segmentation,
+    "serve": serve,
 }
 
 if __name__ == "__main__":

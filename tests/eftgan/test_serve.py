@@ -1,0 +1,153 @@
+"""``eftgan serve``: the callbacks' functions without a browser, then the real app driven by
+headless Chromium (skipped, with the reason, where Chromium or its driver is missing)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("dash")
+pytest.importorskip("botorch")
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "data" / "examples"
+
+
+def upload(data: bytes) -> str:
+    return "data:text/csv;base64," + base64.b64encode(data).decode()
+
+
+def observed_csv() -> bytes:
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 2))
+    frame = pd.DataFrame(x, columns=["x1", "x2"]).assign(y=((x - 0.4) ** 2).sum(1))
+    return frame.to_csv(index=False).encode()
+
+
+def test_uploads_are_decoded_and_limited():
+    from eftgan.errors import UserError
+    from eftgan.serve import decode_upload
+
+    assert decode_upload(upload(b"a,b\n1,2\n")) == b"a,b\n1,2\n"
+    with pytest.raises(UserError, match="the limit is"):
+        decode_upload(upload(b"x" * 2000), limit=1000)
+    with pytest.raises(UserError, match="not a file"):
+        decode_upload("no comma here")
+
+
+def test_design_batch_gives_rows_and_next_csv():
+    from eftgan.errors import UserError
+    from eftgan.serve import DEFAULT_SPACE, design_batch
+
+    rows, text, fig = design_batch(observed_csv(), json.dumps(DEFAULT_SPACE), batch=2)
+    assert len(fig.data) == 6, "band, mean and acquisition for each of two variables"
+    assert len(rows) == 2 and set(rows[0]) == {"x1", "x2", "mean", "std", "acquisition"}
+    assert text.splitlines()[0] == "x1,x2,mean,std,acquisition"
+    with pytest.raises(UserError, match="not JSON"):
+        design_batch(observed_csv(), "{nope", batch=2)
+    with pytest.raises(UserError, match="missing y"):
+        design_batch(b"x1,x2\n0.1,0.2\n", json.dumps(DEFAULT_SPACE))
+
+
+def test_explore_figure_is_a_ternary_map():
+    from eftgan.errors import UserError
+    from eftgan.serve import explore_figure
+
+    fig = explore_figure(["Fe", "Ni", "Co"], "ms_mub_per_atom", "fcc", 0.1)
+    assert fig.data[0].type == "scatterternary" and len(fig.data[0].a) == 66
+    with pytest.raises(UserError, match="three different"):
+        explore_figure(["Fe", "Fe", "Co"], "ms_mub_per_atom", "fcc")
+    with pytest.raises(UserError, match=r"between 0\.02"):
+        explore_figure(["Fe", "Ni", "Co"], "ms_mub_per_atom", "fcc", 0.01)
+
+
+def test_predict_files_keeps_uploads_inside_the_workdir(tmp_path: Path):
+    from eftgan.serve import predict_files
+
+    data = (EXAMPLES / "CoCrNi_random.vasp").read_bytes()
+    rows = predict_files([("../../etc/CoCrNi_random.vasp", data)], tmp_path)
+    assert rows[0]["structure"] == "CoCrNi_random.vasp" and "eform_ev_per_atom" in rows[0]
+    assert list(tmp_path.iterdir()) == [], "nothing is left behind"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.skip("no chromium/chromedriver on this machine (`make test` installs them with apt)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    downloads = tmp_path_factory.mktemp("downloads")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        opts.add_argument(arg)
+    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    drv = webdriver.Chrome(service=Service(driver), options=opts)
+    drv.downloads = downloads
+    yield drv
+    drv.quit()
+
+
+def _wait(predicate, timeout: float = 60.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            value = predicate()
+        except Exception:  # the page is still building
+            value = None
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("timed out waiting for the page")
+
+
+def test_the_app_in_a_real_browser(browser, tmp_path: Path):
+    from selenium.webdriver.common.by import By
+
+    from eftgan.serve import create_app
+
+    port = _free_port()
+    app = create_app(tmp_path / "work")
+    threading.Thread(
+        target=app.run, kwargs={"host": "127.0.0.1", "port": port}, daemon=True
+    ).start()
+    _wait(lambda: socket.create_connection(("127.0.0.1", port), timeout=1))
+    browser.get(f"http://127.0.0.1:{port}/")
+
+    def title() -> str:
+        return browser.find_element(By.CSS_SELECTOR, "#map .gtitle").text
+
+    assert "step 0.05" in _wait(title)
+    step = browser.find_element(By.ID, "step")
+    step.clear()
+    step.send_keys("0.1")
+    assert _wait(lambda: "step 0.1" in title() and title())
+
+    browser.find_element(By.XPATH, "//*[contains(text(), 'Design')]").click()
+    csv = tmp_path / "observed.csv"
+    csv.write_bytes(observed_csv())
+    _wait(lambda: browser.find_element(By.CSS_SELECTOR, "#observed input[type=file]"))
+    browser.find_element(By.CSS_SELECTOR, "#observed input[type=file]").send_keys(str(csv))
+    _wait(lambda: "observed.csv" in browser.find_element(By.ID, "observed-name").text)
+    browser.find_element(By.ID, "suggest").click()
+    _wait(lambda: "points suggested" in browser.find_element(By.ID, "design-msg").text, 120)
+    browser.find_element(By.ID, "get").click()
+    got = _wait(lambda: list(browser.downloads.glob("next*.csv")))
+    frame = pd.read_csv(got[0])
+    assert list(frame.columns) == ["x1", "x2", "mean", "std", "acquisition"] and len(frame) == 5
