@@ -23,14 +23,20 @@ test: $(STAMP) docs browser
 	$(PY) -m pytest -q -ra
 
 # Chromium and its driver for the browser test of `eftgan serve`, from Debian's packages where
-# they are missing; a machine without apt (or without root) skips that test, which says so.
+# they are missing (as root, or through sudo without a password). A machine without apt skips
+# that test, which says so; a failed install fails here, with apt's last lines.
+APT_CHROMIUM = env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	chromium chromium-driver
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	{ if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1; } || \
-	    echo "could not install chromium: the browser test will skip"; \
-	  else echo "no apt-get as root: the browser test will skip"; fi; }
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "no apt-get: the browser test will skip"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "apt-get needs root (no sudo): the browser test will skip"; exit 0; fi; \
+	echo "installing chromium and chromium-driver for the browser test"; \
+	$$SUDO $(APT_CHROMIUM) >/tmp/eftgan-apt.log 2>&1 || \
+	{ $$SUDO apt-get update -q >>/tmp/eftgan-apt.log 2>&1 && \
+	  $$SUDO $(APT_CHROMIUM) >>/tmp/eftgan-apt.log 2>&1; } || \
+	{ tail -5 /tmp/eftgan-apt.log; echo "could not install chromium"; exit 1; }
 
 # The documentation site (MkDocs + mkdocstrings), strict: a broken link, reference or docstring
 # cross-reference fails the build. Written to build/site/.

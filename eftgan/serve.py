@@ -10,8 +10,10 @@ Three tabs:
 
 The work of every callback is a plain function of this module (tested without a browser);
 the callbacks only move values between them and the page. Uploads are limited in size
-(:data:`MAX_UPLOAD_BYTES` by default) and parsed as CSV, JSON or structure text, never
-evaluated or unpickled; uploaded structures are written only under the app's own folder.
+(:data:`MAX_UPLOAD_BYTES` a file by default, refused before decoding; the request as a
+whole is capped too) and parsed as CSV, JSON or structure text, never evaluated or
+unpickled; uploaded structures are written under the app's own folder, under names of its
+own, and removed once read; compressed files are refused.
 The server binds 127.0.0.1 unless told otherwise.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -29,6 +32,7 @@ from eftgan.errors import UserError
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
+    "check_batch",
     "create_app",
     "decode_upload",
     "design_batch",
@@ -37,7 +41,11 @@ __all__ = [
 ]
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+#: The most files one upload may carry, and the largest batch the app suggests.
+MAX_FILES, MAX_BATCH = 50, 50
 MIN_STEP = 0.02
+#: Suffixes of compressed files, which a reader would expand beyond the upload limit.
+COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
 DEFAULT_SPACE = {
     "variables": [
         {"name": "x1", "type": "continuous", "low": 0.0, "high": 1.0},
@@ -48,14 +56,17 @@ DEFAULT_SPACE = {
 
 
 def decode_upload(contents: str, limit: int = MAX_UPLOAD_BYTES) -> bytes:
-    """The bytes of a Dash upload (``data:...;base64,<data>``), refused above ``limit``."""
+    """The bytes of a Dash upload (``data:...;base64,<data>``), refused above ``limit``
+    before it is decoded."""
+    if not isinstance(contents, str) or "," not in contents:
+        raise UserError("the upload is not a file the browser sent")
+    encoded = contents.split(",", 1)[1]
+    if len(encoded) > 4 * (limit // 3 + 1):
+        raise UserError(f"the file is larger than the limit of {limit / 2**20:g} MiB")
     try:
-        data = base64.b64decode(contents.split(",", 1)[1], validate=True)
-    except (IndexError, ValueError):
+        return base64.b64decode(encoded, validate=True)
+    except ValueError:
         raise UserError("the upload is not a file the browser sent") from None
-    if len(data) > limit:
-        raise UserError(f"the upload is {len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:g} MB")
-    return data
 
 
 def explore_figure(elements: list[str], target: str, phase: str, step: float = 0.05) -> Any:
@@ -147,22 +158,45 @@ def predict_files(files: list[tuple[str, bytes]], workdir: Path) -> list[dict[st
     from eftgan.dataset import read_structure_file
     from eftgan.model import load_model
 
-    if not files:
-        raise UserError("upload one or more structure files")
+    if not files or len(files) > MAX_FILES:
+        raise UserError(f"upload one to {MAX_FILES} structure files")
     structures, names = [], []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        for name, data in files:
-            safe = Path(name).name or "structure"
-            path = Path(tmp) / safe
+        for i, (name, data) in enumerate(files):
+            shown = Path(str(name).replace("\0", "")).name[:100].strip(".") or "structure"
+            if shown.lower().endswith(COMPRESSED):
+                raise UserError(f"{shown}: upload structure files uncompressed")
+            suffix = "".join(c for c in Path(shown).suffix if c.isalnum() or c == ".")[:10]
+            path = Path(tmp) / f"upload{i}{suffix}"  # the name on disk is the app's own
             path.write_bytes(data)
-            structures.append(read_structure_file(path))
-            names.append(safe)
+            try:
+                structures.append(read_structure_file(path))
+            except UserError:
+                raise UserError(f"{shown} is not a structure file eftgan reads") from None
+            names.append(shown)
     rows = load_model().predict_structures(structures, names=names)
     return [{k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
 
 
 def _error(exc: Exception) -> str:
-    return f"error: {exc}"
+    """A user error as it is; anything else logged with its traceback and named briefly."""
+    if isinstance(exc, UserError):
+        return f"error: {exc}"
+    import logging
+
+    logging.getLogger("eftgan.serve").exception("callback failed")
+    return f"error: {type(exc).__name__} (details in the server's log)"
+
+
+def check_batch(value: Any) -> int:
+    """The batch size typed in the page: a whole number from 1 to :data:`MAX_BATCH`."""
+    try:
+        batch = float(value)
+    except (TypeError, ValueError):
+        batch = math.nan
+    if not batch.is_integer() or not 1 <= batch <= MAX_BATCH:
+        raise UserError(f"the batch must be a whole number from 1 to {MAX_BATCH}")
+    return int(batch)
 
 
 def create_app(workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_BYTES) -> Any:
@@ -174,10 +208,12 @@ def create_app(workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_B
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    limit_b64 = 4 * (upload_limit // 3 + 1)
     supported = list(Screener.load().elements)
     targets = ["eform_ev_per_atom", "emix_ev_per_atom", "ms_mub_per_atom", "etot_ev_per_atom",
                "rmsd_angstrom", "v0_a3_per_atom"]  # fmt: skip
     app = dash.Dash("eftgan", title="eftgan")
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_FILES * limit_b64 + 2**20
     pick = {"clearable": False, "style": {"width": "12em", "display": "inline-block"}}
     explore = html.Div([
         *[dcc.Dropdown(supported, e, id=f"el{i}", **pick)
@@ -188,7 +224,7 @@ def create_app(workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_B
         html.Div(id="explore-msg"), dcc.Graph(id="map"),
     ])  # fmt: skip
     design = html.Div([
-        dcc.Upload(html.Button("Upload observed.csv"), id="observed"),
+        dcc.Upload(html.Button("Upload observed.csv"), id="observed", max_size=upload_limit),
         html.Div(id="observed-name"),
         dcc.Textarea(id="space", value=json.dumps(DEFAULT_SPACE, indent=1),
                      style={"width": "40em", "height": "14em"}),
@@ -199,7 +235,8 @@ def create_app(workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_B
         dcc.Download(id="download"), dcc.Store(id="next-csv"),
     ])  # fmt: skip
     predict = html.Div([
-        dcc.Upload(html.Button("Upload CIF/POSCAR files"), id="structures", multiple=True),
+        dcc.Upload(html.Button("Upload CIF/POSCAR files"), id="structures", multiple=True,
+                   max_size=upload_limit),
         html.Div(id="predict-msg"), dash_table.DataTable(id="predict-table"),
     ])  # fmt: skip
     app.layout = dcc.Tabs([
@@ -214,8 +251,10 @@ def create_app(workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_B
     )  # fmt: skip
     def _map(a: str, b: str, c: str, target: str, phase: str, step: float) -> Any:
         try:
-            return explore_figure([a, b, c], target, phase, float(step or 0.05)), ""
-        except UserError as exc:
+            if step is None:
+                raise UserError(f"give a grid step from {MIN_STEP} to 0.25")
+            return explore_figure([a, b, c], target, phase, float(step)), ""
+        except Exception as exc:  # shown in the page, never a server error
             return dash.no_update, _error(exc)
 
     @app.callback(Output("observed-name", "children"), Input("observed", "filename"))
@@ -233,10 +272,10 @@ def create_app(workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_B
             if contents is None:
                 raise UserError("upload observed.csv first")
             data = decode_upload(contents, upload_limit)
-            rows, text, figure = design_batch(data, space, int(batch or 5))
+            rows, text, figure = design_batch(data, space, check_batch(batch))
             return rows, text, figure, f"{len(rows)} points suggested"
-        except UserError as exc:
-            return dash.no_update, dash.no_update, dash.no_update, _error(exc)
+        except Exception as exc:  # no stale batch stays downloadable after a failure
+            return [], None, {}, _error(exc)
 
     @app.callback(
         Output("download", "data"), Input("get", "n_clicks"), State("next-csv", "data"),
@@ -256,7 +295,7 @@ def create_app(workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_B
                      for n, c in zip(names or [], contents or [], strict=True)]  # fmt: skip
             rows = predict_files(files, workdir)
             return rows, f"{len(rows)} structures"
-        except UserError as exc:
-            return dash.no_update, _error(exc)
+        except Exception as exc:
+            return [], _error(exc)
 
     return app

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -37,8 +36,10 @@ def test_uploads_are_decoded_and_limited():
     from eftgan.serve import decode_upload
 
     assert decode_upload(upload(b"a,b\n1,2\n")) == b"a,b\n1,2\n"
-    with pytest.raises(UserError, match="the limit is"):
+    with pytest.raises(UserError, match="larger than the limit"):
         decode_upload(upload(b"x" * 2000), limit=1000)
+    with pytest.raises(UserError, match="not a file"):
+        decode_upload(None)
     with pytest.raises(UserError, match="not a file"):
         decode_upload("no comma here")
 
@@ -70,18 +71,29 @@ def test_explore_figure_is_a_ternary_map():
 
 
 def test_predict_files_keeps_uploads_inside_the_workdir(tmp_path: Path):
+    from eftgan.errors import UserError
     from eftgan.serve import predict_files
 
     data = (EXAMPLES / "CoCrNi_random.vasp").read_bytes()
-    rows = predict_files([("../../etc/CoCrNi_random.vasp", data)], tmp_path)
+    names = ["../../etc/CoCrNi_random.vasp", "..", "a\0b.vasp", "x" * 300 + ".vasp"]
+    rows = predict_files([(n, data) for n in names], tmp_path)
     assert rows[0]["structure"] == "CoCrNi_random.vasp" and "eform_ev_per_atom" in rows[0]
+    assert [r["structure"] for r in rows[1:3]] == ["structure", "ab.vasp"]
     assert list(tmp_path.iterdir()) == [], "nothing is left behind"
+    with pytest.raises(UserError, match="uncompressed"):
+        predict_files([("x.vasp.gz", data)], tmp_path)
+    with pytest.raises(UserError, match="is not a structure file"):
+        predict_files([("x.vasp", b"nonsense")], tmp_path)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def test_batch_sizes_from_the_page_are_checked():
+    from eftgan.errors import UserError
+    from eftgan.serve import check_batch
+
+    assert check_batch("5") == 5 and check_batch(3.0) == 3
+    for bad in (None, 0, 2.5, "x", 10**6):
+        with pytest.raises(UserError, match="whole number"):
+            check_batch(bad)
 
 
 @pytest.fixture(scope="module")
@@ -105,39 +117,45 @@ def browser(tmp_path_factory):
 
 
 def _wait(predicate, timeout: float = 60.0):
-    end = time.time() + timeout
+    end, last = time.time() + timeout, None
     while time.time() < end:
         try:
             value = predicate()
-        except Exception:  # the page is still building
-            value = None
+        except Exception as exc:  # the page is still building
+            value, last = None, exc
         if value:
             return value
         time.sleep(0.3)
-    raise AssertionError("timed out waiting for the page")
+    raise AssertionError(f"timed out waiting for the page (last error: {last!r})")
 
 
 def test_the_app_in_a_real_browser(browser, tmp_path: Path):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from werkzeug.serving import make_server
 
     from eftgan.serve import create_app
 
-    port = _free_port()
-    app = create_app(tmp_path / "work")
-    threading.Thread(
-        target=app.run, kwargs={"host": "127.0.0.1", "port": port}, daemon=True
-    ).start()
-    _wait(lambda: socket.create_connection(("127.0.0.1", port), timeout=1))
+    server = make_server("127.0.0.1", 0, create_app(tmp_path / "work").server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _drive(browser, server.server_port, tmp_path, By, Keys)
+    finally:
+        server.shutdown()
+
+
+def _drive(browser, port: int, tmp_path: Path, By, Keys) -> None:
     browser.get(f"http://127.0.0.1:{port}/")
 
-    def title() -> str:
-        return browser.find_element(By.CSS_SELECTOR, "#map .gtitle").text
+    def points() -> int:
+        return len(browser.find_elements(By.CSS_SELECTOR, "#map path.point"))
 
-    assert "step 0.05" in _wait(title)
+    assert _wait(lambda: points() == 231), "the Fe-Ni-Co map at step 0.05"
     step = browser.find_element(By.ID, "step")
     step.clear()
-    step.send_keys("0.1")
-    assert _wait(lambda: "step 0.1" in title() and title())
+    step.send_keys("0.1", Keys.ENTER)
+    assert _wait(lambda: points() == 66), "the map follows the grid step"
+    assert "step 0.1" in browser.find_element(By.CSS_SELECTOR, "#map .gtitle").text
 
     browser.find_element(By.XPATH, "//*[contains(text(), 'Design')]").click()
     csv = tmp_path / "observed.csv"
@@ -151,3 +169,10 @@ def test_the_app_in_a_real_browser(browser, tmp_path: Path):
     got = _wait(lambda: list(browser.downloads.glob("next*.csv")))
     frame = pd.read_csv(got[0])
     assert list(frame.columns) == ["x1", "x2", "mean", "std", "acquisition"] and len(frame) == 5
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x1,x2\n0.1,0.2\n")
+    browser.find_element(By.CSS_SELECTOR, "#observed input[type=file]").send_keys(str(bad))
+    _wait(lambda: "bad.csv" in browser.find_element(By.ID, "observed-name").text)
+    browser.find_element(By.ID, "suggest").click()
+    _wait(lambda: "missing y" in browser.find_element(By.ID, "design-msg").text)
+    assert not browser.find_elements(By.CSS_SELECTOR, "#next-table td"), "no stale batch"
