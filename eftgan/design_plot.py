@@ -21,12 +21,13 @@ import pandas as pd
 
 from eftgan.design import Space, model_and_acquisition, predict
 
-__all__ = ["plot_design", "slice_frame"]
+__all__ = ["best_point", "evaluate_slice", "plot_design", "slice_frame"]
 
 N_1D, N_2D = 101, 41
 
 
-def _best(space: Space, frame: pd.DataFrame) -> pd.Series:
+def best_point(space: Space, frame: pd.DataFrame) -> pd.Series:
+    """The observed row with the best first objective (outcome constraints not considered)."""
     o = space.objectives[0]
     return frame.loc[(frame[o.name] * o.sign).idxmax()]
 
@@ -59,7 +60,9 @@ def slice_frame(space: Space, best: pd.Series, moves: dict[str, np.ndarray]) -> 
     return frame.where(pd.Series(ok, index=frame.index), other=np.nan)
 
 
-def _evaluate(space: Space, model: object, acq: object, frame: pd.DataFrame) -> dict:
+def evaluate_slice(space: Space, model: object, acq: object, frame: pd.DataFrame) -> dict:
+    """Mean, std (first objective) and acquisition at the rows of a slice; NaN where the
+    row left the space."""
     keep = frame.notna().all(axis=1).to_numpy()
     out = {k: np.full(len(frame), np.nan) for k in ("mean", "std", "acquisition")}
     if keep.any():
@@ -84,7 +87,7 @@ def plot_design(
 
     frame = data
     model, acq = model_and_acquisition(space, frame, acquisition, seed)
-    best = _best(space, frame)
+    best = best_point(space, frame)
     numeric = [v for v in space.variables if not v.choices]
     with staged_dir(out, force) as tmp:
         _plot_1d(space, model, acq, frame, best, numeric, tmp / "slices_1d.png", acquisition)
@@ -103,7 +106,7 @@ def _plot_1d(space, model, acq, frame, best, numeric, path: Path, kind: str) -> 
     fig, axes = plt.subplots(len(numeric), 2, figsize=(8, 2.2 * len(numeric)), squeeze=False)
     for row, v in zip(axes, numeric, strict=True):
         x = np.linspace(v.low, v.high, N_1D)
-        r = _evaluate(space, model, acq, slice_frame(space, best, {v.name: x}))
+        r = evaluate_slice(space, model, acq, slice_frame(space, best, {v.name: x}))
         row[0].plot(x, r["mean"], color="C0")
         row[0].fill_between(x, r["mean"] - 2 * r["std"], r["mean"] + 2 * r["std"], alpha=0.25)
         row[0].scatter(frame[v.name], frame[obj], s=8, color="k", label="observed")
@@ -124,7 +127,7 @@ def _plot_2d(space, model, acq, best, a, b, path: Path) -> None:
     plt = pyplot()
     xa, xb = np.meshgrid(np.linspace(a.low, a.high, N_2D), np.linspace(b.low, b.high, N_2D))
     moves = {a.name: xa.ravel(), b.name: xb.ravel()}
-    r = _evaluate(space, model, acq, slice_frame(space, best, moves))
+    r = evaluate_slice(space, model, acq, slice_frame(space, best, moves))
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     for ax, key in zip(axes, ("mean", "std", "acquisition"), strict=True):
         im = ax.pcolormesh(xa, xb, r[key].reshape(xa.shape), shading="auto")

@@ -132,17 +132,17 @@ def slices_figure(space: Any, frame: Any, acquisition: str = "qlogei", seed: int
     from plotly.subplots import make_subplots
 
     from eftgan.design import model_and_acquisition
-    from eftgan.design_plot import N_1D, _best, _evaluate, slice_frame
+    from eftgan.design_plot import N_1D, best_point, evaluate_slice, slice_frame
 
     model, acq = model_and_acquisition(space, frame, acquisition, seed)
-    best = _best(space, frame)
+    best = best_point(space, frame)
     numeric = [v for v in space.variables if not v.choices]
     fig = make_subplots(rows=len(numeric), cols=2, subplot_titles=[
         t for v in numeric for t in (f"mean ± 2 std along {v.name}", f"acquisition ({acquisition})")
     ])  # fmt: skip
     for i, v in enumerate(numeric, start=1):
         x = np.linspace(v.low, v.high, N_1D)
-        r = _evaluate(space, model, acq, slice_frame(space, best, {v.name: x}))
+        r = evaluate_slice(space, model, acq, slice_frame(space, best, {v.name: x}))
         band = np.r_[r["mean"] + 2 * r["std"], (r["mean"] - 2 * r["std"])[::-1]]
         fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=band, fill="toself", line_width=0,
                                  opacity=0.3, showlegend=False), row=i, col=1)  # fmt: skip
