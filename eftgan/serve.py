@@ -153,8 +153,9 @@ def slices_figure(space: Any, frame: Any, acquisition: str = "qlogei", seed: int
 
 
 def predict_files(files: list[tuple[str, bytes]], workdir: Path) -> list[dict[str, Any]]:
-    """ECNet predictions of uploaded structure files (CIF, POSCAR, ...), written under
-    ``workdir`` (file names reduced to their last part)."""
+    """ECNet predictions of uploaded structure files (CIF, POSCAR, ...): each is written to
+    a temporary folder under ``workdir`` under a name of the app's own (its suffix kept),
+    read, and removed; rows are named by the upload's last name part."""
     from eftgan.dataset import read_structure_file
     from eftgan.model import load_model
 
