@@ -29,8 +29,10 @@ def serve(host: str, port: int, workdir: Path | None, upload_limit_mb: float) ->
 
     if importlib.util.find_spec("dash") is None:
         raise UserError("eftgan serve needs Dash: pip install 'eftgan[serve]'")
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    if not loopback:
         click.echo(f"warning: --host {host} makes the app reachable from the network", err=True)
-    app = create_app(workdir or eftgan_home() / "serve", int(upload_limit_mb * 1024 * 1024))
+    limit = int(upload_limit_mb * 1024 * 1024)
+    app = create_app(workdir or eftgan_home() / "serve", limit, loopback)
     click.echo(f"eftgan serve: http://{host}:{port}/ (Ctrl-C stops it)")
     app.run(host=host, port=port, debug=False)

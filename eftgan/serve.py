@@ -200,8 +200,16 @@ def check_batch(value: Any) -> int:
     return int(batch)
 
 
-def create_app(workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_BYTES) -> Any:
-    """The Dash app; ``workdir`` holds what it writes (uploaded structures, briefly)."""
+#: Host headers a loopback server answers (a page elsewhere that rebinds its own name to
+#: 127.0.0.1 sends another and is refused).
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+
+
+def create_app(
+    workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_BYTES, loopback: bool = True
+) -> Any:
+    """The Dash app; ``workdir`` holds what it writes (uploaded structures, briefly). With
+    ``loopback`` it answers only requests addressed to this machine by a loopback name."""
     import dash
     from dash import Input, Output, State, dash_table, dcc, html
 
@@ -215,6 +223,8 @@ def create_app(workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_B
                "rmsd_angstrom", "v0_a3_per_atom"]  # fmt: skip
     app = dash.Dash("eftgan", title="eftgan")
     app.server.config["MAX_CONTENT_LENGTH"] = MAX_FILES * limit_b64 + 2**20
+    if loopback:
+        app.server.config["TRUSTED_HOSTS"] = LOOPBACK_HOSTS
     pick = {"clearable": False, "style": {"width": "12em", "display": "inline-block"}}
     explore = html.Div([
         *[dcc.Dropdown(supported, e, id=f"el{i}", **pick)

@@ -86,6 +86,14 @@ def test_predict_files_keeps_uploads_inside_the_workdir(tmp_path: Path):
         predict_files([("x.vasp", b"nonsense")], tmp_path)
 
 
+def test_a_loopback_app_refuses_other_host_names(tmp_path: Path):
+    from eftgan.serve import create_app
+
+    client = create_app(tmp_path).server.test_client()
+    assert client.get("/", headers={"Host": "127.0.0.1:8050"}).status_code == 200
+    assert client.get("/", headers={"Host": "attacker.example"}).status_code == 400
+
+
 def test_batch_sizes_from_the_page_are_checked():
     from eftgan.errors import UserError
     from eftgan.serve import check_batch
