@@ -200,22 +200,27 @@ def _last_loss(path: Path) -> _Headline:
     return _Headline("final discriminator loss", value, "", where)
 
 
-def _unet_grains(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
-    words = "rendered polycrystal micrographs (no real image)"
-    synthetic = _benchmark("segmentation.json").get("synthetic", {})
-    if "boundary_f" not in synthetic:
-        return words, _NONE
-    where = "benchmarks/results/segmentation.json: synthetic, held-out renderings"
-    return words, _Headline("boundary F (2 px)", synthetic["boundary_f"], "", where)
+def _segmentation(part: str, key: str, metric: str, words: str, split: str) -> Any:
+    """A describer whose headline is ``segmentation.json``'s ``part``/``key``."""
+
+    def describe_one(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
+        found = _benchmark("segmentation.json").get(part, {})
+        if key not in found:
+            return words, _NONE
+        where = f"benchmarks/results/segmentation.json: {part}, {split}"
+        return words, _Headline(metric, found[key], "", where)
+
+    return describe_one
 
 
-def _unet_phases(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
-    words = "10 labelled SEM micrographs of a Ni superalloy (Super1, MIT)"
-    super1 = _benchmark("segmentation.json").get("super1", {})
-    if "iou_secondary" not in super1:
-        return words, _NONE
-    where = "benchmarks/results/segmentation.json: super1, test split"
-    return words, _Headline("IoU of secondary gamma-prime", super1["iou_secondary"], "", where)
+_unet_grains = _segmentation(
+    "synthetic", "boundary_f", "boundary F (2 px)",
+    "rendered polycrystal micrographs (no real image)", "held-out renderings",
+)  # fmt: skip
+_unet_phases = _segmentation(
+    "super1", "iou_secondary", "IoU of secondary gamma-prime",
+    "10 labelled SEM micrographs of a Ni superalloy (Super1, MIT)", "test split",
+)  # fmt: skip
 
 
 _DESCRIBE = {

@@ -475,6 +475,9 @@ class Suggestion:
     frame: pd.DataFrame
     acquisition: str
     batch_value: float
+    #: The fitted GPs and the acquisition function, for plots of the same model.
+    model: Any = field(default=None, repr=False)
+    acq_function: Any = field(default=None, repr=False)
 
 
 def _acquisition(space: Space, model: Any, x: Any, kind: str, seed: int) -> Any:
@@ -602,7 +605,7 @@ def suggest(
     frame_out = space.decode(cand.detach().numpy())
     value = float(value.detach().max()) if value.numel() > 1 else float(value.detach())
     used = "qnehvi" if len(space.objectives) == 2 else acquisition
-    return Suggestion(_with_posterior(space, model, acq, frame_out), used, value)
+    return Suggestion(_with_posterior(space, model, acq, frame_out), used, value, model, acq)
 
 
 def predict(space: Space, model: Any, acq: Any, u: np.ndarray) -> dict[str, np.ndarray]:

@@ -37,6 +37,9 @@ __all__ = [
     "decode_upload",
     "design_batch",
     "explore_figure",
+    "on_map",
+    "on_predict",
+    "on_suggest",
     "predict_files",
 ]
 
@@ -120,21 +123,20 @@ def design_batch(
     frame = check_observations(frame, space, "observed.csv")
     result = suggest(space, frame, batch, acquisition, seed)
     text = result.frame.to_csv(index=False, float_format="%.6g")
-    figure = slices_figure(space, frame, acquisition, seed)
+    figure = slices_figure(space, frame, result.model, result.acq_function, result.acquisition)
     return result.frame.round(6).to_dict("records"), text, figure
 
 
-def slices_figure(space: Any, frame: Any, acquisition: str = "qlogei", seed: int = 0) -> Any:
-    """Plotly slices (the ones ``eftgan design plot`` draws in 1D): for each numeric
-    variable, the mean ± 2 std and the acquisition through the best observed point."""
+def slices_figure(space: Any, frame: Any, model: Any, acq: Any, acquisition: str) -> Any:
+    """Plotly slices (the ones ``eftgan design plot`` draws in 1D) of a fitted model and its
+    acquisition: for each numeric variable, the mean ± 2 std and the acquisition through
+    the best observed point."""
     import numpy as np
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from eftgan.design import model_and_acquisition
     from eftgan.design_plot import N_1D, best_point, evaluate_slice, slice_frame
 
-    model, acq = model_and_acquisition(space, frame, acquisition, seed)
     best = best_point(space, frame)
     numeric = [v for v in space.variables if not v.choices]
     fig = make_subplots(rows=len(numeric), cols=2, subplot_titles=[
@@ -205,26 +207,49 @@ def check_batch(value: Any) -> int:
 LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
 
 
-def create_app(
-    workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_BYTES, loopback: bool = True
-) -> Any:
-    """The Dash app; ``workdir`` holds what it writes (uploaded structures, briefly). With
-    ``loopback`` it answers only requests addressed to this machine by a loopback name."""
+def on_map(a: str, b: str, c: str, target: str, phase: str, step: float | None) -> tuple:
+    """Explore callback: (figure, message); the figure unchanged on an error."""
     import dash
-    from dash import Input, Output, State, dash_table, dcc, html
 
-    from eftgan.explore import Screener
+    try:
+        if step is None:
+            raise UserError(f"give a grid step from {MIN_STEP} to 0.25")
+        return explore_figure([a, b, c], target, phase, float(step)), ""
+    except Exception as exc:  # shown in the page, never a server error
+        return dash.no_update, _error(exc)
 
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    limit_b64 = 4 * (upload_limit // 3 + 1)
-    supported = list(Screener.load().elements)
+
+def on_suggest(contents: str | None, space: str, batch: Any, limit: int) -> tuple:
+    """Design callback: (table rows, next.csv text, slices figure, message); a failure
+    clears the batch so that no stale one stays downloadable."""
+    try:
+        if contents is None:
+            raise UserError("upload observed.csv first")
+        rows, text, figure = design_batch(decode_upload(contents, limit), space, check_batch(batch))
+        return rows, text, figure, f"{len(rows)} points suggested"
+    except Exception as exc:
+        return [], None, {}, _error(exc)
+
+
+def on_predict(
+    contents: list[str] | None, names: list[str] | None, limit: int, workdir: Path
+) -> tuple:
+    """Predict callback: (table rows, message)."""
+    try:
+        files = [(n, decode_upload(c, limit))
+                 for n, c in zip(names or [], contents or [], strict=True)]  # fmt: skip
+        rows = predict_files(files, workdir)
+        return rows, f"{len(rows)} structures"
+    except Exception as exc:
+        return [], _error(exc)
+
+
+def _layout(supported: list[str], upload_limit: int) -> Any:
+    """The three tabs."""
+    from dash import dash_table, dcc, html
+
     targets = ["eform_ev_per_atom", "emix_ev_per_atom", "ms_mub_per_atom", "etot_ev_per_atom",
                "rmsd_angstrom", "v0_a3_per_atom"]  # fmt: skip
-    app = dash.Dash("eftgan", title="eftgan")
-    app.server.config["MAX_CONTENT_LENGTH"] = MAX_FILES * limit_b64 + 2**20
-    if loopback:
-        app.server.config["TRUSTED_HOSTS"] = LOOPBACK_HOSTS
     pick = {"clearable": False, "style": {"width": "12em", "display": "inline-block"}}
     explore = html.Div([
         *[dcc.Dropdown(supported, e, id=f"el{i}", **pick)
@@ -250,63 +275,65 @@ def create_app(
                    max_size=upload_limit),
         html.Div(id="predict-msg"), dash_table.DataTable(id="predict-table"),
     ])  # fmt: skip
-    app.layout = dcc.Tabs([
+    return dcc.Tabs([
         dcc.Tab(explore, label="Explore"), dcc.Tab(design, label="Design"),
         dcc.Tab(predict, label="Predict"),
     ])  # fmt: skip
 
-    @app.callback(
+
+def _callbacks(app: Any, upload_limit: int, workdir: Path) -> None:
+    """Wire the page to :func:`on_map`, :func:`on_suggest` and :func:`on_predict`."""
+    import dash
+    from dash import Input, Output, State
+
+    app.callback(
         Output("map", "figure"), Output("explore-msg", "children"),
-        Input("el0", "value"), Input("el1", "value"), Input("el2", "value"),
-        Input("target", "value"), Input("phase", "value"), Input("step", "value"),
-    )  # fmt: skip
-    def _map(a: str, b: str, c: str, target: str, phase: str, step: float) -> Any:
-        try:
-            if step is None:
-                raise UserError(f"give a grid step from {MIN_STEP} to 0.25")
-            return explore_figure([a, b, c], target, phase, float(step)), ""
-        except Exception as exc:  # shown in the page, never a server error
-            return dash.no_update, _error(exc)
-
-    @app.callback(Output("observed-name", "children"), Input("observed", "filename"))
-    def _name(name: str | None) -> str:
-        return f"observed: {name}" if name else "no file yet"
-
-    @app.callback(
-        Output("next-table", "data"), Output("next-csv", "data"), Output("slices", "figure"),
-        Output("design-msg", "children"), Input("suggest", "n_clicks"),
-        State("observed", "contents"), State("space", "value"), State("batch", "value"),
+        *[Input(i, "value") for i in ("el0", "el1", "el2", "target", "phase", "step")],
+    )(on_map)  # fmt: skip
+    app.callback(Output("observed-name", "children"), Input("observed", "filename"))(
+        lambda name: f"observed: {name}" if name else "no file yet"
+    )
+    app.callback(
+        Output("next-table", "data"),
+        Output("next-csv", "data"),
+        Output("slices", "figure"),
+        Output("design-msg", "children"),
+        Input("suggest", "n_clicks"),
+        State("observed", "contents"),
+        State("space", "value"),
+        State("batch", "value"),
         prevent_initial_call=True,
-    )  # fmt: skip
-    def _suggest(_: int, contents: str | None, space: str, batch: int) -> Any:
-        try:
-            if contents is None:
-                raise UserError("upload observed.csv first")
-            data = decode_upload(contents, upload_limit)
-            rows, text, figure = design_batch(data, space, check_batch(batch))
-            return rows, text, figure, f"{len(rows)} points suggested"
-        except Exception as exc:  # no stale batch stays downloadable after a failure
-            return [], None, {}, _error(exc)
-
-    @app.callback(
-        Output("download", "data"), Input("get", "n_clicks"), State("next-csv", "data"),
+    )(lambda _, contents, space, batch: on_suggest(contents, space, batch, upload_limit))
+    app.callback(
+        Output("download", "data"),
+        Input("get", "n_clicks"),
+        State("next-csv", "data"),
         prevent_initial_call=True,
-    )  # fmt: skip
-    def _download(_: int, text: str | None) -> Any:
-        return dict(content=text, filename="next.csv") if text else dash.no_update
-
-    @app.callback(
-        Output("predict-table", "data"), Output("predict-msg", "children"),
-        Input("structures", "contents"), State("structures", "filename"),
+    )(lambda _, text: dict(content=text, filename="next.csv") if text else dash.no_update)
+    app.callback(
+        Output("predict-table", "data"),
+        Output("predict-msg", "children"),
+        Input("structures", "contents"),
+        State("structures", "filename"),
         prevent_initial_call=True,
-    )  # fmt: skip
-    def _predict(contents: list[str] | None, names: list[str] | None) -> Any:
-        try:
-            files = [(n, decode_upload(c, upload_limit))
-                     for n, c in zip(names or [], contents or [], strict=True)]  # fmt: skip
-            rows = predict_files(files, workdir)
-            return rows, f"{len(rows)} structures"
-        except Exception as exc:
-            return [], _error(exc)
+    )(lambda contents, names: on_predict(contents, names, upload_limit, workdir))
 
+
+def create_app(
+    workdir: str | os.PathLike[str], upload_limit: int = MAX_UPLOAD_BYTES, loopback: bool = True
+) -> Any:
+    """The Dash app; ``workdir`` holds what it writes (uploaded structures, briefly). With
+    ``loopback`` it answers only requests addressed to this machine by a loopback name."""
+    import dash
+
+    from eftgan.explore import Screener
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    app = dash.Dash("eftgan", title="eftgan")
+    app.server.config["MAX_CONTENT_LENGTH"] = MAX_FILES * 4 * (upload_limit // 3 + 1) + 2**20
+    if loopback:
+        app.server.config["TRUSTED_HOSTS"] = LOOPBACK_HOSTS
+    app.layout = _layout(list(Screener.load().elements), upload_limit)
+    _callbacks(app, upload_limit, workdir)
     return app
