@@ -17,6 +17,7 @@ suggestions carry the model's mean and std with the prior and without it.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -46,11 +47,17 @@ def grid_candidates(elements: list[str], step: float = 0.05) -> pd.DataFrame:
     return pd.DataFrame(np.concatenate(list(simplex_grid(elements, step))), columns=elements)
 
 
-def eftgan_prior(frame: pd.DataFrame, elements: list[str], target: str, phase: str) -> np.ndarray:
-    """The shipped EFTGAN's prediction of ``target`` for each row of fractions."""
+@functools.cache
+def _shipped_screener() -> Any:
+    """The shipped EFTGAN, loaded once per process (priors of observed and candidate rows)."""
     from eftgan.explore import Screener
 
-    screener = Screener.load()
+    return Screener.load()
+
+
+def eftgan_prior(frame: pd.DataFrame, elements: list[str], target: str, phase: str) -> np.ndarray:
+    """The shipped EFTGAN's prediction of ``target`` for each row of fractions."""
+    screener = _shipped_screener()
     comps = [dict(zip(elements, row, strict=True)) for row in frame[elements].to_numpy(float)]
     pred = screener.predict(comps, phase=phase)
     if target not in pred.columns:
