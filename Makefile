@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[dev,docs,dist,spectral,micro,design,serve]"
+	$(PY) -m pip install -q -e ".[dev,docs,dist,spectral,micro,design,serve,oracle]"
 	touch $(STAMP)
 
 demo: $(STAMP)

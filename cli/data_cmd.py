@@ -73,3 +73,64 @@ def fetch(url: str | None, sha256: str | None, force: bool) -> None:
 
     target = fetch_dataset(url or DEFAULT_URL, sha256=sha256, force=force)
     click.echo(f"downloaded and verified: {target}")
+
+
+@data.command()
+@click.option("--elements", required=True, help="Comma-separated elements, e.g. Al,Co,Cr,Fe,Ni.")
+@click.option("--phases", default="fcc,bcc", show_default=True, help="Lattices of the SQS.")
+@click.option(
+    "--n", "n", default=400, show_default=True, help="Structures in all (compositions x phases)."
+)
+@click.option(
+    "--compositions",
+    default=None,
+    help="Label these compositions instead of sampling, e.g. CoCrFeNi,Al0.5CoCrFeNi.",
+)
+@click.option("--oracle", default="chgnet", show_default=True, help="Universal potential.")
+@click.option("--out", required=True, type=click.Path(path_type=Path))
+@click.option("--size", default=32, show_default=True, help="Atoms per supercell.")
+@click.option("--fmax", default=0.05, show_default=True, help="Force limit, eV/Å.")
+@click.option("--max-steps", default=500, show_default=True, help="Relaxation step limit.")
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--scheduler", default=None, help="Dask scheduler (tcp://HOST:8786); needs eftgan[dist]."
+)
+@click.option("--force", is_flag=True, help="Start afresh in an existing --out.")
+def label(
+    elements: str,
+    phases: str,
+    n: int,
+    compositions: str | None,
+    oracle: str,
+    out: Path,
+    size: int,
+    fmax: float,
+    max_steps: int,
+    seed: int,
+    scheduler: str | None,
+    force: bool,
+) -> None:
+    """Label special quasirandom alloys of any elements with a universal potential.
+
+    Samples compositions (binaries to the whole set, equiatomic ones included), builds an SQS
+    per composition and phase, relaxes it with the oracle and writes OUT/labels.csv,
+    OUT/POSCARS/ and OUT/provenance.json in the DFT table's layout (`eftgan train --data OUT`
+    reads it). Rerunning the same command resumes a killed run.
+    """
+    from eftgan.errors import UserError
+    from eftgan.label import parse_compositions, plan_jobs, run_labels
+    from eftgan.oracle import check_oracle_elements
+
+    els = check_oracle_elements([e for e in elements.split(",") if e.strip()], oracle)
+    if n < 1 or size < 2:
+        raise UserError("--n must be at least 1 and --size at least 2")
+    comps = parse_compositions(compositions, els) if compositions else None
+    phase_list = [p.strip().lower() for p in phases.split(",") if p.strip()]
+    jobs = plan_jobs(els, phase_list, n, size, seed, comps)
+    click.echo(f"{len(jobs)} structures ({len(jobs) // len(phase_list)} compositions) -> {out}")
+    prov = run_labels(out, jobs, oracle, fmax, max_steps, scheduler=scheduler, force=force)
+    click.echo(
+        f"{prov['n_structures']} labelled ({prov['n_converged']} converged within "
+        f"{max_steps} steps), median {prov['seconds_per_structure_median']:.1f} s per "
+        f"structure -> {out}/labels.csv"
+    )

@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 _CACHE: dict[str, Screener] = {}
 
 
-def _client(address: str, timeout: str = "10s") -> Any:
+def client_for(address: str, timeout: str = "10s") -> Any:
+    """A Dask client connected to ``address``; one-line errors when it cannot be."""
     try:
         from distributed import Client
     except ImportError:
@@ -102,7 +103,7 @@ def iter_screen_dask(
     """Yield DataFrames in grid order, computed on the Dask cluster at ``address``."""
     from eftgan.composition import simplex_grid
 
-    client = _client(address)
+    client = client_for(address)
     try:
         workers = client.scheduler_info().get("workers", {})
         if not workers:

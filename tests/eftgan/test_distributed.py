@@ -12,7 +12,7 @@ import pandas as pd
 from distributed import LocalCluster
 from eftgan_cli.main import main
 
-from eftgan.distributed import _client
+from eftgan.distributed import client_for
 from eftgan.errors import UserError
 from eftgan.explore import Screener
 
@@ -48,4 +48,4 @@ def test_explore_cli_on_cluster(cluster, tmp_path: Path, capsys) -> None:
 
 def test_unreachable_scheduler_is_a_user_error() -> None:
     with pytest.raises(UserError, match="cannot reach the Dask scheduler"):
-        _client("tcp://127.0.0.1:9", timeout="1s")
+        client_for("tcp://127.0.0.1:9", timeout="1s")

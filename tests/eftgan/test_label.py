@@ -1,0 +1,135 @@
+"""``eftgan data label``: oracle labels in the DFT table's layout, resumable, on Dask too."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from eftgan_cli.main import main
+
+from eftgan.dataset import load_dataset
+from eftgan.errors import UserError
+
+chgnet = pytest.importorskip("chgnet", reason="the oracle extra (chgnet) is not installed")
+
+import eftgan.label as label_mod  # noqa: E402
+from eftgan.label import plan_jobs, run_labels  # noqa: E402
+
+# Tiny cells (4 sites) and few steps keep each relaxation well under a second.
+TINY = {"fmax": 0.05, "steps": 30}
+
+
+def _jobs():
+    return plan_jobs(["Fe", "Ni"], ["fcc", "bcc"], 4, 4, seed=3)
+
+
+def _rows(folder: Path) -> list[dict[str, str]]:
+    with open(folder / "labels.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("labels") / "run"
+    run_labels(out, _jobs(), progress=False, **TINY)
+    return out
+
+
+def test_labels_read_as_a_dft_table(labelled: Path) -> None:
+    ds = load_dataset(labelled)
+    assert len(ds) == 4
+    assert {e.phase for e in ds} == {"fcc", "bcc"}
+    refs = json.loads((labelled / "references.json").read_text())
+    for entry, row in zip(ds, _rows(labelled), strict=True):
+        assert row["source"] == "chgnet"
+        x = entry.fractions
+        etot = entry.targets["etot_ev_per_atom"]
+        ground = sum(x[e] * refs[e][refs[e]["ground"]]["energy_ev_per_atom"] for e in x)
+        same = sum(x[e] * refs[e][entry.phase]["energy_ev_per_atom"] for e in x)
+        assert entry.targets["eform_ev_per_atom"] == pytest.approx(etot - ground, abs=1e-6)
+        assert entry.targets["emix_ev_per_atom"] == pytest.approx(etot - same, abs=1e-6)
+        assert entry.targets["v0_a3_per_atom"] == pytest.approx(
+            entry.structure.volume / len(entry.structure)
+        )
+        assert 0.0 < entry.targets["ms_mub_per_atom"] < 3.0  # Fe-Ni is ferromagnetic
+    prov = json.loads((labelled / "provenance.json").read_text())
+    assert prov["oracle"]["oracle"] == "chgnet" and prov["oracle"]["max_steps"] == 30
+    assert prov["n_structures"] == 4 and prov["seconds_per_structure_median"] > 0
+
+
+def test_a_killed_run_resumes_to_the_same_labels(
+    labelled: Path, tmp_path: Path, monkeypatch
+) -> None:
+    out = tmp_path / "run"
+    real = label_mod.label_one
+    calls = {"n": 0}
+
+    def dies_on_third(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kw)
+
+    monkeypatch.setattr(label_mod, "label_one", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        run_labels(out, _jobs(), progress=False, **TINY)
+    assert len(list((out / "done").glob("*.json"))) == 2
+    assert not (out / "labels.csv").exists()
+    monkeypatch.setattr(label_mod, "label_one", real)
+    run_labels(out, _jobs(), progress=False, **TINY)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["this_run"]["structures"] == 2
+    drop = {"seconds"}
+    strip = [{k: v for k, v in r.items() if k not in drop} for r in _rows(out)]
+    assert strip == [{k: v for k, v in r.items() if k not in drop} for r in _rows(labelled)]
+    with pytest.raises(UserError, match="already holds finished labels"):
+        run_labels(out, _jobs(), progress=False, **TINY)
+    with pytest.raises(UserError, match="other settings"):
+        (out / "labels.csv").unlink()
+        run_labels(out, _jobs(), progress=False, fmax=0.1, steps=30)
+
+
+def test_dask_workers_give_the_local_labels(labelled: Path, tmp_path: Path) -> None:
+    pytest.importorskip("distributed", reason="the dist extra is not installed")
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        run_labels(
+            tmp_path / "run", _jobs(), scheduler=cluster.scheduler_address, progress=False, **TINY
+        )
+    remote, local = _rows(tmp_path / "run"), _rows(labelled)
+    assert [r["structure"] for r in remote] == [r["structure"] for r in local]
+    for a, b in zip(remote, local, strict=True):
+        assert float(a["Etot (eV/atom)"]) == pytest.approx(float(b["Etot (eV/atom)"]), abs=1e-4)
+
+
+def test_missing_oracle_extra_names_the_install(monkeypatch) -> None:
+    from eftgan import oracle
+
+    monkeypatch.setitem(sys.modules, "chgnet.model", None)
+    monkeypatch.setattr(oracle, "_LOADED", {})
+    with pytest.raises(UserError, match=r"pip install 'eftgan\[oracle\]'"):
+        oracle.load_oracle("chgnet")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--elements", "Fe,Am"], "outside what the chgnet oracle covers"),
+        (["--elements", "Fe,Xx"], "unknown element"),
+        (["--elements", "Fe,Ni", "--compositions", "Fe0.3Ni0.7"], "sizes that would work: 10"),
+        (["--elements", "Fe,Ni", "--phases", "hcp"], "choose among fcc, bcc"),
+        (["--elements", "Fe,Ni", "--compositions", "FeCo"], "Co"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["data", "label", *args, "--size", "32", "--out", str(tmp_path / "o")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and not (tmp_path / "o").exists()
