@@ -14,7 +14,12 @@ def train() -> None:
 
 @train.command()
 @click.option(
-    "--data", "data_path", required=True, type=click.Path(path_type=Path), help="Dataset path."
+    "--data",
+    "data_path",
+    required=True,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Dataset path; repeat it to train on several (DFT and `data label` tables).",
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run/model folder.")
 @click.option("--seed", default=0, show_default=True, help="Random seed (init, split, shuffling).")
@@ -28,7 +33,7 @@ def train() -> None:
 @click.option("--force", is_flag=True, help="Overwrite a finished model or restart a run in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ecnet(
-    data_path: Path,
+    data_path: tuple[Path, ...],
     out: Path,
     seed: int,
     epochs: int,
@@ -42,7 +47,7 @@ def ecnet(
     quiet: bool,
 ) -> None:
     """Train ECNet on a labelled dataset; writes a model folder to --out."""
-    from eftgan.dataset import load_dataset
+    from eftgan.dataset import label_sources, load_datasets
     from eftgan.ecnet import ECNetConfig
     from eftgan.errors import UserError
     from eftgan.runstate import check_output_folder
@@ -54,7 +59,7 @@ def ecnet(
             "--epochs, --patience, --batch-size, --hidden and --cutoff must be positive"
         )
     check_output_folder(out, force)
-    ds = load_dataset(data_path)
+    ds = load_datasets(data_path)
     excluded: list[str] = []
     if not keep_flagged:
         flags = validate(ds)
@@ -69,7 +74,7 @@ def ecnet(
     trainer = Trainer(
         ds,
         out,
-        ECNetConfig(elements=ds.elements, cutoff=cutoff, hidden=hidden),
+        ECNetConfig(elements=ds.elements, sources=label_sources(ds), cutoff=cutoff, hidden=hidden),
         TrainConfig(seed=seed, max_epochs=epochs, patience=patience, batch_size=batch_size, lr=lr),
         excluded=excluded,
         progress=not quiet,
@@ -95,8 +100,9 @@ def ecnet(
     "--data",
     "data_path",
     required=True,
+    multiple=True,
     type=click.Path(path_type=Path),
-    help="Dataset the ECNet was trained on.",
+    help="Dataset(s) the ECNet was trained on (repeat --data for several).",
 )
 @click.option(
     "--ecnet",
@@ -118,7 +124,7 @@ def ecnet(
 @click.option("--force", is_flag=True, help="Overwrite an existing model in --out.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def eftgan_cmd(
-    data_path: Path,
+    data_path: tuple[Path, ...],
     ecnet_dir: Path,
     out: Path,
     seed: int,
@@ -133,14 +139,14 @@ def eftgan_cmd(
     Run again with the same settings to resume an interrupted run (the GAN is checkpointed
     to the run folder every 250 steps through eftgan.runstate).
     """
-    from eftgan.dataset import load_dataset
+    from eftgan.dataset import load_datasets
     from eftgan.model import load_model
     from eftgan.pipeline import EFTGANTrainConfig, train_eftgan
     from eftgan.runstate import check_output_folder
     from eftgan.validate import clean
 
     check_output_folder(out, force)
-    ds = clean(load_dataset(data_path))
+    ds = clean(load_datasets(data_path))
     config = EFTGANTrainConfig(seed=seed, gan_steps=gan_steps, rounds=rounds, gen_draws=gen_draws)
     m = train_eftgan(load_model(ecnet_dir), ds, out, config, force=force, progress=not quiet)
     if m["resumed_from_step"]:
@@ -153,7 +159,12 @@ def eftgan_cmd(
 
 @train.command()
 @click.option(
-    "--data", "data_path", required=True, type=click.Path(path_type=Path), help="Dataset path."
+    "--data",
+    "data_path",
+    required=True,
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Dataset path; repeat it to train on several (DFT and `data label` tables).",
 )
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder.")
 @click.option("--members", default=5, show_default=True, help="ECNet/EFTGAN pairs.")
@@ -171,7 +182,7 @@ def eftgan_cmd(
 )
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def ensemble(
-    data_path: Path,
+    data_path: tuple[Path, ...],
     out: Path,
     members: int,
     seed: int,
@@ -189,7 +200,7 @@ def ensemble(
     OUT/report.json (test accuracy and calibration) and keeps the members' run folders in
     OUT/members, so that an interrupted run resumes where it stopped.
     """
-    from eftgan.dataset import load_dataset
+    from eftgan.dataset import load_datasets
     from eftgan.ensemble import EnsembleTrainConfig, train_ensemble
     from eftgan.errors import UserError
     from eftgan.validate import clean, flagged_names, validate
@@ -199,7 +210,7 @@ def ensemble(
     folders = [n.strip() for n in names.split(",")]
     if len(folders) != 2 or not all(folders) or folders[0] == folders[1]:
         raise UserError("--names takes two different folder names, e.g. ecnet-v2,eftgan-v3")
-    ds = load_dataset(data_path)
+    ds = load_datasets(data_path)
     flags = validate(ds)
     cfg = EnsembleTrainConfig(
         members=members,

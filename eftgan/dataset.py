@@ -130,6 +130,8 @@ class Entry:
         phase: ``"fcc"``, ``"bcc"`` or None; the lattice the relaxation started from.
         targets: ``{key: value}`` for :data:`TARGETS`; NaN where unknown.
         extra: other labels with units in the key (``etot_ev``, ``mb_mub_per_cell``…).
+        source: who made the labels: ``dft`` (the default), or an oracle's name (``chgnet``)
+            from the ``source`` column of a ``data label`` table.
     """
 
     name: str
@@ -137,6 +139,7 @@ class Entry:
     phase: str | None
     targets: dict[str, float]
     extra: dict[str, float] = field(default_factory=dict)
+    source: str = "dft"
 
     @property
     def fractions(self) -> dict[str, float]:
@@ -427,9 +430,8 @@ def _read_labels(folder: Path, labels: Path, poscar_dir: Path, raw: str) -> Data
         phase = str(row.get("phase") or "").strip().lower() or phase_from_name(name)
         if phase not in PHASES:
             phase = phase_from_name(name)
-        entries.append(
-            Entry(name=name, structure=structure, phase=phase, targets=values, extra=extra)
-        )
+        source = str(row.get("source") or "").strip().lower() or "dft"
+        entries.append(Entry(name, structure, phase, values, extra, source))
     if not entries:
         raise UserError(f"{labels} has a header but no rows")
     return Dataset(entries, str(folder), _hash_files(files))
@@ -569,6 +571,38 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
         f"cannot tell the format of {p}: give a folder with labels.csv, an .extxyz file or a "
         "vasprun.xml"
     )
+
+
+def load_datasets(paths: Sequence[str | os.PathLike[str]]) -> Dataset:
+    """Several datasets read by :func:`load_dataset` and joined by :func:`combine_datasets`."""
+    return combine_datasets([load_dataset(p) for p in paths])
+
+
+def combine_datasets(datasets: Sequence[Dataset]) -> Dataset:
+    """One dataset of several (DFT and oracle tables, say); names must not repeat.
+
+    The data hash is the SHA-256 of the parts' hashes, so it changes with any of them.
+    """
+    if len(datasets) == 1:
+        return datasets[0]
+    seen: dict[str, str] = {}
+    entries: list[Entry] = []
+    for ds in datasets:
+        for e in ds:
+            if e.name in seen:
+                raise UserError(
+                    f"entry {e.name} is in both {seen[e.name]} and {ds.source}; rename one"
+                )
+            seen[e.name] = ds.source
+            entries.append(e)
+    digest = hashlib.sha256("".join(ds.data_hash for ds in datasets).encode()).hexdigest()
+    return Dataset(entries, " + ".join(ds.source for ds in datasets), digest)
+
+
+def label_sources(dataset: Dataset) -> tuple[str, ...]:
+    """The label sources of a dataset, ``dft`` first where present, then the others sorted."""
+    found = {e.source for e in dataset}
+    return tuple(sorted(found, key=lambda s: (s != "dft", s)))
 
 
 def split_by_composition(

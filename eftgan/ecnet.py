@@ -6,14 +6,22 @@ H hidden width, T targets)::
     slot (n,) ─► element embedding + projected registry descriptors ─► x (n, H)
     edge_dist (E,) ─► filter(Gaussian basis) × smooth envelope ─► L cfconv blocks on x
     x ─► mean over the atoms of each element of each structure ─► element nodes e (K, H)
-    e ─► M elemental convolutions: e += MLP([e, Σ_k c_k e_k of its structure, phase and cell
-         volume embedding])
+    e ─► M elemental convolutions: e += MLP([e, Σ_k c_k e_k of its structure, phase, label
+         source and cell volume embedding])
     e ─► per-target head (K, T) ─► composition-weighted sum ─► properties (B, T)
 
 Every quantity is per atom (eV/atom, μB/atom, Å³/atom), so the composition-weighted sum of
 element contributions is the natural read-out, and a supercell predicts the same values as its
 cell. Outputs of :meth:`ECNet.forward` are standardised; :attr:`ECNetConfig.target_mean` and
 ``target_std`` turn them into physical units.
+
+Several label sources (multi-fidelity). A model trained on DFT rows and on rows labelled by a
+universal potential (``eftgan data label``) has one learned vector per source, added to the
+structure-level input like the phase, and initialised at zero. The network thus learns one
+mapping with a source-dependent correction: where both sources label similar alloys, the
+difference between them (the oracle's offset) is learned there and carried to alloys that only
+the oracle labelled. Predictions are made for the first source, DFT where the model has DFT
+data.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ class ECNetConfig(JSONSettings):
     elements: tuple[str, ...] = ("Cr", "Mn", "Fe", "Co", "Ni", "Pd")
     targets: tuple[str, ...] = TARGETS
     phases: tuple[str, ...] = PHASES
+    sources: tuple[str, ...] = ("dft",)
     cutoff: float = DEFAULT_CUTOFF
     hidden: int = 32
     n_rbf: int = 32
@@ -229,6 +238,11 @@ class ECNet(nn.Module):
             CFConv(h, config.n_rbf, config.avg_neighbors) for _ in range(config.n_interactions)
         )
         self.phase_embedding = nn.Embedding(len(config.phases), h)
+        # one vector per label source beyond the first (a single-source model has none)
+        self.source_embedding: nn.Embedding | None = None
+        if len(config.sources) > 1:
+            self.source_embedding = nn.Embedding(len(config.sources), h)
+            nn.init.zeros_(self.source_embedding.weight)
         # volume per atom of the cell (a structure-level input: a relaxed cell fixes V0)
         self.volume_proj = nn.Linear(1, h)
         self.elemental = nn.ModuleList(ElementalConv(h) for _ in range(config.n_elemental))
@@ -270,6 +284,8 @@ class ECNet(nn.Module):
         phase_h = self.phase_embedding(batch.phase) + self.volume_proj(
             ((volume - VOLUME_CENTER) / VOLUME_SCALE)[:, None]
         )
+        if self.source_embedding is not None:
+            phase_h = phase_h + self.source_embedding(batch.source)
         for layer in self.elemental:
             e = layer(e, frac, elem_struct, n_struct, phase_h)
         return ElementNodes(e, elem_struct, uniq % n_slots, frac)

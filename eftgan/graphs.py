@@ -70,11 +70,13 @@ def structure_to_graph(
     phase_index: int = 0,
     targets: np.ndarray | None = None,
     name: str = "",
+    source_index: int = 0,
 ) -> Data:
     """Graph of one periodic structure.
 
     Fields: ``slot`` (n,) element slot of each atom in ``elements``; ``edge_index`` (2, E)
     with row 0 the neighbour j and row 1 the centre i; ``edge_dist`` (E,) in Å; ``phase`` (1,);
+    ``source`` (1,), the label source (0: the model's first, DFT where it has DFT data);
     ``cell_volume`` (1,) in Å³;
     ``y`` and ``y_mask`` (1, n_targets) when targets are given.
     """
@@ -90,6 +92,7 @@ def structure_to_graph(
         edge_index=edge_index,
         edge_dist=torch.from_numpy(np.asarray(dist, dtype=np.float32)),
         phase=torch.tensor([phase_index], dtype=torch.long),
+        source=torch.tensor([source_index], dtype=torch.long),
         cell_volume=torch.tensor([structure.volume], dtype=torch.float32),
         num_nodes=len(structure),
     )

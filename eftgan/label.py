@@ -83,7 +83,7 @@ def _job_name(counts: Mapping[str, int], phase: str) -> str:
     return "".join(f"{e}{c}" for e, c in counts.items()) + f"_sqs{phase}"
 
 
-def _job_seed(seed: int, name: str) -> int:
+def job_seed(seed: int, name: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(name.encode())]).generate_state(1)[0])
 
 
@@ -117,7 +117,7 @@ def plan_jobs(
         for phase in phases:
             name = _job_name(ordered, phase)
             frac = {e: c / n_sites for e, c in ordered.items()}
-            jobs.append(LabelJob(name, frac, phase, n_sites, _job_seed(seed, name)))
+            jobs.append(LabelJob(name, frac, phase, n_sites, job_seed(seed, name)))
     return jobs
 
 

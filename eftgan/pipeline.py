@@ -8,6 +8,8 @@
 3. A property MLP (:mod:`eftgan.augment`) learns the standardised targets from the real
    features and from ``gen_draws`` generated samples of each training composition (with its
    real labels), optionally with ``rounds`` rounds of transferring-corrected augmentation.
+   For an ECNet trained on several label sources, features and targets are those of its
+   first source (see :func:`first_source_targets`).
 
 The settings are one :class:`EFTGANTrainConfig`. The GAN phase, the long one, is resumable:
 its networks, optimizers and batch generator live in an :class:`eftgan.runstate.RunState`
@@ -104,11 +106,29 @@ class Arrays:
         self.f = feature_tensor(feats, els, ecnet.model_config.hidden)
         self.c = torch.from_numpy(composition_matrix([e.fractions for e in ds], els))
         self.phase = torch.tensor([ecnet.model_config.phases.index(e.phase) for e in ds])
-        self.y = torch.tensor(ds.targets(), dtype=torch.float32)
+        self.y = torch.tensor(first_source_targets(ecnet, ds), dtype=torch.float32)
         self.names = ds.names
 
     def __len__(self) -> int:
         return len(self.names)
+
+
+def first_source_targets(ecnet: ECNetModel, ds: Dataset) -> np.ndarray:
+    """The targets of ``ds`` at the ECNet's first label source (DFT where it has DFT data).
+
+    Rows labelled by that source keep their labels. Rows of another source (an oracle's) take
+    the ECNet's prediction for the first source instead: the multi-fidelity ECNet has learned
+    the oracle's offset, and the EFTGAN, which has no source input, learns one fidelity.
+    """
+    y = ds.targets()
+    first = ecnet.model_config.sources[0]
+    other = [i for i, e in enumerate(ds) if e.source != first]
+    if other:
+        rows = ecnet.predict_structures(
+            [ds[i].structure for i in other], phase=[ds[i].phase for i in other]
+        )
+        y[other] = np.array([[r.get(t, np.nan) for t in TARGETS] for r in rows])
+    return y
 
 
 @dataclass

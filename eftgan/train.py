@@ -38,6 +38,7 @@ from eftgan.dataset import (
     TARGET_UNITS,
     TARGETS,
     Dataset,
+    label_sources,
     short_name,
     split_by_composition,
 )
@@ -106,12 +107,18 @@ def phase_index(phase: str | None, phases: Sequence[str] = PHASES) -> int:
 
 
 def dataset_graphs(dataset: Dataset, config: ECNetConfig) -> list[Data]:
-    """One graph per entry, with targets; entries without a phase label are refused."""
+    """One graph per entry, with targets; entries without a phase label are refused, and so
+    are entries whose label source the model does not know."""
     graphs = []
     for e in dataset:
         if e.phase is None:
             raise UserError(
                 f"entry {e.name} has no phase: name it *_sqsfcc/*_sqsbcc or add a 'phase' column"
+            )
+        if e.source not in config.sources:
+            raise UserError(
+                f"entry {e.name} is labelled by {e.source}, which this model does not know "
+                f"(sources: {', '.join(config.sources)})"
             )
         graphs.append(
             structure_to_graph(
@@ -121,6 +128,7 @@ def dataset_graphs(dataset: Dataset, config: ECNetConfig) -> list[Data]:
                 phase_index(e.phase, config.phases),
                 e.target_vector(),
                 name=e.name,
+                source_index=config.sources.index(e.source),
             )
         )
     return graphs
@@ -251,7 +259,9 @@ class Trainer:
         self.dataset = dataset
         self.out = Path(out)
         self.tc = train_config or TrainConfig()
-        self.mc = model_config or ECNetConfig(elements=dataset.elements)
+        self.mc = model_config or ECNetConfig(
+            elements=dataset.elements, sources=label_sources(dataset)
+        )
         self.split = split or split_by_composition(dataset, self.tc.split, self.tc.seed)
         self.excluded = list(excluded)
         self.progress = progress
@@ -412,17 +422,26 @@ class Trainer:
         return float(per_target[m.sum(0) > 0].mean())
 
     def _evaluate(self, net: ECNet, graphs: list[Data]) -> dict[str, Any]:
-        """Per-split, per-phase, per-target MAE/RMSE in physical units."""
-        out: dict[str, Any] = {}
+        """Per-split, per-phase, per-target MAE/RMSE in physical units, on the rows of the
+        first label source; with several sources also ``by_source`` (each row predicted for
+        its own source)."""
         y_all = self.dataset.targets()
-        for name, idx in zip(("train", "validation", "test"), self.split, strict=True):
-            if not idx:
-                continue
-            pred = predict_graphs(net, [graphs[i] for i in idx])
-            out[name] = metrics_by_phase(
-                y_all[list(idx)], pred, [self.dataset[i].phase for i in idx]
-            )
-        return out
+        sources = self.mc.sources
+
+        def metrics(source: str) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for name, split in zip(("train", "validation", "test"), self.split, strict=True):
+                idx = [i for i in split if self.dataset[i].source == source]
+                if idx:
+                    pred = predict_graphs(net, [graphs[i] for i in idx])
+                    phases = [self.dataset[i].phase for i in idx]
+                    out[name] = metrics_by_phase(y_all[idx], pred, phases)
+            return out
+
+        result = metrics(sources[0])
+        if len(sources) > 1:
+            result["by_source"] = {src: metrics(src) for src in sources}
+        return result
 
     def _write_outputs(
         self, net: ECNet, history: list[dict[str, float]], result: TrainResult
@@ -489,6 +508,21 @@ class Trainer:
             },
         )
 
+    def _source_lines(self) -> list[str]:
+        """What the label sources mean for the card (counts per source, what is predicted)."""
+        sources = self.mc.sources
+        if len(sources) == 1:
+            return [f"- Labels from one source ({sources[0]}); Ms is its spin moment."]
+        counts = {s: sum(e.source == s for e in self.dataset) for s in sources}
+        return [
+            "- Labels from several sources: "
+            + ", ".join(f"{n} rows {s}" for s, n in counts.items())
+            + f". Predictions are for {sources[0]}; the source is an input, so the other",
+            "  sources' offset is learned where both label similar alloys and carried to the",
+            "  alloys only they label. The metrics above are on the "
+            f"{sources[0]} rows; see training.json (by_source) for the others.",
+        ]
+
     def _card(self, result: TrainResult) -> str:
         """The model card (Markdown); :func:`write_finished_run` appends the versions line."""
         test = result.metrics.get("test")
@@ -525,8 +559,9 @@ class Trainer:
             _format_metrics_table(test) if test else "No test split was held out.",
             "",
             "## Limits",
-            "- Trained on special quasirandom structures of Fe, Ni, Co, Cr, Mn, Pd alloys; other",
+            f"- Trained on special quasirandom structures of {', '.join(self.mc.elements)} "
+            "alloys; other",
             "  elements are refused; ordered or strongly distorted cells are outside the data.",
-            "- Ms is the DFT spin moment of a collinear calculation.",
+            *self._source_lines(),
         ]
         return "\n".join(lines) + "\n"
