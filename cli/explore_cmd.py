@@ -37,7 +37,8 @@ CANDIDATE_COLUMNS = [
     "model_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="EFTGAN model folder (default: shipped).",
+    help="EFTGAN model folder [default: the shipped default where it covers --elements, else "
+    "the shipped model with the fewest elements that does].",
 )
 @click.option(
     "--n-z",
@@ -86,15 +87,17 @@ def explore(
     stable phase, outside the extrapolation region.
     """
     from eftgan.errors import UserError
-    from eftgan.explore import Screener, write_explore
+    from eftgan.explore import Screener, shipped_screener_for, write_explore
     from eftgan.files import refuse_existing
 
     refuse_existing(out, force)
     if scheduler and device != "cpu":
         raise UserError("--device applies to local screening; drop it with --scheduler")
+    names = [e for e in elements.split(",") if e.strip()]
+    screener = Screener.load(model_dir) if model_dir else shipped_screener_for(names)
     result = write_explore(
-        Screener.load(model_dir).to(device),
-        [e for e in elements.split(",") if e.strip()],
+        screener.to(device),
+        names,
         out,
         step=step,
         phases=[p.strip() for p in phases.split(",") if p.strip()],
@@ -112,9 +115,11 @@ def explore(
         click.echo(note, err=True)
     tables = "explore.parquet, explore.csv" if result.csv else "explore.parquet"
     maps = f", {len(result.maps)} maps" if result.maps else ""
+    meta = screener.metadata()
     click.echo(
         f"{result.n_compositions} compositions x {len(result.phases)} phases -> "
-        f"{out}/{tables}, candidates.csv{maps}"
+        f"{out}/{tables}, candidates.csv{maps} (model {meta['model']}, labels: "
+        f"{meta['label_source']})"
     )
     click.echo(result.ranking + ":")
     echo_table(result.candidates, CANDIDATE_COLUMNS)

@@ -46,6 +46,7 @@ Columns: ``x_<El>`` atomic fractions; ``phase``; each target with its spread
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -75,7 +76,7 @@ from eftgan.composition import (
 from eftgan.dataset import std_column
 from eftgan.devices import resolve_device
 from eftgan.errors import UserError
-from eftgan.files import atomic_write_text, refuse_existing, staged_dir
+from eftgan.files import atomic_write_json, atomic_write_text, refuse_existing, staged_dir
 from eftgan.infogan import GANConfig, Generator
 from eftgan.paths import default_model_dir
 from eftgan.reach import PhaseReach, reach_by_phase
@@ -204,6 +205,18 @@ class Screener:
     def elements(self) -> tuple[str, ...]:
         """The element slots of the model."""
         return self.cfg.elements
+
+    @property
+    def label_source(self) -> str:
+        """Whose labels the model learned: ``dft``, or ``dft+chgnet`` for DFT and oracle rows
+        together (it then predicts the first, see :mod:`eftgan.ecnet`)."""
+        member = ensemble_members(self.config["model"])[0][0]
+        return "+".join(member.get("label_sources", {"dft": None}))
+
+    def metadata(self) -> dict[str, Any]:
+        """The model's name, folder and label source, as run records give them."""
+        name = self.folder.name if self.folder else None
+        return {"model": name, "label_source": self.label_source}
 
     # -- core ---------------------------------------------------------------------------
     @torch.inference_mode()
@@ -565,6 +578,8 @@ def write_explore(
             r["composition"] = formula(r, grid.names)
         _write_candidates(rows, grid.names, screener.targets, tmp / "candidates.csv")
         atomic_write_text(tmp / "ranking.txt", ranking_line(temperature) + "\n")
+        settings = {"step": step, "bounds": bounds, "temperature_k": temperature, "seed": seed}
+        atomic_write_json(tmp / "run.json", _run_record(screener, grid, settings))
     return ExploreResult(
         out=out,
         n_compositions=count,
@@ -577,6 +592,21 @@ def write_explore(
         ranking=ranking_line(temperature),
         notes=notes,
     )
+
+
+def _run_record(screener: Screener, grid: Any, settings: dict[str, Any]) -> dict[str, Any]:
+    """What a screen was made with: model and label source, grid settings, versions."""
+    from eftgan.checkpoint import package_versions
+
+    weights = screener.config.get("weights", {}).get("sha256")
+    return {
+        **screener.metadata(),
+        "model_weights_sha256": weights,
+        "elements": list(grid.names),
+        "phases": list(grid.phases),
+        **settings,
+        "versions": package_versions(),
+    }
 
 
 def _want_csv(csv: bool | None, size: int | None) -> bool:
@@ -716,3 +746,41 @@ def _write_candidates(
 def load_screener(path: str | os.PathLike[str] | None = None) -> Screener:
     """An EFTGAN model folder as a :class:`Screener` (default: the shipped model)."""
     return Screener.load(path)
+
+
+def _folder_elements(folder: Path) -> tuple[str, ...] | None:
+    """The element slots an EFTGAN model folder records, or None for another kind."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if config.get("kind") != "eftgan":
+        return None
+    member = ensemble_members(config["model"])[0][0]
+    return tuple(member["gan"]["elements"])
+
+
+def shipped_screener_for(elements: Sequence[str]) -> Screener:
+    """The shipped EFTGAN model for ``elements``: the default where it covers them, else the
+    shipped model with the fewest elements that does.
+
+    Raises:
+        UserError: no shipped model covers them; the message names the path to one that does
+            (``eftgan data label`` and training).
+    """
+    from eftgan.elements import canonical_symbol
+    from eftgan.paths import shipped_models_dir
+
+    wanted = {canonical_symbol(e) for e in elements}
+    default = default_model_dir("eftgan")
+    found = {f: _folder_elements(f) for f in sorted(shipped_models_dir().iterdir())}
+    covering = [f for f, els in found.items() if els is not None and wanted <= set(els)]
+    if not covering:
+        known = sorted({e for els in found.values() if els for e in els})
+        missing = ", ".join(sorted(wanted - set(known))) or "this combination"
+        raise UserError(
+            f"no shipped model covers {missing} (shipped: {', '.join(known)}); label alloys with "
+            "`eftgan data label` and train a model on them (docs: Data, labelling new alloys)"
+        )
+    best = default if default in covering else min(covering, key=lambda f: len(found[f] or ()))
+    return Screener.load(best)

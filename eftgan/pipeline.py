@@ -108,6 +108,7 @@ class Arrays:
         self.phase = torch.tensor([ecnet.model_config.phases.index(e.phase) for e in ds])
         self.y = torch.tensor(first_source_targets(ecnet, ds), dtype=torch.float32)
         self.names = ds.names
+        self.sources = [e.source for e in ds]
 
     def __len__(self) -> int:
         return len(self.names)
@@ -327,6 +328,9 @@ def _model_config(
         "mlp_training": {"gen_draws": tc.gen_draws, "rounds": tc.rounds, "n_aug": tc.n_aug},
         "train_compositions": np.round(train_c, 6).tolist(),
         "train_phases": phases,
+        "label_sources": {
+            src: a.sources.count(src) for src in ecnet.model_config.sources if src in a.sources
+        },
         "extrapolation": {
             "rule": "per phase: total-variation distance to the nearest training composition "
             "of that phase at or above the 95th percentile of leave-one-out nearest-neighbour "

@@ -14,6 +14,8 @@ import pytest
 from eftgan_cli.main import main
 from eftgan_cli.predict_cmd import COLUMNS
 
+from eftgan.paths import DEFAULT_MODELS
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "data" / "examples").glob("*.vasp")) + sorted(
     (REPO / "data" / "examples").glob("*.cif")
@@ -198,6 +200,9 @@ def test_explore_writes_tables_and_maps(capsys, tmp_path: Path) -> None:
     assert len(candidates) == 10 and candidates["composition"].iloc[0] in stdout
     for png in ("map_eform.png", "map_ms.png", "map_phase.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    record = json.loads((out / "run.json").read_text())
+    assert record["model"] == DEFAULT_MODELS["eftgan"] and record["label_source"] == "dft"
+    assert record["elements"] == ["Fe", "Ni", "Co", "Cr"] and record["seed"] == 0
     code, _, err = run(capsys, "explore", "--elements", "Fe,Ni,Co", "--out", str(out))
     assert_user_error(code, err, "already exists", "--force")
     code, stdout, _ = run(
@@ -211,7 +216,7 @@ def test_explore_writes_tables_and_maps(capsys, tmp_path: Path) -> None:
     ("args", "needle"),
     [
         (["--elements", "Fe,Ni,Fe"], "given twice"),
-        (["--elements", "Fe,Al"], "Al"),
+        (["--elements", "Fe,Au"], "no shipped model covers Au"),
         (["--elements", "Fe,Ni", "--step", "0.3"], "does not divide 1"),
         (
             ["--elements", "Fe,Ni", "--step", "0.5", "--bounds", "Fe:0.2-0.3"],
