@@ -7,8 +7,8 @@ stored in the JSON as ``protocol``, is :data:`PROTOCOL`):
   (Etot, Eform, Emix, Ms, rmsd, V0) for ECNet, a quadratic-composition ridge and a descriptor
   random forest (both fitted on train + validation, as ECNet uses validation for early
   stopping), the cell volume per atom as the V0 baseline (V0 is an input of ECNet), and CHGNet
-  zero-shot formation energies with refitted elemental references when ``--chgnet-python``
-  points at a Python with chgnet installed;
+  zero-shot formation energies with refitted elemental references (in-process, where the
+  ``oracle`` extra is installed);
 * the quaternary + quinary part of those test sets separately;
 * extrapolation: train on binaries to quaternaries, test on all quinaries;
 * a learning curve at 20/40/60/80 % of each split's training *and* validation compositions
@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +54,8 @@ from _common import (
     write_json,
 )
 
+from eftgan.errors import UserError
+
 DATA = SHARED / "datasets" / "fenicocrmnpd_dft"
 CURVE = (0.2, 0.4, 0.6, 0.8)  # learning-curve fractions of each training and validation split
 ANCHORS: dict[str, Any] = {
@@ -71,10 +72,7 @@ ANCHORS: dict[str, Any] = {
     "issue_goal_quaternary_quinary_rmse": {"eform": 0.007, "ms": 0.08},
 }
 LABEL = {"eform": "Eform", "ms": "Ms"}
-NO_CHGNET = (
-    "not measured: no Python with chgnet installed was given (--chgnet-python); none was "
-    "found on the machine of this run"
-)
+NO_CHGNET = "not measured: chgnet is not installed (pip install 'eftgan[oracle]')"
 V0_NOTE = (
     "V0 is read from the input: ECNet takes the relaxed cell, whose volume per atom is the V0 "
     "label, so its V0 error measures how well it reads its input back, not skill. The "
@@ -148,23 +146,26 @@ def train_ecnet(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_chgnet(python: str, structures: list[Any], *flags: str) -> Any:
-    """Run benchmarks/chgnet_energies.py in another interpreter; its last JSON line, or None."""
-    script = REPO / "benchmarks" / "chgnet_energies.py"
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i, s in enumerate(structures):
-            p = Path(tmp) / f"{i}.json"
-            p.write_text(json.dumps(s.as_dict()))
-            paths.append(str(p))
-        listing = Path(tmp) / "list.txt"
-        listing.write_text("\n".join(paths))
-        cmd = [python, str(script), str(listing), *flags]
-        r = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if r.returncode != 0:
-            print("CHGNet failed:", r.stderr[-500:], file=sys.stderr)
-            return None
-        return json.loads(r.stdout.strip().splitlines()[-1])
+def chgnet_energies(structures: list[Any]) -> list[float] | None:
+    """CHGNet energies (eV/atom) of the structures as they are (batch 16), or None without
+    the oracle extra."""
+    try:
+        from eftgan.oracle import load_oracle
+
+        return load_oracle().energies(structures, batch_size=16)
+    except UserError:
+        return None
+
+
+def chgnet_rate(structures: list[Any]) -> float | None:
+    """CHGNet structures per second (batch 8, after a warm-up on four), or None."""
+    if chgnet_energies(structures[:4]) is None:
+        return None
+    from eftgan.oracle import load_oracle
+
+    t0 = time.perf_counter()
+    load_oracle().energies(structures, batch_size=8)
+    return len(structures) / (time.perf_counter() - t0)
 
 
 def parse_args() -> argparse.Namespace:
@@ -178,9 +179,6 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=None, help="default 300 (20 with --quick)")
     ap.add_argument("--patience", type=int, default=50)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument(
-        "--chgnet-python", default=None, help="Python interpreter with chgnet installed"
-    )
     ap.add_argument(
         "--quick", action="store_true", help="2 seeds, 1 curve seed, 20 epochs: a smoke run"
     )
@@ -203,11 +201,11 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def speed_only(chgnet_python: str | None, name: str) -> None:
+def speed_only(name: str) -> None:
     """Re-measure the speed section of the existing results file and keep the rest."""
     path = REPO / "benchmarks" / "results" / name
     report = json.loads(path.read_text())
-    report["speed"] = speed(chgnet_python)
+    report["speed"] = speed()
     report["speed"]["measured_separately_from_accuracy"] = True
     report["speed"]["machine"] = machine()
     print(report["speed"])
@@ -396,12 +394,11 @@ def baselines_report(args: argparse.Namespace, b: Bench, splits: Splits) -> dict
 def chgnet_report(args: argparse.Namespace, b: Bench, splits: Splits) -> Any:
     """CHGNet zero-shot formation energies with elemental references refitted on each
     training split, or a note when no CHGNet interpreter is given."""
-    if not args.chgnet_python:
-        return NO_CHGNET
+
     ds, els = b.ds, b.ds.elements
-    out = run_chgnet(args.chgnet_python, [ds[i].structure for i in range(len(ds))])
+    out = chgnet_energies([ds[i].structure for i in range(len(ds))])
     if out is None:
-        return None
+        return NO_CHGNET
     e_chg = np.array(out)
     per_seed = []
     for s in range(args.seeds):
@@ -482,7 +479,7 @@ def main() -> None:
     """Train every split, score ECNet and the baselines, measure speed, write the JSON."""
     args = parse_args()
     if args.speed_only:
-        speed_only(args.chgnet_python, args.out)
+        speed_only(args.out)
         return
     if args.calibration_only:
         refresh_calibration(args.out, "ecnet", load()[0])
@@ -502,7 +499,7 @@ def main() -> None:
     t0 = time.perf_counter()
     report["calibration"] = ensemble_calibration("ecnet", b.ds)
     report["calibration"]["wall_s"] = time.perf_counter() - t0
-    report["speed"] = speed(args.chgnet_python)
+    report["speed"] = speed()
     report["settings"] = settings(args, b, results)
     report["benchmark_wall_s"] = time.perf_counter() - t_start
     report["machine"] = machine()
@@ -540,13 +537,13 @@ def rates(model: Any, cells: list[Any]) -> list[float]:
     return out
 
 
-def speed(chgnet_python: str | None = None) -> dict[str, Any]:
+def speed() -> dict[str, Any]:
     """Structures per second of predict_structures (default model, 2 threads, batch 32).
 
     Each figure is the median of five passes over 64 random cells (all passes are kept), for
     the shipped default (every ensemble member) and for its first member alone. CHGNet runs the
-    same cells in its own interpreter with batch 8 (batch 32 of 160-atom cells ran out of
-    memory on a 24 GiB machine).
+    same cells in-process with batch 8 (batch 32 of 160-atom cells ran out of memory on a
+    24 GiB machine).
     """
     import torch
 
@@ -568,8 +565,8 @@ def speed(chgnet_python: str | None = None) -> dict[str, Any]:
         model.members = members[:1]
         out[f"structures_per_s_{n_atoms}_atoms_one_member"] = float(np.median(rates(model, cells)))
         key = f"chgnet_structures_per_s_{n_atoms}_atoms"
-        t = run_chgnet(chgnet_python, cells, "--time") if chgnet_python else None
-        out[key] = t["n"] / t["seconds"] if t is not None else NO_CHGNET
+        rate = chgnet_rate(cells)
+        out[key] = rate if rate is not None else NO_CHGNET
     rec = default_model_dir() / "training.json"
     if rec.is_file():
         r_ = json.loads(rec.read_text())

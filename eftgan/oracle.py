@@ -95,6 +95,18 @@ class Oracle:
             "cell_filter": "FrechetCellFilter",
         }
 
+    def energies(self, structures: Sequence[Any], batch_size: int = 16) -> list[float]:
+        """Energies (eV/atom) of the structures as they are, without relaxing them."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            preds = self._optimizer.calculator.model.predict_structure(
+                list(structures), task="e", batch_size=batch_size
+            )
+        preds = preds if isinstance(preds, list) else [preds]
+        return [float(p["e"]) for p in preds]
+
     def relax(self, structure: Any) -> Relaxed:
         """Relax positions and cell; the energy, moments and limits of the final cell."""
         import warnings
