@@ -1290,6 +1290,55 @@ def super1_table(r: dict[str, Any]) -> str:
     return table(head, rows)
 
 
+def oracle_fields(r: dict[str, Any]) -> Fields:
+    """The oracle against DFT, the Al_x CoCrFeNi series and the labelling speed."""
+    vs = r.get("oracle_vs_dft", {})
+    rows = []
+    for phase in ("fcc", "bcc"):
+        for t, m in vs.get(phase, {}).items():
+            unit = UNITS.get(t, "")
+            rows.append(
+                [phase, f"{t} ({unit})", f"{m['mae']:.4f}", f"{m['mae_refit']:.4f}", m["n"]]
+            )
+    vs_table = table(["phase", "target", "MAE", "MAE after refit", "n"], rows) if rows else "n/a"
+    series = r.get("alcocrfeni", [])
+    srows = [
+        [f"{p['x']:g}", p["n_atoms"],
+         f"{1000 * p['de_bcc_fcc']:+.1f} ± {1000 * p['de_bcc_fcc_sd']:.1f}",
+         f"{p['a_fcc']:.3f}", f"{p['a_bcc']:.3f}", f"{p['ms_fcc']:.2f}", f"{p['ms_bcc']:.2f}"]
+        for p in series
+    ]  # fmt: skip
+    head = ["x", "atoms", "E(bcc) - E(fcc) (meV/atom)", "a fcc (Å)", "a bcc (Å)",
+            "Ms fcc (μB/atom)", "Ms bcc (μB/atom)"]  # fmt: skip
+    sp = r.get("label_speed")
+    speed_text = (
+        f"{sp['structures_per_hour']:.0f} structures per hour ({sp['n_atoms']}-atom SQS of "
+        f"Al-Co-Cr-Fe-Ni, {sp['structures']} structures, in-process, 2 threads). A local Dask "
+        f"cluster: {sp['seconds_dask_1_worker']:.0f} s with 1 worker, "
+        f"{sp['seconds_dask_2_workers']:.0f} s with 2 (1 thread each), a speed-up of "
+        f"{sp['dask_speedup_2_workers']:.2f}."
+        if sp
+        else "not measured"
+    )
+    oracle = r.get("oracle", {})
+    return {
+        "oracle_section": snippet(
+            "oracle",
+            machine=r.get("machine", "n/a"),
+            oracle=f"{oracle.get('model', 'n/a')} (chgnet {oracle.get('version', 'n/a')})",
+            fmax=oracle.get("fmax_ev_per_angstrom", "n/a"),
+            steps=oracle.get("max_steps", "n/a"),
+            protocol=r.get("protocol", ""),
+            n_entries=vs.get("n_entries", "n/a"),
+            n_flagged=vs.get("n_flagged_excluded", "n/a"),
+            vs_dft_table=vs_table,
+            sqs_seeds=3,
+            series_table=table(head, srows) if srows else "n/a",
+            speed_text=speed_text,
+        )
+    }
+
+
 def design_fields(r: dict[str, Any]) -> Fields:
     """Final simple regret of eftgan, random search and scikit-learn on the test functions."""
     goals = {"styblinski_tang_5d": 0.05}
@@ -1340,6 +1389,7 @@ SECTIONS: tuple[tuple[str, Callable[[dict[str, Any]], Fields]], ...] = (
     ("polycrystal.json", polycrystal_fields),
     ("segmentation.json", segmentation_fields),
     ("design.json", design_fields),
+    ("oracle.json", oracle_fields),
 )
 
 
