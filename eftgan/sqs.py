@@ -245,17 +245,17 @@ def sample_compositions(
 ) -> list[dict[str, float]]:
     """``n`` distinct compositions over the simplex of ``elements``, binaries to all of them.
 
-    The equiatomic composition of every subset of two or more elements comes first, largest
-    subsets first, as long as they take at most half of ``n`` (the equiatomic alloy of the
-    whole set always). The rest are drawn at random: a subset size uniform over 2..len,
-    a subset uniform among those, and whole atom counts on ``n_sites`` sites (at least one
-    atom each) from a flat Dirichlet draw.
+    Equiatomic alloys come first: the whole set's always, then those of the subsets of two,
+    three, ... elements (the families users screen), as long as they take at most half of
+    ``n``. The rest are drawn at random: a subset size uniform over 2..len, a subset uniform
+    among those, and whole atom counts on ``n_sites`` sites (at least one atom each) from a
+    flat Dirichlet draw.
     """
     els = list(elements)
     if len(els) < 2:
         raise UserError("--elements needs at least two elements to sample alloys")
     seen: dict[str, dict[str, float]] = {}
-    for k in range(len(els), 1, -1):
+    for k in [len(els), *range(2, len(els))]:
         for subset in itertools.combinations(els, k):
             if len(seen) >= max(1, n // 2):
                 break
