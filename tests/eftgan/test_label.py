@@ -133,3 +133,13 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path: Path, capsys)
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and not (tmp_path / "o").exists()
+
+
+def test_cli_labels_given_compositions(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "series"
+    args = ["data", "label", "--elements", "Fe,Ni", "--compositions", "Fe3Ni,FeNi"]
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--phases", "fcc", "--size", "4", "--max-steps", "30", "--out", str(out)])
+    assert exc.value.code in (0, None)
+    assert "2 labelled" in capsys.readouterr().out
+    assert [r["structure"] for r in _rows(out)] == ["Fe3Ni1_sqsfcc", "Fe2Ni2_sqsfcc"]
