@@ -89,8 +89,8 @@ def fetch(url: str | None, sha256: str | None, force: bool) -> None:
 @click.option("--oracle", default="chgnet", show_default=True, help="Universal potential.")
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 @click.option("--size", default=32, show_default=True, help="Atoms per supercell.")
-@click.option("--fmax", default=0.05, show_default=True, help="Force limit, eV/Å.")
-@click.option("--max-steps", default=500, show_default=True, help="Relaxation step limit.")
+@click.option("--fmax", default=0.1, show_default=True, help="Force limit, eV/Å.")
+@click.option("--max-steps", default=300, show_default=True, help="Relaxation step limit.")
 @click.option("--seed", default=0, show_default=True)
 @click.option(
     "--scheduler", default=None, help="Dask scheduler (tcp://HOST:8786); needs eftgan[dist]."

@@ -161,6 +161,15 @@ def label_one(
     return {"row": row, "poscar": poscar, "lattice_constant_start": a}
 
 
+def _in_random_order(pending: list[LabelJob], jobs: Sequence[LabelJob]) -> list[LabelJob]:
+    """``pending`` in an order drawn from the plan's seeds: whatever part of a run is done
+    when it stops is a uniform subsample of the plan, not its first compositions."""
+    rng = np.random.default_rng([j.seed for j in jobs][:8])
+    order = rng.permutation(len(jobs))
+    rank = {jobs[i].name: r for r, i in enumerate(order)}
+    return sorted(pending, key=lambda j: rank[j.name])
+
+
 def _fingerprint(jobs: Sequence[LabelJob], settings: Mapping[str, Any]) -> dict[str, Any]:
     names = json.dumps([asdict(j) for j in jobs], sort_keys=True).encode()
     return {
@@ -232,8 +241,8 @@ def run_labels(
     out: str | Path,
     jobs: Sequence[LabelJob],
     oracle_name: str = "chgnet",
-    fmax: float = 0.05,
-    steps: int = 500,
+    fmax: float = 0.1,
+    steps: int = 300,
     scheduler: str | None = None,
     force: bool = False,
     progress: bool = True,
@@ -246,7 +255,7 @@ def run_labels(
     oracle = load_oracle(oracle_name, fmax, steps)
     done = open_run(out, jobs, oracle.settings, force)
     refs = _references(out, oracle, elements)
-    pending = [j for j in jobs if j.name not in done]
+    pending = _in_random_order([j for j in jobs if j.name not in done], jobs)
     t0 = time.perf_counter()
     stream = (
         _dask(scheduler, pending, oracle.settings, refs)

@@ -78,8 +78,8 @@ class Oracle:
     name: str
     version: str
     model: str
-    fmax: float = 0.05
-    steps: int = 500
+    fmax: float = 0.1
+    steps: int = 300
     _optimizer: Any = field(default=None, repr=False)
 
     @property
@@ -132,7 +132,7 @@ class Oracle:
         )
 
 
-def load_oracle(name: str = "chgnet", fmax: float = 0.05, steps: int = 500) -> Oracle:
+def load_oracle(name: str = "chgnet", fmax: float = 0.1, steps: int = 300) -> Oracle:
     """The oracle ``name``, loaded once per process (its weights ship in its package)."""
     if name not in ORACLES:
         raise UserError(f"unknown oracle {name!r}; available: {', '.join(ORACLES)}")
