@@ -201,6 +201,11 @@ class Screener:
         with building(folder, "eftgan"):
             return cls(config, state, folder)
 
+    @classmethod
+    def load_for(cls, elements: Sequence[str]) -> Screener:
+        """The shipped model for ``elements`` (see :func:`shipped_screener_for`)."""
+        return shipped_screener_for(elements)
+
     @property
     def elements(self) -> tuple[str, ...]:
         """The element slots of the model."""
