@@ -1302,14 +1302,18 @@ def oracle_fields(r: dict[str, Any]) -> Fields:
             )
     vs_table = table(["phase", "target", "MAE", "MAE after refit", "n"], rows) if rows else "n/a"
     series = r.get("alcocrfeni", [])
-    srows = [
-        [f"{p['x']:g}", p["n_atoms"],
-         f"{1000 * p['de_bcc_fcc']:+.1f} ± {1000 * p['de_bcc_fcc_sd']:.1f}",
-         f"{p['a_fcc']:.3f}", f"{p['a_bcc']:.3f}", f"{p['ms_fcc']:.2f}", f"{p['ms_bcc']:.2f}"]
-        for p in series
-    ]  # fmt: skip
-    head = ["x", "atoms", "E(bcc) - E(fcc) (meV/atom)", "a fcc (Å)", "a bcc (Å)",
-            "Ms fcc (μB/atom)", "Ms bcc (μB/atom)"]  # fmt: skip
+    srows = []
+    for p in series:
+        o = p["oracle"]
+        srows.append(
+            [f"{p['x']:g}", f"{1000 * p['de_bcc_fcc']:+.0f}",
+             f"{1000 * o['de_bcc_fcc']:+.0f} ± {1000 * o['de_bcc_fcc_sd']:.0f}",
+             f"{p['a_fcc']:.3f} / {o['a_fcc']:.3f}", f"{p['a_bcc']:.3f} / {o['a_bcc']:.3f}",
+             f"{p['ms_fcc']:.2f} / {o['ms_fcc']:.2f}", f"{p['ms_bcc']:.2f} / {o['ms_bcc']:.2f}",
+             "yes" if p["extrapolation"] else "no"]
+        )  # fmt: skip
+    head = ["x", "E(bcc) - E(fcc), model (meV/atom)", "the same, oracle SQS", "a fcc (Å)",
+            "a bcc (Å)", "Ms fcc (μB/atom)", "Ms bcc (μB/atom)", "extrapolation"]  # fmt: skip
     sp = r.get("label_speed")
     speed_text = (
         f"{sp['structures_per_hour']:.0f} structures per hour ({sp['n_atoms']}-atom SQS of "
@@ -1334,6 +1338,7 @@ def oracle_fields(r: dict[str, Any]) -> Fields:
             vs_dft_table=vs_table,
             sqs_seeds=3,
             series_table=table(head, srows) if srows else "n/a",
+            series_model=series[0]["model"] if series else "n/a",
             speed_text=speed_text,
         )
     }
