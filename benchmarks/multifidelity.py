@@ -7,8 +7,9 @@ Protocol (fixed before the run); merges ``multi_fidelity`` into benchmarks/resul
   split 80/10/10 by composition with seeds 0..S-1 (the accuracy benchmark's random splits).
 * oracle rows: a ``data label`` run (``--labels``, by default
   ``eftgan data label --elements Al,Co,Cr,Cu,Fe,Mn,Ni,Pd,Ti,V --n 400 --seed 0``), split
-  80/10/10 by composition with the same seed; an oracle row whose composition is a DFT test
-  composition of that seed is dropped, so no arm has seen the DFT test compositions.
+  80/10/10 by composition with the same seed; an oracle row whose composition is a DFT
+  validation or test composition of that seed is dropped, so the choice on validation and
+  the test are both made on compositions neither arm trained on.
 * arms, each an ECNet with the shipped architecture and settings (300 epochs at most,
   patience 50): ``dft_only`` trains on the DFT training rows; ``dft_plus_oracle`` on the DFT
   and oracle training rows with the label source as an input (``eftgan.ecnet``), early
@@ -20,9 +21,6 @@ Protocol (fixed before the run); merges ``multi_fidelity`` into benchmarks/resul
   with only DFT elements and rows with an element DFT does not have.
 * Acceptance (the issue): DFT test MAE of ``dft_plus_oracle`` no worse than ``dft_only``
   within its CI.
-
-Pretraining on oracle rows and fine-tuning on DFT was not run (the trainer has no
-initialisation from another model yet).
 
     python benchmarks/multifidelity.py [--labels DIR] [--seeds 3] [--epochs 300]
 """
@@ -64,12 +62,12 @@ DFT_ELEMENTS = {"Cr", "Mn", "Fe", "Co", "Ni", "Pd"}
 
 
 def _splits(dft: Any, oracle: Any, seed: int) -> tuple[list[list[int]], list[list[int]]]:
-    """DFT and oracle (train, val, test) indices of one seed; oracle rows of DFT test
-    compositions dropped."""
+    """DFT and oracle (train, val, test) indices of one seed; oracle rows of DFT validation
+    and test compositions dropped."""
     d = [list(s) for s in split_by_composition(dft, (0.8, 0.1, 0.1), seed)]
     o = [list(s) for s in split_by_composition(oracle, (0.8, 0.1, 0.1), seed)]
-    test_keys = {dft[i].group_key for i in d[2]}
-    o = [[i for i in part if oracle[i].group_key not in test_keys] for part in o]
+    held_out = {dft[i].group_key for i in d[1] + d[2]}
+    o = [[i for i in part if oracle[i].group_key not in held_out] for part in o]
     return d, o
 
 

@@ -75,7 +75,7 @@ def oracle_labels_of_dft(ds: Any) -> list[dict[str, float]]:
     from tqdm import tqdm
 
     oracle = load_oracle(fmax=0.05, steps=500)
-    cache = CACHE / "vs_dft"
+    cache = CACHE / f"vs_dft-fmax{oracle.fmax}-steps{oracle.steps}-{oracle.model.replace(' ', '')}"
     cache.mkdir(parents=True, exist_ok=True)
     refs_path = cache / "references.json"
     if not refs_path.is_file():

@@ -79,14 +79,25 @@ def fetch(url: str | None, sha256: str | None, force: bool) -> None:
 @click.option("--elements", required=True, help="Comma-separated elements, e.g. Al,Co,Cr,Fe,Ni.")
 @click.option("--phases", default="fcc,bcc", show_default=True, help="Lattices of the SQS.")
 @click.option(
-    "--n", "n", default=400, show_default=True, help="Structures in all (compositions x phases)."
+    "--n",
+    "n",
+    default=400,
+    show_default=True,
+    help="Structures in all: ceil(n / phases) compositions, each on every phase. A run is "
+    "resumed only with the same --n (and every other setting).",
 )
 @click.option(
     "--compositions",
     default=None,
     help="Label these compositions instead of sampling, e.g. CoCrFeNi,Al0.5CoCrFeNi.",
 )
-@click.option("--oracle", default="chgnet", show_default=True, help="Universal potential.")
+@click.option(
+    "--oracle",
+    type=click.Choice(["chgnet"]),
+    default="chgnet",
+    show_default=True,
+    help="Universal potential.",
+)
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 @click.option("--size", default=32, show_default=True, help="Atoms per supercell.")
 @click.option("--fmax", default=0.1, show_default=True, help="Force limit, eV/Å.")

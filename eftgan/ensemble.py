@@ -33,7 +33,14 @@ from typing import Any
 import numpy as np
 
 from eftgan.checkpoint import load, read_model_folder, write_model_folder
-from eftgan.dataset import PHASES, Dataset, short_name, split_by_composition, std_column
+from eftgan.dataset import (
+    PHASES,
+    Dataset,
+    label_sources,
+    short_name,
+    split_by_composition,
+    std_column,
+)
 from eftgan.elements import EmbeddingTable
 from eftgan.errors import UserError
 from eftgan.files import atomic_write_json
@@ -337,7 +344,7 @@ def calibrate(folder: Path, kind: str, dataset: Dataset, n_z: int) -> dict[str, 
     config["model"].pop("calibration", None)
     members_card, history = card_parts((folder / "card.md").read_text(), kind)
     write_model_folder(folder, state, kind, config["model"], members_card)
-    val = entry_indices(dataset, config["model"]["split"]["validation"])
+    val = first_source(dataset, entry_indices(dataset, config["model"]["split"]["validation"]))
     y = dataset.targets()[val]
     mean, std, targets = predict_entries(load(folder), dataset, val, n_z)
     per_target = {
@@ -363,7 +370,8 @@ def test_predictions(
 ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """The test split an ensemble folder records (dataset indices), the ensemble's mean and
     calibrated spread there, member 0's prediction alone (each (N, T)), and the targets."""
-    test = entry_indices(dataset, read_model_folder(folder, kind)[0]["model"]["split"]["test"])
+    names = read_model_folder(folder, kind)[0]["model"]["split"]["test"]
+    test = first_source(dataset, entry_indices(dataset, names))
     model = load(folder)
     mean, std, targets = predict_entries(model, dataset, test, n_z)
     model.members = model.members[:1]
@@ -390,6 +398,14 @@ def test_report(folder: Path, kind: str, dataset: Dataset, n_z: int = 8) -> dict
         }
     _calibration_png(folder / "calibration.png", mean - y, std, targets, kind)
     return {"test": out}
+
+
+def first_source(dataset: Dataset, idx: list[int]) -> list[int]:
+    """The indices of ``idx`` labelled by the dataset's first source (DFT where it has DFT
+    rows): the source an ensemble predicts, so the only one its spread and errors are
+    measured against."""
+    first = label_sources(dataset)[0]
+    return [i for i in idx if dataset[i].source == first]
 
 
 def entry_indices(dataset: Dataset, names: list[str]) -> list[int]:

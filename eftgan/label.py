@@ -66,6 +66,8 @@ LABEL_COLUMNS = [
     "seconds",
 ]
 SQS_STEPS = 4000
+#: The largest supercell: the search over supercell shapes grows fast with the size.
+MAX_SITES = 128
 
 
 @dataclass(frozen=True)
@@ -102,20 +104,28 @@ def plan_jobs(
     does not divide ``size`` is built on the next size that it does divide.
     """
     bad = [p for p in phases if p not in SQS_PHASES]
-    if bad or not phases:
-        raise UserError(f"--phases {','.join(phases)}: choose among {', '.join(SQS_PHASES)}")
+    if bad or not phases or len(set(phases)) < len(phases):
+        raise UserError(
+            f"--phases {','.join(phases)}: choose among {', '.join(SQS_PHASES)}, each once"
+        )
     if compositions is None:
         rng = np.random.default_rng(seed)
         comps = sample_compositions(elements, math.ceil(n / len(phases)), size, rng)
         sized = [(c, smallest_size(c, size)) for c in comps]
     else:
         sized = [(dict(c), size) for c in compositions]
-    jobs = []
+    jobs: list[LabelJob] = []
     for fractions, n_sites in sized:
+        if n_sites > MAX_SITES:
+            raise UserError(
+                f"{n_sites} sites per cell are more than {MAX_SITES}; choose a smaller --size"
+            )
         counts = site_counts(fractions, n_sites)
         ordered = {e: counts[e] for e in elements if e in counts}
         for phase in phases:
             name = _job_name(ordered, phase)
+            if any(j.name == name for j in jobs):
+                raise UserError(f"composition {name[: -len(phase) - 4]} is given twice")
             frac = {e: c / n_sites for e, c in ordered.items()}
             jobs.append(LabelJob(name, frac, phase, n_sites, job_seed(seed, name)))
     return jobs
@@ -139,10 +149,10 @@ def label_one(
         import torch
 
         torch.set_num_threads(threads)
-    t0 = time.perf_counter()
     oracle = load_oracle(
         settings["oracle"], settings["fmax_ev_per_angstrom"], settings["max_steps"]
     )
+    t0 = time.perf_counter()
     a = _lattice_constant(job["fractions"], job["phase"], refs)
     rng = np.random.default_rng(job["seed"])
     sqs = make_sqs(job["fractions"], job["phase"], job["n_sites"], a, rng, steps=SQS_STEPS)
@@ -189,11 +199,11 @@ def open_run(out: Path, jobs: Sequence[LabelJob], settings: Mapping, force: bool
 
     fp = _fingerprint(jobs, settings)
     run_file = out / "run.json"
+    if out.exists() and not run_file.is_file():
+        raise UserError(f"{out} exists and is not a labelling run; choose another --out")
     if out.exists() and force:
         shutil.rmtree(out)
     if out.exists():
-        if not run_file.is_file():
-            raise UserError(f"{out} exists and is not a labelling run; choose another --out")
         if json.loads(run_file.read_text()) != fp:
             raise UserError(
                 f"{out} holds a labelling run with other settings; pass --force to start "
@@ -226,9 +236,12 @@ def _dask(
     from eftgan.distributed import client_for
 
     client = client_for(address)
+    run = hashlib.sha256(json.dumps([settings, refs], sort_keys=True).encode()).hexdigest()[:12]
     try:
+        if not client.scheduler_info().get("workers"):
+            raise UserError(f"the Dask scheduler at {address} has no workers; start some")
         futures = [
-            client.submit(label_one, asdict(j), settings, refs, 1, key=f"label-{j.name}-{j.seed}")
+            client.submit(label_one, asdict(j), settings, refs, 1, key=f"label-{run}-{j.name}")
             for j in jobs
         ]
         for fut in as_completed(futures):

@@ -121,13 +121,16 @@ class Oracle:
         final = out["final_structure"]
         forces = np.asarray(traj.forces[-1])
         max_force = float(np.max(np.linalg.norm(forces, axis=1))) if len(forces) else 0.0
+        # the trajectory holds the start, one frame per step and the final state again
+        steps = len(traj.energies) - 2
         return Relaxed(
             structure=final,
             energy_per_atom=float(traj.energies[-1]) / len(final),
             magmoms=np.abs(np.asarray(traj.magmoms[-1], dtype=float)),
-            steps=len(traj.energies) - 1,
+            steps=steps,
             max_force=max_force,
-            converged=max_force <= self.fmax,
+            # FIRE stops before the step limit only when forces and cell stress are below fmax
+            converged=steps < self.steps,
             seconds=time.perf_counter() - t0,
         )
 
@@ -174,10 +177,14 @@ def check_oracle_elements(elements: Sequence[str], name: str = "chgnet") -> list
 
     from eftgan.elements import canonical_symbol
 
-    z_max = ORACLES[name][2] if name in ORACLES else 0
-    out = []
+    if name not in ORACLES:
+        raise UserError(f"unknown oracle {name!r}; available: {', '.join(ORACLES)}")
+    z_max = ORACLES[name][2]
+    out: list[str] = []
     for e in elements:
         symbol = canonical_symbol(e)
+        if symbol in out:
+            raise UserError(f"element {symbol} is given twice; list each element once")
         z = Element(symbol).Z
         if z > z_max:
             raise UserError(

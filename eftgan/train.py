@@ -511,8 +511,10 @@ class Trainer:
     def _source_lines(self) -> list[str]:
         """What the label sources mean for the card (counts per source, what is predicted)."""
         sources = self.mc.sources
+        ms = {"dft": "the spin moment of a collinear DFT calculation"}
         if len(sources) == 1:
-            return [f"- Labels from one source ({sources[0]}); Ms is its spin moment."]
+            what = ms.get(sources[0], "the mean magnitude of the site moments")
+            return [f"- Labels from one source ({sources[0]}); Ms is {what}."]
         counts = {s: sum(e.source == s for e in self.dataset) for s in sources}
         return [
             "- Labels from several sources: "
@@ -538,7 +540,8 @@ class Trainer:
             "",
             "## Data",
             f"- source: `{self.dataset.source}`",
-            f"- SHA-256 of the files read: `{self.dataset.data_hash}`",
+            f"- data hash: `{self.dataset.data_hash}` (SHA-256 of the files read; for several "
+            "datasets, of their hashes in order)",
             f"- entries used: {len(self.dataset)}; flagged by `eftgan data validate` and excluded: "
             f"{len(self.excluded)}",
             f"- elements: {', '.join(self.mc.elements)}",

@@ -125,11 +125,16 @@ def test_missing_oracle_extra_names_the_install(monkeypatch) -> None:
         (["--elements", "Fe,Ni", "--compositions", "Fe0.3Ni0.7"], "sizes that would work: 10"),
         (["--elements", "Fe,Ni", "--phases", "hcp"], "choose among fcc, bcc"),
         (["--elements", "Fe,Ni", "--compositions", "FeCo"], "Co"),
+        (["--elements", "Fe,Ni,Fe"], "given twice"),
+        (["--elements", "Fe,Ni", "--compositions", "FeNi,Fe0.5Ni0.5"], "given twice"),
+        (["--elements", "Fe,Ni", "--phases", "fcc,fcc"], "each once"),
+        (["--elements", "Fe,Ni", "--compositions", "FeNi", "--size", "256"], "smaller --size"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path: Path, capsys) -> None:
+    size = [] if "--size" in args else ["--size", "32"]
     with pytest.raises(SystemExit) as exc:
-        main(["data", "label", *args, "--size", "32", "--out", str(tmp_path / "o")])
+        main(["data", "label", *args, *size, "--out", str(tmp_path / "o")])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err and not (tmp_path / "o").exists()
@@ -143,3 +148,12 @@ def test_cli_labels_given_compositions(tmp_path: Path, capsys) -> None:
     assert exc.value.code in (0, None)
     assert "2 labelled" in capsys.readouterr().out
     assert [r["structure"] for r in _rows(out)] == ["Fe3Ni1_sqsfcc", "Fe2Ni2_sqsfcc"]
+
+
+def test_force_never_deletes_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "chapter1.tex").write_text("...")
+    with pytest.raises(UserError, match="not a labelling run"):
+        run_labels(precious, _jobs(), progress=False, force=True, **TINY)
+    assert (precious / "chapter1.tex").is_file()
