@@ -1335,6 +1335,10 @@ def oracle_fields(r: dict[str, Any]) -> Fields:
             protocol=r.get("protocol", ""),
             n_entries=vs.get("n_entries", "n/a"),
             n_flagged=vs.get("n_flagged_excluded", "n/a"),
+            n_unflagged=vs.get("n_unflagged", "n/a"),
+            partial=""
+            if vs.get("complete", True)
+            else "; a uniform random subsample: the run was stopped by its time budget",
             vs_dft_table=vs_table,
             sqs_seeds=3,
             series_table=table(head, srows) if srows else "n/a",

@@ -118,3 +118,23 @@ def test_the_shipped_models_total_under_20_mb() -> None:
     total = sum(p.stat().st_size for p in files)
     folders = {p.relative_to(ROOT).parts[2] for p in files}
     assert total < 20e6, f"data/models ships {total / 1e6:.1f} MB in {sorted(folders)}"
+
+
+def test_the_shipped_oracle_labels_are_consistent() -> None:
+    """data/labels/hea10-chgnet-v1: a DFT-layout table whose Eform and Emix follow from its
+    own Etot and the oracle's pure-element references."""
+    from eftgan.dataset import load_dataset
+
+    folder = ROOT / "data" / "labels" / "hea10-chgnet-v1"
+    ds = load_dataset(folder)
+    refs = json.loads((folder / "references.json").read_text())
+    prov = json.loads((folder / "provenance.json").read_text())
+    assert len(ds) == prov["n_structures"] == 400
+    assert {e.source for e in ds} == {"chgnet"} and prov["oracle"]["oracle"] == "chgnet"
+    assert len(ds.elements) == 10
+    for e in ds:
+        x, etot = e.fractions, e.targets["etot_ev_per_atom"]
+        ground = sum(v * refs[el][refs[el]["ground"]]["energy_ev_per_atom"] for el, v in x.items())
+        same = sum(v * refs[el][e.phase]["energy_ev_per_atom"] for el, v in x.items())
+        assert abs(e.targets["eform_ev_per_atom"] - (etot - ground)) < 1e-6, e.name
+        assert abs(e.targets["emix_ev_per_atom"] - (etot - same)) < 1e-6, e.name
