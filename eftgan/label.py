@@ -15,7 +15,10 @@ reader and trainer of the project takes it as it takes DFT data::
 
 Resuming. Each structure's record is written atomically after its POSCAR; only records are
 read back, so a killed run continues with the structures it had not finished and never reads
-a half-written label. ``labels.csv`` is assembled from the records when all are done.
+a half-written label. ``labels.csv`` is assembled from the records when all are done. A
+relaxation the oracle could not finish physically (:meth:`eftgan.oracle.Oracle.relax`: the
+cell collapsed or blew up) has a record but no row; ``provenance.json`` lists it with the
+reason.
 
 On a Dask cluster (``--scheduler``) each structure is one task; the oracle is loaded once per
 worker process, and a task whose worker dies is rerun elsewhere by the scheduler.
@@ -157,7 +160,7 @@ def label_one(
     rng = np.random.default_rng(job["seed"])
     sqs = make_sqs(job["fractions"], job["phase"], job["n_sites"], a, rng, steps=SQS_STEPS)
     relaxed = oracle.relax(sqs.structure)
-    values = label_values(relaxed, job["fractions"], job["phase"], refs)
+    values = {} if relaxed.failed else label_values(relaxed, job["fractions"], job["phase"], refs)
     row = {"structure": job["name"], **values, "phase": job["phase"], "source": oracle.name}
     row.update({f"sqs_alpha_max_{i + 1}": round(x, 4) for i, x in enumerate(sqs.alpha_max)})
     row.update(
@@ -168,7 +171,8 @@ def label_one(
         seconds=round(time.perf_counter() - t0, 3),
     )
     poscar = Poscar(relaxed.structure, comment=job["name"]).get_str(significant_figures=10)
-    return {"row": row, "poscar": poscar, "lattice_constant_start": a}
+    record = {"row": row, "poscar": poscar, "lattice_constant_start": a}
+    return record | {"failed": relaxed.failed} if relaxed.failed else record
 
 
 def _in_random_order(pending: list[LabelJob], jobs: Sequence[LabelJob]) -> list[LabelJob]:
@@ -218,8 +222,10 @@ def open_run(out: Path, jobs: Sequence[LabelJob], settings: Mapping, force: bool
 
 
 def _save_record(out: Path, record: Mapping[str, Any]) -> None:
+    """The POSCAR (of a structure that has labels), then the record that marks it done."""
     name = record["row"]["structure"]
-    atomic_write_text(out / "POSCARS" / name, record["poscar"])
+    if not record.get("failed"):
+        atomic_write_text(out / "POSCARS" / name, record["poscar"])
     atomic_write_json(out / "done" / f"{name}.json", record)
 
 
@@ -278,7 +284,8 @@ def run_labels(
     _consume(out, stream, len(jobs), len(done), progress)
     wall = time.perf_counter() - t0
     records = [json.loads((out / "done" / f"{j.name}.json").read_text()) for j in jobs]
-    atomic_write_text(out / "labels.csv", labels_csv(r["row"] for r in records))
+    labelled = [r for r in records if not r.get("failed")]
+    atomic_write_text(out / "labels.csv", labels_csv(r["row"] for r in labelled))
     prov = provenance(oracle, refs, records, wall, len(pending), scheduler)
     atomic_write_json(out / "provenance.json", prov)
     return prov
@@ -331,6 +338,7 @@ def provenance(
 
     secs = np.array([r["row"]["seconds"] for r in records], float)
     alpha = np.array([r["row"]["sqs_alpha_max_1"] for r in records], float)
+    failed = {r["row"]["structure"]: r["failed"] for r in records if r.get("failed")}
     return {
         "oracle": oracle.settings,
         "versions": package_versions() | {oracle.name: oracle.version},
@@ -338,8 +346,9 @@ def provenance(
         "reference_note": "Eform uses each element's lowest-energy lattice among fcc, bcc, hcp "
         "as relaxed by the oracle; Mn's true ground state (alpha-Mn) is not among them",
         "sqs": {"shells": 3, "annealing_steps": SQS_STEPS, "alpha_max_1_median": _median(alpha)},
-        "n_structures": len(records),
+        "n_structures": len(records) - len(failed),
         "n_converged": int(sum(bool(r["row"]["converged"]) for r in records)),
+        "failed": failed,
         "seconds_per_structure_median": _median(secs),
         "seconds_per_structure_mean": float(secs.mean()) if len(secs) else math.nan,
         "this_run": {"structures": n_new, "wall_s": round(wall_s, 2), "scheduler": scheduler},

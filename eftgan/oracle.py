@@ -48,6 +48,8 @@ REFERENCE_LATTICES = ("fcc", "bcc", "hcp")
 #: 1 Bohr magneton per atom in emu/g times the molar mass in g/mol (N_A mu_B, emu/mol).
 MUB_EMU_PER_MOL = 6.02214076e23 * 9.2740100783e-21
 _LOADED: dict[str, Oracle] = {}
+#: A relaxation is stopped as failed when the volume leaves this range times the start.
+VOLUME_BOUNDS = (0.5, 2.0)
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Relaxed:
     max_force: float
     converged: bool
     seconds: float
+    failed: str | None = None
 
 
 @dataclass
@@ -80,7 +83,8 @@ class Oracle:
     model: str
     fmax: float = 0.1
     steps: int = 300
-    _optimizer: Any = field(default=None, repr=False)
+    _model: Any = field(default=None, repr=False)
+    _calculator: Any = field(default=None, repr=False)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -101,38 +105,60 @@ class Oracle:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            preds = self._optimizer.calculator.model.predict_structure(
-                list(structures), task="e", batch_size=batch_size
-            )
+            preds = self._model.predict_structure(list(structures), task="e", batch_size=batch_size)
         preds = preds if isinstance(preds, list) else [preds]
         return [float(p["e"]) for p in preds]
 
     def relax(self, structure: Any) -> Relaxed:
-        """Relax positions and cell; the energy, moments and limits of the final cell."""
+        """Relax positions and cell; the energy, moments and limits of the final cell.
+
+        A relaxation whose volume leaves :data:`VOLUME_BOUNDS` times the start is stopped
+        and marked ``failed``: the potential has no physical minimum there (a cell that
+        collapses under a spurious attraction, seen for fcc Al-Mn-Pd), and its labels are
+        not labels.
+        """
         import warnings
 
+        from ase.filters import FrechetCellFilter
+        from ase.optimize import FIRE
+        from pymatgen.io.ase import AseAtomsAdaptor
+
         t0 = time.perf_counter()
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.calc = self._calculator
+        v_start = atoms.get_volume()
+        opt = FIRE(FrechetCellFilter(atoms), logfile=None)
+
+        def guard() -> None:
+            ratio = atoms.get_volume() / v_start
+            if not VOLUME_BOUNDS[0] < ratio < VOLUME_BOUNDS[1]:
+                raise _LeftPhysics(f"volume went to {ratio:.2f} times the start")
+
+        opt.attach(guard, interval=1)
+        failed = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = self._optimizer.relax(
-                structure, fmax=self.fmax, steps=self.steps, relax_cell=True, verbose=False
-            )
-        traj = out["trajectory"]
-        final = out["final_structure"]
-        forces = np.asarray(traj.forces[-1])
-        max_force = float(np.max(np.linalg.norm(forces, axis=1))) if len(forces) else 0.0
-        # the trajectory holds the start, one frame per step and the final state again
-        steps = len(traj.energies) - 2
+            try:
+                converged = bool(opt.run(fmax=self.fmax, steps=self.steps))
+            except _LeftPhysics as exc:
+                converged, failed = False, str(exc)
+            forces = atoms.get_forces()
+            energy = float(atoms.get_potential_energy()) / len(atoms)
+            magmoms = np.abs(np.asarray(atoms.get_magnetic_moments(), dtype=float))
         return Relaxed(
-            structure=final,
-            energy_per_atom=float(traj.energies[-1]) / len(final),
-            magmoms=np.abs(np.asarray(traj.magmoms[-1], dtype=float)),
-            steps=steps,
-            max_force=max_force,
-            # FIRE stops before the step limit only when forces and cell stress are below fmax
-            converged=steps < self.steps,
+            structure=AseAtomsAdaptor.get_structure(atoms),
+            energy_per_atom=energy,
+            magmoms=magmoms,
+            steps=int(opt.nsteps),
+            max_force=float(np.max(np.linalg.norm(forces, axis=1))) if len(forces) else 0.0,
+            converged=converged,
             seconds=time.perf_counter() - t0,
+            failed=failed,
         )
+
+
+class _LeftPhysics(Exception):
+    """Raised inside a relaxation whose cell left the physical range."""
 
 
 def load_oracle(name: str = "chgnet", fmax: float = 0.1, steps: int = 300) -> Oracle:
@@ -152,7 +178,8 @@ def _load_chgnet(fmax: float, steps: int) -> Oracle:
     from importlib.metadata import version
 
     try:
-        from chgnet.model import CHGNet, StructOptimizer
+        from chgnet.model import CHGNet
+        from chgnet.model.dynamics import CHGNetCalculator
     except ImportError:
         raise UserError(
             "the chgnet oracle is not installed; install it with pip install 'eftgan[oracle]'"
@@ -160,14 +187,15 @@ def _load_chgnet(fmax: float, steps: int) -> Oracle:
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         model = CHGNet.load(verbose=False)
-        optimizer = StructOptimizer(model=model, optimizer_class="FIRE")
+        calculator = CHGNetCalculator(model)
     return Oracle(
         name="chgnet",
         version=version("chgnet"),
         model=f"CHGNet {model.version}",
         fmax=fmax,
         steps=steps,
-        _optimizer=optimizer,
+        _model=model,
+        _calculator=calculator,
     )
 
 

@@ -157,3 +157,15 @@ def test_force_never_deletes_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="not a labelling run"):
         run_labels(precious, _jobs(), progress=False, force=True, **TINY)
     assert (precious / "chapter1.tex").is_file()
+
+
+def test_a_relaxation_that_leaves_physics_has_no_label(tmp_path: Path, monkeypatch) -> None:
+    from eftgan import oracle
+
+    monkeypatch.setattr(oracle, "VOLUME_BOUNDS", (0.9999, 1.0001))  # any volume change fails
+    out = tmp_path / "run"
+    jobs = plan_jobs(["Fe", "Ni"], ["bcc"], 1, 4, seed=5, compositions=[{"Fe": 0.75, "Ni": 0.25}])
+    prov = run_labels(out, jobs, progress=False, **TINY)
+    assert prov["n_structures"] == 0
+    assert "volume went to" in prov["failed"]["Fe3Ni1_sqsbcc"]
+    assert _rows(out) == [] and not (out / "POSCARS" / "Fe3Ni1_sqsbcc").exists()
