@@ -250,20 +250,3 @@ def test_train_eftgan_refuses_an_ensemble_ecnet(capsys, tiny_dft: Path, tmp_path
     assert_user_error(code, err, "ensemble", "train ensemble")
     assert not (tmp_path / "g").exists()
 
-
-def test_explore_a_new_family_uses_the_model_that_knows_it(capsys, tmp_path: Path) -> None:
-    import pandas as pd
-
-    out = tmp_path / "alcocrfeni"
-    code, stdout, _ = run(
-        capsys, "explore", "--elements", "Al,Co,Cr,Fe,Ni", "--step", "0.25", "--no-maps",
-        "--out", str(out),
-    )  # fmt: skip
-    assert code == 0
-    record = json.loads((out / "run.json").read_text())
-    assert record["model"] == "eftgan-hea10-dft-chgnet-v1" in stdout
-    assert record["label_source"] == "dft+chgnet"
-    df = pd.read_csv(out / "explore.csv")
-    pure_al = df[(df["x_Al"] == 1.0)]
-    assert pure_al["extrapolation"].all()  # no DFT or oracle row of pure Al
-    assert not df["extrapolation"].all()
