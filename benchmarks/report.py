@@ -1411,6 +1411,9 @@ def render() -> str:
         r = load(name)
         if r is not None:
             fields.update(make(r))
+    fields.setdefault(
+        "oracle_section", "Not measured yet: `python benchmarks/oracle.py` writes `oracle.json`."
+    )
     page = Template((TEMPLATES / "benchmarks.md").read_text(encoding="utf-8"))
     names = set(re.findall(r"\$(\w+)", page.template))
     text = page.substitute({n: fields.get(n, "n/a") for n in names})

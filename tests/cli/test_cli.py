@@ -249,4 +249,3 @@ def test_train_eftgan_refuses_an_ensemble_ecnet(capsys, tiny_dft: Path, tmp_path
     code, _, err = run(capsys, "train", "eftgan", *args, "--ecnet", str(default_model_dir()))
     assert_user_error(code, err, "ensemble", "train ensemble")
     assert not (tmp_path / "g").exists()
-
