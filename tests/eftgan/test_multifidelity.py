@@ -27,7 +27,9 @@ def _oracle_table(folder: Path) -> Path:
         (folder / "POSCARS" / r["structure"].replace("_o_sqs", "_sqs")).rename(
             folder / "POSCARS" / r["structure"]
         )
+        n_atoms = float(r["Etot (eV)"]) / float(r["Etot (eV/atom)"])
         r["Etot (eV/atom)"] = str(float(r["Etot (eV/atom)"]) + OFFSET)
+        r["Etot (eV)"] = str(float(r["Etot (eV)"]) + OFFSET * n_atoms)
         r["source"] = "chgnet"
     with open(folder / "labels.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*rows[0].keys()])
@@ -44,6 +46,14 @@ def test_sources_are_read_and_combined(tiny_dft: Path, tmp_path: Path) -> None:
     assert ds.data_hash != load_dataset(tiny_dft).data_hash
     with pytest.raises(UserError, match="is in both"):
         combine_datasets([load_dataset(tiny_dft), load_dataset(tiny_dft)])
+
+
+def test_each_source_is_checked_against_its_own_references(tiny_dft: Path, tmp_path: Path) -> None:
+    from eftgan.validate import validate
+
+    oracle = _oracle_table(tmp_path / "oracle")
+    assert validate(load_dataset(oracle)) == []
+    assert validate(load_datasets([tiny_dft, oracle])) == []
 
 
 @pytest.fixture(scope="module")
