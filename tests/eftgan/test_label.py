@@ -108,6 +108,44 @@ def test_dask_workers_give_the_local_labels(labelled: Path, tmp_path: Path) -> N
         assert float(a["Etot (eV/atom)"]) == pytest.approx(float(b["Etot (eV/atom)"]), abs=1e-4)
 
 
+def test_a_killed_worker_s_structure_is_retried(labelled: Path, tmp_path: Path) -> None:
+    pytest.importorskip("distributed", reason="the dist extra is not installed")
+    from distributed import Client, LocalCluster, WorkerPlugin
+
+    class KillsItsWorkerOnce(WorkerPlugin):
+        """Kills its worker process as the first label starts there (defined here, so that
+        Dask ships it by value)."""
+
+        name = "kills-its-worker-once"
+
+        def __init__(self, marker: str) -> None:
+            self.marker = marker
+
+        def transition(self, key, start, finish, **kwargs) -> None:
+            import os
+
+            if finish == "executing" and str(key).startswith("label-"):
+                if not os.path.exists(self.marker):
+                    Path(self.marker).write_text(str(key))
+                    os._exit(1)
+
+    marker = tmp_path / "killed"
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.register_plugin(KillsItsWorkerOnce(str(marker)))
+        run_labels(
+            tmp_path / "run", _jobs(), scheduler=cluster.scheduler_address, progress=False, **TINY
+        )
+    killed = marker.read_text().rsplit("-", 1)[-1]
+    rows = {r["structure"]: r for r in _rows(tmp_path / "run")}
+    assert killed in rows, "the structure whose worker died was labelled on a retry"
+    assert sorted(rows) == sorted(r["structure"] for r in _rows(labelled))
+
+
 def test_missing_oracle_extra_names_the_install(monkeypatch) -> None:
     from eftgan import oracle
 
