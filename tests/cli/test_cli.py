@@ -212,6 +212,24 @@ def test_explore_writes_tables_and_maps(capsys, tmp_path: Path) -> None:
     assert len(pd.read_parquet(out / "p" / "explore.parquet")) == 2 * 21
 
 
+def test_explore_picks_the_shipped_model_that_knows_the_elements(capsys, tmp_path: Path) -> None:
+    import pandas as pd
+
+    out = tmp_path / "alcocrfeni"
+    args = ["--elements", "Al,Co,Cr,Fe,Ni", "--step", "0.25", "--out", str(out)]
+    code, stdout, _ = run(capsys, "explore", *args)
+    assert code == 0 and "eftgan-hea10-dft-chgnet-v1" in stdout
+    record = json.loads((out / "run.json").read_text())
+    assert record["model"] == "eftgan-hea10-dft-chgnet-v1"
+    assert record["label_source"] == "dft+chgnet"
+    df = pd.read_parquet(out / "explore.parquet")
+    pure_al = df[(df["x_Al"] == 1.0) & (df["phase"] == "fcc")]
+    equiatomic_mix = df[(df["x_Al"] == 0.25) & (df["x_Ni"] == 0.25) & (df["x_Fe"] == 0.25)]
+    assert pure_al["extrapolation"].all(), "no labelled alloy lies near pure Al"
+    assert not equiatomic_mix["extrapolation"].all()
+    assert (out / "map_eform.png").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
