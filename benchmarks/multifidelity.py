@@ -5,8 +5,8 @@ Protocol (fixed before the run); merges ``multi_fidelity`` into benchmarks/resul
 * DFT rows: the DFT table (../shared/datasets/fenicocrmnpd_dft) without the entries that
   ``eftgan data validate`` flags, rmsd masked on sheared cells, as in the accuracy benchmark;
   split 80/10/10 by composition with seeds 0..S-1 (the accuracy benchmark's random splits).
-* oracle rows: a ``data label`` run (``--labels``, by default
-  ``eftgan data label --elements Al,Co,Cr,Cu,Fe,Mn,Ni,Pd,Ti,V --n 400 --seed 0``), split
+* oracle rows: a ``data label`` run (``--labels``, by default the shipped
+  ``data/labels/hea10-chgnet-v1``), cleaned by ``eftgan data validate`` the same way, split
   80/10/10 by composition with the same seed; an oracle row whose composition is a DFT
   validation or test composition of that seed is dropped, so the choice on validation and
   the test are both made on compositions neither arm trained on.
@@ -57,7 +57,7 @@ from eftgan.dataset import (
 from eftgan.validate import clean, validate
 
 DFT = SHARED / "datasets" / "fenicocrmnpd_dft"
-LABELS = REPO / "build" / "labels-10el-chgnet"
+LABELS = REPO / "data" / "labels" / "hea10-chgnet-v1"
 DFT_ELEMENTS = {"Cr", "Mn", "Fe", "Co", "Ni", "Pd"}
 
 
@@ -146,7 +146,8 @@ def main() -> None:
         sys.exit(f"needs {DFT} and a finished label run in {args.labels}")
     full = load_dataset(DFT)
     dft = clean(full, validate(full))
-    oracle = load_dataset(args.labels)
+    labelled = load_dataset(args.labels)
+    oracle = clean(labelled, validate(labelled))
     per_seed = []
     for s in range(args.seeds):
         per_seed.append(one_seed(dft, oracle, s, args.epochs))

@@ -1346,8 +1346,36 @@ def oracle_fields(r: dict[str, Any]) -> Fields:
             series_table=table(head, srows) if srows else "n/a",
             series_model=series[0]["model"] if series else "n/a",
             speed_text=speed_text,
+            multi_fidelity=multi_fidelity_text(r.get("multi_fidelity")),
         )
     }
+
+
+def multi_fidelity_text(m: dict[str, Any] | None) -> str:
+    """DFT-only against DFT + oracle ECNets on the DFT test rows, and the oracle test rows."""
+    if not m:
+        return "Not measured yet (`python benchmarks/multifidelity.py`)."
+    rows = []
+    for phase in ("fcc", "bcc"):
+        for t in ("etot", "eform", "emix", "ms", "rmsd"):
+            a, b = (m[arm]["test"].get(phase, {}).get(t) for arm in ("dft_only", "dft_plus_oracle"))
+            if not a or not b:
+                continue
+            new = (m["dft_plus_oracle"].get("oracle_test_new_elements") or {}).get(phase, {})
+            o = new.get(t, {}).get("mae")
+            rows.append([phase, f"{t} ({UNITS.get(t, '')})", ci(a["mae"]), ci(b["mae"]),
+                         ci(o) if o else "n/a", a["n_per_seed"]])  # fmt: skip
+    head = ["phase", "target", "DFT only", "DFT + oracle", "oracle test rows, new elements",
+            "DFT test rows per seed"]  # fmt: skip
+    val = m["validation_eform_mae"]
+    return (
+        f"{m['seeds']} seeds; {m['n_oracle_rows']} oracle rows after validation. Test MAE (mean ± "
+        "95 % CI half-width over seeds); the last figure is the DFT + oracle model against the "
+        "oracle's own labels, on oracle test compositions with an element the DFT table lacks. "
+        f"Mean DFT validation Eform MAE: DFT only {val['dft_only']:.4f}, DFT + oracle "
+        f"{val['dft_plus_oracle']:.4f} eV/atom; chosen on validation: "
+        f"`{m['chosen_on_validation']}`.\n\n" + table(head, rows)
+    )
 
 
 def design_fields(r: dict[str, Any]) -> Fields:
