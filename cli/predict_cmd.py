@@ -80,10 +80,17 @@ def predict(
     volume per atom) from CIF, POSCAR or extxyz files; an ensemble model adds the calibrated
     spread of each (*_std) and whether the composition lies outside its training data.
     """
+    from eftgan.catalog import shipped_model_for
     from eftgan.model import load_model
+    from eftgan.paths import default_model_dir
 
-    model = load_model(model_dir).to(device)
     structures, names = read_structures(list(files))
+    if model_dir is None:
+        elements = {el.symbol for s in structures for el in s.composition.elements}
+        model_dir = shipped_model_for("ecnet", elements)
+        if model_dir != default_model_dir("ecnet"):
+            click.echo(f"model {model_dir.name}: the default does not know every element", err=True)
+    model = load_model(model_dir).to(device)
     rows = model.predict_structures(structures, phase=phase, names=names, batch_size=batch_size)
     columns = [c for c in COLUMNS if c in rows[0]]
     if fmt == "csv":

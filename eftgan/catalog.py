@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from eftgan.paths import DEFAULT_MODELS, shipped_models_dir
+from eftgan.errors import UserError
+from eftgan.paths import DEFAULT_MODELS, default_model_dir, shipped_models_dir
 
-__all__ = ["ShippedModel", "describe", "shipped_models"]
+__all__ = ["ShippedModel", "describe", "model_elements", "shipped_model_for", "shipped_models"]
 
 
 @dataclass(frozen=True)
@@ -268,3 +270,46 @@ def shipped_models() -> list[ShippedModel]:
     models = [describe(p) for p in folders]
     order = {kind: i for i, kind in enumerate(DEFAULT_MODELS)}
     return sorted(models, key=lambda m: (order.get(m.kind, len(order)), m.name))
+
+
+def model_elements(folder: str | Path) -> tuple[str, ...] | None:
+    """The element slots of an ECNet or EFTGAN model folder (of its first member), or None for
+    a folder of another kind or without a readable ``config.json``."""
+    config = _read_json(Path(folder) / "config.json")
+    model = config.get("model", {})
+    member = model["members"][0] if "members" in model else model
+    if config.get("kind") == "ecnet":
+        return tuple(member.get("elements", ())) or None
+    if config.get("kind") == "eftgan":
+        return tuple(member.get("gan", {}).get("elements", ())) or None
+    return None
+
+
+def shipped_model_for(kind: str, elements: Iterable[str]) -> Path:
+    """The shipped ``kind`` model (ecnet or eftgan) for alloys of ``elements``: the kind's
+    default where it covers them all, else the shipped model with the fewest elements that does.
+
+    Raises:
+        UserError: no shipped model of the kind covers them; the message names the elements
+            missing and the way to a model that has them (``eftgan data label``, training).
+    """
+    from eftgan.elements import canonical_symbol
+
+    wanted = {canonical_symbol(e) for e in elements}
+    root = shipped_models_dir()
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    found = {f: els for f in folders if (els := model_elements(f)) and _kind(f) == kind}
+    covering = [f for f, els in found.items() if wanted <= set(els)]
+    if not covering:
+        known = sorted({e for els in found.values() for e in els})
+        missing = ", ".join(sorted(wanted - set(known))) or "this combination"
+        raise UserError(
+            f"no shipped model covers {missing} (shipped: {', '.join(known)}); label alloys with "
+            "`eftgan data label` and train a model on them (docs: Data, labelling new alloys)"
+        )
+    default = default_model_dir(kind)
+    return default if default in covering else min(covering, key=lambda f: len(found[f]))
+
+
+def _kind(folder: Path) -> str | None:
+    return _read_json(folder / "config.json").get("kind")

@@ -46,7 +46,6 @@ Columns: ``x_<El>`` atomic fractions; ``phase``; each target with its spread
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -753,39 +752,8 @@ def load_screener(path: str | os.PathLike[str] | None = None) -> Screener:
     return Screener.load(path)
 
 
-def _folder_elements(folder: Path) -> tuple[str, ...] | None:
-    """The element slots an EFTGAN model folder records, or None for another kind."""
-    try:
-        config = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if config.get("kind") != "eftgan":
-        return None
-    member = ensemble_members(config["model"])[0][0]
-    return tuple(member["gan"]["elements"])
-
-
 def shipped_screener_for(elements: Sequence[str]) -> Screener:
-    """The shipped EFTGAN model for ``elements``: the default where it covers them, else the
-    shipped model with the fewest elements that does.
+    """The shipped EFTGAN model for ``elements`` (:func:`eftgan.catalog.shipped_model_for`)."""
+    from eftgan.catalog import shipped_model_for
 
-    Raises:
-        UserError: no shipped model covers them; the message names the path to one that does
-            (``eftgan data label`` and training).
-    """
-    from eftgan.elements import canonical_symbol
-    from eftgan.paths import shipped_models_dir
-
-    wanted = {canonical_symbol(e) for e in elements}
-    default = default_model_dir("eftgan")
-    found = {f: _folder_elements(f) for f in sorted(shipped_models_dir().iterdir())}
-    covering = [f for f, els in found.items() if els is not None and wanted <= set(els)]
-    if not covering:
-        known = sorted({e for els in found.values() if els for e in els})
-        missing = ", ".join(sorted(wanted - set(known))) or "this combination"
-        raise UserError(
-            f"no shipped model covers {missing} (shipped: {', '.join(known)}); label alloys with "
-            "`eftgan data label` and train a model on them (docs: Data, labelling new alloys)"
-        )
-    best = default if default in covering else min(covering, key=lambda f: len(found[f] or ()))
-    return Screener.load(best)
+    return Screener.load(shipped_model_for("eftgan", elements))

@@ -65,11 +65,24 @@ def test_predict_with_the_shipped_model_table_and_csv(capsys) -> None:
     assert next(iter(csv.DictReader(io.StringIO(out2))))["phase_source"] == "given"
 
 
-def test_unknown_element_is_one_line_exit_2(capsys, tmp_path: Path) -> None:
+def test_predict_picks_the_shipped_model_that_knows_the_elements(capsys, tmp_path: Path) -> None:
     text = (REPO / "data" / "examples" / "FeNiCoCrMn_sqsfcc.vasp").read_text().replace("Mn", "Al")
     (tmp_path / "POSCAR").write_text(text)
+    code, out, err = run(capsys, "predict", str(tmp_path / "POSCAR"), "--format", "csv")
+    assert code == 0 and "model ecnet-hea10-dft-chgnet-v1" in err
+    assert -1.0 < float(next(iter(csv.DictReader(io.StringIO(out))))["eform_ev_per_atom"]) < 0.5
+    code, _, err = run(capsys, "predict", str(EXAMPLES[0]))
+    assert code == 0 and "model" not in err
+
+
+def test_unknown_element_is_one_line_exit_2(capsys, tmp_path: Path) -> None:
+    text = (REPO / "data" / "examples" / "FeNiCoCrMn_sqsfcc.vasp").read_text().replace("Mn", "Au")
+    (tmp_path / "POSCAR").write_text(text)
     code, _, err = run(capsys, "predict", str(tmp_path / "POSCAR"))
-    assert_user_error(code, err, "Al", "supports")
+    assert_user_error(code, err, "no shipped model covers Au", "eftgan data label")
+    model = REPO / "data" / "models" / "ecnet-fenicocrmnpd-v2"
+    code, _, err = run(capsys, "predict", str(tmp_path / "POSCAR"), "--model", str(model))
+    assert_user_error(code, err, "Au", "supports")
 
 
 def test_malformed_and_missing_files(capsys, tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import eftgan.catalog as catalog
-from eftgan.catalog import describe, shipped_models
+from eftgan.catalog import describe, model_elements, shipped_model_for, shipped_models
+from eftgan.errors import UserError
 from eftgan.paths import DEFAULT_MODELS, default_model_dir
 
 
@@ -85,3 +86,15 @@ def test_unknown_or_bare_folders_are_listed_without_a_figure(
     assert [m.name for m in found] == ["ecnet-x-v1", "saca-copy-v1", "unet-grains-v1"]
     assert [m.metric is None for m in found] == [True, False, True]
     assert not any(m.default for m in found)
+
+
+@pytest.mark.parametrize("kind", ["ecnet", "eftgan"])
+def test_the_default_is_chosen_where_it_knows_the_elements(kind: str) -> None:
+    default = default_model_dir(kind)
+    assert shipped_model_for(kind, ["Fe", "Ni"]) == default
+    wider = shipped_model_for(kind, ["Al", "Ni"])
+    assert wider != default and {"Al", "Ni"} <= set(model_elements(wider) or ())
+    assert len(model_elements(wider) or ()) > len(model_elements(default) or ())
+    with pytest.raises(UserError, match="no shipped model covers Au"):
+        shipped_model_for(kind, ["Fe", "Au"])
+    assert model_elements(default_model_dir("saca")) is None
