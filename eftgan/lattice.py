@@ -135,3 +135,24 @@ def local_distortion(structure, phase: str | None) -> float:
     d -= d.mean(axis=0)
     d_ang = d @ np.linalg.inv(ideal) @ np.asarray(structure.lattice.matrix, dtype=np.float64)
     return float(np.sqrt(np.mean(np.sum(d_ang**2, axis=1))))
+
+
+def right_handed(structure):
+    """The same crystal with a right-handed cell (positive triple product of the vectors).
+
+    A lattice reduction (LLL, Niggli) may return a left-handed cell. The crystal is the same,
+    but code that takes the volume as a signed determinant sees a negative one: CHGNet then
+    returns the stress with its sign flipped, so a relaxation climbs the energy and the cell
+    expands or collapses without end. Inverting every cell vector makes the cell right-handed;
+    the fractional coordinates change sign, so every atom keeps its Cartesian position.
+    """
+    from pymatgen.core import Lattice, Structure
+
+    if np.linalg.det(structure.lattice.matrix) > 0:
+        return structure
+    return Structure(
+        Lattice(-structure.lattice.matrix),
+        structure.species_and_occu,
+        np.mod(-structure.frac_coords, 1.0),
+        site_properties=structure.site_properties or None,
+    )

@@ -112,10 +112,10 @@ class Oracle:
     def relax(self, structure: Any) -> Relaxed:
         """Relax positions and cell; the energy, moments and limits of the final cell.
 
-        A relaxation whose volume leaves :data:`VOLUME_BOUNDS` times the start is stopped
-        and marked ``failed``: the potential has no physical minimum there (a cell that
-        collapses under a spurious attraction, seen for fcc Al-Mn-Pd), and its labels are
-        not labels.
+        The cell is made right-handed first (:func:`eftgan.lattice.right_handed`: CHGNet's
+        stress changes sign in a left-handed cell). A relaxation whose volume leaves
+        :data:`VOLUME_BOUNDS` times the start is stopped and marked ``failed``: the potential
+        has no physical minimum there, and its labels are not labels.
         """
         import warnings
 
@@ -123,8 +123,10 @@ class Oracle:
         from ase.optimize import FIRE
         from pymatgen.io.ase import AseAtomsAdaptor
 
+        from eftgan.lattice import right_handed
+
         t0 = time.perf_counter()
-        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms = AseAtomsAdaptor.get_atoms(right_handed(structure))
         atoms.calc = self._calculator
         v_start = atoms.get_volume()
         opt = FIRE(FrechetCellFilter(atoms), logfile=None)

@@ -147,14 +147,17 @@ def _shortest_vector(cell: np.ndarray) -> float:
 
 
 def ideal_supercell(phase: str, n_sites: int, a: float):
-    """``n_sites`` sites of the ``phase`` lattice with cubic constant ``a`` (Å), LLL-reduced."""
+    """``n_sites`` sites of the ``phase`` lattice with cubic constant ``a`` (Å), LLL-reduced and
+    right-handed (:func:`eftgan.lattice.right_handed`)."""
     from pymatgen.core import Lattice, Structure
+
+    from eftgan.lattice import right_handed
 
     if phase not in PRIMITIVE:
         raise UserError(f"unknown phase {phase!r}; SQS are built on {', '.join(SQS_PHASES)}")
     prim = Structure(Lattice(PRIMITIVE[phase] * a), ["X0+"], [[0.0, 0.0, 0.0]])
     prim.make_supercell(np.array(supercell_matrix(phase, n_sites)))
-    return prim.get_reduced_structure("LLL")
+    return right_handed(prim.get_reduced_structure("LLL"))
 
 
 def _shell_bonds(structure, phase: str, a: float) -> list[np.ndarray]:

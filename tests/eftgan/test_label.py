@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from eftgan_cli.main import main
 
@@ -207,3 +208,23 @@ def test_a_relaxation_that_leaves_physics_has_no_label(tmp_path: Path, monkeypat
     assert prov["n_structures"] == 0
     assert "volume went to" in prov["failed"]["Fe3Ni1_sqsbcc"]
     assert _rows(out) == [] and not (out / "POSCARS" / "Fe3Ni1_sqsbcc").exists()
+
+
+def test_a_left_handed_cell_relaxes_as_its_right_handed_twin() -> None:
+    from pymatgen.core import Lattice, Structure
+
+    from eftgan.oracle import load_oracle
+    from eftgan.sqs import ideal_supercell
+
+    right = ideal_supercell("fcc", 4, 3.62)
+    right.replace_species({"X0+": "Fe"})
+    right.replace(0, "Ni")
+    right.replace(1, "Ni")
+    swap = [1, 0, 2]
+    left = Structure(Lattice(right.lattice.matrix[swap]), right.species, right.frac_coords[:, swap])
+    assert np.linalg.det(left.lattice.matrix) < 0
+    oracle = load_oracle(**TINY)
+    a, b = oracle.relax(right), oracle.relax(left)
+    assert not a.failed and not b.failed
+    assert b.energy_per_atom == pytest.approx(a.energy_per_atom, abs=2e-3)
+    assert b.structure.volume == pytest.approx(a.structure.volume, rel=2e-3)

@@ -80,3 +80,29 @@ def test_sampled_compositions_cover_the_simplex() -> None:
         assert sum(c.values()) == pytest.approx(1.0)
         if len(set(c.values())) > 1:  # a random draw: whole counts on 32 sites
             site_counts(c, 32)
+
+
+@pytest.mark.parametrize("phase", ["fcc", "bcc"])
+def test_every_supercell_is_right_handed(phase: str) -> None:
+    # LLL reduction leaves about half of the sizes left-handed; CHGNet's stress then flips
+    # sign and the relaxation runs away (every one of the shipped run's 41 failures).
+    for n in range(2, 33):
+        assert np.linalg.det(ideal_supercell(phase, n, 3.6).lattice.matrix) > 0, n
+
+
+def test_right_handed_keeps_every_atom_where_it_was() -> None:
+    from pymatgen.core import Lattice, Structure
+
+    from eftgan.lattice import right_handed
+
+    left = Lattice([[0.0, 3.6, 0.0], [3.6, 0.0, 0.0], [0.0, 0.0, 3.6]])
+    s = Structure(left, ["Fe", "Ni"], [[0.1, 0.2, 0.3], [0.5, 0.5, 0.25]])
+    r = right_handed(s)
+    assert np.linalg.det(left.matrix) < 0 < np.linalg.det(r.lattice.matrix)
+    assert r.volume == pytest.approx(s.volume)
+    for a, b in zip(s, r, strict=True):
+        assert a.species == b.species
+        assert r.lattice.get_distance_and_image(
+            r.lattice.get_fractional_coords(a.coords), b.frac_coords
+        )[0] == pytest.approx(0.0, abs=1e-9)
+    assert right_handed(r) is r
