@@ -1306,7 +1306,8 @@ def oracle_fields(r: dict[str, Any]) -> Fields:
     for p in series:
         o = p["oracle"]
         srows.append(
-            [f"{p['x']:g}", f"{1000 * p['de_bcc_fcc']:+.0f} ± {1000 * p.get('de_bcc_fcc_std', 0):.0f}",
+            [f"{p['x']:g}",
+             f"{1000 * p['de_bcc_fcc']:+.0f} ± {1000 * p.get('de_bcc_fcc_std', 0):.0f}",
              f"{1000 * o['de_bcc_fcc']:+.0f} ± {1000 * o['de_bcc_fcc_sd']:.0f}",
              f"{p['a_fcc']:.3f} / {o['a_fcc']:.3f}", f"{p['a_bcc']:.3f} / {o['a_bcc']:.3f}",
              f"{p['ms_fcc']:.2f} / {o['ms_fcc']:.2f}", f"{p['ms_bcc']:.2f} / {o['ms_bcc']:.2f}",
