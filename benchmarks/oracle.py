@@ -187,7 +187,7 @@ def alcocrfeni() -> list[dict[str, Any]]:
                 "de_bcc_fcc": float(
                     row["bcc"]["etot_ev_per_atom"] - row["fcc"]["etot_ev_per_atom"]
                 ),
-                "de_bcc_fcc_std": float(np.hypot(row["bcc"]["etot_std"], row["fcc"]["etot_std"])),
+                "de_bcc_fcc_std": float(np.hypot(row["bcc"]["eform_std"], row["fcc"]["eform_std"])),
                 "a_fcc": float(row["fcc"]["a_angstrom"]),
                 "a_bcc": float(row["bcc"]["a_angstrom"]),
                 "ms_fcc": float(row["fcc"]["ms_mub_per_atom"]),
