@@ -115,3 +115,34 @@ def test_a_killed_simulation_resumes_to_the_same_snapshots(tmp_path: Path, monke
         assert (a == grainio.read_labels(tmp_path / "killed" / name)).all(), name
     whole = json.loads((tmp_path / "whole" / "observations.json").read_text())
     assert whole == json.loads((tmp_path / "killed" / "observations.json").read_text())
+
+
+def test_a_killed_assimilation_resumes_to_the_same_estimate(tmp_path: Path, monkeypatch):
+    from microstructure import assimilate as asm
+
+    run = _twin(tmp_path)
+    cfg = asm.AssimilationConfig(ensemble=8)
+    whole = asm.assimilate(run, tmp_path / "whole", cfg, progress=False)
+    real, calls = asm._window, []
+
+    def dies_in_the_second_window(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(asm, "_window", dies_in_the_second_window)
+    with pytest.raises(KeyboardInterrupt):
+        asm.assimilate(run, tmp_path / "killed", cfg, progress=False)
+    assert (tmp_path / "killed" / "state.safetensors").exists()
+    assert not (tmp_path / "killed" / "assimilation.json").exists()
+    rerun = []
+    monkeypatch.setattr(
+        asm, "_window", lambda obs, k, *a, **kw: rerun.append(k) or real(obs, k, *a, **kw)
+    )
+    resumed = asm.assimilate(run, tmp_path / "killed", cfg, progress=False)
+    assert rerun == [1], "only the window the kill interrupted runs again"
+    for key in ("mean", "std"):
+        got, want = resumed["mobility_energy"][key], whole["mobility_energy"][key]
+        assert got == pytest.approx(want, rel=1e-9)
+    assert [h["window"] for h in resumed["history"]] == [0, 1, 2]

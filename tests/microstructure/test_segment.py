@@ -135,3 +135,35 @@ def test_segment_train_refuses_a_crop_larger_than_the_maps(capsys, tmp_path: Pat
     code, _, err = run(capsys, "micro", "segment", "train", "--out", str(out), "--crop", "512")
     assert_user_error(code, err, "--crop 512")
     assert not out.exists()
+
+
+def test_a_killed_segment_training_resumes_to_the_same_network(tmp_path: Path, monkeypatch):
+    from safetensors.numpy import load_file
+
+    from microstructure import segment
+
+    cfg = segment.SegmentTrainConfig(
+        n_images=240, crop=32, batch_size=4, n_maps=2, map_size=64, width=4, depth=2
+    )
+    whole = segment.train_segmenter(tmp_path / "whole", cfg, progress=False)
+    real, calls = segment._batch, []
+
+    def dies_at_iteration_56(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 56:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(segment, "_batch", dies_at_iteration_56)
+    with pytest.raises(KeyboardInterrupt):
+        segment.train_segmenter(tmp_path / "killed", cfg, progress=False)
+    calls.clear()
+    monkeypatch.setattr(segment, "_batch", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    resumed = segment.train_segmenter(tmp_path / "killed", cfg, progress=False)
+    assert len(calls) == 60 - 50, "the run resumed from its state at iteration 50"
+    assert [h["iter"] for h in resumed["history"]] == [h["iter"] for h in whole["history"]]
+    a = load_file(tmp_path / "whole" / "weights.safetensors")
+    b = load_file(tmp_path / "killed" / "weights.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
