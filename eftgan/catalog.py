@@ -275,7 +275,10 @@ def shipped_models() -> list[ShippedModel]:
 def model_elements(folder: str | Path) -> tuple[str, ...] | None:
     """The element slots of an ECNet or EFTGAN model folder (of its first member), or None for
     a folder of another kind or without a readable ``config.json``."""
-    config = _read_json(Path(folder) / "config.json")
+    return _elements_of(_read_json(Path(folder) / "config.json"))
+
+
+def _elements_of(config: dict[str, Any]) -> tuple[str, ...] | None:
     model = config.get("model", {})
     member = model["members"][0] if "members" in model else model
     if config.get("kind") == "ecnet":
@@ -298,7 +301,10 @@ def shipped_model_for(kind: str, elements: Iterable[str]) -> Path:
     wanted = {canonical_symbol(e) for e in elements}
     root = shipped_models_dir()
     folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    found = {f: els for f in folders if (els := model_elements(f)) and _kind(f) == kind}
+    configs = {f: _read_json(f / "config.json") for f in folders}
+    found = {
+        f: els for f, c in configs.items() if c.get("kind") == kind and (els := _elements_of(c))
+    }
     covering = [f for f, els in found.items() if wanted <= set(els)]
     if not covering:
         known = sorted({e for els in found.values() for e in els})
@@ -309,7 +315,3 @@ def shipped_model_for(kind: str, elements: Iterable[str]) -> Path:
         )
     default = default_model_dir(kind)
     return default if default in covering else min(covering, key=lambda f: len(found[f]))
-
-
-def _kind(folder: Path) -> str | None:
-    return _read_json(folder / "config.json").get("kind")

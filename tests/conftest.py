@@ -167,3 +167,17 @@ def shared_dft() -> Path:
     if not (SHARED_DFT / "labels.csv").is_file():
         pytest.skip(f"shared DFT dataset not found at {SHARED_DFT} (../shared beside the repo)")
     return SHARED_DFT
+
+
+def killed_at(real, n: int | None):
+    """``real`` wrapped to raise KeyboardInterrupt (a kill) at its ``n``-th call, never with
+    None; ``wrapper.calls`` counts the calls, so a resumed run shows how much it redid."""
+
+    def wrapper(*args, **kwargs):
+        wrapper.calls += 1
+        if wrapper.calls == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    wrapper.calls = 0
+    return wrapper

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from eftgan.errors import UserError
+from tests.conftest import killed_at
 
 
 def _exact_ensemble(rng, mean, cov, n):
@@ -123,15 +124,8 @@ def test_a_killed_assimilation_resumes_to_the_same_estimate(tmp_path: Path, monk
     run = _twin(tmp_path)
     cfg = asm.AssimilationConfig(ensemble=8)
     whole = asm.assimilate(run, tmp_path / "whole", cfg, progress=False)
-    real, calls = asm._window, []
-
-    def dies_in_the_second_window(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(asm, "_window", dies_in_the_second_window)
+    real = asm._window
+    monkeypatch.setattr(asm, "_window", killed_at(real, 2))
     with pytest.raises(KeyboardInterrupt):
         asm.assimilate(run, tmp_path / "killed", cfg, progress=False)
     assert (tmp_path / "killed" / "state.safetensors").exists()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.cli.test_cli import assert_user_error, run
+from tests.conftest import killed_at
 
 
 @pytest.fixture(scope="module")
@@ -146,21 +147,14 @@ def test_a_killed_segment_training_resumes_to_the_same_network(tmp_path: Path, m
         n_images=240, crop=32, batch_size=4, n_maps=2, map_size=64, width=4, depth=2
     )
     whole = segment.train_segmenter(tmp_path / "whole", cfg, progress=False)
-    real, calls = segment._batch, []
-
-    def dies_at_iteration_56(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 56:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(segment, "_batch", dies_at_iteration_56)
+    real = segment._batch
+    monkeypatch.setattr(segment, "_batch", killed_at(real, 56))
     with pytest.raises(KeyboardInterrupt):
         segment.train_segmenter(tmp_path / "killed", cfg, progress=False)
-    calls.clear()
-    monkeypatch.setattr(segment, "_batch", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    counted = killed_at(real, None)
+    monkeypatch.setattr(segment, "_batch", counted)
     resumed = segment.train_segmenter(tmp_path / "killed", cfg, progress=False)
-    assert len(calls) == 60 - 50, "the run resumed from its state at iteration 50"
+    assert counted.calls == 60 - 50, "the run resumed from its state at iteration 50"
     assert [h["iter"] for h in resumed["history"]] == [h["iter"] for h in whole["history"]]
     a = load_file(tmp_path / "whole" / "weights.safetensors")
     b = load_file(tmp_path / "killed" / "weights.safetensors")
