@@ -97,7 +97,9 @@ def start_points(spec: dict[str, Any], seed: int) -> tuple[np.ndarray, np.ndarra
     return x, evaluate(f, x)
 
 
-def eftgan_batch(x: np.ndarray, y: np.ndarray, b: np.ndarray, seed: int) -> np.ndarray:
+def eftgan_batch(x: np.ndarray, y: np.ndarray, b: np.ndarray, seed: int, **options) -> np.ndarray:
+    """A batch from ``eftgan.design.suggest`` with its defaults, or ``options`` (its keyword
+    arguments: kernel, batch mode) for the validation arms of ``design_validation.py``."""
     from eftgan.design import Space, check_observations, suggest
 
     names = [f"x{i + 1}" for i in range(len(b))]
@@ -105,7 +107,7 @@ def eftgan_batch(x: np.ndarray, y: np.ndarray, b: np.ndarray, seed: int) -> np.n
     bounds = ",".join(f"{n}={lo}:{hi}" for n, (lo, hi) in zip(names, b, strict=True))
     space = Space.from_bounds([*names, "y"], bounds)
     return (
-        suggest(space, check_observations(frame, space), BATCH, seed=seed)
+        suggest(space, check_observations(frame, space), BATCH, seed=seed, **options)
         .frame[names]
         .to_numpy(float)
     )
@@ -138,15 +140,18 @@ def sklearn_batch(x: np.ndarray, y: np.ndarray, b: np.ndarray, seed: int) -> np.
     return b[:, 0] + np.array(chosen) * (b[:, 1] - b[:, 0])
 
 
-def run(spec: dict[str, Any], method: str, seed: int, batches: int) -> list[float]:
-    """Best value after the start and after each batch."""
+def run(
+    spec: dict[str, Any], method: str, seed: int, batches: int, options: dict | None = None
+) -> list[float]:
+    """Best value after the start and after each batch (``options``: eftgan's, see
+    :func:`eftgan_batch`)."""
     f, b = spec["f"], bounds_of(spec["f"])
     x, y = start_points(spec, seed)
     best = [float(y.min())]
     rand = sobol(BATCH * (batches + 1), b, 20_000 + seed)
     for k in range(batches):
         if method == "eftgan":
-            new = eftgan_batch(x, y, b, seed * 1000 + k)
+            new = eftgan_batch(x, y, b, seed * 1000 + k, **(options or {}))
         elif method == "sklearn":
             new = sklearn_batch(x, y, b, seed * 1000 + k)
         else:

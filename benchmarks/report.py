@@ -1409,8 +1409,26 @@ def design_fields(r: dict[str, Any]) -> Fields:
             table=table(head, rows),
             speed=f"{r['speed']['suggest_s_100obs_6d']:.2f}",
             pool=pool_table(r["pool"]) if "pool" in r else "not measured",
+            validation=validation_table(r["validation"]) if "validation" in r else "not run",
         )
     }
+
+
+def validation_table(v: dict[str, Any]) -> str:
+    """Final regret of each kernel and batch arm on the validation functions, and its score."""
+    arms = v["arms"]
+    names = list(next(iter(arms.values()))["functions"])
+    rows = []
+    for arm, a in arms.items():
+        cells = [f"{a['functions'][n]['mean']:.2g} ± {a['functions'][n]['std']:.1g}" for n in names]
+        label = f"**{arm}** (chosen)" if arm == v["chosen"] else arm
+        rows.append([label, *cells, f"{a['score']:.2f}"])
+    head = ["arm", *(n.replace("_", " ") for n in names), "score (mean log10)"]
+    seeds = v["settings"]["seeds"]
+    return (
+        f"{seeds} seeds (100-{99 + seeds}), {v['settings']['batches']} batches of 5:\n\n"
+        + table(head, rows)
+    )
 
 
 def pool_table(p: dict[str, Any]) -> str:

@@ -78,6 +78,31 @@ def test_a_batch_improves_a_smooth_function_and_is_deterministic():
     assert frame.y.min() < 0.1 * quadratic(x).min()
 
 
+@pytest.mark.parametrize("kernel", ["rbf", "matern"])
+@pytest.mark.parametrize("batch_mode", ["joint", "sequential"])
+def test_every_kernel_and_batch_mode_gives_distinct_points_near_the_bowl(kernel, batch_mode):
+    from gpytorch.kernels import MaternKernel, RBFKernel
+
+    from eftgan.design import Space, check_observations, fit_models, suggest
+
+    rng = np.random.default_rng(3)
+    x = np.r_[rng.random((10, 2)), [[0.3, 0.3]] + 0.05 * rng.standard_normal((4, 2))]
+    frame = pd.DataFrame(x, columns=["a", "b"]).assign(y=quadratic(x))
+    space = Space.from_bounds(["a", "b", "y"], "0:1")
+    frame = check_observations(frame, space)
+    gp = fit_models(space, frame, kernel).models[0]
+    assert isinstance(gp.covar_module, RBFKernel if kernel == "rbf" else MaternKernel)
+    s = suggest(space, frame, 3, seed=1, restarts=2, raw_samples=64, kernel=kernel,
+                batch_mode=batch_mode).frame  # fmt: skip
+    points = s[["a", "b"]].to_numpy()
+    assert len(np.unique(points.round(6), axis=0)) == 3, "a batch repeats a point"
+    assert s["mean"].min() < 0.05, "the batch ignores the bowl the data show"
+    with pytest.raises(ValueError, match="kernel"):
+        fit_models(space, frame, "linear")
+    with pytest.raises(ValueError, match="batch_mode"):
+        suggest(space, frame, 2, batch_mode="random")
+
+
 def test_two_objectives_give_a_pareto_batch():
     from eftgan.design import Space, check_observations, suggest
 
