@@ -33,8 +33,8 @@ given the ones before it as pending points; ``batch_mode="joint"`` optimises all
 except with categories, each combination tried, or two objectives). Matérn and greedy
 batches were chosen on validation functions that are not among the benchmark's test
 functions (``benchmarks/design_validation.py``): of the four kernel and batch pairs they
-had the lowest mean log regret, lowest of all on Shekel-10 (0.35 of the range against
-0.52-0.75) and within a factor of 1.2 of the best on the other three. Discrete
+had the lowest mean log regret, though with 4 seeds the margins are within the spread over
+seeds. Discrete
 variables, which may not enter groups or linear constraints, are then rounded to their
 step. The same seed gives the same batch.
 """
@@ -492,7 +492,9 @@ def _sign(space: Space, col: str) -> float:
 class Suggestion:
     """A batch: ``frame`` has the variable columns, then ``mean``, ``std`` (of the objective,
     in its own units; ``mean_<name>``/``std_<name>`` per objective with two) and
-    ``acquisition`` (each point's own, q = 1)."""
+    ``acquisition`` (each point's own, q = 1). ``batch_value`` is the batch's acquisition
+    value when it was optimised jointly, and the best of its points' greedy steps when it
+    was built point by point."""
 
     frame: pd.DataFrame
     acquisition: str

@@ -97,10 +97,41 @@ def test_every_kernel_and_batch_mode_gives_distinct_points_near_the_bowl(kernel,
     points = s[["a", "b"]].to_numpy()
     assert len(np.unique(points.round(6), axis=0)) == 3, "a batch repeats a point"
     assert s["mean"].min() < 0.05, "the batch ignores the bowl the data show"
+
+
+def test_suggest_hands_its_kernel_and_batch_mode_on(monkeypatch):
+    import botorch.optim
+
+    import eftgan.design as design
+
+    seen: dict = {}
+    fit, optimize = design.fit_models, botorch.optim.optimize_acqf
+
+    def spy_fit(space, frame, kernel=design.KERNEL):
+        seen["kernel"] = kernel
+        return fit(space, frame, kernel)
+
+    def spy_optimize(**kw):
+        seen["sequential"] = kw["sequential"]
+        return optimize(**kw)
+
+    monkeypatch.setattr(design, "fit_models", spy_fit)
+    monkeypatch.setattr(botorch.optim, "optimize_acqf", spy_optimize)
+    rng = np.random.default_rng(4)
+    x = rng.random((8, 2))
+    space = design.Space.from_bounds(["a", "b", "y"], "0:1")
+    frame = design.check_observations(
+        pd.DataFrame(x, columns=["a", "b"]).assign(y=quadratic(x)), space
+    )
+    fast = {"restarts": 2, "raw_samples": 32}
+    design.suggest(space, frame, 2, seed=0, **fast)
+    assert seen == {"kernel": "matern", "sequential": True}, "the defaults"
+    design.suggest(space, frame, 2, seed=0, kernel="rbf", batch_mode="joint", **fast)
+    assert seen == {"kernel": "rbf", "sequential": False}
     with pytest.raises(ValueError, match="kernel"):
-        fit_models(space, frame, "linear")
+        design.fit_models(space, frame, "linear")
     with pytest.raises(ValueError, match="batch_mode"):
-        suggest(space, frame, 2, batch_mode="random")
+        design.suggest(space, frame, 2, batch_mode="random")
 
 
 def test_two_objectives_give_a_pareto_batch():
