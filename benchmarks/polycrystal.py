@@ -63,6 +63,18 @@ changes, made on validation runs, and this rerun with fresh twins:
   relaxed, grains of 150-400 cells), 1.06-1.09 later with larger grains (a 256 x 256 run of
   150 grains); the measurement now takes late snapshots and grains of at least 200 cells.
 
+* ``von_neumann_mullins_large`` (``python benchmarks/polycrystal.py vnm_large`` runs it
+  alone): grains large beside the boundary width. 150 Voronoi grains (seed 2) on
+  1024 x 1024, 1000 steps (recoloured every 50), then 6 snapshots 20 steps apart; each
+  grain's dA/dt is the least-squares slope of its area over them; grains that survive and
+  keep the same neighbours over the 100 steps enter the fit of dA/dt against n - 6, whose
+  slope is compared with pi M sigma / 3 (goal 10 %), with its standard error. Added after
+  the third run above, on the hypothesis that the 18.5 % excess is a finite-width effect
+  (grains of 200-1500 cells are 1.6-4.4 boundary widths in radius): a diagnostic run of
+  the same recipe with seed 1, looked at before this part was written, gave 1.015 times
+  pi M sigma / 3 with intercept 0.00 (150 grains, mean radius 9 widths). The late
+  snapshots of the coarsening run above stay as they were.
+
 Looked at while building it, and disclosed: a first version of the recolouring merged and
 cut grains (found in review, with an exponent of 1.08 from that run). The fixed one matches
 a run with one parameter per grain, where no merge can happen (a test). The growth exponent
@@ -196,6 +208,54 @@ def _von_neumann_mullins(rows: list[np.ndarray], p: Any) -> dict[str, Any]:
     }
 
 
+def large_grains_vnm(size: int = 1024, grains: int = 150, seed: int = 2) -> dict[str, Any]:
+    """Von Neumann-Mullins on grains large beside the boundary width (see the protocol):
+    ``size``^2 cells, ``grains`` Voronoi grains, 1000 steps, then dA/dt of each grain as
+    the least-squares slope of its area over 6 snapshots 20 steps apart."""
+    from microstructure.phasefield import GrainGrowth, PhaseField, voronoi_labels
+
+    p = GrainGrowth(n_params=16)
+    pf = PhaseField.from_labels(voronoi_labels(size, grains, seed=seed), p)
+    pf.run(1000, recolour_every=50)
+    frames, times = [pf.labels()[0].numpy()], [pf.time_s]
+    for _ in range(5):
+        pf.run(20, recolour_every=50)
+        frames.append(pf.labels()[0].numpy())
+        times.append(pf.time_s)
+    ids = np.unique(frames[0])
+    areas = np.array([np.bincount(f.ravel(), minlength=ids.max() + 1)[ids] for f in frames])
+    rate = np.polyfit(np.array(times) - times[0], areas, 1)[0] * p.dx_m**2
+    first, last = _neighbour_sets(frames[0]), _neighbour_sets(frames[-1])
+    keep = [i for i, g in enumerate(ids) if areas[-1, i] > 0 and first[g] == last.get(g)]
+    n = np.array([len(first[ids[i]]) for i in keep], dtype=float)
+    (slope, intercept), cov = np.polyfit(n - 6, rate[keep], 1, cov=True)
+    want = np.pi * p.mobility_m4_js * p.sigma_j_m2 / 3
+    radius = float(np.sqrt(areas[0].mean() / np.pi))
+    return {
+        "slope_rel_err": float(abs(slope / want - 1)),
+        "slope_over_expected": float(slope / want),
+        "slope_se_over_expected": float(np.sqrt(cov[0, 0]) / want),
+        "intercept_over_expected": float(intercept / want),
+        "grains": len(keep),
+        "mean_radius_cells": radius,
+        "mean_radius_over_width": radius / p.width_cells,
+        "size": size,
+        "seed": seed,
+    }
+
+
+def _neighbour_sets(labels: np.ndarray) -> dict[int, set[int]]:
+    """Each grain's neighbours on the periodic label image (4-neighbours)."""
+    out: dict[int, set[int]] = {}
+    for axis in (0, 1):
+        other = np.roll(labels, 1, axis=axis)
+        diff = labels != other
+        for a, b in set(zip(labels[diff].tolist(), other[diff].tolist(), strict=True)):
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
+    return out
+
+
 def _hillert_cdf(x: np.ndarray, beta: int = 2) -> np.ndarray:
     """Hillert's size distribution (dimension ``beta``) as a CDF of R/<R>."""
     u = np.linspace(1e-6, 2 - 1e-6, 20001)
@@ -305,15 +365,27 @@ def twin_experiments(n: int = 5) -> dict[str, Any]:
 
 
 def main() -> None:
-    """``python benchmarks/polycrystal.py [phasefield]``: everything, or the phase-field
-    part only (the assimilation part of the results file is kept)."""
+    """``python benchmarks/polycrystal.py [phasefield|vnm_large]``: everything, the
+    phase-field part only, or the large-grain von Neumann-Mullins run only (the rest of the
+    results file is kept)."""
     import sys
 
     torch.set_num_threads(2)
     t0 = time.perf_counter()
+    if sys.argv[1:] == ["vnm_large"]:
+        merge_json("polycrystal.json", ["protocol"], protocol_text(__doc__))
+        vnm = {**large_grains_vnm(), "wall_s": time.perf_counter() - t0}
+        print(merge_json("polycrystal.json", ["phasefield", "von_neumann_mullins_large"], vnm))
+        print(vnm)
+        return
     report = {
         "protocol": protocol_text(__doc__),
-        "phasefield": {**shrinking_grain(), **normal_growth(), **speed()},
+        "phasefield": {
+            **shrinking_grain(),
+            **normal_growth(),
+            **speed(),
+            "von_neumann_mullins_large": large_grains_vnm(),
+        },
         "machine": machine(),
     }
     if sys.argv[1:] == ["phasefield"]:
