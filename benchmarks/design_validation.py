@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 from _common import machine, merge_json, protocol_text, summary
-from design_benchmark import bounds_of, evaluate, run, sobol
+from design_benchmark import evaluate, function_range, run
 
 ARMS = {
     "rbf_joint": {"kernel": "rbf", "batch_mode": "joint"},
@@ -53,9 +53,9 @@ def validation_functions() -> dict[str, dict[str, Any]]:
 
 def arm_regrets(spec: dict[str, Any], options: dict, seeds: int, batches: int) -> np.ndarray:
     """Final simple regret / range per seed."""
-    f, b = spec["f"], bounds_of(spec["f"])
+    f = spec["f"]
     fmin = float(evaluate(f, f.optimizers.numpy()).min())  # optimal_value is rounded
-    span = float(evaluate(f, sobol(65_536, b, 1)).max()) - fmin
+    span = function_range(f, fmin)
     seeds_used = range(FIRST_SEED, FIRST_SEED + seeds)
     return np.array([(run(spec, "eftgan", s, batches, options)[-1] - fmin) / span
                      for s in seeds_used])  # fmt: skip

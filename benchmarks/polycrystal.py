@@ -159,19 +159,13 @@ def _area_rates(before: np.ndarray, after: np.ndarray, dt: float) -> np.ndarray:
     ids = np.unique(before)
     a0 = np.bincount(before.ravel(), minlength=ids.max() + 1)[ids]
     a1 = np.bincount(after.ravel(), minlength=ids.max() + 1)[ids]
-    pairs = set()
-    for axis in (0, 1):
-        other = np.roll(before, 1, axis=axis)
-        diff = before != other
-        pairs |= {(min(a, b), max(a, b)) for a, b in zip(before[diff], other[diff], strict=True)}
-    sides = np.zeros(ids.max() + 1)
+    neighbours = _neighbour_sets(before)
     gone = set(ids[a1 == 0].tolist())
+    sides = np.zeros(ids.max() + 1)
     beside_gone = np.zeros(ids.max() + 1, dtype=bool)
-    for a, b in pairs:
-        sides[a] += 1
-        sides[b] += 1
-        beside_gone[a] |= b in gone
-        beside_gone[b] |= a in gone
+    for g, near in neighbours.items():
+        sides[g] = len(near)
+        beside_gone[g] = not near.isdisjoint(gone)
     keep = (a1 > 0) & ~beside_gone[ids]  # a vanished neighbour's area is not curvature flow
     return np.c_[sides[ids], a0, (a1 - a0) / dt][keep]
 
