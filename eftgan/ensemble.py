@@ -108,7 +108,12 @@ def train_ensemble(
             strict=True,
         )
     )
-    record = {"split": names, "protocol": PROTOCOL, "settings": cfg.as_dict()}
+    record = {
+        "split": names,
+        "protocol": PROTOCOL,
+        "settings": cfg.as_dict(),
+        "label_sources": list(label_sources(dataset)),
+    }
     ecnet_dir, eftgan_dir = out / cfg.names[0], out / cfg.names[1]
     pack(members, ecnet_dir, "ecnet", {**record, **_reach_record(dataset, train_idx)})
     pack(gans, eftgan_dir, "eftgan", record)
@@ -234,6 +239,9 @@ def ensemble_card(
 
     m = config["model"]
     split = {k: len(v) for k, v in m["split"].items()}
+    # one --data per label source (folders of older ensembles did not record them)
+    sources = m.get("label_sources")
+    data = " ".join(f"--data {s.upper()}_DATASET" for s in sources) if sources else "--data DATASET"
     what = {
         "ecnet": "ECNets reading a relaxed structure",
         "eftgan": "EFTGANs (generator + property MLP) reading a composition alone",
@@ -247,7 +255,7 @@ def ensemble_card(
         f"- protocol: {m['protocol']}",
         f"- split by composition: train {split['train']}, validation {split['validation']}, "
         f"test {split['test']} structures; settings `{m['settings']}`",
-        f"- rebuild: `eftgan train ensemble --data DATASET --out DIR --seed {m['settings']['seed']}"
+        f"- rebuild: `eftgan train ensemble {data} --out DIR --seed {m['settings']['seed']}"
         f" --members {len(m['members'])} --names {','.join(m['settings']['names'])}`",
         "",
         "## Test split (read once, after calibration on validation)",

@@ -66,6 +66,7 @@ def test_tiny_ensemble_end_to_end(tiny_dft, tmp_path) -> None:
         card = (tmp_path / "ens" / kind / "card.md").read_text()
         assert card.startswith(f"# {kind} ensemble") and "### Member 1:" in card
         assert "| fcc | eform |" in card and card.rstrip().splitlines()[-1].startswith("Versions")
+        assert "- rebuild: `eftgan train ensemble --data DFT_DATASET --out DIR" in card
         listed = describe(tmp_path / "ens" / kind)
         assert listed.metric == "test MAE of Eform" and listed.value is not None
     on_disk = json.loads((tmp_path / "ens" / "report.json").read_text())
@@ -105,3 +106,19 @@ def test_tiny_ensemble_end_to_end(tiny_dft, tmp_path) -> None:
     for p in ("fcc", "bcc"):
         assert refit["factor"][p] == pytest.approx(again["ecnet"]["factor"][p])
     assert "- v1: a test" in card.read_text() and card.read_text().count("## Members") == 1
+
+
+def test_card_rebuild_line_names_every_label_source(tmp_path) -> None:
+    from eftgan.ensemble import ensemble_card
+
+    model = {
+        "members": [{}, {}],
+        "split": {"train": ["a"], "validation": ["b"], "test": ["c"]},
+        "protocol": "p",
+        "settings": {"seed": 3, "names": ["ecnet", "eftgan"]},
+    }
+    config = {"model": {**model, "label_sources": ["dft", "chgnet"]}, "metrics": {"test": {}}}
+    card = ensemble_card(tmp_path / "ens", "ecnet", config, "members")
+    assert "train ensemble --data DFT_DATASET --data CHGNET_DATASET --out DIR --seed 3" in card
+    old = ensemble_card(tmp_path / "ens", "ecnet", {"model": model, "metrics": {"test": {}}}, "")
+    assert "train ensemble --data DATASET --out DIR" in old
