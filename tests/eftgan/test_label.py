@@ -13,6 +13,7 @@ from eftgan_cli.main import main
 
 from eftgan.dataset import load_dataset
 from eftgan.errors import UserError
+from tests.conftest import killed_at
 
 chgnet = pytest.importorskip("chgnet", reason="the oracle extra (chgnet) is not installed")
 
@@ -66,15 +67,7 @@ def test_a_killed_run_resumes_to_the_same_labels(
 ) -> None:
     out = tmp_path / "run"
     real = label_mod.label_one
-    calls = {"n": 0}
-
-    def dies_on_third(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kw)
-
-    monkeypatch.setattr(label_mod, "label_one", dies_on_third)
+    monkeypatch.setattr(label_mod, "label_one", killed_at(real, 3))
     with pytest.raises(KeyboardInterrupt):
         run_labels(out, _jobs(), progress=False, **TINY)
     assert len(list((out / "done").glob("*.json"))) == 2

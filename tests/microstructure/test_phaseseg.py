@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from tests.cli.test_cli import assert_user_error, run
+from tests.conftest import killed_at
 
 
 def two_phase_image(seed: int, side: int = 96) -> tuple[np.ndarray, np.ndarray]:
@@ -100,17 +101,9 @@ def test_phase_training_learns_and_resumes_after_a_kill(tmp_path: Path, labelled
     assert r["best"]["val_iou"] > 0.5, r["history"]
     assert (whole / "loss.png").exists() and "val_iou" in (whole / "history.csv").read_text()
 
-    calls = {"n": 0}
     loss = phaseseg._loss
-
-    def dying(*a):
-        calls["n"] += 1
-        if calls["n"] == 25:
-            raise KeyboardInterrupt
-        return loss(*a)
-
     killed = tmp_path / "killed"
-    monkeypatch.setattr(phaseseg, "_loss", dying)
+    monkeypatch.setattr(phaseseg, "_loss", killed_at(loss, 25))
     with pytest.raises(KeyboardInterrupt):
         phaseseg.train_phase_segmenter(killed, _cfg(labelled), progress=False)
     monkeypatch.setattr(phaseseg, "_loss", loss)
