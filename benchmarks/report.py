@@ -1213,8 +1213,46 @@ def polycrystal_fields(r: dict[str, Any]) -> Fields:
             table=table(["check", "measured", "goal"], rows),
             recoloured=f"{pf['seconds_1000_steps_512_recoloured_every_100']:.1f}",
             twins=_twin_table(r["assimilation"]),
+            operators=_operator_table(r["assimilation_validation"]),
+            before=_before_line(r.get("assimilation_before")),
         )
     }
+
+
+def _before_line(b: dict[str, Any] | None) -> str:
+    """The test twins under the operator used before the validation, where that was run."""
+    if not b:
+        return "The operator used before was not run on these twins."
+    return (
+        "On the same twins, the operator used before (the error at the window's end) recovers "
+        f"M σ within {_pct(b['mobility_energy_rel_err'])} on average (worst "
+        f"{_pct(b['mobility_energy_rel_err_max'])}) and r within {_pct(b['anisotropy_rel_err'])}"
+        f" (worst {_pct(b['anisotropy_rel_err_max'])})."
+    )
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _operator_table(v: dict[str, Any]) -> str:
+    """The observation operators on the validation twins: each twin's errors and the score
+    that chose the default."""
+    head = ["operator"]
+    head += [f"seed {seed}, r {ratio}: M σ / r error" for seed, _, ratio in v["twins"]]
+    rows = [
+        [
+            f"**{name}** (chosen)" if name == v["chosen"] else name,
+            *(
+                _pct(t["mobility_energy_rel_err"]) + " / " + _pct(t["anisotropy_rel_err"])
+                for t in arm["twins"]
+            ),
+            f"{arm['score']:.2f}",
+        ]
+        for name, arm in v.items()
+        if isinstance(arm, dict)
+    ]
+    return table([*head, "score"], rows)
 
 
 def _twin_table(a: dict[str, Any]) -> str:

@@ -97,15 +97,7 @@ def test_a_killed_simulation_resumes_to_the_same_snapshots(tmp_path: Path, monke
     cfg = grainio.SimulationConfig(size=48, grains=12, steps=300, snapshots=3, seed=2)
     grainio.simulate(tmp_path / "whole", cfg, progress=False)
     real = grainio.write_labels
-    calls = []
-
-    def dies_at_the_second(path, labels):
-        calls.append(path)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        real(path, labels)
-
-    monkeypatch.setattr(grainio, "write_labels", dies_at_the_second)
+    monkeypatch.setattr(grainio, "write_labels", killed_at(real, 2))
     with pytest.raises(KeyboardInterrupt):
         grainio.simulate(tmp_path / "killed", cfg, progress=False)
     monkeypatch.setattr(grainio, "write_labels", real)
@@ -140,3 +132,18 @@ def test_a_killed_assimilation_resumes_to_the_same_estimate(tmp_path: Path, monk
         got, want = resumed["mobility_energy"][key], whole["mobility_energy"][key]
         assert got == pytest.approx(want, rel=1e-9)
     assert [h["window"] for h in resumed["history"]] == [0, 1, 2]
+
+
+def test_grains_below_the_smallest_radius_are_left_out_of_the_observation():
+    from microstructure.assimilate import AssimilationConfig, observed_grains
+
+    lab = np.zeros((120, 120), dtype=np.int64)  # grain 0 fills what the others leave
+    for g in range(12):  # twelve 20 x 20 squares (400 pixels, above the 201 of 1.6 widths)
+        r, c = divmod(g, 4)
+        lab[30 * r : 30 * r + 20, 30 * c : 30 * c + 20] = g + 1
+    lab[:8, 112:] = 13  # a grain of 64 pixels, below it
+    resolved = AssimilationConfig(min_radius_widths=1.6)
+    assert observed_grains(lab, 0, resolved).tolist() == list(range(13))
+    assert observed_grains(lab, 0, AssimilationConfig()).tolist() == list(range(14))
+    with pytest.raises(UserError, match="snapshot 3 holds 1 grains of at least 1963 pixels"):
+        observed_grains(lab, 2, AssimilationConfig(min_radius_widths=5.0))
