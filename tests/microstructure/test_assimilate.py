@@ -147,3 +147,24 @@ def test_grains_below_the_smallest_radius_are_left_out_of_the_observation():
     assert observed_grains(lab, 0, AssimilationConfig()).tolist() == list(range(14))
     with pytest.raises(UserError, match="snapshot 3 holds 1 grains of at least 1963 pixels"):
         observed_grains(lab, 2, AssimilationConfig(min_radius_widths=5.0))
+
+
+@pytest.mark.parametrize("at", ["start", "end"])
+def test_the_observation_error_comes_from_the_chosen_snapshot(monkeypatch, at: str):
+    from types import SimpleNamespace
+
+    from microstructure import assimilate as asm
+
+    start = np.repeat(np.arange(12), 12).reshape(12, 12)  # twelve rows of 12 pixels
+    end = start.copy()
+    end[end == 3] = 4  # grain 3 vanishes: 0 pixels at the end
+    obs = SimpleNamespace(labels=[start, end], times_s=[0.0, 1.0], pixel_size_m=1e-6,
+                          orientations_deg=None)  # fmt: skip
+    monkeypatch.setattr(asm, "_forecast", lambda *a: np.stack([end] * 4))
+    seen = {}
+    monkeypatch.setattr(asm, "etkf_update", lambda x, y, y_obs, std: seen.update(std=std) or x)
+    theta = np.random.default_rng(0).standard_normal((4, 1))
+    asm._window(obs, 0, theta, asm.AssimilationConfig(error_area=at))
+    areas = asm.grain_areas(start if at == "start" else end, np.arange(12))
+    assert np.allclose(seen["std"], asm._area_error(areas, 0.25))
+    assert (seen["std"][3] > 1.0) == (at == "start")  # the vanished grain's error
