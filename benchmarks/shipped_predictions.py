@@ -9,7 +9,7 @@ Each shipped default model (``eftgan.paths.DEFAULT_MODELS``) is run on small fix
   lines on the model's wavelength grid), so that the check does not depend on the plasma
   simulator; the SHA-256 of the inputs is recorded, so that a change of NumPy's random stream
   is told apart from a change of the model;
-- the conditional DCGAN: two images at 7 wt % Si, seed 0, summarised (mean, standard
+- the conditional GAN: two images at 7 wt % Si, seed 0, summarised (mean, standard
   deviation, per-image means and a few pixels).
 
 ``tests/test_shipped_models.py`` loads each model through ``eftgan.load`` and compares with

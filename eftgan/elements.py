@@ -11,7 +11,7 @@ Two kinds of per-element data live here:
 
 The sibling packages read the static descriptors: ``spectral`` takes masses and ionization
 energies (Saha balance, Doppler widths), ``microstructure`` the descriptors of Al and Si for the
-conditional DCGAN's condition vector. A learned table covers only the elements its ECNet was
+conditional GANs' condition vector. A learned table covers only the elements its ECNet was
 trained on (Fe, Ni, Co, Cr, Mn, Pd for the shipped model), so it carries nothing for Al-Si or
 for the steel and rare-earth elements of the spectra; it is a model output, read with
 :meth:`EmbeddingTable.load`, not a registry the siblings look things up in.

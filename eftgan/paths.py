@@ -22,7 +22,7 @@ DEFAULT_MODELS: dict[str, str] = {
     "ecnet": "ecnet-fenicocrmnpd-v2",
     "eftgan": "eftgan-fenicocrmnpd-v3",
     "saca": "saca-compact-steel-v10",
-    "dcgan": "dcgan-alsi-conditional-v2",
+    "dcgan": "sngan-alsi-conditional-v1",
     "unet-grains": "unet-grains-synthetic-v1",
     "unet-phases": "unet-phases-super1-v1",
 }
