@@ -1069,6 +1069,7 @@ def micro_fields(r: dict[str, Any]) -> Fields:
         "micro_real": micro_real(r.get("real", {}).get("super1")),
         "micro_cond_arch": micro_cond_arch(r.get("conditional_by_arch")),
         "micro_large": micro_large(r.get("real", {}).get("super1_large")),
+        "micro_halves": micro_halves(r.get("real", {}).get("super1_halves")),
     }
 
 
@@ -1108,6 +1109,40 @@ def micro_real(r: dict[str, Any] | None) -> str:
         paper_s=f"{sp['paper_600_iters_s']:.0f}",
         breakdown=", ".join(f"{k} {v:.3f} s" for k, v in parts.items()),
     )
+
+
+def micro_halves(r: dict[str, Any] | None) -> str:
+    """The default GAN trained on one half of each Super1 test micrograph, scored on the
+    other half, with the floor of real crops of the first half."""
+    if not r:
+        return ""
+    head = ["micrograph", "phase-fraction error", "s2_mae", "texture FD", "S2 FD", "diversity",
+            "particle area W1", "aspect ratio W1", "train s", "warnings", "goals met"]  # fmt: skip
+    rows = []
+    for name, v in r["micrographs"].items():
+        if "collapsed" in v:
+            rows.append([name, *[""] * 7, f"{v['train_s']:.0f}", v["collapsed"], "no"])
+            continue
+        met = (
+            "yes"
+            if all(v["goals_met"].values())
+            else ", ".join(f"not {k}" for k, ok in v["goals_met"].items() if not ok)
+        )
+        rows.append(
+            gan_row(name, v, [f"{v['train_s']:.0f}", "; ".join(v["warnings"]) or "none", met])
+        )
+        rows.append(gan_row(f"{name}: left-half crops (floor)", v["floor"], ["", "", ""]))
+    g = r["goals"]
+    return snippet(
+        "micro_halves",
+        machine=r["machine"],
+        protocol=r["protocol"],
+        table=table(head, rows),
+        met=f"{r['all_goals_met']} of {r['n_micrographs']}",
+        goals=(f"phase-fraction error <= {g['phase_fraction_error']}, s2_mae <= "
+               f"{g['s2_mae']}, diversity >= {g['diversity_ratio']}, no collapse warning, "
+               f"training <= {g['train_s']:.0f} s"),
+    )  # fmt: skip
 
 
 def micro_large(r: dict[str, Any] | None) -> str:

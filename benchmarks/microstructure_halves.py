@@ -1,0 +1,111 @@
+"""microstructure: the default GAN judged as issue 20 judges it, one real micrograph at a time.
+
+Protocol (fixed before the run); merges ``"real": {"super1_halves": ...}`` into
+benchmarks/results/microstructure.json:
+
+* data: each of the 4 Super1 test micrographs (512 x 512 SEM images of a Ni superalloy,
+  normalised to their 1st-99th gray-level percentiles as in ``microstructure_real.py``),
+  split into a left and a right half (256 columns each);
+* training: ``micro train`` defaults (the ``spatial`` recipe, 600 iterations, seed 0) on 256
+  random 64 x 64 crops of the left half, written as image files, as a user would give them;
+* scores (``micro evaluate --phases two``): 256 generated images against 256 random crops of
+  the right half, with the floor (256 random crops of the left half against the same right
+  crops: what two real sets of the same micrograph differ by);
+* goals (issue 20, checked there on real micrographs the project does not have; this is the
+  same check on micrographs it has): phase-fraction error <= 0.03, s2_mae <= 0.02, diversity
+  >= 0.8 times the real crops' and no collapse warning; and the 600 iterations in <= 600 s.
+  The recipe was fixed before this run (on Super1's validation split, by
+  ``microstructure_real.py``); no setting is chosen here.
+
+    python benchmarks/microstructure_halves.py [--iters 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from _common import machine, merge_json, protocol_text
+from microstructure_real import N_EVAL, SUPER1, normalized, score
+
+N_TRAIN_CROPS = 256
+GOALS = {"phase_fraction_error": 0.03, "s2_mae": 0.02, "diversity_ratio": 0.8, "train_s": 600.0}
+
+
+def halves(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The left and right halves of an image (columns split in two)."""
+    mid = img.shape[1] // 2
+    return img[:, :mid], img[:, mid:]
+
+
+def one_micrograph(path: Path, iters: int, root: Path) -> dict[str, Any]:
+    """Train on crops of the left half of ``path``, score on the right half."""
+    from microstructure.generate import generate_images, load_generator
+    from microstructure.images import random_crops, read_gray, write_png
+    from microstructure.train import TrainingCollapsed, train_dcgan
+
+    left, right = halves(read_gray(path, 1))
+    folder = root / f"{path.stem}_left"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i, crop in enumerate(random_crops([left], N_TRAIN_CROPS, 64, rng)[:, 0]):
+        write_png(folder / f"crop_{i:03d}.png", crop)
+    t0 = time.perf_counter()
+    try:
+        run = train_dcgan([folder], root / f"{path.stem}_model", iters=iters, progress=False)
+    except TrainingCollapsed as e:  # the defaults stop a collapsed run: a goal missed
+        return {"collapsed": str(e), "train_s": time.perf_counter() - t0, "goals_met": {}}
+    wall = time.perf_counter() - t0
+    g, _ = load_generator(root / f"{path.stem}_model")
+    real_right = list(random_crops([right], N_EVAL, 64, np.random.default_rng(1))[:, 0])
+    real_left = list(random_crops([left], N_EVAL, 64, np.random.default_rng(2))[:, 0])
+    row = score(real_right, list(generate_images(g, N_EVAL, seed=1)))
+    row["floor"] = score(real_right, real_left)
+    row["train_s"] = wall
+    row["warnings"] = run["history"].get("warnings", [])
+    row["goals_met"] = {
+        "phase_fraction_error": row["phase_fraction_error"] <= GOALS["phase_fraction_error"],
+        "s2_mae": row["s2_mae"] <= GOALS["s2_mae"],
+        "diversity": row["diversity_ratio"] >= GOALS["diversity_ratio"],
+        "no_collapse_warning": not row["warnings"],
+        "train_s": wall <= GOALS["train_s"],
+    }
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--iters", type=int, default=600)
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    if not SUPER1.is_dir():
+        raise SystemExit(f"Super1 micrographs not found at {SUPER1}")
+    t0 = time.perf_counter()
+    from microstructure.images import image_files
+
+    images = image_files(normalized("test"))
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = {p.stem: one_micrograph(p, args.iters, Path(tmp)) for p in images}
+    met = [bool(r["goals_met"]) and all(r["goals_met"].values()) for r in rows.values()]
+    report = {
+        "protocol": protocol_text(__doc__),
+        "iters": args.iters,
+        "goals": GOALS,
+        "micrographs": rows,
+        "all_goals_met": sum(met),
+        "n_micrographs": len(rows),
+        "benchmark_wall_s": time.perf_counter() - t0,
+        "machine": machine(),
+    }
+    print(merge_json("microstructure.json", ("real", "super1_halves"), report))
+    print(json.dumps(rows, indent=1, default=float)[:6000])
+
+
+if __name__ == "__main__":
+    main()
