@@ -180,10 +180,13 @@ def _dcgan(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
     if si:
         words += " at Si " + ", ".join(f"{s:g}" for s in si) + " wt %"
     bench = _benchmark("microstructure.json")
-    # the paper's networks are scored in the main run, the others in their own run
+    # the paper's networks are scored in the main run, the others in their own run, where
+    # the figure is that of the model's own seed
     if si and arch != "paper":
-        key, entry = f"conditional_by_arch.{arch}.si_7", bench.get("conditional_by_arch", {})
-        entry = entry.get(arch, {}).get("si_7", {})
+        row = bench.get("conditional_by_arch", {}).get(arch, {})
+        seed = str(config.get("seed"))
+        key = f"conditional_by_arch.{arch}.seeds.{seed}.si_7"
+        entry = row.get("seeds", {}).get(seed, {}).get("si_7", {})
     else:
         key = "models.conditional" if si else "models.dcgan"
         entry = bench.get("models", {}).get(key.split(".")[1], {})

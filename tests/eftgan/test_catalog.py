@@ -67,9 +67,13 @@ def test_an_installed_package_shows_what_the_folders_record(
 
 
 def test_benchmark_figures_in_a_source_checkout() -> None:
-    assert describe(default_model_dir("dcgan")).source.startswith(
-        "benchmarks/results/microstructure"
-    )
+    m = describe(default_model_dir("dcgan"))
+    assert m.source.startswith("benchmarks/results/microstructure")
+    # the shipped model's own run (its seed), not the mean over the seeds
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "microstructure.json"
+    seed = json.loads((m.folder / "config.json").read_text())["seed"]
+    row = json.loads(results.read_text())["conditional_by_arch"]["spatial"]["seeds"][str(seed)]
+    assert m.value == row["si_7"]["phase_fraction_error"]
 
 
 def test_unknown_or_bare_folders_are_listed_without_a_figure(
