@@ -32,7 +32,7 @@ def test_shipped_generator_gives_its_stored_outputs() -> None:
 
 def test_shipped_generator_draws_more_eutectic_silicon_for_more_si() -> None:
     """The dark (Si) phase of the shipped model's images grows with the Si content asked
-    for, between and beyond its training contents too, as the lever rule has it (about
+    for, at its training contents and between them, as the lever rule has it (about
     0.012 of the area per wt % in the synthetic training images: 0.029 at Al-4Si, 0.103 at
     Al-10Si, below the gray level 0.55 that splits their phases)."""
     g, _ = load_generator()
