@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -1069,7 +1070,9 @@ def micro_fields(r: dict[str, Any]) -> Fields:
         "micro_real": micro_real(r.get("real", {}).get("super1")),
         "micro_cond_arch": micro_cond_arch(r.get("conditional_by_arch")),
         "micro_large": micro_large(r.get("real", {}).get("super1_large")),
-        "micro_halves": micro_halves(r.get("real", {}).get("super1_halves")),
+        "micro_halves": micro_halves(
+            r.get("real", {}).get("super1_halves"), r.get("real", {}).get("super1_halves_val")
+        ),
     }
 
 
@@ -1111,11 +1114,20 @@ def micro_real(r: dict[str, Any] | None) -> str:
     )
 
 
-def micro_halves(r: dict[str, Any] | None) -> str:
+def micro_halves(r: dict[str, Any] | None, val: dict[str, Any] | None = None) -> str:
     """The default GAN trained on one half of each Super1 test micrograph, scored on the
-    other half, with the floor of real crops of the first half."""
+    other half, with the floor of real crops of the first half; and the settings compared
+    so on the validation micrographs."""
     if not r:
         return ""
+    val_rows = [
+        [arm, f"{v['val_score']:.2f}", f"{v['all_goals_met']} of {v['n_micrographs']}",
+         f"{statistics.mean(m['train_s'] for m in v['micrographs'].values()):.0f}"]
+        for arm, v in (val or {}).items()
+    ]  # fmt: skip
+    val_table = "(not run)"
+    if val_rows:
+        val_table = table(["settings", "val score", "all goals met", "train s"], val_rows)
     head = ["micrograph", "phase-fraction error", "s2_mae", "texture FD", "S2 FD", "diversity",
             "particle area W1", "aspect ratio W1", "train s", "warnings", "goals met"]  # fmt: skip
     rows = []
@@ -1139,6 +1151,7 @@ def micro_halves(r: dict[str, Any] | None) -> str:
         protocol=r["protocol"],
         table=table(head, rows),
         met=f"{r['all_goals_met']} of {r['n_micrographs']}",
+        val=val_table,
         goals=(f"phase-fraction error <= {g['phase_fraction_error']}, s2_mae <= "
                f"{g['s2_mae']}, diversity >= {g['diversity_ratio']}, no collapse warning, "
                f"training <= {g['train_s']:.0f} s"),
