@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 from _common import machine, merge_json, protocol_text
-from microstructure_real import N_EVAL, SUPER1, normalized, score
+from microstructure_real import N_EVAL, SUPER1, normalized, score, val_score
 
 N_TRAIN_CROPS = 256
 #: Settings compared on the validation micrographs (``--split val``), beside the defaults.
@@ -95,11 +95,11 @@ def one_micrograph(
 
 
 def halves_score(row: dict[str, Any]) -> float:
-    """The validation score of one micrograph (lower is better); a collapse scores inf."""
+    """The validation score of one micrograph (that of ``microstructure_real.py``, against
+    this micrograph's floor; lower is better); a collapse scores inf."""
     if "collapsed" in row:
         return float("inf")
-    ff = row["floor"]["frechet_features"]
-    return row["phase_fraction_error"] / 0.03 + row["s2_mae"] / 0.02 + row["frechet_features"] / ff
+    return val_score(row, row["floor"])
 
 
 def main() -> None:
