@@ -59,16 +59,14 @@ def one_micrograph(
     path: Path, iters: int, root: Path, settings: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Train on crops of the left half of ``path``, score on the right half."""
-    from microstructure.generate import generate_images, load_generator
-    from microstructure.images import random_crops, read_gray, write_png
+    from microstructure.generate import generate_images, load_generator, write_images
+    from microstructure.images import random_crops, read_gray
     from microstructure.train import TrainingCollapsed, train_dcgan
 
     left, right = halves(read_gray(path, 1))
     folder = root / f"{path.stem}_left"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i, crop in enumerate(random_crops([left], N_TRAIN_CROPS, 64, rng)[:, 0]):
-        write_png(folder / f"crop_{i:03d}.png", crop)
+    crops = random_crops([left], N_TRAIN_CROPS, 64, np.random.default_rng(0))[:, 0]
+    write_images(folder, crops, prefix="crop")
     t0 = time.perf_counter()
     try:
         run = train_dcgan(
