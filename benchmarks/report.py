@@ -1380,8 +1380,20 @@ def segmentation_fields(r: dict[str, Any]) -> Fields:
             speed=f"{r['speed']['s_1024']:.2f}",
             super1=super1_table(r["super1"]),
             baseline=r["super1"]["baseline_chosen_on_validation"],
+            choice=model_choice_table(r["model_choice"]),
         )
     }
+
+
+def model_choice_table(r: dict[str, Any]) -> str:
+    """Each candidate grain model's validation scores, on equiaxed and elongated grains."""
+    head = ["model", "ARI", "boundary F", "ARI, elongated", "boundary F, elongated"]
+    rows = [
+        [name, *(f"{row[s][k]:.3f} ± {row[s][k + '_std']:.3f}"
+                 for s in ("validation", "elongated") for k in ("ari", "boundary_f"))]
+        for name, row in r.items()
+    ]  # fmt: skip
+    return table(head, rows)
 
 
 def super1_table(r: dict[str, Any]) -> str:

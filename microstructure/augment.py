@@ -1,8 +1,14 @@
-"""The paper's augmentation with kornia: width/height shift, shear, zoom, horizontal and
-vertical flips (the paper grew 67 micrographs to 13,000 this way).
+"""Augmentation with kornia, shared by the generators and the segmenters.
 
-Shifts up to 20 % of the size, shear up to 10 degrees, zoom 0.8-1.2, reflection padding so
-that no black borders appear (a micrograph continues beyond its frame).
+* :func:`augmenter`: the DCGAN paper's augmentation: width/height shift, shear, zoom,
+  horizontal and vertical flips (the paper grew 67 micrographs to 13,000 this way). Shifts
+  up to 20 % of the size, shear up to 10 degrees, zoom 0.8-1.2, reflection padding so that
+  no black borders appear (a micrograph continues beyond its frame).
+* :func:`label_warp`: the geometry of a segmenter's training crop drawn on its label image
+  (nearest-neighbour resampling keeps labels exact), so that targets made from the warped
+  labels stay exact too.
+* :func:`photometric`: how one specimen, microscope and camera differ from the next, drawn
+  on images only: gamma, contrast, brightness, blur and noise.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["augment_batch", "augment_folder", "augmenter"]
+__all__ = ["augment_batch", "augment_folder", "augmenter", "label_warp", "photometric"]
 
 
 def augmenter() -> torch.nn.Module:
@@ -32,6 +38,45 @@ def augmenter() -> torch.nn.Module:
         K.RandomHorizontalFlip(),
         K.RandomVerticalFlip(),
     )
+
+
+def label_warp(stretch: float = 1.4) -> torch.nn.Module:
+    """A random warp of label images (B, 1, H, W), float holding integer labels: any
+    rotation, each axis scaled independently by ``1/stretch``-``stretch`` (grains elongated
+    up to ``stretch^2`` : 1, as in rolled or drawn metal), shear up to 10 degrees, flips;
+    nearest-neighbour resampling, reflection padding."""
+    import kornia.augmentation as K
+
+    lo = 1 / stretch
+    return torch.nn.Sequential(
+        K.RandomAffine(
+            degrees=180.0,
+            scale=(lo, stretch, lo, stretch),
+            shear=10.0,
+            resample="nearest",
+            padding_mode="reflection",
+            p=1.0,
+        ),
+        K.RandomHorizontalFlip(),
+    )
+
+
+def photometric(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Gamma, contrast, brightness, blur and noise on images in [0, 1] (B, 1, H, W), drawn
+    per image from ``gen`` (the blur's width per batch)."""
+    import kornia
+
+    b = x.shape[0]
+
+    def draw(lo: float, hi: float) -> torch.Tensor:
+        return (lo + (hi - lo) * torch.rand(b, 1, 1, 1, generator=gen)).to(x)
+
+    x = x.clamp(1e-4, 1) ** torch.exp(draw(-0.4, 0.4))
+    mean = x.mean((2, 3), keepdim=True)
+    x = (x - mean) * draw(0.6, 1.5) + mean + draw(-0.15, 0.15)
+    sigma = float(draw(0.3, 1.5)[0])
+    x = kornia.filters.gaussian_blur2d(x, (7, 7), (sigma, sigma))
+    return x + torch.randn(x.shape, generator=gen) * draw(0.0, 0.05)
 
 
 def augment_batch(x: torch.Tensor, seed: int) -> torch.Tensor:

@@ -172,23 +172,6 @@ def _augmenter() -> nn.Module:
     )
 
 
-def _photometric(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Gamma, contrast, brightness, blur and noise on images in [0, 1] (B, 1, H, W)."""
-    import kornia
-
-    b = x.shape[0]
-
-    def draw(lo: float, hi: float) -> torch.Tensor:
-        return (lo + (hi - lo) * torch.rand(b, 1, 1, 1, generator=gen)).to(x)
-
-    x = x.clamp(1e-4, 1) ** torch.exp(draw(-0.4, 0.4))
-    mean = x.mean((2, 3), keepdim=True)
-    x = (x - mean) * draw(0.6, 1.5) + mean + draw(-0.15, 0.15)
-    sigma = float(draw(0.3, 1.5)[0])
-    x = kornia.filters.gaussian_blur2d(x, (7, 7), (sigma, sigma))
-    return x + torch.randn(x.shape, generator=gen) * draw(0.0, 0.05)
-
-
 def _batch(
     data: list[tuple[np.ndarray, np.ndarray]],
     cfg: PhaseTrainConfig,
@@ -198,6 +181,7 @@ def _batch(
     """Random crops with their labels: 1.5x ``crop`` cut out, augmented, then centre-cut
     (at strong zoom-out and rotation some reflected content enters at the corners; the
     labels are reflected alike)."""
+    from microstructure.augment import photometric
     from microstructure.segment import _standardise
 
     big = int(cfg.crop * 1.5)
@@ -213,7 +197,7 @@ def _batch(
     with torch.random.fork_rng():
         torch.manual_seed(int(torch.randint(2**31, (1,), generator=gen)))
         x, y = aug(x, y)
-    x = _photometric(x, gen)
+    x = photometric(x, gen)
     c = (big - cfg.crop) // 2
     x, y = x[..., c : c + cfg.crop, c : c + cfg.crop], y[..., c : c + cfg.crop, c : c + cfg.crop]
     x = torch.stack([torch.from_numpy(_standardise(im[0].numpy()))[None] for im in x])

@@ -2,10 +2,14 @@
 
 **Training data.** Every training image is made on the fly: a grain map (a periodic
 Voronoi start relaxed by the phase-field model of :mod:`.phasefield`, so boundaries are
-curved and meet at 120-degree junctions, at a random grain size, sometimes magnified) drawn
-in a random look by :mod:`.polycrystal` (optical or SEM-like, faint and broken grooves,
-inclusions, scratches, illumination, blur, noise), then flipped, rotated by quarter turns
-and gamma-shifted. The target is the exact boundary mask (two pixels wide). Grain maps are
+curved and meet at 120-degree junctions, at a random grain size, sometimes magnified) is
+warped with kornia (:func:`.augment.label_warp`: any rotation, each axis stretched
+independently, so grains come elongated as in rolled metal, shear, flips) and drawn in a
+random look by :mod:`.polycrystal` (optical or SEM-like, faint and broken grooves,
+inclusions, scratches, illumination, blur, noise); kornia then varies gamma, contrast,
+brightness, blur and noise (:func:`.augment.photometric`), and half of the images are
+inverted. The geometry is drawn on the labels, not on the image, so the target, the
+boundary mask made from the warped labels (two pixels wide), stays exact. Grain maps are
 cached in the run folder; looks are never reused.
 
 **The network** is a U-Net (Ronneberger et al. 2015) of ``depth`` poolings, ``width``
@@ -171,29 +175,25 @@ def _cached_maps(folder: Path, cfg: SegmentTrainConfig, progress: bool) -> list[
     return maps
 
 
-def _sample(
+def _label_crops(
     maps: list[np.ndarray], cfg: SegmentTrainConfig, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """One rendered crop and its boundary mask: a random map, magnified 1-2x half of the
-    time, cropped, drawn in a random look."""
-    from microstructure.polycrystal import draw_look, render
+) -> torch.Tensor:
+    """A batch of label crops of the batch's side (B, 1, S, S), float: random maps,
+    magnified 2x half of the time, cut at random."""
+    side, crops = _warp_side(cfg), []
+    for _ in range(cfg.batch_size):
+        labels = maps[int(rng.integers(len(maps)))]
+        if rng.random() < 0.5:
+            labels = np.repeat(np.repeat(labels, 2, 0), 2, 1)
+        y, x = rng.integers(0, labels.shape[0] - side + 1, 2)
+        crops.append(labels[y : y + side, x : x + side])
+    return torch.from_numpy(np.stack(crops)[:, None].astype(np.float32))
 
-    labels = maps[int(rng.integers(len(maps)))]
-    if rng.random() < 0.5:
-        k = 2
-        labels = np.repeat(np.repeat(labels, k, 0), k, 1)
-    y, x = rng.integers(0, labels.shape[0] - cfg.crop + 1, 2)
-    crop = labels[y : y + cfg.crop, x : x + cfg.crop]
-    style = "sem" if rng.random() < cfg.sem_fraction else "optical"
-    img, mask = render(crop, draw_look(rng, style), rng)
-    k = int(rng.integers(4))
-    img, mask = np.rot90(img, k), np.rot90(mask, k)
-    if rng.random() < 0.5:
-        img, mask = img[:, ::-1], mask[:, ::-1]
-    img = np.clip(img, 1e-4, 1) ** math.exp(rng.normal(0, 0.25))  # gamma
-    if rng.random() < 0.5:
-        img = 1 - img  # boundaries bright as often as dark
-    return np.ascontiguousarray(img), np.ascontiguousarray(mask)
+
+def _warp_side(cfg: SegmentTrainConfig) -> int:
+    """The side of the label crops that are warped: 1.5 ``crop`` (so that little reflected
+    content reaches the centre after a rotation), at most a map's side."""
+    return min(cfg.crop * 3 // 2, cfg.map_size)
 
 
 def _weights(mask: np.ndarray) -> np.ndarray:
@@ -205,10 +205,28 @@ def _weights(mask: np.ndarray) -> np.ndarray:
 
 
 def _batch(
-    maps: list[np.ndarray], cfg: SegmentTrainConfig, rng: np.random.Generator
+    maps: list[np.ndarray], cfg: SegmentTrainConfig, rng: np.random.Generator, warp: nn.Module
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    pairs = [_sample(maps, cfg, rng) for _ in range(cfg.batch_size)]
-    x = torch.from_numpy(np.stack([_standardise(p[0]) for p in pairs])[:, None]).float()
+    """Images, boundary masks and loss weights of one batch: label crops warped by
+    ``warp``, centre-cut, each rendered in a random look, then photometric augmentation and,
+    for half of them, inversion (boundaries bright as often as dark)."""
+    from microstructure.augment import photometric
+    from microstructure.polycrystal import draw_look, render
+
+    labels = _label_crops(maps, cfg, rng)
+    with torch.random.fork_rng():
+        torch.manual_seed(int(rng.integers(2**31)))
+        labels = warp(labels)
+    c = (labels.shape[-1] - cfg.crop) // 2
+    labels = labels[:, 0, c : c + cfg.crop, c : c + cfg.crop].round().long().numpy()
+    pairs = [
+        render(lab, draw_look(rng, "sem" if rng.random() < cfg.sem_fraction else "optical"), rng)
+        for lab in labels
+    ]
+    gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    img = photometric(torch.from_numpy(np.stack([p[0] for p in pairs])[:, None]).float(), gen)
+    img = torch.where(torch.from_numpy(rng.random((len(pairs), 1, 1, 1)) < 0.5), 1 - img, img)
+    x = torch.from_numpy(np.stack([_standardise(im[0]) for im in img.numpy()])[:, None])
     y = torch.from_numpy(np.stack([p[1] for p in pairs])[:, None]).float()
     w = torch.from_numpy(np.stack([_weights(p[1]) for p in pairs])[:, None]).float()
     return x, y, w
@@ -240,6 +258,7 @@ def train_segmenter(
 
     from eftgan.checkpoint import write_finished_run
     from eftgan.runstate import RunState
+    from microstructure.augment import label_warp
 
     out = Path(out)
     if cfg.n_images < 1 or cfg.batch_size < 1:
@@ -265,11 +284,11 @@ def train_segmenter(
         state.save({"iter": 0, "history": [], "wall_s": 0.0})
     maps = _cached_maps(out, cfg, progress)
     net.train()
-    t0, running = time.perf_counter(), []
+    warp, t0, running = label_warp(), time.perf_counter(), []
     for it in tqdm(
         range(start, cfg.iters), "segment", cfg.iters, initial=start, disable=not progress
     ):
-        x, y, w = _batch(maps, cfg, rng)
+        x, y, w = _batch(maps, cfg, rng, warp)
         loss = _loss(net(x), y, w)
         opt.zero_grad(set_to_none=True)
         loss.backward()
