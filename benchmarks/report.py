@@ -1354,11 +1354,10 @@ def segmentation_fields(r: dict[str, Any]) -> Fields:
         "|ΔG|",
     ]
     rows = []
-    for name, key in (
-        ("U-Net (shipped)", "synthetic"),
-        ("Sobel + watershed", "baseline_synthetic"),
-    ):
-        s = r[key]
+    methods = [("U-Net (shipped)", r["synthetic"]), ("Sobel + watershed", r["baseline_synthetic"])]
+    if "beside" in r:
+        methods.insert(1, (f"U-Net {r['beside']['model']}", r["beside"]["synthetic"]))
+    for name, s in methods:
         rows.append(
             [name, f"{s['boundary_precision']:.3f}", f"{s['boundary_recall']:.3f}",
              f"{s['boundary_f']:.3f} ± {s['boundary_f_std']:.3f}",
@@ -1375,6 +1374,7 @@ def segmentation_fields(r: dict[str, Any]) -> Fields:
             machine=r["machine"],
             protocol=r["protocol"],
             n_test=24,
+            seeds="/".join(str(k) for k in r.get("test_seeds", (201, 202))),
             table=table(head, rows),
             chosen=chosen,
             speed=f"{r['speed']['s_1024']:.2f}",

@@ -3,15 +3,16 @@ Sobel + watershed pipeline.
 
 Protocol (fixed before the run); writes benchmarks/results/segmentation.json:
 
-* the model: ``data/models/unet-grains-synthetic-v2``, trained by
-  ``eftgan micro segment train --out data/models/unet-grains-synthetic-v2 --n-images 16000
+* the model: ``data/models/unet-grains-synthetic-v3``, trained by
+  ``eftgan micro segment train --out data/models/unet-grains-synthetic-v3 --n-images 24000
   --seed 0`` (its card); it saw rendered images only, from grain maps of one random stream;
 * validation: 12 images of 384 x 384 pixels (9 optical, 3 SEM-like), grain maps of
   ``relaxed_grain_map`` from seed 101 and looks from seed 102, never used in training.
   The watershed's settings (probability threshold 0.4/0.5/0.6, marker depth h 1/2/3
   pixels) are chosen per method on them, by the mean adjusted Rand index;
 * test: 24 images of 512 x 512 (18 optical, 6 SEM-like), maps from seed 201, looks from
-  seed 202, read once with the chosen settings: boundary precision, recall and F
+  seed 202 (v1 and v2; v3 on fresh ones from seeds 203 and 204, below), read once per
+  model with the chosen settings: boundary precision, recall and F
   (2-pixel tolerance), adjusted Rand index, variation of information (split, merge) and
   the difference in ASTM G (planimetric), means over the images with their spread;
 * speed: one 1024 x 1024 optical image, probability and watershed, the median of 3 runs;
@@ -41,12 +42,19 @@ shapes. Both sets are renderings of our own simulator; they say nothing of real
 micrographs. Written after the validation run: v1 (numpy flips, quarter turns, gamma)
 scored ARI 0.961 on the first set and 0.887 on the elongated one, v2 (kornia) 0.954 and
 0.905, so v2 is shipped and v1 removed; the test set below was then read with v2.
+Written after that test read, which missed the ARI goal (0.946 against 0.95), and before
+the next run: v3, the same recipe trained 1.5 times longer (``--n-images 24000``: a wider
+training distribution may need more steps), replaces v2 if its ARI on the first validation
+set is higher than v2's and it loses no more than 0.01 on the elongated one. Because the
+test renderings above have now been read twice, a replacement is tested on fresh ones
+(``--test-seeds 203 204``: maps from seed 203, looks from 204), with v2 scored beside it
+there; the figures on seeds 201/202 stay recorded in the card and the changelog.
 
 Not measured: any real grain micrograph with hand-traced boundaries (none is in
 ../shared). ``python benchmarks/segmentation.py super1`` re-measures only the Super1 part,
 ``speed`` only the speed.
 
-    python benchmarks/segmentation.py
+    python benchmarks/segmentation.py [--test-seeds 201 202] [--beside MODEL]
 """
 
 from __future__ import annotations
@@ -254,13 +262,31 @@ def model_choice(models: list[str]) -> dict[str, Any]:
     return out
 
 
+def test_scores(net: Any, val: list[dict], test: list[dict]) -> tuple[dict, dict]:
+    """The watershed settings of the U-Net and the baseline chosen on ``val``, and their
+    scores on ``test`` (means, spreads, and per style)."""
+    val_probs = probabilities(net, val)
+    chosen = {m: choose(p, val) for m, p in val_probs.items()}
+    result = {}
+    for m, probs in probabilities(net, test).items():
+        rows = scores(probs, test, chosen[m]["threshold"], chosen[m]["h_px"])
+        result[m] = {**summary(rows), "by_style": {
+            s: summary([r for r, d in zip(rows, test, strict=True) if d["style"] == s])
+            for s in ("optical", "sem")
+        }}  # fmt: skip
+    return chosen, result
+
+
 def main() -> None:
+    import argparse
+
     from microstructure.segment import load_segmenter
 
     torch.set_num_threads(2)
     if sys.argv[1:2] == ["validation"]:
         merge_json("segmentation.json", ["machine"], machine())
-        merge_json("segmentation.json", ["model_choice"], model_choice(sys.argv[2:]))
+        for name, row in model_choice(sys.argv[2:]).items():  # earlier candidates stay
+            merge_json("segmentation.json", ["model_choice", name], row)
         return
     if sys.argv[1:] == ["super1"]:
         merge_json("segmentation.json", ["machine"], machine())
@@ -270,22 +296,18 @@ def main() -> None:
         merge_json("segmentation.json", ["machine"], machine())
         print(merge_json("segmentation.json", ["speed"], speed(load_segmenter()[0])))
         return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--test-seeds", type=int, nargs=2, default=(201, 202))
+    ap.add_argument("--beside", help="another grain model scored on the same test renderings")
+    args = ap.parse_args()
     t0 = time.perf_counter()
     net, config = load_segmenter()
     val = rendered_set(12, 384, 101, 102)
-    val_probs = probabilities(net, val)
-    chosen = {m: choose(p, val) for m, p in val_probs.items()}
-    test = rendered_set(24, 512, 201, 202)
-    test_probs = probabilities(net, test)
-    result = {}
-    for m, probs in test_probs.items():
-        rows = scores(probs, test, chosen[m]["threshold"], chosen[m]["h_px"])
-        result[m] = {**summary(rows), "by_style": {
-            s: summary([r for r, d in zip(rows, test, strict=True) if d["style"] == s])
-            for s in ("optical", "sem")
-        }}  # fmt: skip
+    test = rendered_set(24, 512, *args.test_seeds)
+    chosen, result = test_scores(net, val, test)
     report = {
         "protocol": protocol_text(__doc__),
+        "test_seeds": list(args.test_seeds),
         "synthetic": result["unet"],
         "baseline_synthetic": result["baseline"],
         "chosen_on_validation": chosen,
@@ -295,18 +317,15 @@ def main() -> None:
         "benchmark_wall_s": time.perf_counter() - t0,
         "machine": machine(),
     }
+    if args.beside:
+        other = test_scores(load_segmenter(args.beside)[0], val, test)[1]["unet"]
+        report["beside"] = {"model": Path(args.beside).name, "synthetic": other}
     for key, part in report.items():  # merged, so that ``model_choice`` stays
         path = merge_json("segmentation.json", [key], part)
     print(path)
     for m in ("synthetic", "baseline_synthetic"):
-        print(
-            m,
-            {
-                k: round(report[m][k], 3)
-                for k in ("boundary_f", "ari", "vi_split", "vi_merge", "delta_g_abs")
-            },
-        )
-    print(report["speed"])
+        print(m, {k: round(report[m][k], 3) for k in ("boundary_f", "ari", "delta_g_abs")})
+    print(report["speed"], report.get("beside"))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ DEFAULT_MODELS: dict[str, str] = {
     "eftgan": "eftgan-fenicocrmnpd-v3",
     "saca": "saca-compact-steel-v10",
     "dcgan": "sngan-alsi-conditional-v1",
-    "unet-grains": "unet-grains-synthetic-v2",
+    "unet-grains": "unet-grains-synthetic-v3",
     "unet-phases": "unet-phases-super1-v1",
 }
 #: The default ECNet, the model ``eftgan.load_model()`` and ``eftgan predict`` use.

@@ -178,8 +178,8 @@ def _cached_maps(folder: Path, cfg: SegmentTrainConfig, progress: bool) -> list[
 def _label_crops(
     maps: list[np.ndarray], cfg: SegmentTrainConfig, rng: np.random.Generator
 ) -> torch.Tensor:
-    """A batch of label crops of the batch's side (B, 1, S, S), float: random maps,
-    magnified 2x half of the time, cut at random."""
+    """A batch of label crops (B, 1, S, S) of side ``S =`` :func:`_warp_side`, float:
+    random maps, magnified 2x half of the time, cut at random."""
     side, crops = _warp_side(cfg), []
     for _ in range(cfg.batch_size):
         labels = maps[int(rng.integers(len(maps)))]
