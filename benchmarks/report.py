@@ -1374,7 +1374,7 @@ def segmentation_fields(r: dict[str, Any]) -> Fields:
             machine=r["machine"],
             protocol=r["protocol"],
             n_test=24,
-            seeds="/".join(str(k) for k in r.get("test_seeds", (201, 202))),
+            seeds="/".join(str(k) for k in r["test_seeds"]),
             table=table(head, rows),
             chosen=chosen,
             speed=f"{r['speed']['s_1024']:.2f}",

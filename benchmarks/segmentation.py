@@ -74,39 +74,43 @@ PHASES = ("matrix", "secondary", "tertiary")
 
 
 def rendered_set(n: int, size: int, map_seed: int, look_seed: int) -> list[dict[str, Any]]:
-    """``n`` rendered micrographs with their true grains (a quarter SEM-like)."""
-    from microstructure.polycrystal import draw_look, render
-    from microstructure.segment import relaxed_grain_map
-
-    maps, looks = np.random.default_rng(map_seed), np.random.default_rng(look_seed)
-    out = []
-    for i in range(n):
-        labels = relaxed_grain_map(maps, size)
-        if maps.random() < 0.5:
-            labels = np.repeat(np.repeat(labels, 2, 0), 2, 1)[:size, :size]
-        style = "sem" if i % 4 == 3 else "optical"
-        img, _ = render(labels, draw_look(looks, style), looks)
-        out.append({"image": img, "labels": labels, "style": style})
-    return out
+    """``n`` rendered micrographs with their true grains (a quarter SEM-like), half of the
+    grain maps magnified 2x."""
+    return _rendered(n, size, map_seed, look_seed, _magnify_half)
 
 
 def elongated_set(n: int, size: int, map_seed: int, look_seed: int) -> list[dict[str, Any]]:
     """``n`` rendered micrographs of grain maps stretched 1.5-2.5 times along a random
     direction (nearest-neighbour resampling of the periodic maps, wrapped), a quarter
     SEM-like."""
+    return _rendered(n, size, map_seed, look_seed, _stretch)
+
+
+def _magnify_half(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if rng.random() < 0.5:
+        return np.repeat(np.repeat(labels, 2, 0), 2, 1)[: len(labels), : len(labels)]
+    return labels
+
+
+def _stretch(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     from scipy.ndimage import affine_transform
 
+    a, k = rng.uniform(0, np.pi), rng.uniform(1.5, 2.5)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    inverse = rot @ np.diag([1 / k, 1.0]) @ rot.T  # output pixel -> map pixel
+    return affine_transform(labels, inverse, order=0, mode="grid-wrap")
+
+
+def _rendered(n: int, size: int, map_seed: int, look_seed: int, warp) -> list[dict[str, Any]]:
+    """``n`` grain maps from ``map_seed``, each changed by ``warp(labels, rng)`` with the
+    maps' random stream, drawn in looks from ``look_seed`` (every fourth SEM-like)."""
     from microstructure.polycrystal import draw_look, render
     from microstructure.segment import relaxed_grain_map
 
     maps, looks = np.random.default_rng(map_seed), np.random.default_rng(look_seed)
     out = []
     for i in range(n):
-        base = relaxed_grain_map(maps, size)
-        a, k = maps.uniform(0, np.pi), maps.uniform(1.5, 2.5)
-        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-        inverse = rot @ np.diag([1 / k, 1.0]) @ rot.T  # output pixel -> map pixel
-        labels = affine_transform(base, inverse, order=0, mode="grid-wrap")
+        labels = warp(relaxed_grain_map(maps, size), maps)
         style = "sem" if i % 4 == 3 else "optical"
         img, _ = render(labels, draw_look(looks, style), looks)
         out.append({"image": img, "labels": labels, "style": style})
