@@ -1381,8 +1381,22 @@ def segmentation_fields(r: dict[str, Any]) -> Fields:
             super1=super1_table(r["super1"]),
             baseline=r["super1"]["baseline_chosen_on_validation"],
             choice=model_choice_table(r["model_choice"]),
+            markers=markers_table(r["post_processing"]),
         )
     }
+
+
+def markers_table(r: dict[str, Any]) -> str:
+    """Validation scores and post-processing time of each marker grid."""
+    head = ["markers", "threshold / h", "ARI", "ARI, elongated", "post-processing s"]
+    rows = [
+        [f"{name[-1]} x {name[-1]} blocks" if name != "block1" else "full resolution",
+         f"{row['chosen']['threshold']:g} / {row['chosen']['h_px']:g} px",
+         *(f"{row[s]['ari']:.4f} ± {row[s]['ari_std']:.3f}" for s in ("validation", "elongated")),
+         f"{row['post_s_1024']:.2f}"]
+        for name, row in r.items()
+    ]  # fmt: skip
+    return table(head, rows)
 
 
 def model_choice_table(r: dict[str, Any]) -> str:
