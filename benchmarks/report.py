@@ -1035,7 +1035,7 @@ def spectral_fields(r: dict[str, Any]) -> Fields:
 
 def micro_fields(r: dict[str, Any]) -> Fields:
     """Every field of the microstructure section."""
-    st, sp = r["settings"], r["speed"]
+    st, sp, real = r["settings"], r["speed"], r.get("real", {})
     unseen = r["conditional_unseen_si"]
     models = [(k, r["models"][k]) for k in ("dcgan", "conditional", "crops", "grf")]
     models.append((f"conditional at unseen Al-{unseen['si_wt_pct']:g}Si", unseen))
@@ -1067,12 +1067,10 @@ def micro_fields(r: dict[str, Any]) -> Fields:
         "generate_ps": f"{sp['generate_per_s']:.0f}",
         "nz_train": f"{sp['nz1000_over_nz100_train_time']:.2f}",
         "nz_generate": f"{sp['nz1000_over_nz100_generate_time']:.2f}",
-        "micro_real": micro_real(r.get("real", {}).get("super1")),
+        "micro_real": micro_real(real.get("super1")),
         "micro_cond_arch": micro_cond_arch(r.get("conditional_by_arch")),
-        "micro_large": micro_large(r.get("real", {}).get("super1_large")),
-        "micro_halves": micro_halves(
-            r.get("real", {}).get("super1_halves"), r.get("real", {}).get("super1_halves_val")
-        ),
+        "micro_large": micro_large(real.get("super1_large")),
+        "micro_halves": micro_halves(real.get("super1_halves"), real.get("super1_halves_val")),
     }
 
 

@@ -454,6 +454,10 @@ def segment_images_cmd(
     help="boundaries: on rendered polycrystals; phases: on labelled micrographs.",
 )  # fmt: skip
 @click.option("--n-images", default=None, type=int, help="[boundaries] Images seen. [2000]")
+@click.option(
+    "--cldice", default=None, type=float,
+    help="[boundaries] Weight of a clDice term in the loss, against broken boundaries. [0]",
+)  # fmt: skip
 @click.option("--images", type=click.Path(path_type=Path), help="[phases] Micrographs.")
 @click.option("--masks", type=click.Path(path_type=Path), help="[phases] Their label images.")
 @click.option("--val-images", type=click.Path(path_type=Path), help="[phases] Early stopping.")
@@ -470,7 +474,7 @@ def segment_train(out: Path, task: str, **kw: Any) -> None:
     U-Net on labelled micrographs (<name>_mask.png beside each <name>.png); resumable."""
     from eftgan.errors import UserError
 
-    other = _PHASE_ONLY if task == "boundaries" else ("n_images",)
+    other = _PHASE_ONLY if task == "boundaries" else ("n_images", "cldice")
     given = [f"--{k.replace('_', '-')}" for k in other if kw[k] not in (None, "")]
     if given:
         raise UserError(f"{', '.join(given)} belong(s) to the other --task than {task}")
@@ -483,6 +487,7 @@ def segment_train(out: Path, task: str, **kw: Any) -> None:
         n_images=2000 if kw["n_images"] is None else kw["n_images"],
         crop=128 if kw["crop"] is None else kw["crop"],
         batch_size=8 if kw["batch_size"] is None else kw["batch_size"], seed=kw["seed"],
+        cldice=kw["cldice"] or 0.0,
     )  # fmt: skip
     r = train_segmenter(out, cfg, force=kw["force"], progress=not kw["quiet"])
     click.echo(f"model written to {out} ({cfg.iters} iterations, {r['wall_s']:.0f} s)")

@@ -156,6 +156,7 @@ def test_segment_phases_then_evaluate(capsys, tmp_path: Path, labelled):
         (["--images", "IMG", "--masks", "WIDE"], "values 0..255"),
         (["--images", "IMG", "--masks", "COLOUR"], "is a colour image"),
         (["--images", "IMG", "--masks", "LAB", "--n-images", "5"], "--n-images belong"),
+        (["--images", "IMG", "--masks", "LAB", "--cldice", "0.5"], "--cldice belong"),
     ],
 )
 def test_phase_training_bad_input(capsys, tmp_path: Path, labelled, args, needle) -> None:

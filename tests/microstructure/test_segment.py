@@ -67,6 +67,22 @@ def test_markers_on_block_maxima_recover_the_grains_of_an_odd_sized_map(grain_ma
     assert abs(int(labels.max()) - len(np.unique(cut))) < 0.25 * len(np.unique(cut))
 
 
+def test_cldice_penalises_a_gap_and_not_a_thickening_of_as_many_pixels():
+    import torch
+
+    from microstructure.segment import cldice_loss
+
+    truth = torch.zeros(1, 1, 64, 64)
+    truth[..., 31:33, :] = 1  # two boundaries two pixels wide, crossing
+    truth[..., :, 20:22] = 1
+    broken, thickened = truth.clone(), truth.clone()
+    broken[..., 31:33, 40:44] = 0  # a 4-pixel gap
+    thickened[..., 30:34, 44:48] = 1  # as many pixels wrong, no gap
+    assert float(cldice_loss(truth, truth)) == 0.0
+    gap = float(cldice_loss(broken, truth))
+    assert gap > 0.01 and float(cldice_loss(thickened, truth)) < 0.1 * gap
+
+
 def test_grains_all_below_the_size_become_one_grain(grain_map):
     from microstructure.polycrystal import boundary_mask
     from microstructure.segment import grains_from_probability
@@ -160,13 +176,13 @@ def test_a_killed_segment_training_resumes_to_the_same_network(tmp_path: Path, m
     )
     whole = segment.train_segmenter(tmp_path / "whole", cfg, progress=False)
     real = segment._batch
-    monkeypatch.setattr(segment, "_batch", killed_at(real, 56))
+    monkeypatch.setattr(segment, "_batch", killed_at(real, segment.SAVE_EVERY + 6))
     with pytest.raises(KeyboardInterrupt):
         segment.train_segmenter(tmp_path / "killed", cfg, progress=False)
     counted = killed_at(real, None)
     monkeypatch.setattr(segment, "_batch", counted)
     resumed = segment.train_segmenter(tmp_path / "killed", cfg, progress=False)
-    assert counted.calls == 60 - 50, "the run resumed from its state at iteration 50"
+    assert counted.calls == cfg.iters - segment.SAVE_EVERY, "resumed from the last state"
     assert [h["iter"] for h in resumed["history"]] == [h["iter"] for h in whole["history"]]
     a = load_file(tmp_path / "whole" / "weights.safetensors")
     b = load_file(tmp_path / "killed" / "weights.safetensors")
