@@ -108,9 +108,12 @@ def test_segment_train_then_images_then_evaluate(capsys, tmp_path: Path, grain_m
     from microstructure.segment import SegmentTrainConfig, train_segmenter
 
     model = tmp_path / "model"
-    cfg = SegmentTrainConfig(n_images=16, crop=64, batch_size=4, n_maps=2, map_size=64, width=4)
+    cfg = SegmentTrainConfig(
+        n_images=16, crop=64, batch_size=4, n_maps=2, map_size=64, width=4, cldice=0.5
+    )
     train_segmenter(model, cfg, progress=False)
     assert (model / "loss.png").exists() and not (model / "maps.npz").exists()
+    assert "plus 0.5 times clDice" in (model / "card.md").read_text()
     rng = np.random.default_rng(0)
     img, _ = render(grain_map, draw_look(rng), rng)
     imgs, truth = tmp_path / "imgs", tmp_path / "truth"
