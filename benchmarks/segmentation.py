@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -180,19 +181,27 @@ def choose(probs: list[np.ndarray], images: list[dict[str, Any]], block: int = 1
     return {"threshold": t, "h_px": h, "val_ari": grid[best], "grid_val_ari": grid}
 
 
+def speed_image() -> np.ndarray:
+    """The 1024 x 1024 optical rendering that every timing here uses."""
+    return rendered_set(1, 1024, 301, 302)[0]["image"]
+
+
+def median_seconds(work, runs: int = 3) -> float:
+    """The median wall time of ``runs`` calls of ``work()``."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
 def speed(net: Any) -> dict[str, float]:
     from microstructure.segment import grains_from_probability, predict_probability
 
-    img = rendered_set(1, 1024, 301, 302)[0]["image"]
-    times = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        grains_from_probability(predict_probability(net, img))
-        times.append(time.perf_counter() - t0)
-    return {
-        "s_per_megapixel": float(np.median(times)) / 1.048576,
-        "s_1024": float(np.median(times)),
-    }
+    img = speed_image()
+    s = median_seconds(lambda: grains_from_probability(predict_probability(net, img)))
+    return {"s_per_megapixel": s / 1.048576, "s_1024": s}
 
 
 def super1_split(split: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -306,18 +315,13 @@ def marker_grids(net: Any) -> dict[str, Any]:
 
     sets = validation_sets()
     probs = {k: probabilities(net, v)["unet"] for k, v in sets.items()}
-    prob = predict_probability(net, rendered_set(1, 1024, 301, 302)[0]["image"])
+    prob = predict_probability(net, speed_image())
     out: dict[str, Any] = {}
     for block in (1, 2):
         row = validation_row(probs, sets, block)
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            grains_from_probability(
-                prob, row["chosen"]["threshold"], h_px=row["chosen"]["h_px"], block=block
-            )
-            times.append(time.perf_counter() - t0)
-        out[f"block{block}"] = {**row, "post_s_1024": float(np.median(times))}
+        chosen = {"threshold": row["chosen"]["threshold"], "h_px": row["chosen"]["h_px"]}
+        post_s = median_seconds(partial(grains_from_probability, prob, **chosen, block=block))
+        out[f"block{block}"] = {**row, "post_s_1024": post_s}
         print(block, out[f"block{block}"])
     return out
 

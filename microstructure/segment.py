@@ -262,13 +262,11 @@ def _soft_skeleton(p: torch.Tensor, iters: int = 3) -> torch.Tensor:
     def erode(x: torch.Tensor) -> torch.Tensor:
         return torch.minimum(-pool(-x, (3, 1), 1, (1, 0)), -pool(-x, (1, 3), 1, (0, 1)))
 
-    def opened(x: torch.Tensor) -> torch.Tensor:
-        return pool(erode(x), 3, 1, 1)
-
-    skel = torch.relu(p - opened(p))
+    eroded = erode(p)
+    skel = torch.relu(p - pool(eroded, 3, 1, 1))  # what the opening removes
     for _ in range(iters):
-        p = erode(p)
-        delta = torch.relu(p - opened(p))
+        p, eroded = eroded, erode(eroded)
+        delta = torch.relu(p - pool(eroded, 3, 1, 1))
         skel = skel + torch.relu(delta - skel * delta)
     return skel
 
@@ -486,6 +484,8 @@ def _distance_maxima(dist: np.ndarray, h_px: float, block: int) -> np.ndarray:
     runs on ``block**2`` times fewer pixels; ``block`` 1 is the plain search."""
     from skimage.morphology import h_maxima
 
+    if block == 1:
+        return h_maxima(dist, h_px).astype(bool)
     h, w = dist.shape
     even = np.pad(dist, ((0, -h % block), (0, -w % block)))
     hb, wb = even.shape[0] // block, even.shape[1] // block
