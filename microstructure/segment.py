@@ -28,6 +28,7 @@ are merged into their neighbours. A large image is predicted in overlapping tile
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -44,6 +45,7 @@ from eftgan.settings import JSONSettings
 
 __all__ = [
     "KIND",
+    "InferenceUNet",
     "SegmentTrainConfig",
     "UNet",
     "grains_from_probability",
@@ -96,30 +98,71 @@ class UNet(nn.Module):
             x = self.up[i](torch.cat([x, skips[i]], 1))
         return self.head(x)
 
-    def for_inference(self) -> UNet:
-        """This network with every batch norm folded into its convolution and channels-last
-        memory (about 1.7x faster on a CPU; same outputs to rounding). A copy, for
-        evaluation: this network keeps its mode and weights."""
-        from torch.nn.utils.fusion import fuse_conv_bn_eval
-
-        def fused(block: _Block) -> nn.Sequential:
-            conv1, bn1, _, conv2, bn2, _ = block
-            return nn.Sequential(
-                fuse_conv_bn_eval(conv1, bn1), nn.ReLU(inplace=True),
-                fuse_conv_bn_eval(conv2, bn2), nn.ReLU(inplace=True),
-            )  # fmt: skip
-
-        import copy
-
+    def for_inference(self) -> InferenceUNet:
+        """This network for evaluation, about 2x faster on a CPU with the same outputs to
+        rounding (:class:`InferenceUNet`). A copy: this network keeps its mode and weights."""
         was_training = self.training
-        self.eval()
-        fast = UNet.__new__(UNet)
-        nn.Module.__init__(fast)
-        fast.down = nn.ModuleList(fused(b) for b in self.down)
-        fast.up = nn.ModuleList(fused(b) for b in self.up)
-        fast.head, fast.depth = copy.deepcopy(self.head), self.depth
+        fast = InferenceUNet(self.eval())
         self.train(was_training)
-        return fast.eval().to(memory_format=torch.channels_last)
+        return fast
+
+
+def _fused(block: _Block) -> tuple[nn.Conv2d, nn.Conv2d]:
+    """The two convolutions of an evaluation-mode block with its batch norms folded in."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    conv1, bn1, _, conv2, bn2, _ = block
+    return fuse_conv_bn_eval(conv1, bn1), fuse_conv_bn_eval(conv2, bn2)
+
+
+class _UpBlock(nn.Module):
+    """An up block whose first convolution is split by input channels: a convolution of
+    the channel concatenation [upsampled, skip] is the sum of one convolution of each, and
+    the sum costs a tenth of building the concatenated tensor in memory."""
+
+    def __init__(self, block: _Block, skip_channels: int) -> None:
+        super().__init__()
+        conv1, self.conv2 = _fused(block)
+        cup = conv1.in_channels - skip_channels
+        self.from_up = nn.Conv2d(cup, conv1.out_channels, 3, padding=1)
+        self.from_skip = nn.Conv2d(skip_channels, conv1.out_channels, 3, padding=1, bias=False)
+        with torch.no_grad():
+            self.from_up.weight.copy_(conv1.weight[:, :cup])
+            self.from_up.bias.copy_(conv1.bias)
+            self.from_skip.weight.copy_(conv1.weight[:, cup:])
+
+    def forward(self, up: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = self.from_up(up).add_(self.from_skip(skip)).relu_()
+        return self.conv2(x).relu_()
+
+
+class InferenceUNet(nn.Module):
+    """A trained :class:`UNet` rebuilt for evaluation: every batch norm folded into its
+    convolution, channels-last memory, and up blocks that never concatenate
+    (:class:`_UpBlock`). The same function as the network it was made from (outputs equal
+    to float rounding); for inference only."""
+
+    def __init__(self, net: UNet) -> None:
+        super().__init__()
+        self.depth = net.depth
+        self.down = nn.ModuleList(
+            nn.Sequential(c1, nn.ReLU(inplace=True), c2, nn.ReLU(inplace=True))
+            for c1, c2 in map(_fused, net.down)
+        )
+        skips = [b[0].out_channels for b in net.down]
+        self.up = nn.ModuleList(_UpBlock(b, skips[i]) for i, b in enumerate(net.up))
+        self.head = copy.deepcopy(net.head)
+        self.eval().to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else nn.functional.max_pool2d(x, 2))
+            skips.append(x)
+        for i in reversed(range(self.depth)):
+            x = nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+            x = self.up[i](x, skips[i])
+        return self.head(x)
 
 
 @dataclass
@@ -482,15 +525,53 @@ def _distance_maxima(dist: np.ndarray, h_px: float, block: int) -> np.ndarray:
     most the block's diagonal (the distance changes by at most a pixel per pixel). The
     morphological reconstruction behind ``h_maxima``, most of the post-processing's time,
     runs on ``block**2`` times fewer pixels; ``block`` 1 is the plain search."""
-    from skimage.morphology import h_maxima
-
     if block == 1:
-        return h_maxima(dist, h_px).astype(bool)
+        return banded_h_maxima(dist, h_px)
     h, w = dist.shape
     even = np.pad(dist, ((0, -h % block), (0, -w % block)))
     hb, wb = even.shape[0] // block, even.shape[1] // block
-    peaks = h_maxima(even.reshape(hb, block, wb, block).max(axis=(1, 3)), h_px).astype(bool)
+    peaks = banded_h_maxima(even.reshape(hb, block, wb, block).max(axis=(1, 3)), h_px)
     return peaks.repeat(block, axis=0).repeat(block, axis=1)[:h, :w]
+
+
+def banded_h_maxima(dist: np.ndarray, h_px: float, bands: int | None = None) -> np.ndarray:
+    """scikit-image's ``h_maxima(dist, h_px)`` (8-connected) of a distance map, computed on
+    horizontal bands in parallel threads (``bands``: the usable cores, at most 4), with the
+    same result; for ``h_px`` above one pixel, on the whole map. The reconstruction behind
+    it rises from the seeds ``dist - h_px`` under ``dist`` along paths whose every pixel
+    bounds it. The interior components (``dist > 0``, 8-connected) are separated by
+    zero-distance pixels, so a path from another component brings at most 0; with
+    ``h_px <= 1`` every seed inside is at least 0 (an interior pixel is a pixel or more
+    from a boundary), so it changes nothing. A band therefore holds whole components
+    (those whose top row falls in it) and whatever else lies in its rows, and its maxima
+    on its own components are those of the whole map. The sort inside the reconstruction,
+    most of its time, releases the GIL, so the bands run at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scipy.ndimage import find_objects, label
+    from skimage.morphology import h_maxima
+
+    bands = bands or min(4, len(os.sched_getaffinity(0)))
+    comps, n = label(dist > 0, structure=np.ones((3, 3)))
+    if bands == 1 or n < 2 or h_px > 1:
+        return h_maxima(dist, h_px).astype(bool)
+    rows = np.array([(s[0].start, s[0].stop) for s in find_objects(comps)])
+    band_of = np.minimum(rows[:, 0] * bands // dist.shape[0], bands - 1)
+    lookup = np.concatenate([[-1], band_of])
+
+    def one(k: int) -> tuple[slice, np.ndarray]:
+        mine = band_of == k
+        if not mine.any():
+            return slice(0, 0), np.zeros((0, dist.shape[1]), bool)
+        span = slice(rows[mine, 0].min(), rows[mine, 1].max())
+        inside = lookup[comps[span]] == k
+        return span, h_maxima(dist[span], h_px).astype(bool) & inside
+
+    out = np.zeros(dist.shape, bool)
+    with ThreadPoolExecutor(bands) as pool:
+        for span, peaks in pool.map(one, range(bands)):
+            out[span] |= peaks
+    return out
 
 
 #: The columns of grains.csv (particles.csv: image, phase, particle_id, then the rest).

@@ -67,6 +67,22 @@ def test_markers_on_block_maxima_recover_the_grains_of_an_odd_sized_map(grain_ma
     assert abs(int(labels.max()) - len(np.unique(cut))) < 0.25 * len(np.unique(cut))
 
 
+def test_banded_h_maxima_equal_the_whole_map_search(grain_map):
+    from scipy.ndimage import distance_transform_edt
+    from skimage.morphology import h_maxima
+
+    from microstructure.polycrystal import boundary_mask
+    from microstructure.segment import banded_h_maxima
+
+    boundaries = boundary_mask(grain_map)
+    boundaries[::37, :] = False  # gaps: necks join grains across bands
+    dist = distance_transform_edt(~boundaries).astype(np.float32)
+    for h_px in (0.5, 1.0):
+        whole = h_maxima(dist, h_px).astype(bool) & (dist > 0)
+        for bands in (2, 3, 5):
+            assert (banded_h_maxima(dist, h_px, bands) == whole).all(), (h_px, bands)
+
+
 def test_cldice_penalises_a_gap_and_not_a_thickening_of_as_many_pixels():
     import torch
 
