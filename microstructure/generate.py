@@ -12,18 +12,6 @@ side that is a multiple of their noise field's spacing (16 or 32 pixels) per noi
 conditional model also takes the Si content of the Al-xSi alloy (wt %, 0-25), turned into
 its condition vector through the element registry
 (:func:`microstructure.dcgan.condition_vector`).
-
-**Tone curve.** A GAN trained for a few hundred steps gets the shapes of a micrograph
-sooner than its exact gray levels, and every statistic read through a gray threshold (the
-phase fraction, the two-point correlation) inherits that error. A one-channel,
-unconditional model folder written by training therefore also holds a tone curve
-(``config["model"]["tone"]``): the quantiles of its generator's gray levels and of the
-training images' (:func:`tone_curve`). Generated gray levels are mapped through it
-(:func:`apply_tone`), a monotone map of the pooled histogram, as in histogram-matched
-texture synthesis (Heeger and Bergen 1995): each image keeps its own structure and its
-differences from the others, and the set takes the training images' gray levels. A
-conditional model has none (one curve cannot serve every condition), nor has an RGB one;
-``tone=False`` gives the generator's own gray levels.
 """
 
 from __future__ import annotations
@@ -41,10 +29,7 @@ from microstructure.dcgan import DCGANConfig, Generator, condition_vector
 from microstructure.sngan import SpatialConfig, SpatialGenerator
 from microstructure.stylegan import StyleConfig, StyleGenerator
 
-__all__ = ["apply_tone", "generate_images", "load_generator", "tone_curve", "write_images"]
-
-#: Quantiles (evenly spaced from 0 to 1) that a tone curve holds.
-TONE_POINTS = 129
+__all__ = ["generate_images", "load_generator", "write_images"]
 
 
 def load_generator(
@@ -75,27 +60,7 @@ def load_generator(
         else:
             cfg = DCGANConfig.from_dict(model["dcgan"])
             g = load_weights(lambda: Generator(cfg), state, folder, weights)
-    g.tone = model.get("tone")  # generate_images maps its gray levels through it
     return g.eval(), config
-
-
-def tone_curve(real: list[np.ndarray], generated: np.ndarray) -> dict[str, list[float]]:
-    """The tone curve from a generator's gray levels (images in [0, 1]) to those of its
-    training images: :data:`TONE_POINTS` quantiles of each pixel pool."""
-    q = np.linspace(0.0, 1.0, TONE_POINTS)
-    pool = np.concatenate([np.asarray(a, np.float32).ravel() for a in real])
-    return {
-        "generated": np.quantile(generated.ravel(), q).round(6).tolist(),
-        "real": np.quantile(pool, q).round(6).tolist(),
-    }
-
-
-def apply_tone(images: np.ndarray, curve: dict[str, list[float]]) -> np.ndarray:
-    """Gray levels mapped through a tone curve, piecewise linearly between its quantiles
-    (the generated quantiles made strictly increasing where the generator saturates)."""
-    xp = np.maximum.accumulate(np.asarray(curve["generated"], np.float64))
-    xp = xp + np.linspace(0.0, 1e-6, xp.size)
-    return np.interp(images, xp, np.asarray(curve["real"])).astype(np.float32)
 
 
 def _check_si(cfg: DCGANConfig | SpatialConfig | StyleConfig, si_wt_pct: float | None) -> None:
@@ -115,7 +80,6 @@ def generate_images(
     seed: int = 0,
     gray: bool = True,
     size: int | None = None,
-    tone: bool = True,
 ) -> np.ndarray:
     """``n`` generated micrographs as gray levels in [0, 1].
 
@@ -129,7 +93,6 @@ def generate_images(
         size: side in pixels (default: the training crops'); larger fields, any multiple of
             the generator's ``upsampling`` (16 pixels for the default, 32 for the style GAN),
             from those fully convolutional architectures only.
-        tone: map the gray levels through the model's tone curve where it has one.
 
     Returns:
         float32 array (n, size, size), or (n, size, size, 3) for an RGB model with
@@ -155,11 +118,9 @@ def generate_images(
     if si_wt_pct is not None:
         c = torch.from_numpy(condition_vector(np.full(n, si_wt_pct)))
     x = (g(z, c) + 1) / 2
-    if not (gray or cfg.channels == 1):
-        return x.permute(0, 2, 3, 1).numpy()
-    images = x.mean(1).numpy()
-    curve = getattr(g, "tone", None)
-    return apply_tone(images, curve) if tone and curve and cfg.channels == 1 else images
+    if gray or cfg.channels == 1:
+        return x.mean(1).numpy()
+    return x.permute(0, 2, 3, 1).numpy()
 
 
 def write_images(

@@ -37,7 +37,7 @@ from eftgan.runstate import RunState, check_output_folder
 from eftgan.settings import JSONSettings
 from microstructure.dcgan import COND_DIM, DCGANConfig, build
 from microstructure.dcgan import condition_vector as cond_vec
-from microstructure.generate import generate_images, tone_curve
+from microstructure.generate import generate_images
 from microstructure.images import random_crops, read_folder
 from microstructure.sngan import UPSAMPLING, SpatialConfig, build_spatial
 from microstructure.stylegan import StyleConfig, build_style
@@ -60,8 +60,6 @@ D_WINS_MARGIN = 0.05
 #: logits beyond the margin (sigmoid(-1)).
 HINGE_WINS = 0.2689
 WATCH_SAMPLES = 64
-#: Generated images whose gray levels make the model's tone curve.
-TONE_SAMPLES = 64
 #: The checks warn or stop only from this iteration on: a generator that has barely started
 #: draws near-constant images, which is not a collapse.
 WATCH_FROM = 200
@@ -502,12 +500,6 @@ class _Run:
         fig.suptitle("training crops (left) and generated (right)", fontsize=9)
         save_png(fig, path)
 
-    def tone(self) -> dict[str, list[float]]:
-        """The tone curve of the finished generator against the training images
-        (:func:`microstructure.generate.tone_curve`), from 64 images of its own noise."""
-        fakes = generate_images(self.ema, TONE_SAMPLES, None, seed=self.cfg.seed + 104729)
-        return tone_curve(self.sets[0], fakes)
-
     def write(
         self, out: Path, folders: Sequence[Path], hist: dict[str, list[float]], wall: float
     ) -> None:
@@ -529,7 +521,6 @@ class _Run:
                 "arch": cfg.arch,
                 arch_key: mcfg.as_dict(),
                 "si_wt_pct": list(si) if si else None,
-                "tone": self.tone() if mcfg.channels == 1 and not si else None,
             },
             card=_card(out, mcfg, cfg, folders, wall),
             history=rows,

@@ -69,32 +69,3 @@ def test_write_images(tmp_path: Path) -> None:
         write_images(out, np.zeros((1, 8, 8)))
     write_images(out, np.ones((1, 8, 8, 3)), force=True)
     assert [p.name for p in out.iterdir()] == ["gen_0000.png"]
-
-
-def test_a_tone_curve_moves_gray_levels_onto_the_real_ones() -> None:
-    from microstructure.generate import apply_tone, tone_curve
-
-    rng = np.random.default_rng(0)
-    real = [rng.beta(0.5, 2.0, (64, 64)) for _ in range(8)]  # dark, skewed
-    generated = (rng.normal(0.6, 0.05, (16, 64, 64))).clip(0, 1).astype(np.float32)
-    toned = apply_tone(generated, tone_curve(real, generated))
-    q = (0.1, 0.5, 0.9)
-    want = np.quantile(np.concatenate([a.ravel() for a in real]), q)
-    assert np.abs(np.quantile(toned, q) - want).max() < 0.01
-    order = np.argsort(generated.ravel())  # monotone: no gray level changes rank
-    assert np.all(np.diff(toned.ravel()[order]) >= 0)
-
-
-def test_an_unconditional_model_generates_through_its_tone_curve(tmp_path: Path) -> None:
-    from microstructure.generate import apply_tone
-    from microstructure.synth import write_synth_folder
-    from microstructure.train import train_dcgan
-
-    write_synth_folder(tmp_path / "s4", 4.0, n=3, size=96)
-    kw = dict(iters=4, batch_size=3, width=8, progress=False)
-    train_dcgan([tmp_path / "s4"], tmp_path / "m", **kw)
-    g, config = load_generator(tmp_path / "m")
-    curve = config["model"]["tone"]
-    assert len(curve["real"]) == len(curve["generated"]) > 100 and g.tone == curve
-    raw = generate_images(g, 4, seed=3, tone=False)
-    assert np.array_equal(generate_images(g, 4, seed=3), apply_tone(raw, curve))
