@@ -8,6 +8,8 @@ rounding: random draws are made on the CPU and moved.
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from eftgan.errors import UserError
@@ -36,3 +38,11 @@ def device_name(dev: torch.device) -> str:
     if dev.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(dev)})"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on: its affinity where the system reports one
+    (Linux, which also honours container and ``taskset`` limits), else every core."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1

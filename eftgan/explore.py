@@ -73,7 +73,7 @@ from eftgan.composition import (
     simplex_grid,
 )
 from eftgan.dataset import std_column
-from eftgan.devices import resolve_device
+from eftgan.devices import resolve_device, usable_cores
 from eftgan.errors import UserError
 from eftgan.files import atomic_write_json, atomic_write_text, refuse_existing, staged_dir
 from eftgan.infogan import GANConfig, Generator
@@ -468,7 +468,7 @@ class _Grid:
         """
         from concurrent.futures import ThreadPoolExecutor
 
-        workers = max(1, min(os.cpu_count() or 1, torch.get_num_threads()))
+        workers = max(1, min(usable_cores(), torch.get_num_threads()))
         chunks = simplex_grid(self.names, self.step, self.bounds, chunk=4096)
         args = (self.names, self.phases, self.temperature, self.n_z, self.seed)
         threads = torch.get_num_threads()

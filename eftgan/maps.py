@@ -402,17 +402,16 @@ def write_maps(rows: Any, elements: Sequence[str], out: Path) -> list[Path]:
     drawn here in turn.
     """
     import multiprocessing
-    import os
     import sys
     from concurrent.futures import ProcessPoolExecutor
+
+    from eftgan.devices import usable_cores
 
     jobs: list[tuple[Path, tuple | None]] = [
         (out / p[4], p) for p in PROPERTIES if p[0] in rows.columns and rows[p[0]].notna().any()
     ]
     jobs.append((out / "map_phase.png", None))
-    workers = min(
-        len(jobs), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    )
+    workers = min(len(jobs), usable_cores())
     if workers < 2 or not sys.platform.startswith("linux"):
         return [_render(rows, elements, path, prop) for path, prop in jobs]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:

@@ -551,7 +551,9 @@ def banded_h_maxima(dist: np.ndarray, h_px: float, bands: int | None = None) -> 
     from scipy.ndimage import find_objects, label
     from skimage.morphology import h_maxima
 
-    bands = bands or min(4, len(os.sched_getaffinity(0)))
+    from eftgan.devices import usable_cores
+
+    bands = bands or min(4, usable_cores())
     comps, n = label(dist > 0, structure=np.ones((3, 3)))
     if bands == 1 or n < 2 or h_px > 1:
         return h_maxima(dist, h_px).astype(bool)
