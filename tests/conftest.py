@@ -181,3 +181,18 @@ def killed_at(real, n: int | None):
 
     wrapper.calls = 0
     return wrapper
+
+
+def dies_after(real, n: int = 1):
+    """``real`` wrapped to run and then raise KeyboardInterrupt at its ``n``-th call: a kill
+    right after the work it does, such as writing a checkpoint."""
+
+    def wrapper(*args, **kwargs):
+        out = real(*args, **kwargs)
+        wrapper.calls += 1
+        if wrapper.calls == n:
+            raise KeyboardInterrupt
+        return out
+
+    wrapper.calls = 0
+    return wrapper

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from eftgan.errors import UserError
 from microstructure.images import write_png
 from tests.cli.test_cli import assert_user_error, run
+from tests.conftest import dies_after
 
 TINY = dict(nz=4, upsampling=16, w_dim=8, ngf=4, ndf=4, image_size=32)
 
@@ -69,11 +70,7 @@ def test_style_trains_resumes_and_generates_through_the_cli(tmp_path, capsys, mo
     kw = dict(arch="style", size=32, iters=4, batch_size=4, nz=4, width=4, checkpoint_every=2)
     real_save = RunState.save
 
-    def save_then_die(self, *a, **k):
-        real_save(self, *a, **k)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(RunState, "save", save_then_die)
+    monkeypatch.setattr(RunState, "save", dies_after(real_save))
     with pytest.raises(KeyboardInterrupt):
         train_dcgan([tmp_path / "img"], tmp_path / "cut", progress=False, **kw)
     monkeypatch.setattr(RunState, "save", real_save)

@@ -15,6 +15,7 @@ from microstructure.images import write_png
 from microstructure.synth import write_synth_folder
 from microstructure.train import DCGANTrainConfig, train_dcgan
 from tests.cli.test_cli import assert_user_error, run
+from tests.conftest import dies_after
 
 
 def test_train_config_round_trips_through_json() -> None:
@@ -85,11 +86,7 @@ def test_killed_run_resumes_bit_for_bit(tmp_path: Path, monkeypatch) -> None:
         write_synth_folder(folder, si, n=3, size=96)
     real_save = RunState.save
 
-    def save_then_die(self, *a, **k):
-        real_save(self, *a, **k)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(RunState, "save", save_then_die)
+    monkeypatch.setattr(RunState, "save", dies_after(real_save))
     kw = dict(si_wt_pct=[4.0, 10.0], iters=8, batch_size=3, nz=16, width=8, checkpoint_every=4)
     cut = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):

@@ -17,16 +17,10 @@ def _killed_after_first_checkpoint() -> Iterator[None]:
     """Interrupt the training run inside the block right after it writes its first
     checkpoint, as a killed process would stop."""
     import eftgan.runstate as rs
+    from tests.conftest import dies_after
 
-    real, calls = rs.atomic_write_bytes, {"n": 0}
-
-    def die_after_first(path, blob):
-        real(path, blob)
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise KeyboardInterrupt
-
-    rs.atomic_write_bytes = die_after_first
+    real = rs.atomic_write_bytes
+    rs.atomic_write_bytes = dies_after(real)
     try:
         with pytest.raises(KeyboardInterrupt):
             yield
