@@ -72,12 +72,14 @@ run: block 2 lost 0.0012 on the first set and 0.0043 on the elongated one, so bl
 stays and the test set was not read again; the CLI's marker depth, left at 2 pixels while
 every model's validation chose 1, now takes the chosen value.
 
-Speed changes that keep the output: the marker search runs on horizontal bands in threads
-(``banded_h_maxima``, equal to the whole-map search by construction and by a test) and
-the network's up blocks skip the channel concatenation (``InferenceUNet``, the same
-function to float rounding). Before the speed was measured again, the grain labels of the
-12 validation images were checked identical, pixel for pixel, to those of the code before;
-the accuracy figures above therefore stand, and only ``speed`` was rerun.
+Speed changes meant to keep the output (written before the recorded speed run): the
+marker search runs on horizontal bands in threads (``banded_h_maxima``, equal to the
+whole-map search for marker depths up to the smallest interior distance, by its argument
+and a test) and the network's up blocks skip the channel concatenation (``InferenceUNet``,
+the same function to float rounding). Before the speed was measured again, the grain
+labels of the 12 equiaxed validation images were checked identical, pixel for pixel, to
+those of the code before (a one-off check); the accuracy figures above were not
+re-measured, and only ``speed`` was rerun.
 
 Not measured: any real grain micrograph with hand-traced boundaries (none is in
 ../shared). ``python benchmarks/segmentation.py super1`` re-measures only the Super1 part,

@@ -33,6 +33,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,10 @@ class _UpBlock(nn.Module):
         super().__init__()
         conv1, self.conv2 = _fused(block)
         cup = conv1.in_channels - skip_channels
-        self.from_up = nn.Conv2d(cup, conv1.out_channels, 3, padding=1)
-        self.from_skip = nn.Conv2d(skip_channels, conv1.out_channels, 3, padding=1, bias=False)
+        like = {"device": conv1.weight.device, "dtype": conv1.weight.dtype}
+        conv = partial(nn.utils.skip_init, nn.Conv2d, kernel_size=3, padding=1, **like)
+        self.from_up = conv(cup, conv1.out_channels)  # no initialisation: no draw from the
+        self.from_skip = conv(skip_channels, conv1.out_channels, bias=False)  # global RNG
         with torch.no_grad():
             self.from_up.weight.copy_(conv1.weight[:, :cup])
             self.from_up.bias.copy_(conv1.bias)
@@ -537,15 +540,16 @@ def _distance_maxima(dist: np.ndarray, h_px: float, block: int) -> np.ndarray:
 def banded_h_maxima(dist: np.ndarray, h_px: float, bands: int | None = None) -> np.ndarray:
     """scikit-image's ``h_maxima(dist, h_px)`` (8-connected) of a distance map, computed on
     horizontal bands in parallel threads (``bands``: the usable cores, at most 4), with the
-    same result; for ``h_px`` above one pixel, on the whole map. The reconstruction behind
-    it rises from the seeds ``dist - h_px`` under ``dist`` along paths whose every pixel
-    bounds it. The interior components (``dist > 0``, 8-connected) are separated by
-    zero-distance pixels, so a path from another component brings at most 0; with
-    ``h_px <= 1`` every seed inside is at least 0 (an interior pixel is a pixel or more
-    from a boundary), so it changes nothing. A band therefore holds whole components
-    (those whose top row falls in it) and whatever else lies in its rows, and its maxima
-    on its own components are those of the whole map. The sort inside the reconstruction,
-    most of its time, releases the GIL, so the bands run at once."""
+    same result; on the whole map where ``h_px`` exceeds the smallest positive distance.
+    The reconstruction behind it rises from the seeds ``dist - h_px`` under ``dist`` along
+    paths whose every pixel bounds it. The interior components (``dist > 0``, 8-connected)
+    are separated by zero-distance pixels, so a path from another component brings at most
+    0. With ``h_px`` at most every interior distance, every seed inside is at least 0 (less
+    scikit-image's rounding margin, which leaves a pixel of ``dist == h_px`` a maximum
+    either way), so that path changes nothing. A band therefore holds whole components
+    (those whose top row falls in it), framed by zero pixels, and its maxima on its own
+    components are those of the whole map. The sort inside the reconstruction, most of its
+    time, releases the GIL, so the bands run at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from scipy.ndimage import find_objects, label
@@ -555,23 +559,24 @@ def banded_h_maxima(dist: np.ndarray, h_px: float, bands: int | None = None) -> 
 
     bands = bands or min(4, usable_cores())
     comps, n = label(dist > 0, structure=np.ones((3, 3)))
-    if bands == 1 or n < 2 or h_px > 1:
+    if bands == 1 or n < 2 or h_px > dist[dist > 0].min():
         return h_maxima(dist, h_px).astype(bool)
     rows = np.array([(s[0].start, s[0].stop) for s in find_objects(comps)])
     band_of = np.minimum(rows[:, 0] * bands // dist.shape[0], bands - 1)
-    lookup = np.concatenate([[-1], band_of])
+    band_of_label = np.concatenate([[-1], band_of])
 
-    def one(k: int) -> tuple[slice, np.ndarray]:
-        mine = band_of == k
-        if not mine.any():
+    def search_band(k: int) -> tuple[slice, np.ndarray]:
+        own = band_of == k
+        if not own.any():
             return slice(0, 0), np.zeros((0, dist.shape[1]), bool)
-        span = slice(rows[mine, 0].min(), rows[mine, 1].max())
-        inside = lookup[comps[span]] == k
-        return span, h_maxima(dist[span], h_px).astype(bool) & inside
+        span = slice(rows[own, 0].min(), rows[own, 1].max())
+        framed = np.pad(dist[span], 1)  # a band of one flat component still has its peak
+        peaks = h_maxima(framed, h_px)[1:-1, 1:-1].astype(bool)
+        return span, peaks & (band_of_label[comps[span]] == k)
 
     out = np.zeros(dist.shape, bool)
     with ThreadPoolExecutor(bands) as pool:
-        for span, peaks in pool.map(one, range(bands)):
+        for span, peaks in pool.map(search_band, range(bands)):
             out[span] |= peaks
     return out
 

@@ -81,6 +81,8 @@ def test_banded_h_maxima_equal_the_whole_map_search(grain_map):
         whole = h_maxima(dist, h_px).astype(bool) & (dist > 0)
         for bands in (2, 3, 5):
             assert (banded_h_maxima(dist, h_px, bands) == whole).all(), (h_px, bands)
+    flat = np.array([[1.0] * 8, [0.0] * 8, [1.0] * 8])  # each band one flat component
+    assert (banded_h_maxima(flat, 1.0, 2) == (h_maxima(flat, 1.0) > 0) & (flat > 0)).all()
 
 
 def test_cldice_penalises_a_gap_and_not_a_thickening_of_as_many_pixels():
