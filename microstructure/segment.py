@@ -119,7 +119,8 @@ def _fused(block: _Block) -> tuple[nn.Conv2d, nn.Conv2d]:
 class _UpBlock(nn.Module):
     """An up block whose first convolution is split by input channels: a convolution of
     the channel concatenation [upsampled, skip] is the sum of one convolution of each, and
-    the sum costs a tenth of building the concatenated tensor in memory."""
+    the sum is far cheaper than building the concatenated tensor in memory (8 against 133
+    ms for the three up blocks of a 1024-pixel image, in a one-off profile)."""
 
     def __init__(self, block: _Block, skip_channels: int) -> None:
         super().__init__()
