@@ -76,7 +76,31 @@ class _Block(nn.Sequential):
         )
 
 
-class UNet(nn.Module):
+class _UShape(nn.Module):
+    """The U-Net's pass, shared by the trained network and its inference form: ``down``
+    blocks with 2 x 2 max pooling between them, then for each level from the bottom a
+    bilinear upsampling joined to that level's skip by :meth:`up_step`, then ``head``."""
+
+    down: nn.ModuleList
+    up: nn.ModuleList
+    head: nn.Module
+    depth: int
+
+    def up_step(self, level: int, upsampled: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for i, block in enumerate(self.down):
+            x = block(x if i == 0 else nn.functional.max_pool2d(x, 2))
+            skips.append(x)
+        for i in reversed(range(self.depth)):
+            x = nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+            x = self.up_step(i, x, skips[i])
+        return self.head(x)
+
+
+class UNet(_UShape):
     """A U-Net with ``depth`` poolings; input (B, 1, H, W) with H, W multiples of
     ``2**depth``; output (B, ``classes``, H, W) logits (one channel: boundary or not)."""
 
@@ -89,15 +113,8 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(chans[0], classes, 1)
         self.depth = depth
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for i, block in enumerate(self.down):
-            x = block(x if i == 0 else nn.functional.max_pool2d(x, 2))
-            skips.append(x)
-        for i in reversed(range(self.depth)):
-            x = nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            x = self.up[i](torch.cat([x, skips[i]], 1))
-        return self.head(x)
+    def up_step(self, level: int, upsampled: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.up[level](torch.cat([upsampled, skip], 1))
 
     def for_inference(self) -> InferenceUNet:
         """This network for evaluation, about 2x faster on a CPU with the same outputs to
@@ -140,7 +157,7 @@ class _UpBlock(nn.Module):
         return self.conv2(x).relu_()
 
 
-class InferenceUNet(nn.Module):
+class InferenceUNet(_UShape):
     """A trained :class:`UNet` rebuilt for evaluation: every batch norm folded into its
     convolution, channels-last memory, and up blocks that never concatenate
     (:class:`_UpBlock`). The same function as the network it was made from (outputs equal
@@ -158,15 +175,8 @@ class InferenceUNet(nn.Module):
         self.head = copy.deepcopy(net.head)
         self.eval().to(memory_format=torch.channels_last)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for i, block in enumerate(self.down):
-            x = block(x if i == 0 else nn.functional.max_pool2d(x, 2))
-            skips.append(x)
-        for i in reversed(range(self.depth)):
-            x = nn.functional.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            x = self.up[i](x, skips[i])
-        return self.head(x)
+    def up_step(self, level: int, upsampled: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return self.up[level](upsampled, skip)
 
 
 @dataclass
