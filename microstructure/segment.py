@@ -549,9 +549,10 @@ def _distance_maxima(dist: np.ndarray, h_px: float, block: int) -> np.ndarray:
 
 
 def banded_h_maxima(dist: np.ndarray, h_px: float, bands: int | None = None) -> np.ndarray:
-    """scikit-image's ``h_maxima(dist, h_px)`` (8-connected) of a distance map, computed on
-    horizontal bands in parallel threads (``bands``: the usable cores, at most 4), with the
-    same result; on the whole map where ``h_px`` exceeds the smallest positive distance.
+    """scikit-image's ``h_maxima(dist, h_px)`` (8-connected) of a distance map on its
+    interior (``dist > 0``), computed on horizontal bands in parallel threads (``bands``:
+    the usable cores, at most 4), with the same result; on the whole map where ``h_px``
+    exceeds the smallest positive distance.
     The reconstruction behind it rises from the seeds ``dist - h_px`` under ``dist`` along
     paths whose every pixel bounds it. The interior components (``dist > 0``, 8-connected)
     are separated by zero-distance pixels, so a path from another component brings at most
@@ -571,7 +572,7 @@ def banded_h_maxima(dist: np.ndarray, h_px: float, bands: int | None = None) -> 
     bands = bands or min(4, usable_cores())
     comps, n = label(dist > 0, structure=np.ones((3, 3)))
     if bands == 1 or n < 2 or h_px > dist[dist > 0].min():
-        return h_maxima(dist, h_px).astype(bool)
+        return h_maxima(dist, h_px).astype(bool) & (dist > 0)
     rows = np.array([(s[0].start, s[0].stop) for s in find_objects(comps)])
     band_of = np.minimum(rows[:, 0] * bands // dist.shape[0], bands - 1)
     band_of_label = np.concatenate([[-1], band_of])
