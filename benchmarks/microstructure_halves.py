@@ -33,6 +33,16 @@ benchmarks/results/microstructure.json:
   Written after the run: 12.08 with the curve, 7.91 without (the default arm's figures,
   reproduced exactly); the phase-fraction error rose on 3 of the 4 micrographs. The curve
   and its code were taken out and the test halves were not read again.
+* ``--arm pixel_noise``: the generator with per-pixel noise inputs
+  (:class:`microstructure.sngan.SpatialConfig`), added after the samples were seen to lack
+  the small tertiary particles. Rule, written before its validation run: it becomes the
+  ``spatial`` recipe's if its mean validation score is lower than the defaults' (7.91) and
+  no micrograph's diversity ratio falls below 0.8 or warns of collapse; then the synthetic
+  benchmark's goals are re-measured with it and the test halves are read once more.
+  Written after the run: 10.34 against 7.91. The particles came out a little larger
+  (median area 7-10 pixels against 6-8; real 10-15), but the phase-fraction and S2 errors
+  rose on 3 of the 4 micrographs. The defaults stay; the option stays in
+  :class:`microstructure.sngan.SpatialConfig` (off) so that this record can be reproduced.
 
     python benchmarks/microstructure_halves.py [--iters 600] [--split val --arm width32]
 """
@@ -64,6 +74,10 @@ ARMS: dict[str, dict[str, Any]] = {
     # stabilisers were taken out one at a time (microstructure_real.py), kept out then
     # because one seed could not separate it
     "one_lr": {"lr": 2e-4, "lr_d": 2e-4},
+    # per-pixel noise inputs in the generator (StyleGAN's): the samples lack the small
+    # tertiary particles, detail finer than the 16-pixel noise field, and their particles
+    # are half the real median area
+    "pixel_noise": {"pixel_noise": True},
 }
 GOALS = {"phase_fraction_error": 0.03, "s2_mae": 0.02, "diversity_ratio": 0.8, "train_s": 600.0}
 

@@ -8,7 +8,12 @@ apart (four doublings), so a 4 x 4 noise field gives a 64 x 64 image and a 16 x 
 256 x 256 image with no seam, from the same weights. Each doubling is a
 nearest-neighbour upsampling and a 3 x 3 convolution (a transposed convolution with stride 2
 paints the checkerboard texture that the paper's network shows), with batch norm and ReLU;
-a last 3 x 3 convolution and tanh give the image.
+a last 3 x 3 convolution and tanh give the image. With ``pixel_noise`` (the noise inputs of
+StyleGAN, Karras et al. 2019) each of the four convolutions also adds a per-pixel noise
+image, scaled by a learned strength per channel that starts at zero: the field's vectors,
+sixteen pixels apart, then fix where things are, and the pixel noise the fine stochastic
+detail below that spacing (small particles, grain of the contrast), which otherwise has
+to be drawn from the field through the weights.
 
 The discriminator is the paper's stack of stride-2 convolutions, with spectral normalisation
 (Miyato et al. 2018) on every layer instead of batch norm: the largest singular value of each
@@ -24,14 +29,18 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from eftgan.settings import JSONSettings
 
-__all__ = ["SpatialConfig", "SpatialDiscriminator", "SpatialGenerator", "build_spatial"]
+__all__ = [
+    "SpatialConfig", "SpatialDiscriminator", "SpatialGenerator", "build_spatial", "noise_at",
+]
 
 #: Pixels per noise vector: four doublings.
 UPSAMPLING = 16
@@ -51,6 +60,7 @@ class SpatialConfig(JSONSettings):
             :data:`UPSAMPLING`.
         spectral_norm: spectral normalisation on D's layers (off only to measure what it
             brings).
+        pixel_noise: per-pixel noise inputs after each of the generator's convolutions.
     """
 
     nz: int = 64
@@ -60,11 +70,21 @@ class SpatialConfig(JSONSettings):
     ndf: int = 16
     image_size: int = 64
     spectral_norm: bool = True
+    pixel_noise: bool = False
+
+
+def noise_at(pixels: torch.Tensor, side: int) -> torch.Tensor:
+    """Full-resolution pixel noise (B, 1, S, S) averaged down to ``side`` (rows = columns)
+    and rescaled to unit variance: the same draw seen at each layer's resolution, so a
+    field and its pixel noise make the same image at any size."""
+    k = pixels.shape[-1] // side
+    return F.avg_pool2d(pixels, k) * k if k > 1 else pixels
 
 
 class SpatialGenerator(nn.Module):
-    """G(z, c): a noise field (B, nz, h, w) and an optional condition (B, cond_dim) to
-    images (B, channels, 16 h, 16 w) in [-1, 1]."""
+    """G(z, c): a noise field (B, nz, h, w) (with ``pixel_noise``, the field and the pixel
+    noise (B, 1, 16 h, 16 w)) and an optional condition (B, cond_dim) to images
+    (B, channels, 16 h, 16 w) in [-1, 1]."""
 
     def __init__(self, cfg: SpatialConfig) -> None:
         super().__init__()
@@ -82,24 +102,41 @@ class SpatialGenerator(nn.Module):
             c_in = w
         layers += [nn.Conv2d(c_in, cfg.channels, 3, 1, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
+        if cfg.pixel_noise:
+            self.noise_strength = nn.ParameterList(
+                [nn.Parameter(torch.zeros(1, w, 1, 1)) for w in widths]
+            )
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Images from a noise field (B, nz, h, w) (:meth:`noise`) and the condition."""
+    def forward(self, z: Any, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Images from the noise of :meth:`noise` and the condition."""
+        field, pixels = z if self.cfg.pixel_noise else (z, None)
         if cond is not None:
-            b, _, h, w = z.shape
-            z = torch.cat([z, cond[:, :, None, None].expand(b, cond.shape[1], h, w)], 1)
-        return self.net(z)
+            b, _, h, w = field.shape
+            field = torch.cat([field, cond[:, :, None, None].expand(b, cond.shape[1], h, w)], 1)
+        if pixels is None:
+            return self.net(field)
+        x, strengths = field, iter(self.noise_strength)
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.Conv2d) and (s := next(strengths, None)) is not None:
+                x = x + s * noise_at(pixels, x.shape[-1])
+        return x
 
     @property
     def upsampling(self) -> int:
         """Pixels per noise vector: generated sides are multiples of it."""
         return UPSAMPLING
 
-    def noise(self, n: int, gen: torch.Generator, size: int | None = None) -> torch.Tensor:
-        """A standard normal noise field for ``n`` images of side ``size`` pixels (default:
-        the training crop), a multiple of :data:`UPSAMPLING`."""
-        side = (size or self.cfg.image_size) // UPSAMPLING
-        return torch.randn(n, self.cfg.nz, side, side, generator=gen)
+    def noise(self, n: int, gen: torch.Generator, size: int | None = None) -> Any:
+        """A standard normal noise field (n, nz, size/16, size/16) for ``n`` images of side
+        ``size`` pixels (default: the training crop), a multiple of :data:`UPSAMPLING`; with
+        ``pixel_noise``, the field and the pixel noise (n, 1, size, size), drawn after it."""
+        size = size or self.cfg.image_size
+        side = size // UPSAMPLING
+        field = torch.randn(n, self.cfg.nz, side, side, generator=gen)
+        if not self.cfg.pixel_noise:
+            return field
+        return field, torch.randn(n, 1, size, size, generator=gen)
 
 
 class SpatialDiscriminator(nn.Module):

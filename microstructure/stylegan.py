@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from eftgan.settings import JSONSettings
+from microstructure.sngan import noise_at
 
 __all__ = ["StyleConfig", "StyleDiscriminator", "StyleGenerator", "build_style"]
 
@@ -173,11 +174,11 @@ class StyleGenerator(nn.Module):
         if cond is not None:
             latent = torch.cat([latent, cond], 1)
         w = self.mapping(latent * torch.rsqrt(latent.square().mean(1, keepdim=True) + 1e-8))
-        x = self.first(self.input(field), w, _noise_at(pixels, field.shape[-1]))
+        x = self.first(self.input(field), w, noise_at(pixels, field.shape[-1]))
         image = self.to_image[0](x, w)
         for block, to_image in zip(self.blocks, self.to_image[1:], strict=True):
             x = F.interpolate(x, scale_factor=2, mode="nearest")
-            noise = _noise_at(pixels, x.shape[-1])
+            noise = noise_at(pixels, x.shape[-1])
             first, second = cast(nn.ModuleList, block)
             x = second(first(x, w, noise), w, noise)
             image = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False)
@@ -200,13 +201,6 @@ class StyleGenerator(nn.Module):
         field = torch.randn(n, self.cfg.nz, side, side, generator=gen)
         latent = torch.randn(n, self.cfg.w_dim, generator=gen)
         return field, latent, torch.randn(n, 1, size, size, generator=gen)
-
-
-def _noise_at(pixels: torch.Tensor, side: int) -> torch.Tensor:
-    """The full-resolution pixel noise averaged down to ``side`` (rows = columns) and
-    rescaled to unit variance: the same draw seen at each layer's resolution."""
-    k = pixels.shape[-1] // side
-    return F.avg_pool2d(pixels, k) * k if k > 1 else pixels
 
 
 class ResidualDown(nn.Module):

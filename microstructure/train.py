@@ -77,7 +77,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "spatial": {
         "nz": 64, "width": 16, "batch_size": 32, "lr": 1e-4, "lr_d": 4e-4,
         "betas": (0.0, 0.9), "loss": "hinge", "spectral_norm": True, "augment": True,
-        "ema": 0.99, "size": 64,
+        "ema": 0.99, "size": 64, "pixel_noise": False,
     },
     # the default's stabilisers, on 128-pixel crops, with half the batch (CPU time); the
     # noise spacing and the padding chosen on Super1's validation micrographs
@@ -108,6 +108,8 @@ class DCGANTrainConfig(JSONSettings):
         upsampling: ``style`` only: pixels per vector of its noise field (a power of two;
             :class:`microstructure.stylegan.StyleConfig`).
         padding: ``style`` only: ``reflect`` or ``zeros`` at the generator's field edges.
+        pixel_noise: ``spatial`` only: per-pixel noise inputs in the generator
+            (:class:`microstructure.sngan.SpatialConfig`).
         batch_size: crops per iteration.
         lr: Adam learning rate of the generator (of both networks for ``paper``, unless
             ``lr_d`` is given).
@@ -137,6 +139,7 @@ class DCGANTrainConfig(JSONSettings):
     size: int | None = None
     upsampling: int | None = None
     padding: str | None = None
+    pixel_noise: bool | None = None
     batch_size: int | None = None
     lr: float | None = None
     lr_d: float | None = None
@@ -173,14 +176,16 @@ class DCGANTrainConfig(JSONSettings):
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings that change the result (all but ``checkpoint_every``). The crop
-        size and the style GAN's settings are left out where they hold what every run
-        before them had (64-pixel crops, no style settings), so that such a run's saved
-        state still resumes."""
+        size, the style GAN's settings and pixel noise are left out where they hold what
+        every run before them had (64-pixel crops, no style settings, no pixel noise), so
+        that such a run's saved state still resumes."""
         skip = ("checkpoint_every", "stop_on_collapse")
         out = {k: v for k, v in self.resolved().as_dict().items() if k not in skip}
         if out["arch"] != "style" and out["size"] == 64:
             for k in ("size", "upsampling", "padding"):
                 out.pop(k)
+        if not out["pixel_noise"]:
+            out.pop("pixel_noise")
         return out
 
     def validate(self, n_folders: int) -> None:
@@ -197,6 +202,8 @@ class DCGANTrainConfig(JSONSettings):
         if c.loss not in ("bce", "hinge"):
             raise UserError(f"unknown loss {c.loss!r}; choose bce or hinge")
         _check_size(c.arch, int(c.size or 0), c.upsampling, c.padding)
+        if c.pixel_noise and c.arch != "spatial":
+            raise UserError("pixel noise is a setting of --arch spatial only")
         if self.channels not in (None, 1, 3):
             raise UserError(f"channels must be 1 (gray) or 3 (RGB), not {self.channels}")
         if self.si_wt_pct is None:
@@ -224,7 +231,7 @@ class DCGANTrainConfig(JSONSettings):
             return StyleConfig(
                 **common, upsampling=int(c.upsampling or 32), padding=c.padding or "zeros"
             )
-        return SpatialConfig(**common)
+        return SpatialConfig(**common, pixel_noise=bool(c.pixel_noise))
 
 
 def _check_size(arch: str, size: int, upsampling: int | None, padding: str | None) -> None:

@@ -28,6 +28,30 @@ def test_spatial_generator_makes_any_multiple_of_16():
     assert d.logits(torch.zeros(3, 1, 64, 64)).shape == (3,)
 
 
+def test_pixel_noise_adds_detail_below_the_field_and_nothing_at_zero_strength():
+    from microstructure.generate import generate_images
+    from microstructure.sngan import SpatialConfig, build_spatial
+
+    plain, _ = build_spatial(SpatialConfig(nz=8, ngf=4), seed=0)
+    noisy, _ = build_spatial(SpatialConfig(nz=8, ngf=4, pixel_noise=True), seed=0)
+    field, pixels = noisy.noise(2, torch.Generator().manual_seed(1), size=128)
+    assert field.shape == (2, 8, 8, 8) and pixels.shape == (2, 1, 128, 128)
+    plain.eval(), noisy.eval()
+    assert torch.equal(plain(field), noisy((field, pixels)))  # strengths start at zero
+    for s in noisy.noise_strength:
+        torch.nn.init.constant_(s, 0.5)
+    other = noisy((field, torch.randn(2, 1, 128, 128)))
+    assert not torch.allclose(noisy((field, pixels)), other)  # same field, new detail
+    a = generate_images(noisy, 2, seed=3, size=96)
+    assert a.shape == (2, 96, 96) and np.array_equal(a, generate_images(noisy, 2, seed=3, size=96))
+    from microstructure.train import DCGANTrainConfig
+
+    assert "pixel_noise" not in DCGANTrainConfig().fingerprint()  # older runs still resume
+    assert DCGANTrainConfig(pixel_noise=True).model_config().pixel_noise
+    with pytest.raises(UserError, match="--arch spatial only"):
+        DCGANTrainConfig(arch="style", pixel_noise=True).validate(1)
+
+
 def test_paper_generator_refuses_other_sizes():
     from microstructure.dcgan import DCGANConfig, build
     from microstructure.generate import generate_images
