@@ -39,7 +39,11 @@ from torch.nn.utils.parametrizations import spectral_norm
 from eftgan.settings import JSONSettings
 
 __all__ = [
-    "SpatialConfig", "SpatialDiscriminator", "SpatialGenerator", "build_spatial", "noise_at",
+    "SpatialConfig",
+    "SpatialDiscriminator",
+    "SpatialGenerator",
+    "build_spatial",
+    "noise_at",
 ]
 
 #: Pixels per noise vector: four doublings.
