@@ -53,8 +53,8 @@ times too high. So each length gets its own ``(T, n_e)``, polished under its esc
 (:func:`_self_absorption`); the length of the lowest cost is kept, or none (optically thin)
 when none lowers it, and the line widths are chosen again under it. The result reports both
 costs. On the measured pure Fe and Ni spectra this lowers the cost by 23 and 14 %
-(``benchmarks/spectral_real.py``); the stage takes about two thirds of a fit's time (2.2 s
-for a simulated 4001-pixel steel spectrum, 0.8 s without it).
+(``benchmarks/spectral_real.py``); the stage takes over half of a fit's time (1.9 s for a
+simulated 4001-pixel steel spectrum, 0.8 s without it).
 
 **Stark widths.** A line's Stark width grows with ``n_e`` and with how loosely its upper
 level is bound, so one width per spectrometer cannot fit the narrow resonance lines and the
@@ -129,9 +129,11 @@ START_T_K = (6000.0, 8000.0, 10000.0, 12000.0, 15000.0)
 START_NE_CM3 = (3e16, 1e17, 3e17)
 T_BOUNDS_K = (4000.0, 25000.0)
 NE_BOUNDS_CM3 = (1e15, 1e19)
-#: Plasma lengths (m) tried for self-absorption, the fixed-point rounds of composition and
-#: escape factors at each, and the cost evaluations of its polish of ``(T, n_e)``.
+#: Plasma lengths (m) tried for self-absorption, the one the search starts from (a typical
+#: LIBS plume's size), the fixed-point rounds of composition and escape factors at each,
+#: and the cost evaluations of its polish of ``(T, n_e)``.
 LENGTHS_M = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
+START_LENGTH_M = 1e-3
 SA_ITERATIONS = 3
 SA_EVALUATIONS = 30
 #: Windows (nm) in which the residual wavelength shift of the data from the model is measured.
@@ -312,10 +314,8 @@ class LineModel:
         or a second zone."""
         self.plasma.set_length(length_m)
         args = (mole_fraction[None, :], np.array([t_k]), np.array([ne_cm3]))
-        thick = self.plasma.line_radiance_t(*args, self_absorption=True)[0].double().numpy()
-        thin = self.plasma.line_radiance_t(*args, self_absorption=False)[0].double().numpy()
-        ratio = np.divide(thick, thin, out=np.ones_like(thin), where=thin > 0)
-        return np.clip(ratio[self.strong], 0.0, 1.0)
+        escape = self.plasma.escape_factors_t(*args)[0].double().numpy()
+        return np.clip(escape[self.strong], 0.0, 1.0)
 
     def basis(
         self, t_k: float, ne_cm3: float, escape: np.ndarray | None = None
@@ -821,32 +821,53 @@ def _self_absorption(
     The escape factors depend on the composition, which depends on them, and on the plasma,
     which the optically thin fit chose without them. Strong lines darkened by self-absorption
     pull a thin fit's plasma far off (on a simulated basalt with 1 mm of plasma, the thin
-    fit put n_e at its upper bound), so each length gets its own plasma: the fixed point of
-    :func:`_absorbed` from the thin fit, a Nelder-Mead polish of ``(T, n_e)`` with that
-    composition's escape factors (:func:`_absorbed_cost`), and the fixed point again there.
-    With ``widths`` (each segment's right to a width of its own, and the Stark multiples to
-    try), the line widths of the length kept are chosen again under its self-absorption,
-    and its plasma polished once more."""
-    thin = prob.fit(lines.basis(t_k, ne)[0])
-    best: tuple[float, float, float, float, np.ndarray | None] = (thin["cost"], 0.0, t_k, ne, None)
-    for length in LENGTHS_M:
-        _, x, _ = _absorbed(lines, prob, (t_k, ne), length)
-        if x.sum() <= 0:
-            continue
-        t, n = _absorbed_polish(lines, prob, (t_k, ne), x, length)
-        fit, x, _ = _absorbed(lines, prob, (t, n), length, x)
-        if fit["cost"] < best[0]:
-            best = (fit["cost"], length, t, n, x)
-    _, length, t, n, x = best
-    if x is None:
-        return t, n, 0.0, None, float(thin["cost"])
+    fit put n_e at its upper bound), so each length gets its own plasma
+    (:func:`_polished_length`). The cost of a length so polished has had a single minimum
+    along :data:`LENGTHS_M` on every spectrum looked at (two simulated, fourteen measured),
+    so the search walks down from :data:`START_LENGTH_M` to the nearest minimum: three
+    polishes where all five lengths would take five. With ``widths`` (each segment's right
+    to a width of its own, and the Stark multiples to try), the line widths of the length
+    kept are chosen again under its self-absorption, and its plasma polished once more."""
+    thin = float(prob.fit(lines.basis(t_k, ne)[0])["cost"])
+    polished: dict[int, tuple[float, float, float, np.ndarray]] = {}
+
+    def cost_at(i: int) -> float:
+        if i not in polished:
+            polished[i] = _polished_length(lines, prob, (t_k, ne), LENGTHS_M[i])
+        return polished[i][0]
+
+    i = LENGTHS_M.index(START_LENGTH_M)
+    for step in (-1, 1):
+        while 0 <= i + step < len(LENGTHS_M) and cost_at(i + step) < cost_at(i):
+            i += step
+    cost, t, n, x = polished[i]
+    if not cost < thin:
+        return t_k, ne, 0.0, None, thin
+    length = LENGTHS_M[i]
     if widths is not None:
         own, stark_scales = widths
-        cost = _absorbed_cost(lines, prob, x, length)
-        _best_widths(lines, lines.fwhm, lambda: cost(np.array([t, np.log(n)])), own, stark_scales)
+        absorbed = _absorbed_cost(lines, prob, x, length)
+        _best_widths(
+            lines, lines.fwhm, lambda: absorbed(np.array([t, np.log(n)])), own, stark_scales
+        )
         t, n = _absorbed_polish(lines, prob, (t, n), x, length)
     _, _, escape = _absorbed(lines, prob, (t, n), length, x)
-    return t, n, length, escape, float(thin["cost"])
+    return t, n, length, escape, thin
+
+
+def _polished_length(
+    lines: LineModel, prob: _Problem, plasma: tuple[float, float], length_m: float
+) -> tuple[float, float, float, np.ndarray]:
+    """``(cost, T, n_e, densities)`` of the self-absorbed fit over ``length_m``: the fixed
+    point of :func:`_absorbed` at ``plasma``, a Nelder-Mead polish of ``(T, n_e)`` with that
+    composition's escape factors (:func:`_absorbed_cost`), and the fixed point again there
+    (cost infinite where no element is left)."""
+    _, x, _ = _absorbed(lines, prob, plasma, length_m)
+    if x.sum() <= 0:
+        return float("inf"), *plasma, x
+    t, n = _absorbed_polish(lines, prob, plasma, x, length_m)
+    fit, x, _ = _absorbed(lines, prob, (t, n), length_m, x)
+    return float(fit["cost"]), t, n, x
 
 
 def _absorbed(

@@ -217,16 +217,8 @@ class LTEPlasma:
     ) -> torch.Tensor:
         """:meth:`line_radiance` as a float32 tensor (vectorised with torch, in float32)."""
         k = self._line_constants()
-        n, u = self.species_densities(mole_fraction, temperature_k, ne_cm3)
-        log_pop = torch.index_select(
-            torch.from_numpy(
-                np.log(np.clip(n / u, 1e-300, None)).reshape(len(n), -1).astype(np.float32)
-            ),
-            1,
-            k["sp"],
-        )  # (B, L)
+        log_pop, inv_kt = self._log_populations(k, mole_fraction, temperature_k, ne_cm3)
         temperature_k = np.asarray(temperature_k, dtype=np.float64)
-        inv_kt = torch.from_numpy((1.0 / (K_B_EV * temperature_k)).astype(np.float32))
         rad = torch.add(log_pop, k["log_emit_l"])
         rad.addcmul_(inv_kt[:, None], k["neg_ek"][None, :]).exp_()
         if self_absorption:
@@ -235,6 +227,36 @@ class LTEPlasma:
             )
             rad.mul_(escape_factor_fast(tau, share, overwrite=True))
         return rad
+
+    def escape_factors_t(
+        self, mole_fraction: np.ndarray, temperature_k: np.ndarray, ne_cm3: np.ndarray
+    ) -> torch.Tensor:
+        """Each line's self-absorption factor, (B, L) in float32: what
+        :meth:`line_radiance_t` multiplies the optically thin radiance by."""
+        k = self._line_constants()
+        log_pop, inv_kt = self._log_populations(k, mole_fraction, temperature_k, ne_cm3)
+        temperature_k = np.asarray(temperature_k, dtype=np.float64)
+        tau, share = self._tau(k, log_pop, inv_kt, np.asarray(ne_cm3, np.float64), temperature_k)
+        return escape_factor_fast(tau, share, overwrite=True)
+
+    def _log_populations(
+        self,
+        k: dict[str, torch.Tensor],
+        mole_fraction: np.ndarray,
+        temperature_k: np.ndarray,
+        ne_cm3: np.ndarray,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``log(n_s / U_s)`` of each line's species, (B, L), and ``1 / kT`` (B,), float32."""
+        n, u = self.species_densities(mole_fraction, temperature_k, ne_cm3)
+        log_pop = torch.index_select(
+            torch.from_numpy(
+                np.log(np.clip(n / u, 1e-300, None)).reshape(len(n), -1).astype(np.float32)
+            ),
+            1,
+            k["sp"],
+        )
+        t = np.asarray(temperature_k, dtype=np.float64)
+        return log_pop, torch.from_numpy((1.0 / (K_B_EV * t)).astype(np.float32))
 
     def continuum(
         self, wavelength_nm: np.ndarray, temperature_k: np.ndarray, ne_cm3: np.ndarray

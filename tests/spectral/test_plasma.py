@@ -59,6 +59,20 @@ def test_fast_escape_factor_matches_the_curve_of_growth() -> None:
     assert lor == pytest.approx(2 / np.sqrt(np.pi * 1e6), rel=1e-3)
 
 
+def test_escape_factors_are_the_thick_over_the_thin_radiance(steel_sim) -> None:
+    """``escape_factors_t`` (what the CF-LIBS fit darkens its lines by) is the factor that
+    self-absorption multiplies each line's optically thin radiance by."""
+    p = steel_sim.plasma
+    x = np.full((2, len(p.elements)), 1.0 / len(p.elements))
+    args = (x, np.array([8000.0, 12000.0]), np.array([5e16, 3e17]))
+    thick = p.line_radiance_t(*args, self_absorption=True).double().numpy()
+    thin = p.line_radiance_t(*args, self_absorption=False).double().numpy()
+    escape = p.escape_factors_t(*args).double().numpy()
+    ok = thin > 1e-30
+    np.testing.assert_allclose(escape[ok] * thin[ok], thick[ok], rtol=1e-5)
+    assert escape.min() < 0.5 and escape.max() <= 1.0  # some lines are thick, none gains
+
+
 def test_float32_radiances_match_the_textbook_formulas_in_float64(steel_sim) -> None:
     """The simulator's in-place float32 path against the module docstring's formulas, written
     out plainly in float64 with the exact (Bessel) curve of growth."""
