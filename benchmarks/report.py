@@ -16,6 +16,7 @@ import json
 import re
 import statistics
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from string import Template
@@ -986,6 +987,36 @@ def spectral_real(r: dict[str, Any] | None) -> str:
     )
 
 
+def spectral_frames(r: dict[str, Any] | None) -> str:
+    """The air/vacuum readings of simulated pure metals and of the measured files."""
+    if not r:
+        return ""
+    kinds = ("right_decided", "right_undecided", "wrong_undecided", "wrong_decided")
+    sim = r["simulated"]
+    rows = [
+        [preset]
+        + [f"{sim['counts'][preset].get(k, 0)} ({sim['counts_without_se'][preset].get(k, 0)})"
+           for k in kinds]
+        for preset in sim["counts"]
+    ]  # fmt: skip
+    got = Counter(m["outcome"] for m in r.get("measured", []))
+    measured = (
+        f"The {len(r['measured'])} measured files (all in vacuum wavelengths): "
+        + ", ".join(f"{k.replace('_', ' and ')} {got.get(k, 0)}" for k in kinds)
+        + "."
+        if r.get("measured")
+        else ""
+    )
+    header = ["preset", "right, decided", "right, undecided", "wrong, flagged", "wrong, decided"]
+    return snippet(
+        "spectral_frames",
+        machine=r["machine"],
+        protocol=r["protocol"],
+        table=table(header, rows),
+        measured=measured,
+    )
+
+
 def diagnose_line(d: dict[str, Any] | None, rock: dict[str, Any]) -> str:
     """One sentence: the diagnostics of the first ChemCam spectrum beside the fit's T."""
     if not d:
@@ -1027,6 +1058,7 @@ def spectral_fields(r: dict[str, Any]) -> Fields:
         "analyzed": analyzed(ref.get("analyzed")),
         "spectral_errors": spectral_errors(load("spectral_errors.json")),
         "spectral_real": spectral_real(load("spectral_real.json")),
+        "spectral_frames": spectral_frames(load("spectral_frames.json")),
     }
 
 

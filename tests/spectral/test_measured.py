@@ -57,6 +57,19 @@ def test_a_flat_spectrum_decides_nothing(steel_sim) -> None:
     assert axis.segments[0].offset_nm == 0.0
 
 
+def test_offsets_within_their_standard_errors_leave_the_frame_undecided() -> None:
+    """Two readings whose offsets differ by less than two standard errors of the difference
+    are not told apart, however their ratio looks: at low resolution a few blended lines can
+    favour the wrong one (a simulated pure Cr spectrum in vacuum wavelengths was read as air
+    with offsets 0.013 against 0.058 nm, standard errors 0.039 and 0.045 nm)."""
+    from spectral.measured import decide
+
+    rms = {"air": 0.013, "vacuum": 0.058}
+    assert decide(rms) == ("air", True)  # by ratio and size alone
+    assert decide(rms, {"air": 0.039, "vacuum": 0.045}) == ("air", False)
+    assert decide(rms, {"air": 0.008, "vacuum": 0.009}) == ("air", True)
+
+
 def test_the_measured_files_are_in_vacuum(aalto, nist) -> None:
     from spectral.io import read_spectrum
 
