@@ -28,12 +28,8 @@ from typing import Any
 
 import numpy as np
 from _common import SHARED, machine, protocol_text, write_json
+from spectral_real import METALS, METALS_BHVO2
 
-METALS = ("Fe", "Ni", "Cr", "Mn", "Co", "Cu", "Ti", "V", "Mo", "Al")
-BHVO2_CANDIDATES = (
-    *("Si", "Ti", "Al", "Fe", "Mn", "Mg", "Ca", "Na", "K", "P"),
-    *("Cr", "Ni", "Cu", "Zn", "Li", "Sr", "Ba", "Co", "V"),
-)  # spectral_real.METALS_BHVO2
 REFERENCE = SHARED / "reference"
 
 
@@ -88,7 +84,7 @@ def measured() -> list[dict[str, Any]]:
     from spectral.measured import calibrate_spectrum
 
     files = [(p, METALS) for p in sorted((REFERENCE / "libs_aalto").glob("*_spectrum.csv"))]
-    files += [(p, BHVO2_CANDIDATES) for p in sorted((REFERENCE / "libs_bhvo2").glob("*.csv"))]
+    files += [(p, METALS_BHVO2) for p in sorted((REFERENCE / "libs_bhvo2").glob("*.csv"))]
     rows = []
     for path, candidates in files:
         if not path.name.endswith("_spectrum.csv"):

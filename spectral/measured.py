@@ -195,8 +195,9 @@ def decide(rms: dict[str, float], se: dict[str, float] | None = None) -> tuple[s
     :data:`DECIDED_RATIO` times, :data:`DECIDED_NM` and, given the offsets' standard
     errors ``se``, :data:`DECIDED_SIGMAS` standard errors of the difference. The last
     matters at low resolution, where a few blended lines can put the wrong reading's
-    offsets closer to zero (a pure Cr spectrum simulated at 0.5-0.9 nm resolution in vacuum
-    wavelengths was read as air at 0.7 standard errors)."""
+    offsets closer to zero: without it, a pure Cr spectrum simulated at 0.5-0.9 nm
+    resolution in vacuum wavelengths reads as air, decided, at 0.7 standard errors
+    (``benchmarks/spectral_frames.py``)."""
     if not all(np.isfinite(v) for v in rms.values()):
         return "air", False
     best = min(FRAMES, key=lambda k: rms[k])
