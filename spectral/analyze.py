@@ -133,8 +133,10 @@ def analyze_cflibs(
     ``<El>_wt_pct``, ``<El>_sd_wt_pct``, ``<El>_present`` (above
     :data:`spectral.cflibs.PRESENT_WT_PCT`), ``temperature_k``, ``ne_cm3``, ``stark_scale``
     (the line profiles' multiple of the Stark widths, 0 for Gaussian ones),
-    ``zone2_temperature_k`` and ``zone2_atoms_per_atom`` (the second plasma zone, empty
-    where none is kept), ``fit_cost`` and ``model_ok``; ``elements`` None takes each file's
+    ``plasma_length_m`` (the self-absorbing plasma's length, 0 where the optically thin fit
+    was kept) and ``fit_cost_optically_thin``, ``zone2_temperature_k`` and
+    ``zone2_atoms_per_atom`` (the second plasma zone, empty where none is kept),
+    ``fit_cost`` and ``model_ok``; ``elements`` None takes each file's
     :func:`auto_elements`. With ``plot_dir``, one PNG per file (spectrum, fit, residual);
     with ``instrument`` (:func:`spectral.cflibs.calibrate_instrument`), its response and
     widths. With ``oxides``, also the whole rock (:mod:`spectral.oxides`):
@@ -158,6 +160,7 @@ def analyze_cflibs(
             row[f"{e}_present"] = bool(w > PRESENT_WT_PCT)
         row.update(temperature_k=res.temperature_k, ne_cm3=res.ne_cm3, fit_cost=res.cost)
         row["stark_scale"] = res.stark_scale
+        row.update(plasma_length_m=res.length_m, fit_cost_optically_thin=res.thin_cost)
         t2, f2 = res.second_zone or (None, None)
         row.update(zone2_temperature_k=t2, zone2_atoms_per_atom=f2)
         row["model_ok"] = res.model_ok

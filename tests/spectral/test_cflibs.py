@@ -145,6 +145,9 @@ def test_cli_cflibs(tmp_path, capsys, simulated):
     header, row = out.strip().splitlines()[:2]
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert cols["model_ok"] == "True" and 60 < float(cols["Fe_wt_pct"]) < 80
+    # the simulator's plasma absorbs its strong lines over 1 mm, and the fit sees it
+    assert float(cols["plasma_length_m"]) > 0
+    assert float(cols["fit_cost"]) < float(cols["fit_cost_optically_thin"])
     oxides = ("Fe2O3", "Cr2O3", "NiO", "MnO")
     assert abs(sum(float(cols[f"{o}_oxide_wt_pct"]) for o in oxides) - 100.0) < 1e-6
     assert 0.6 < float(cols["Fe_rock_wt_pct"]) / float(cols["Fe_wt_pct"]) < 0.8
