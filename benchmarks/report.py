@@ -987,18 +987,20 @@ def spectral_real(r: dict[str, Any] | None) -> str:
     )
 
 
-def spectral_frames(r: dict[str, Any] | None) -> str:
-    """The air/vacuum readings of simulated pure metals and of the measured files."""
+def spectral_pure_metals(r: dict[str, Any] | None) -> str:
+    """Simulated pure metals: their air/vacuum readings and analyses, and the readings of
+    the measured files."""
     if not r:
         return ""
     kinds = ("right_decided", "right_undecided", "wrong_undecided", "wrong_decided")
-    sim = r["simulated"]
+    now, before = (
+        r["simulated"]["frames"]["outcome"],
+        r["simulated"]["frames"]["outcome_without_se"],
+    )
     rows = [
-        [preset]
-        + [f"{sim['counts'][preset].get(k, 0)} ({sim['counts_without_se'][preset].get(k, 0)})"
-           for k in kinds]
-        for preset in sim["counts"]
-    ]  # fmt: skip
+        [preset] + [f"{now[preset].get(k, 0)} ({before[preset].get(k, 0)})" for k in kinds]
+        for preset in now
+    ]
     got = Counter(m["outcome"] for m in r.get("measured", []))
     measured = (
         f"The {len(r['measured'])} measured files (all in vacuum wavelengths): "
@@ -1007,13 +1009,30 @@ def spectral_frames(r: dict[str, Any] | None) -> str:
         if r.get("measured")
         else ""
     )
+    analysis = [
+        [p, a["files"], a["right"], a["model_ok"], a["wrong_but_model_ok"],
+         f"{a['lowest_right_wt_pct']:.1f}", f"{a['median_s']:.1f}"]
+        for p, a in r["simulated"]["analysis"].items()
+    ]  # fmt: skip
     header = ["preset", "right, decided", "right, undecided", "wrong, flagged", "wrong, decided"]
     return snippet(
-        "spectral_frames",
+        "spectral_pure_metals",
         machine=r["machine"],
         protocol=r["protocol"],
-        table=table(header, rows),
+        frames=table(header, rows),
         measured=measured,
+        analysis=table(
+            [
+                "preset",
+                "files",
+                "right metal >= 90 wt %",
+                "model_ok",
+                "wrong with model_ok",
+                "lowest right (wt %)",
+                "median s per file",
+            ],
+            analysis,
+        ),
     )
 
 
@@ -1058,7 +1077,7 @@ def spectral_fields(r: dict[str, Any]) -> Fields:
         "analyzed": analyzed(ref.get("analyzed")),
         "spectral_errors": spectral_errors(load("spectral_errors.json")),
         "spectral_real": spectral_real(load("spectral_real.json")),
-        "spectral_frames": spectral_frames(load("spectral_frames.json")),
+        "spectral_pure_metals": spectral_pure_metals(load("spectral_pure_metals.json")),
     }
 
 

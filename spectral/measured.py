@@ -197,7 +197,7 @@ def decide(rms: dict[str, float], se: dict[str, float] | None = None) -> tuple[s
     matters at low resolution, where a few blended lines can put the wrong reading's
     offsets closer to zero: without it, a pure Cr spectrum simulated at 0.5-0.9 nm
     resolution in vacuum wavelengths reads as air, decided, at 0.7 standard errors
-    (``benchmarks/spectral_frames.py``)."""
+    (``benchmarks/spectral_pure_metals.py``)."""
     if not all(np.isfinite(v) for v in rms.values()):
         return "air", False
     best = min(FRAMES, key=lambda k: rms[k])
