@@ -1177,6 +1177,7 @@ def micro_halves(r: dict[str, Any] | None, val: dict[str, Any] | None = None) ->
     val_table = "(not run)"
     if val_rows:
         val_table = table(["settings", "val score", "all goals met", "train s"], val_rows)
+        val_table += seed_spread(val or {})
     head = ["micrograph", "phase-fraction error", "s2_mae", "texture FD", "S2 FD", "diversity",
             "particle area W1", "aspect ratio W1", "train s", "warnings", "goals met"]  # fmt: skip
     rows = []
@@ -1205,6 +1206,27 @@ def micro_halves(r: dict[str, Any] | None, val: dict[str, Any] | None = None) ->
                f"{g['s2_mae']}, diversity >= {g['diversity_ratio']}, no collapse warning, "
                f"training <= {g['train_s']:.0f} s"),
     )  # fmt: skip
+
+
+def seed_spread(val: dict[str, Any], arm: str = "default") -> str:
+    """A sentence on how far ``arm``'s val score moves with the training seed alone, where
+    it was run at more than one (records ``<arm>`` and ``<arm>_seed<K>``)."""
+    runs = {0: val[arm]["val_score"]} if arm in val else {}
+    runs |= {
+        int(k.rsplit("_seed", 1)[1]): v["val_score"]
+        for k, v in val.items()
+        if k.startswith(f"{arm}_seed")
+    }
+    if len(runs) < 2:
+        return ""
+    seeds = sorted(runs)
+    scores = ", ".join(f"{runs[k]:.2f}" for k in seeds)
+    return (
+        f"\n\nThe {arm} settings at seeds {', '.join(map(str, seeds))} score {scores} "
+        f"(mean {statistics.mean(runs.values()):.1f}, standard deviation "
+        f"{statistics.stdev(runs.values()):.1f}): every other row is one run at seed 0, and "
+        "differences from it smaller than that spread are not evidence either way."
+    )
 
 
 def micro_large(r: dict[str, Any] | None) -> str:
