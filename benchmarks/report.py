@@ -1177,7 +1177,8 @@ def micro_halves(r: dict[str, Any] | None, val: dict[str, Any] | None = None) ->
     val_table = "(not run)"
     if val_rows:
         val_table = table(["settings", "val score", "all goals met", "train s"], val_rows)
-        val_table += seed_spread(val or {})
+        seeded = dict.fromkeys(k.rsplit("_seed", 1)[0] for k in val or {} if "_seed" in k)
+        val_table += "".join(seed_spread(val or {}, arm) for arm in seeded)
     head = ["micrograph", "phase-fraction error", "s2_mae", "texture FD", "S2 FD", "diversity",
             "particle area W1", "aspect ratio W1", "train s", "warnings", "goals met"]  # fmt: skip
     rows = []
@@ -1224,8 +1225,7 @@ def seed_spread(val: dict[str, Any], arm: str = "default") -> str:
     return (
         f"\n\nThe {arm} settings at seeds {', '.join(map(str, seeds))} score {scores} "
         f"(mean {statistics.mean(runs.values()):.1f}, standard deviation "
-        f"{statistics.stdev(runs.values()):.1f}): every other row is one run at seed 0, and "
-        "differences from it smaller than that spread are not evidence either way."
+        f"{statistics.stdev(runs.values()):.1f})."
     )
 
 
