@@ -829,12 +829,15 @@ def _self_absorption(
     polishes where all five lengths would take five. With ``widths`` (each segment's right
     to a width of its own, and the Stark multiples to try), the line widths of the length
     kept are chosen again under its self-absorption, and its plasma polished once more."""
-    thin = float(prob.fit(lines.basis(t_k, ne)[0])["cost"])
+    basis, peak = lines.basis(t_k, ne)
+    thin_fit = prob.fit(basis)
+    thin, thin_densities = float(thin_fit["cost"]), np.asarray(thin_fit["c"]) / peak
     polished: dict[int, tuple[float, float, float, np.ndarray]] = {}
 
     def cost_at(i: int) -> float:
         if i not in polished:
-            polished[i] = _polished_length(lines, prob, (t_k, ne), LENGTHS_M[i])
+            plasma = (t_k, ne)
+            polished[i] = _polished_length(lines, prob, plasma, LENGTHS_M[i], thin_densities)
         return polished[i][0]
 
     i = LENGTHS_M.index(START_LENGTH_M)
@@ -857,13 +860,18 @@ def _self_absorption(
 
 
 def _polished_length(
-    lines: LineModel, prob: _Problem, plasma: tuple[float, float], length_m: float
+    lines: LineModel,
+    prob: _Problem,
+    plasma: tuple[float, float],
+    length_m: float,
+    densities: np.ndarray,
 ) -> tuple[float, float, float, np.ndarray]:
     """``(cost, T, n_e, densities)`` of the self-absorbed fit over ``length_m``: the fixed
-    point of :func:`_absorbed` at ``plasma``, a Nelder-Mead polish of ``(T, n_e)`` with that
-    composition's escape factors (:func:`_absorbed_cost`), and the fixed point again there
-    (cost infinite where no element is left)."""
-    _, x, _ = _absorbed(lines, prob, plasma, length_m)
+    point of :func:`_absorbed` at ``plasma`` from the optically thin fit's ``densities``
+    there, a Nelder-Mead polish of ``(T, n_e)`` with that composition's escape factors
+    (:func:`_absorbed_cost`), and the fixed point again there (cost infinite where no
+    element is left)."""
+    _, x, _ = _absorbed(lines, prob, plasma, length_m, densities)
     if x.sum() <= 0:
         return float("inf"), *plasma, x
     t, n = _absorbed_polish(lines, prob, plasma, x, length_m)
@@ -876,18 +884,15 @@ def _absorbed(
     prob: _Problem,
     plasma: tuple[float, float],
     length_m: float,
-    densities: np.ndarray | None = None,
+    densities: np.ndarray,
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
     """The fit at ``plasma = (T, n_e)`` with self-absorption over ``length_m``, from the
-    ``densities`` of a fit before it (default: the thin fit's): :data:`SA_ITERATIONS` rounds
-    of escape factors from the densities and densities from the escape factors. Returns the
-    last fit, its densities (per element, arbitrary units) and the escape factors it used."""
+    ``densities`` of a fit before it: :data:`SA_ITERATIONS` rounds of escape factors from
+    the densities and densities from the escape factors. Returns the last fit, its
+    densities (per element, arbitrary units) and the escape factors it used (the optically
+    thin fit and None where no element is left)."""
     t_k, ne = plasma
-    basis, peak = lines.basis(t_k, ne)
     fit, escape = None, None
-    if densities is None:
-        fit = prob.fit(basis)
-        densities = np.asarray(fit["c"]) / peak
     for _ in range(SA_ITERATIONS):
         if densities.sum() <= 0:
             break
@@ -895,7 +900,7 @@ def _absorbed(
         basis, peak = lines.basis(t_k, ne, escape)
         fit = prob.fit(basis)
         densities = np.asarray(fit["c"]) / peak
-    return fit if fit is not None else prob.fit(basis), densities, escape
+    return fit if fit is not None else prob.fit(lines.basis(t_k, ne)[0]), densities, escape
 
 
 def _absorbed_cost(lines: LineModel, prob: _Problem, densities: np.ndarray, length_m: float):
