@@ -84,6 +84,7 @@ BHVO-2 while building the fit is listed in ``benchmarks/spectral_real.py``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -254,6 +255,7 @@ class LineModel:
         #: that each element's profiles are one block of columns.
         self.strong = strong[np.argsort(self.full[0][strong], kind="stable")]
         self.el = self.full[0][self.strong]
+        self.modelled = tuple(a[self.strong] for a in self.full)
         self.blocks = np.searchsorted(self.el, np.arange(len(self.elements) + 1))
         self.centres = lines.wavelength[self.strong]
         #: Each line's Stark FWHM (nm) at n_e = 1e17 cm^-3 (hydrogenic, :mod:`spectral.plasma`).
@@ -282,7 +284,7 @@ class LineModel:
             if len(self._profiles) >= PROFILE_CACHE:
                 self._profiles.pop(next(iter(self._profiles)))
             csc = _profile_matrix(self.wl, self.slices, fwhm, self.centres, lorentz)
-            self._profiles[key] = [csc[:, a:b] for a, b in itertools.pairwise(self.blocks)]
+            self._profiles[key] = _column_blocks(csc, self.blocks)
         self.profiles_by_element = self._profiles[key]
 
     def set_axis(self, wl: np.ndarray) -> None:
@@ -291,12 +293,15 @@ class LineModel:
         self._profiles.clear()
         self.set_widths(self.fwhm)
 
-    def full_log_intensity(self, t_k: float, ne_cm3: float) -> np.ndarray:
-        """Log emission of every line of the window per unit density of its element
-        (arbitrary units): Saha balance, Boltzmann population, ``g_k A_ki / lambda``."""
+    def full_log_intensity(
+        self, t_k: float, ne_cm3: float, lines: tuple | None = None
+    ) -> np.ndarray:
+        """Log emission of every line of the window (or of ``lines``, e.g.
+        :attr:`modelled`) per unit density of its element (arbitrary units): Saha balance,
+        Boltzmann population, ``g_k A_ki / lambda``."""
         from spectral.plasma import saha_ratio
 
-        el, stage, log_ga, ek = self.full
+        el, stage, log_ga, ek = self.full if lines is None else lines
         u = self.plasma.partition(np.array([t_k]))[0]  # (E, 2)
         kt = K_B_EV * t_k
         ratio = saha_ratio(self.plasma.chi, u[:, 1] / u[:, 0], t_k, ne_cm3)  # n_II / n_I
@@ -328,17 +333,18 @@ class LineModel:
             if snapped != self.ne_profiles:
                 self.ne_profiles = snapped
                 self.set_widths(self.fwhm)
-        inten = np.exp(self.full_log_intensity(t_k, ne_cm3)[self.strong])
+        inten = np.exp(self.full_log_intensity(t_k, ne_cm3, self.modelled))
         if self.second_zone is not None:  # same atoms and n_e, f times as many, at T2
             t2, f = self.second_zone
-            inten = inten + f * np.exp(self.full_log_intensity(t2, ne_cm3)[self.strong])
+            inten = inten + f * np.exp(self.full_log_intensity(t2, ne_cm3, self.modelled))
         if escape is not None:
             inten = inten * escape
         b = np.zeros((len(self.wl), len(self.elements)))
         for e, (a, z) in enumerate(itertools.pairwise(self.blocks)):
             if z > a:
                 b[:, e] = self.profiles_by_element[e] @ inten[a:z]
-        peak = np.where(b.max(0) > 0, b.max(0), 1.0)
+        peak = b.max(0)
+        peak[peak <= 0] = 1.0
         return b / peak, peak
 
 
@@ -355,7 +361,7 @@ def _profile_matrix(
     within 5 % of the exact profile's peak)."""
     from scipy.sparse import csc_matrix
 
-    total = csc_matrix((len(wl), len(centres)), dtype=np.float32)
+    parts = []
     for sl, w in zip(slices, fwhm, strict=True):
         x = wl[sl]
         inside = np.flatnonzero((centres > x[0] - 2 * w) & (centres < x[-1] + 2 * w))
@@ -366,8 +372,23 @@ def _profile_matrix(
         counts = np.zeros(len(centres), dtype=np.int64)
         counts[inside] = count
         indptr = np.r_[0, np.cumsum(counts)]
-        total = total + csc_matrix((v, rows + sl.start, indptr), total.shape)
-    return total
+        parts.append(csc_matrix((v, rows + sl.start, indptr), (len(wl), len(centres))))
+    if not parts:
+        return csc_matrix((len(wl), len(centres)), dtype=np.float32)
+    return parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
+
+
+def _column_blocks(csc, blocks: np.ndarray) -> list:
+    """The column blocks ``[blocks[i], blocks[i + 1])`` of a CSC matrix, sharing its arrays
+    (a CSC block of whole columns is a slice of them)."""
+    from scipy.sparse import csc_matrix
+
+    out = []
+    for a, b in itertools.pairwise(blocks):
+        lo, hi = csc.indptr[a], csc.indptr[b]
+        arrays = (csc.data[lo:hi], csc.indices[lo:hi], csc.indptr[a : b + 1] - lo)
+        out.append(csc_matrix(arrays, shape=(csc.shape[0], b - a), copy=False))
+    return out
 
 
 def _segment_profiles(
@@ -383,36 +404,42 @@ def _segment_profiles(
     (beyond which a Lorentzian holds under 4 % of its area), and no further than the
     segment."""
     f, eta = _pseudo_voigt(f_g, f_l)
+    n = len(x)
     step = np.median(np.diff(x))
     half = np.ceil((4 * f_g + LORENTZ_REACH * f_l) / step).astype(np.int64) + 1
-    half = np.minimum(half, len(x))
-    span = 2 * half + 1
-    line = np.repeat(np.arange(len(centres)), span)
-    first = np.cumsum(span) - span
-    px = np.arange(int(span.sum())) + np.repeat(np.searchsorted(x, centres) - half - first, span)
-    ok = (px >= 0) & (px < len(x))
-    px, line = px[ok], line[ok]
-    # offsets in double precision, the profile in single (ample for a 1e-4 model)
-    u = np.square((x[px] - centres[line]).astype(np.float32) * (2 / f).astype(np.float32)[line])
-    v = np.exp(np.float32(-np.log(2)) * u)
-    if f_l.any():
+    half = np.minimum(half, n)
+    low = np.searchsorted(x, centres) - half
+    start, stop = np.clip(low, 0, n), np.clip(low + 2 * half + 1, 0, n)
+    count = stop - start
+    first = np.cumsum(count) - count
+    px = np.arange(int(count.sum())) + np.repeat(start - first, count)
+    # offsets in double precision, the profile in single (ample for a 1e-4 model), in place:
+    # a build passes over a few hundred thousand values, dozens of times per fit
+    u = (x[px] - np.repeat(centres, count)).astype(np.float32)
+    u *= np.repeat((2 / f).astype(np.float32), count)
+    np.square(u, out=u)
+    v = np.multiply(u, np.float32(-np.log(2)))
+    np.exp(v, out=v)
+    if f_l.any():  # eta / (1 + u) + (1 - eta) v, times the area's scale
         # areas of unit-peak profiles: Gaussian 1.0645 f, Lorentzian (pi / 2) f
         area = (eta * np.pi / 2 + (1 - eta) * GAUSS_AREA) * f
-        scale = (GAUSS_AREA * f_g / area).astype(np.float32)
-        e32 = eta.astype(np.float32)[line]
-        v = (e32 / (1 + u) + (1 - e32) * v) * scale[line]
-    return v, px, np.bincount(line, minlength=len(centres))
+        lorentz = np.add(u, np.float32(1), out=u)
+        np.reciprocal(lorentz, out=lorentz)
+        lorentz -= v
+        lorentz *= np.repeat(eta.astype(np.float32), count)
+        v += lorentz
+        v *= np.repeat((GAUSS_AREA * f_g / area).astype(np.float32), count)
+    return v, px, count
 
 
 def _pseudo_voigt(f_g: float, f_l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """FWHM and Lorentzian share of the pseudo-Voigt that stands for the Voigt profile of a
     Gaussian FWHM ``f_g`` and Lorentzian FWHMs ``f_l`` (Thompson, Cox and Hastings 1987)."""
-    f = (
-        f_g**5 + 2.69269 * f_g**4 * f_l + 2.42843 * f_g**3 * f_l**2
-        + 4.47163 * f_g**2 * f_l**3 + 0.07842 * f_g * f_l**4 + f_l**5
-    ) ** 0.2  # fmt: skip
+    f5 = f_g**5 + f_l * (2.69269 * f_g**4 + f_l * (2.42843 * f_g**3 + f_l * (
+        4.47163 * f_g**2 + f_l * (0.07842 * f_g + f_l))))  # fmt: skip
+    f = f5**0.2
     q = f_l / f
-    return f, 1.36603 * q - 0.47719 * q**2 + 0.11116 * q**3
+    return f, q * (1.36603 + q * (-0.47719 + q * 0.11116))
 
 
 def saturated(y: np.ndarray, run: int = 3) -> np.ndarray:
@@ -427,35 +454,31 @@ def saturated(y: np.ndarray, run: int = 3) -> np.ndarray:
     return out
 
 
-def _spline_block(wl: np.ndarray, sl: slice, knot_nm: float):
+def _spline_block(wl: np.ndarray, sl: slice, knot_nm: float) -> np.ndarray:
     """Cubic B-splines over one segment (knots about ``knot_nm`` apart, at least one
-    interval), as sparse columns over all pixels (zero outside the segment)."""
+    interval), as dense columns over all pixels (zero outside the segment)."""
     from scipy.interpolate import BSpline
-    from scipy.sparse import csr_matrix, vstack
 
     x = wl[sl]
     n_knots = max(2, int(np.ceil((x[-1] - x[0]) / knot_nm)) + 1)
     inner = np.linspace(x[0], x[-1], n_knots)
     knots = np.r_[[inner[0]] * 3, inner, [inner[-1]] * 3]
-    cols = BSpline.design_matrix(np.clip(x, inner[0], inner[-1]), knots, 3).tocsr()
-    k = cols.shape[1]
-    before = csr_matrix((sl.start, k))
-    after = csr_matrix((len(wl) - sl.stop, k))
-    return vstack([before, cols, after]).tocsr()
+    cols = BSpline.design_matrix(np.clip(x, inner[0], inner[-1]), knots, 3).toarray()
+    out = np.zeros((len(wl), cols.shape[1]))
+    out[sl] = cols
+    return out
 
 
 class _Problem:
     """The linear parts of the model on a spectrum's valid pixels (see the module docstring).
 
     Every solve is a weighted least-squares problem ``[D, S] b = y`` with ``D`` a few dense
-    columns (the lines, or the response's) and ``S`` the baseline's sparse splines, whose
-    block of the normal equations is computed once."""
+    columns (the lines, or the response's) and ``S`` the baseline's splines, whose block of
+    the normal equations is computed once."""
 
     def __init__(
         self, wl: np.ndarray, y: np.ndarray, slices: Sequence[slice], valid: np.ndarray
     ) -> None:
-        from scipy.sparse import hstack
-
         self.y = y
         self.slices = list(slices)
         #: A response known from a reference spectrum (:func:`calibrate_instrument`), or None.
@@ -463,23 +486,28 @@ class _Problem:
         self.sigma0 = np.zeros(len(y))
         for sl in slices:
             self.sigma0[sl] = pixel_noise(y[sl][valid[sl]])
-        self.response_splines = hstack([_spline_block(wl, sl, RESPONSE_KNOT_NM) for sl in slices])
-        self.response_splines = self.response_splines.tocsr()
-        self.baseline = hstack([_spline_block(wl, sl, BASELINE_KNOT_NM) for sl in slices]).tocsr()
+        # dense (a few tens of columns): scipy's per-call overhead on sparse products
+        # would cost more than the products themselves, thousands of times per fit
+        self.response_splines = np.hstack([_spline_block(wl, s, RESPONSE_KNOT_NM) for s in slices])
+        self.baseline = np.hstack([_spline_block(wl, s, BASELINE_KNOT_NM) for s in slices])
         # a floor: a clipped or quantised stretch can show no pixel-to-pixel spread at all
         self.sigma0 = np.maximum(self.sigma0, 1e-4 * float(np.abs(y).max()) + 1e-300)
         self.w = valid / (self.sigma0**2 + (MODEL_ERROR * np.maximum(y, 0.0)) ** 2)
         self.n_valid = int(valid.sum())
-        sw = self.baseline.multiply(self.w[:, None]).tocsr()
-        self.a_bb = np.asarray((self.baseline.T @ sw).todense())
-        self.g_b = np.asarray(sw.T @ y).ravel()
+        self.baseline_w = self.baseline * self.w[:, None]
+        self.a_bb = self.baseline.T @ self.baseline_w
+        self.g_b = self.baseline_w.T @ y
 
     def solve(self, d: np.ndarray, n_pos: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Coefficients of ``[d, baseline]`` (the first ``n_pos`` nonnegative), the model and
         the normal matrix (for errors)."""
+        n = d.shape[1]
         dw = d * self.w[:, None]
-        a_db = np.asarray((self.baseline.T @ dw).T)
-        a = np.block([[dw.T @ d, a_db], [a_db.T, self.a_bb]])
+        a = np.empty((n + len(self.a_bb),) * 2)
+        a[:n, :n] = dw.T @ d
+        a[:n, n:] = d.T @ self.baseline_w
+        a[n:, :n] = a[:n, n:].T
+        a[n:, n:] = self.a_bb
         g = np.r_[dw.T @ self.y, self.g_b]
         coef = nonnegative_normal(a, g, n_pos)
         model = d @ coef[: d.shape[1]] + self.baseline @ coef[d.shape[1] :]
@@ -487,7 +515,7 @@ class _Problem:
 
     def response(self, lines_sum: np.ndarray) -> np.ndarray:
         """The response along each segment that fits ``r * lines_sum + baseline`` best."""
-        d = np.asarray(self.response_splines.multiply(lines_sum[:, None]).todense())
+        d = self.response_splines * lines_sum[:, None]
         coef, _, _ = self.solve(d, 0)
         r = self.response_splines @ coef[: d.shape[1]]
         for sl in self.slices:  # a spectrometer's response is positive: floor it
@@ -503,13 +531,13 @@ class _Problem:
         best: dict[str, Any] = {}
         n = basis.shape[1]
         dof = max(self.n_valid - n - self.baseline.shape[1] - self.response_splines.shape[1], 1)
-        for _ in range(rounds):
+        for left in reversed(range(rounds)):  # rounds left after this one
             coef, model, a = self.solve(r[:, None] * basis, n)
             cost = float((self.w * (self.y - model) ** 2).sum() / dof)
             if best and cost >= best["cost"]:
                 break
             best = {"c": coef[:n], "model": model, "normal": a, "cost": cost, "r": r}
-            if fixed or not coef[:n].any():
+            if fixed or not coef[:n].any() or not left:
                 break
             r = self.response(basis @ coef[:n])
         return best
@@ -533,13 +561,14 @@ def nonnegative_normal(a: np.ndarray, g: np.ndarray, n_pos: int) -> np.ndarray:
     p, f = slice(0, n_pos), slice(n_pos, len(a))
     b = np.zeros(len(a))
     if n_pos:
-        ff = cho_factor(a[f, f]) if len(a) > n_pos else None
         s_mat, h = a[p, p], g[p]
-        if ff is not None:
-            s_mat = s_mat - a[p, f] @ cho_solve(ff, a[f, p])
-            h = h - a[p, f] @ cho_solve(ff, g[f])
+        if len(a) > n_pos:
+            ff = cho_factor(a[f, f], check_finite=False)
+            eliminated = a[p, f] @ cho_solve(ff, np.c_[a[f, p], g[f]], check_finite=False)
+            s_mat, h = s_mat - eliminated[:, :-1], h - eliminated[:, -1]
         low = np.linalg.cholesky(s_mat + 1e-12 * np.eye(n_pos))
-        b[p] = nnls(low.T, solve_triangular(low, h, lower=True), maxiter=50 * n_pos)[0]
+        rhs = solve_triangular(low, h, lower=True, check_finite=False)
+        b[p] = nnls(low.T, rhs, maxiter=50 * n_pos)[0]
     if len(a) > n_pos:
         b[f] = np.linalg.solve(a[f, f], g[f] - a[f, p] @ b[p])
     return b / scale
@@ -561,6 +590,23 @@ def _fit_pixels(spec: Spectrum) -> tuple[np.ndarray, np.ndarray, list[slice]]:
     return wl[idx], y[idx], [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
+def _one_blas_thread(fit):
+    """Run ``fit`` with BLAS on one thread: its products are a few thousand pixels by a
+    few tens of columns, where more threads cost more than they give and their spinning
+    competes with torch's threads (a 4001-pixel steel spectrum took 5.8 s with two BLAS
+    threads on two cores, 3.1 s with one)."""
+
+    @functools.wraps(fit)
+    def one_thread(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fit(*args, **kwargs)
+
+    return one_thread
+
+
+@_one_blas_thread
 def fit_cflibs(
     spec: Spectrum,
     elements: Sequence[str],
