@@ -217,6 +217,8 @@ class Axis:
     frame: str
     decided: bool
     offset_rms_nm: dict[str, float]
+    #: Per frame, the standard error of those offsets (what :func:`decide` weighs the gap by).
+    offset_se_nm: dict[str, float]
 
     def to_air(self, wavelength: np.ndarray, offsets: bool = True) -> np.ndarray:
         """The file's wavelengths as air wavelengths, each segment's offset removed (with
@@ -231,7 +233,9 @@ class Axis:
     def summary(self) -> str:
         """For people: the frame, how clearly, and one line per segment."""
         how = "decided" if self.decided else "NOT decided: check it, or give --wavelengths"
-        rms = ", ".join(f"{k} {v:.3f} nm" for k, v in self.offset_rms_nm.items())
+        rms = ", ".join(
+            f"{k} {v:.3f} +/- {self.offset_se_nm[k]:.3f} nm" for k, v in self.offset_rms_nm.items()
+        )
         rows = [f"wavelengths read as {self.frame} ({how}; RMS offset {rms})"]
         for s in self.segments:
             f = s.fits[s.frame]
@@ -269,7 +273,7 @@ def read_axis(
         Segment(float(wl[sl][0]), float(wl[sl][-1]), pick, f)
         for sl, f in zip(slices, fits, strict=True)
     )
-    return Axis(segs, tuple(slices), pick, decided, rms)
+    return Axis(segs, tuple(slices), pick, decided, rms, se)
 
 
 def calibrate_spectrum(

@@ -181,6 +181,8 @@ class LTEPlasma:
         the profile peak ``(0.6366 a + 0.9394 (1 - a)) / f_v = (0.9394 - 0.3028 a) a / f_l``.
         """
         f32 = np.float32
+        temperature_k = np.asarray(temperature_k, dtype=np.float64)
+        ne_cm3 = np.asarray(ne_cm3, dtype=np.float64)
         # r = f_g / f_l = (dop / stark) * sqrt(T) / (n_e / 1e17), an outer product
         per_sample = torch.from_numpy((np.sqrt(temperature_k) * 1e17 / ne_cm3).astype(f32))
         a = torch.outer(per_sample, k["dop_over_stark"])
@@ -218,13 +220,10 @@ class LTEPlasma:
         """:meth:`line_radiance` as a float32 tensor (vectorised with torch, in float32)."""
         k = self._line_constants()
         log_pop, inv_kt = self._log_populations(k, mole_fraction, temperature_k, ne_cm3)
-        temperature_k = np.asarray(temperature_k, dtype=np.float64)
         rad = torch.add(log_pop, k["log_emit_l"])
         rad.addcmul_(inv_kt[:, None], k["neg_ek"][None, :]).exp_()
         if self_absorption:
-            tau, share = self._tau(
-                k, log_pop, inv_kt, np.asarray(ne_cm3, np.float64), temperature_k
-            )
+            tau, share = self._tau(k, log_pop, inv_kt, ne_cm3, temperature_k)
             rad.mul_(escape_factor_fast(tau, share, overwrite=True))
         return rad
 
@@ -235,8 +234,7 @@ class LTEPlasma:
         :meth:`line_radiance_t` multiplies the optically thin radiance by."""
         k = self._line_constants()
         log_pop, inv_kt = self._log_populations(k, mole_fraction, temperature_k, ne_cm3)
-        temperature_k = np.asarray(temperature_k, dtype=np.float64)
-        tau, share = self._tau(k, log_pop, inv_kt, np.asarray(ne_cm3, np.float64), temperature_k)
+        tau, share = self._tau(k, log_pop, inv_kt, ne_cm3, temperature_k)
         return escape_factor_fast(tau, share, overwrite=True)
 
     def _log_populations(

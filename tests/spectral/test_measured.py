@@ -39,6 +39,8 @@ def test_an_air_file_reads_as_air_and_its_vacuum_twin_as_vacuum(steel, steel_sim
     cands = steel_sim.elements
     _, air = calibrate_spectrum(Spectrum(wl, y), candidates=cands)
     assert (air.frame, air.decided) == ("air", True), air.summary()
+    se = air.offset_se_nm["air"]
+    assert 0 < se < 0.03 and f"air {air.offset_rms_nm['air']:.3f} +/- {se:.3f} nm" in air.summary()
     assert abs(air.segments[0].offset_nm) < 0.03  # the simulated shift, up to 0.05 nm
     vac_wl = air_to_vacuum(wl) + 0.04  # and 0.04 nm off its calibration
     spec, vac = calibrate_spectrum(Spectrum(vac_wl, y), candidates=cands)
