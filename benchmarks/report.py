@@ -13,6 +13,7 @@ folders are given to the benchmark).
 from __future__ import annotations
 
 import json
+import math
 import re
 import statistics
 import sys
@@ -1178,7 +1179,9 @@ def micro_halves(r: dict[str, Any] | None, val: dict[str, Any] | None = None) ->
     if val_rows:
         val_table = table(["settings", "val score", "all goals met", "train s"], val_rows)
         seeded = dict.fromkeys(k.rsplit("_seed", 1)[0] for k in val or {} if "_seed" in k)
-        val_table += "".join(seed_spread(val or {}, arm) for arm in seeded)
+        val_table += "".join(
+            seed_spread(val or {}, arm) + seed_comparison(val or {}, arm) for arm in seeded
+        )
     head = ["micrograph", "phase-fraction error", "s2_mae", "texture FD", "S2 FD", "diversity",
             "particle area W1", "aspect ratio W1", "train s", "warnings", "goals met"]  # fmt: skip
     rows = []
@@ -1209,15 +1212,20 @@ def micro_halves(r: dict[str, Any] | None, val: dict[str, Any] | None = None) ->
     )  # fmt: skip
 
 
-def seed_spread(val: dict[str, Any], arm: str = "default") -> str:
-    """A sentence on how far ``arm``'s val score moves with the training seed alone, where
-    it was run at more than one (records ``<arm>`` and ``<arm>_seed<K>``)."""
+def seed_scores(val: dict[str, Any], arm: str) -> dict[int, float]:
+    """``arm``'s val score by training seed (records ``<arm>`` and ``<arm>_seed<K>``)."""
     runs = {0: val[arm]["val_score"]} if arm in val else {}
-    runs |= {
+    return runs | {
         int(k.rsplit("_seed", 1)[1]): v["val_score"]
         for k, v in val.items()
         if k.startswith(f"{arm}_seed")
     }
+
+
+def seed_spread(val: dict[str, Any], arm: str = "default") -> str:
+    """A sentence on how far ``arm``'s val score moves with the training seed alone, where
+    it was run at more than one."""
+    runs = seed_scores(val, arm)
     if len(runs) < 2:
         return ""
     seeds = sorted(runs)
@@ -1226,6 +1234,24 @@ def seed_spread(val: dict[str, Any], arm: str = "default") -> str:
         f"\n\nThe {arm} settings at seeds {', '.join(map(str, seeds))} score {scores} "
         f"(mean {statistics.mean(runs.values()):.1f}, standard deviation "
         f"{statistics.stdev(runs.values()):.1f})."
+    )
+
+
+def seed_comparison(val: dict[str, Any], arm: str, against: str = "default") -> str:
+    """A sentence comparing the mean val scores of two settings run at several seeds: the
+    difference and its standard error (each mean's from its own scores), the yardstick of
+    the rules in ``microstructure_halves.py``."""
+    mine, theirs = seed_scores(val, arm), seed_scores(val, against)
+    if arm == against or len(mine) < 2 or len(theirs) < 2:
+        return ""
+    diff = statistics.mean(theirs.values()) - statistics.mean(mine.values())
+    se = math.sqrt(
+        statistics.variance(mine.values()) / len(mine)
+        + statistics.variance(theirs.values()) / len(theirs)
+    )
+    return (
+        f" {arm} scores {diff:.1f} lower than {against} on average ({len(mine)} and "
+        f"{len(theirs)} seeds): {diff / se:.1f} standard errors of the difference ({se:.1f})."
     )
 
 
