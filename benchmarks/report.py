@@ -1016,12 +1016,17 @@ def spectral_pure_metals(r: dict[str, Any] | None) -> str:
         for p, a in r["simulated"]["analysis"].items()
     ]  # fmt: skip
     header = ["preset", "right, decided", "right, undecided", "wrong, flagged", "wrong, decided"]
+    candidates = sorted({f["metal"] for f in r["simulated"]["files"]})
     return snippet(
         "spectral_pure_metals",
         machine=r["machine"],
         protocol=r["protocol"],
         frames=table(header, rows),
+        per_preset=next(iter(r["simulated"]["analysis"].values()))["files"],
+        n_candidates=len(candidates),
+        candidates=", ".join(candidates),
         measured=measured,
+        measured_analysis=measured_pure_metals(r.get("measured", [])),
         analysis=table(
             [
                 "preset",
@@ -1035,6 +1040,19 @@ def spectral_pure_metals(r: dict[str, Any] | None) -> str:
             analysis,
         ),
     )
+
+
+def measured_pure_metals(rows: list[dict[str, Any]]) -> str:
+    """One sentence: the measured pure metals analysed with the same candidates."""
+    done = [(Path(m["file"]).stem.split("_")[0], m["analysis"]) for m in rows if "analysis" in m]
+    if not done:
+        return ""
+    said = "; ".join(
+        f"{el} {a['right_wt_pct']:.1f} wt % (top {a['top']}, model_ok {a['model_ok']}, "
+        f"cost {a['fit_cost']:.2f})"
+        for el, a in done
+    )
+    return f"The measured Aalto spectra with the same candidates: {said}."
 
 
 def diagnose_line(d: dict[str, Any] | None, rock: dict[str, Any]) -> str:
