@@ -24,16 +24,27 @@ SHORT = tuple(t.split("_")[0] for t in TARGETS)
 PHASES = ("fcc", "bcc")
 
 
+def cpu_name() -> str:
+    """The CPU's model name with its family, model and clock where Linux tells them: a
+    virtual machine may show only "AMD EPYC", and two such differed twofold in speed."""
+    try:
+        info = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    fields = dict(
+        (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in info.splitlines())
+    )
+    detail = [f"family {fields['cpu family']}"] if "cpu family" in fields else []
+    detail += [f"model {fields['model']}"] if "model" in fields else []
+    if "cpu MHz" in fields:
+        detail.append(f"{float(fields['cpu MHz']):.0f} MHz")
+    name = fields.get("model name") or platform.processor() or "unknown CPU"
+    return f"{name} ({', '.join(detail)})" if detail else name
+
+
 def machine() -> str:
     """CPU model, cores, memory, OS, Python and torch versions: the line results record."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     import torch
 
     mem = ""
