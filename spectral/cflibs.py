@@ -247,7 +247,7 @@ class LineModel:
             np.log(lines.aki * lines.gk / lines.wavelength),
             lines.ek,
         )
-        li = self.full_log_intensity(10000.0, 1e17)
+        li = self.log_intensity(10000.0, 1e17)
         top = np.full(len(self.elements), -np.inf)
         np.maximum.at(top, self.full[0], li)
         strong = np.flatnonzero(li >= top[self.full[0]] + np.log(LINE_CUTOFF))
@@ -293,9 +293,7 @@ class LineModel:
         self._profiles.clear()
         self.set_widths(self.fwhm)
 
-    def full_log_intensity(
-        self, t_k: float, ne_cm3: float, lines: tuple | None = None
-    ) -> np.ndarray:
+    def log_intensity(self, t_k: float, ne_cm3: float, lines: tuple | None = None) -> np.ndarray:
         """Log emission of every line of the window (or of ``lines``, e.g.
         :attr:`modelled`) per unit density of its element (arbitrary units): Saha balance,
         Boltzmann population, ``g_k A_ki / lambda``."""
@@ -333,10 +331,10 @@ class LineModel:
             if snapped != self.ne_profiles:
                 self.ne_profiles = snapped
                 self.set_widths(self.fwhm)
-        inten = np.exp(self.full_log_intensity(t_k, ne_cm3, self.modelled))
+        inten = np.exp(self.log_intensity(t_k, ne_cm3, self.modelled))
         if self.second_zone is not None:  # same atoms and n_e, f times as many, at T2
             t2, f = self.second_zone
-            inten = inten + f * np.exp(self.full_log_intensity(t2, ne_cm3, self.modelled))
+            inten = inten + f * np.exp(self.log_intensity(t2, ne_cm3, self.modelled))
         if escape is not None:
             inten = inten * escape
         b = np.zeros((len(self.wl), len(self.elements)))

@@ -183,7 +183,7 @@ def diagnose(
     ne = ne_h or ne_cm3 or 1e17
     model = LineModel(wl, slices, widths, elements)
     lines = model.plasma.table.lines
-    strength = np.exp(model.full_log_intensity(10000.0, 1e17))
+    strength = np.exp(model.log_intensity(10000.0, 1e17))
     idx = usable_lines(lines, strength, fwhm)
     noise = float(np.median([pixel_noise(y[sl]) for sl in slices]))
     centres = lines.wavelength[idx]
