@@ -1,6 +1,6 @@
 """Simulated pure metals through ``analyze --method cflibs``: how well ``--wavelengths auto``
 tells air from vacuum wavelengths (and how often it says it cannot), and whether each metal
-reads as itself among ten candidates.
+reads as itself among fourteen candidates.
 
 Protocol; writes benchmarks/results/spectral_pure_metals.json:
 
