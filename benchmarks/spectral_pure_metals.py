@@ -145,7 +145,7 @@ def measured() -> list[dict[str, Any]]:
                 "offset_rms_nm": axis.offset_rms_nm,
             }
         )  # fmt: skip
-        if candidates == CANDIDATES:  # a pure metal, named by its file
+        if path.parent.name == "libs_aalto":  # a pure metal, named by its file
             rows[-1]["analysis"] = analysis(spec, path.stem.split("_")[0])
             print(path.name, rows[-1]["analysis"])
     return rows
