@@ -1044,13 +1044,13 @@ def spectral_pure_metals(r: dict[str, Any] | None) -> str:
 
 def measured_pure_metals(rows: list[dict[str, Any]]) -> str:
     """One sentence: the measured pure metals analysed with the same candidates."""
-    done = [(Path(m["file"]).stem.split("_")[0], m["analysis"]) for m in rows if "analysis" in m]
+    done = [m["analysis"] for m in rows if "analysis" in m]
     if not done:
         return ""
     said = "; ".join(
-        f"{el} {a['right_wt_pct']:.1f} wt % (top {a['top']}, model_ok {a['model_ok']}, "
+        f"{a['metal']} {a['right_wt_pct']:.1f} wt % (top {a['top']}, model_ok {a['model_ok']}, "
         f"cost {a['fit_cost']:.2f})"
-        for el, a in done
+        for a in done
     )
     return f"The measured Aalto spectra with the same candidates: {said}."
 

@@ -146,7 +146,8 @@ def measured() -> list[dict[str, Any]]:
             }
         )  # fmt: skip
         if path.parent.name == "libs_aalto":  # a pure metal, named by its file
-            rows[-1]["analysis"] = analysis(spec, path.stem.split("_")[0])
+            metal = path.stem.split("_")[0]
+            rows[-1]["analysis"] = {"metal": metal, **analysis(spec, metal)}
             print(path.name, rows[-1]["analysis"])
     return rows
 
