@@ -144,6 +144,13 @@ def _condition_si(condition_si: str | None, images: tuple[Path, ...]) -> tuple[f
     help="Gray (1) or RGB (3), the files converted [default: from the images; mixed gray "
     "and colour need this].",
 )
+@click.option(
+    "--init",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Start from this GAN model folder's weights (fine-tuning a model trained on other "
+    "micrographs) instead of random ones; same architecture settings.",
+)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--force", is_flag=True)
 @click.option("--quiet", is_flag=True)
@@ -159,6 +166,7 @@ def train(
     batch_size: int | None,
     lr: float | None,
     channels: str | None,
+    init: Path | None,
     seed: int,
     force: bool,
     quiet: bool,
@@ -177,6 +185,7 @@ def train(
         width=width,
         seed=seed,
         si_wt_pct=_condition_si(condition_si, images),
+        init=str(init) if init else None,
     )
     r = train_dcgan(list(images), out, config, progress=not quiet, force=force)
     if r["resumed_from"]:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from eftgan.checkpoint import read_model_folder
 from eftgan.errors import UserError
 from eftgan.runstate import RunState, check_output_folder
 from eftgan.settings import JSONSettings
@@ -132,6 +133,10 @@ class DCGANTrainConfig(JSONSettings):
             folders, for the conditional model; None trains the unconditional one.
         stop_on_collapse: stop a run whose samples collapse (:class:`CollapseWatch`); false
             only warns (to measure a network that collapses).
+        init: a GAN model folder whose weights start the run (its last generator and its
+            discriminator; :func:`initial_weights`) instead of random ones from ``seed``:
+            a model trained on other micrographs, fine-tuned on these. Its architecture
+            must be the one these settings train.
     """
 
     iters: int = 2000
@@ -155,6 +160,7 @@ class DCGANTrainConfig(JSONSettings):
     checkpoint_every: int = 100
     si_wt_pct: tuple[float, ...] | None = None
     stop_on_collapse: bool = True
+    init: str | None = None
 
     def __post_init__(self) -> None:
         if self.si_wt_pct is not None:
@@ -186,6 +192,10 @@ class DCGANTrainConfig(JSONSettings):
                 out.pop(k)
         if not out["pixel_noise"]:
             out.pop("pixel_noise")
+        if out["init"] is None:
+            out.pop("init")
+        else:  # the weights, not where they were read from
+            out["init"] = read_model_folder(Path(out["init"]), "dcgan")[0]["weights"]["sha256"]
         return out
 
     def validate(self, n_folders: int) -> None:
@@ -206,6 +216,8 @@ class DCGANTrainConfig(JSONSettings):
             raise UserError("pixel noise is a setting of --arch spatial only")
         if self.channels not in (None, 1, 3):
             raise UserError(f"channels must be 1 (gray) or 3 (RGB), not {self.channels}")
+        if self.init is not None:  # a missing or damaged model, before any image is read
+            read_model_folder(Path(self.init), "dcgan")
         if self.si_wt_pct is None:
             return
         if len(self.si_wt_pct) != n_folders:
@@ -251,6 +263,33 @@ def _check_size(arch: str, size: int, upsampling: int | None, padding: str | Non
         raise UserError(f"--size {size} is not a multiple of {UPSAMPLING} pixels")
     if arch == "style" and (size < 32 or size & (size - 1)):
         raise UserError(f"--size {size} is not a power of two of 32 or more (e.g. 128, 256)")
+
+
+def initial_weights(
+    folder: Path, mcfg: DCGANConfig | SpatialConfig | StyleConfig, g: nn.Module, d: nn.Module
+) -> None:
+    """Load a trained model's generator and discriminator into ``g`` and ``d`` to fine-tune
+    them: its last generator (the one its discriminator was trained against; the averaged one
+    where it kept no other). A one-line :class:`UserError` where the model's architecture is
+    not ``mcfg``'s."""
+    arch = {DCGANConfig: "dcgan", SpatialConfig: "spatial", StyleConfig: "style"}[type(mcfg)]
+    config, state = read_model_folder(folder, "dcgan")
+    stored = config["model"].get(arch)
+    trained = type(mcfg).from_dict(stored).as_dict() if stored is not None else {}
+    wanted = mcfg.as_dict()
+    if trained != wanted:
+        diff = ", ".join(
+            f"{k} {trained.get(k, '?')} there, {v} here" for k, v in wanted.items()
+            if trained.get(k) != v
+        )  # fmt: skip
+        raise UserError(
+            f"--init {folder} is another architecture ({diff}); train with its settings "
+            "(--arch, --nz, --width, --size, channels, condition) or leave --init out"
+        )
+    g_key = "g_raw" if any(k.startswith("g_raw.") for k in state) else "g"
+    for net, key in ((g, g_key), (d, "d")):
+        n = len(key) + 1
+        net.load_state_dict({k[n:]: v for k, v in state.items() if k.startswith(key + ".")})
 
 
 def data_key(sets: Sequence[Sequence[np.ndarray]]) -> list[str]:
@@ -391,6 +430,8 @@ class _Run:
             g, d = build_style(mcfg, cfg.seed)
         else:
             g, d = build_spatial(mcfg, cfg.seed)
+        if cfg.init is not None:
+            initial_weights(Path(cfg.init), mcfg, g, d)
         assert cfg.betas is not None
         opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
         opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=cfg.betas)
@@ -652,4 +693,5 @@ def _card(
         f"crops, nz {mcfg.nz}, "
         f"width {mcfg.ngf}.\n\n- images: {images}\n"
         f"- seed {cfg.seed}, {cfg.iters} iterations, wall time {wall:.0f} s\n"
+        + (f"- started from the weights of {cfg.init}\n" if cfg.init else "")
     )

@@ -101,3 +101,39 @@ def test_killed_run_resumes_bit_for_bit(tmp_path: Path, monkeypatch) -> None:
     assert (cut / "weights.safetensors").read_bytes() == ref
     with pytest.raises(UserError, match="already holds a trained model"):
         train_dcgan(data, cut, progress=False, **kw)
+
+
+@pytest.mark.slow
+def test_a_run_fine_tunes_the_model_it_starts_from(tmp_path: Path, capsys) -> None:
+    """``init`` starts a run from a trained model's generator and discriminator (one step
+    later they are a learning-rate's step from them, where random weights are far off),
+    the resume fingerprint holds that model's weights, and another architecture is refused
+    in one line."""
+    from safetensors.torch import load_file
+
+    data = [tmp_path / "s4"]
+    write_synth_folder(data[0], 4.0, n=3, size=96)
+    kw = dict(iters=4, batch_size=3, nz=16, width=8, progress=False)
+    train_dcgan(data, tmp_path / "base", **kw)
+    kw["iters"] = 1
+    train_dcgan(data, tmp_path / "tuned", init=str(tmp_path / "base"), seed=1, **kw)
+    train_dcgan(data, tmp_path / "fresh", seed=1, **kw)
+    base, tuned, fresh = (
+        load_file(tmp_path / m / "weights.safetensors") for m in ("base", "tuned", "fresh")
+    )
+    kernels = [k for k in base if k.startswith(("d.", "g_raw.")) and base[k].ndim == 4]
+    assert len(kernels) == 10
+    assert max(float((tuned[k] - base[k]).abs().max()) for k in kernels) < 2e-3
+    assert min(float((fresh[k] - base[k]).abs().max()) for k in kernels) > 2e-2
+    assert (
+        f"started from the weights of {tmp_path / 'base'}"
+        in (tmp_path / "tuned" / "card.md").read_text()
+    )
+    cfg = DCGANTrainConfig(init=str(tmp_path / "base"), nz=16, width=8)
+    sha = json.loads((tmp_path / "base" / "config.json").read_text())["weights"]["sha256"]
+    assert cfg.fingerprint()["init"] == sha and "init" not in DCGANTrainConfig().fingerprint()
+    with pytest.raises(UserError, match=r"another architecture \(nz 16 there, 8 here\)"):
+        train_dcgan(data, tmp_path / "other", init=str(tmp_path / "base"), **{**kw, "nz": 8})
+    args = ["micro", "train", "--images", str(data[0]), "--out", str(tmp_path / "cli")]
+    code, _, err = run(capsys, *args, "--init", str(tmp_path / "nowhere"), "--quiet")
+    assert_user_error(code, err, "nowhere does not exist")
