@@ -64,6 +64,21 @@ benchmarks/results/microstructure.json:
   score of ``lr2x`` at seed 4 could bring it to two (a score of 0 gives 1.6): the
   defaults stay. ``lr2x`` at seed 4, run after that to complete the record: 11.98; over
   seeds 0-4 the difference is 4.4, 1.2 standard errors (3.7).
+* ``--arm super1_init``: the defaults started from a model instead of random weights
+  (``micro train --init``): the default recipe trained for :data:`INIT_ITERS` iterations on
+  the 10 normalised micrographs of Super1's train split (seed 0; built once by
+  :func:`init_model`, not counted in the 600 s). Added because the scores above move more
+  with the seed (7.9-24.5 for the defaults) than with any setting, and the samples lack the
+  micrograph's large-scale shapes after 600 iterations from random weights; a generator
+  that already draws SEM micrographs should need fewer steps to draw one more and depend
+  less on its random start. It is trained on the same alloy and microscope as the
+  validation and test micrographs, so what it gains here may not carry over to the issue's
+  micrographs of other alloys. Rule, written before its first run: it replaces the
+  defaults (as a shipped model that ``micro train`` starts from where the architecture
+  matches) only if over seeds 0-4 its mean validation score is lower than the defaults'
+  (14.8) by more than twice the standard error of the difference, no micrograph warns of
+  collapse or falls below a diversity ratio of 0.8, and the test halves are then read once;
+  seed 0 is run first, and the other seeds only if its score is below the defaults' mean.
 
     python benchmarks/microstructure_halves.py [--iters 600] [--split val --arm width32]
         [--seed 0]
@@ -80,10 +95,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from _common import machine, merge_json, protocol_text
+from _common import REPO, machine, merge_json, protocol_text
 from microstructure_real import N_EVAL, SUPER1, normalized, score, val_score
 
 N_TRAIN_CROPS = 256
+#: Iterations of the model that ``--arm super1_init`` starts from, and where it is kept.
+INIT_ITERS = 1500
+INIT_MODEL = REPO / "benchmarks" / ".cache" / "micro_init" / f"super1-train-{INIT_ITERS}"
 #: Settings compared on the validation micrographs (``--split val``), beside the defaults.
 ARMS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -100,8 +118,20 @@ ARMS: dict[str, dict[str, Any]] = {
     # tertiary particles, detail finer than the 16-pixel noise field, and their particles
     # are half the real median area
     "pixel_noise": {"pixel_noise": True},
+    # fine-tuned from a model trained on Super1's train split (:func:`init_model`)
+    "super1_init": {"init": str(INIT_MODEL)},
 }
 GOALS = {"phase_fraction_error": 0.03, "s2_mae": 0.02, "diversity_ratio": 0.8, "train_s": 600.0}
+
+
+def init_model() -> Path:
+    """The model the ``super1_init`` arm starts from: ``micro train`` defaults on Super1's
+    normalised train split, :data:`INIT_ITERS` iterations, seed 0 (trained once, kept)."""
+    from microstructure.train import train_dcgan
+
+    if not (INIT_MODEL / "config.json").is_file():
+        train_dcgan([normalized("train")], INIT_MODEL, iters=INIT_ITERS, force=True)
+    return INIT_MODEL
 
 
 def halves(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -170,6 +200,8 @@ def main() -> None:
 
     images = image_files(normalized(args.split))
     settings = {**ARMS[args.arm], **({"seed": args.seed} if args.seed else {})}
+    if "init" in settings:
+        init_model()
     with tempfile.TemporaryDirectory() as tmp:
         rows = {p.stem: one_micrograph(p, args.iters, Path(tmp), settings) for p in images}
     met = [bool(r["goals_met"]) and all(r["goals_met"].values()) for r in rows.values()]
