@@ -265,16 +265,25 @@ def _check_size(arch: str, size: int, upsampling: int | None, padding: str | Non
         raise UserError(f"--size {size} is not a power of two of 32 or more (e.g. 128, 256)")
 
 
+def arch_key(arch: str) -> str:
+    """The key under which a model folder's ``config.json`` holds an architecture's settings
+    (the paper's network is ``dcgan``)."""
+    return "dcgan" if arch == "paper" else arch
+
+
 def initial_weights(
-    folder: Path, mcfg: DCGANConfig | SpatialConfig | StyleConfig, g: nn.Module, d: nn.Module
+    folder: Path,
+    arch: str,
+    mcfg: DCGANConfig | SpatialConfig | StyleConfig,
+    g: nn.Module,
+    d: nn.Module,
 ) -> None:
     """Load a trained model's generator and discriminator into ``g`` and ``d`` to fine-tune
     them: its last generator (the one its discriminator was trained against; the averaged one
     where it kept no other). A one-line :class:`UserError` where the model's architecture is
-    not ``mcfg``'s."""
-    arch = {DCGANConfig: "dcgan", SpatialConfig: "spatial", StyleConfig: "style"}[type(mcfg)]
+    not ``mcfg``'s (``arch`` and its settings)."""
     config, state = read_model_folder(folder, "dcgan")
-    stored = config["model"].get(arch)
+    stored = config["model"].get(arch_key(arch))
     trained = type(mcfg).from_dict(stored).as_dict() if stored is not None else {}
     wanted = mcfg.as_dict()
     if trained != wanted:
@@ -431,7 +440,7 @@ class _Run:
         else:
             g, d = build_spatial(mcfg, cfg.seed)
         if cfg.init is not None:
-            initial_weights(Path(cfg.init), mcfg, g, d)
+            initial_weights(Path(cfg.init), cfg.arch, mcfg, g, d)
         assert cfg.betas is not None
         opt_g = torch.optim.Adam(g.parameters(), lr=cfg.lr, betas=cfg.betas)
         opt_d = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=cfg.betas)
@@ -555,7 +564,6 @@ class _Run:
         from eftgan.checkpoint import write_finished_run
 
         cfg, mcfg, si = self.cfg, self.g.cfg, self.cfg.si_wt_pct
-        arch_key = "dcgan" if cfg.arch == "paper" else cfg.arch
         raw = {"g_raw": self.g} if cfg.ema else {}  # the last G, beside its average
         out.mkdir(parents=True, exist_ok=True)
         self.samples_png(out / "samples.png")
@@ -567,7 +575,7 @@ class _Run:
             kind="dcgan",
             model_config={
                 "arch": cfg.arch,
-                arch_key: mcfg.as_dict(),
+                arch_key(cfg.arch): mcfg.as_dict(),
                 "si_wt_pct": list(si) if si else None,
             },
             card=_card(out, mcfg, cfg, folders, wall),
