@@ -6,7 +6,8 @@ benchmarks/results/microstructure.json:
 * data: the Super1 micrographs as in ``benchmarks/microstructure_real.py`` (each stretched
   to its own 1st-99th percentiles; train to train on, val to compare, test read once at
   the end);
-* arms, 600 iterations from seed 0 on random crops of train, collapse only warned:
+* arms, 600 iterations from random weights (seed 0) on random crops of train, collapse only
+  warned:
   ``style`` (``micro train --arch style``: 128 x 128 crops, batch 16, a noise vector every
   32 pixels, zero padding: the second design, the recipe as chosen below),
   ``style_reflect`` (reflecting padding, the third), ``style_16`` (a vector every 16

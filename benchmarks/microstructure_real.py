@@ -8,7 +8,8 @@ benchmarks/results/microstructure.json:
   (``eftgan micro normalize``: the images come at two exposures), split as distributed:
   train (10) to train on, val (4) to choose the default's stabilisers, test (4) read once,
   at the end;
-* arms, each 600 iterations from seed 0 on random 64 x 64 crops of train: ``default`` (the
+* arms, each 600 iterations from random weights (seed 0; not from ``micro train``'s shipped
+  start model, which is trained on train) on random 64 x 64 crops of train: ``default`` (the
   ``spatial`` recipe), the same with one stabiliser taken out at a time (``no_augment``,
   ``no_spectral_norm``, ``bce`` instead of hinge, ``one_lr``: both learning rates 0.0002,
   ``no_ema``: the default run's last generator instead of its average), and ``paper`` (the
@@ -85,11 +86,13 @@ def train_arm(name: str, iters: int) -> dict[str, Any]:
 
 
 def train_cached(out: Path, settings: dict[str, Any]) -> dict[str, Any]:
-    """Train on the normalised Super1 train split into ``out`` (seed 0, collapse only
-    warned), or reuse the model there where it was trained with the same settings."""
+    """Train on the normalised Super1 train split into ``out`` (seed 0, from random weights,
+    collapse only warned), or reuse the model there where it was trained with the same
+    settings. Random weights, not ``micro train``'s shipped start model: that model was
+    trained on this very split, by this recipe."""
     from microstructure.train import DCGANTrainConfig, train_dcgan
 
-    settings = {"seed": 0, "stop_on_collapse": False, **settings}
+    settings = {"seed": 0, "stop_on_collapse": False, "init": "none", **settings}
     want = {**DCGANTrainConfig(**settings).fingerprint(), "channels": 1}
     if (out / "config.json").is_file():
         cfg = json.loads((out / "config.json").read_text())

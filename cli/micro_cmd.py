@@ -146,10 +146,12 @@ def _condition_si(condition_si: str | None, images: tuple[Path, ...]) -> tuple[f
 )
 @click.option(
     "--init",
-    default=None,
-    type=click.Path(path_type=Path),
-    help="Start from this GAN model folder's weights (fine-tuning a model trained on other "
-    "micrographs) instead of random ones; same architecture settings.",
+    default="auto",
+    show_default=True,
+    help="Where the first weights come from. auto: the shipped GAN sngan-super1-v1 (trained "
+    "on real SEM micrographs), fine-tuned on yours, where the settings train its architecture "
+    "(the defaults on gray images), random weights otherwise; none: random weights; or a GAN "
+    "model folder to fine-tune (same architecture settings).",
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option("--force", is_flag=True)
@@ -166,7 +168,7 @@ def train(
     batch_size: int | None,
     lr: float | None,
     channels: str | None,
-    init: Path | None,
+    init: str,
     seed: int,
     force: bool,
     quiet: bool,
@@ -185,7 +187,7 @@ def train(
         width=width,
         seed=seed,
         si_wt_pct=_condition_si(condition_si, images),
-        init=str(init) if init else None,
+        init=init,
     )
     r = train_dcgan(list(images), out, config, progress=not quiet, force=force)
     if r["resumed_from"]:

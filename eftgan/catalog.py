@@ -4,7 +4,8 @@ Every folder in ``data/models`` (installed as ``eftgan_data/models``) that holds
 ``config.json`` is one shipped model. :func:`shipped_models` describes each from the files of
 its own folder, so that the catalogue cannot disagree with the models:
 
-- the kind and the training data from ``config.json`` (and ``training.json`` for ECNet);
+- the kind and the training data from ``config.json`` (and ``training.json`` for ECNet; a
+  GAN's from its ``training_data`` where it says, else synthetic Al-Si micrographs);
 - the size on disk, summed over the folder's files;
 - one headline figure, with its name, unit and the file it comes from:
 
@@ -16,7 +17,8 @@ its own folder, so that the catalogue cannot disagree with the models:
   ``saca``      calibrated test MAE of Cr on held-out simulated spectra (``config.json``)
   ``dcgan``     phase-fraction error of generated Al-7Si micrographs from the microstructure
                 benchmark (``benchmarks/results/microstructure.json``, a source checkout only),
-                else the last discriminator loss of training (``history.csv``)
+                else (and for an unconditional default GAN) the last discriminator loss of
+                training (``history.csv``)
   ============  ===============================================================================
 
 The benchmark results are not part of the installed package, so an installed eftgan shows
@@ -176,9 +178,11 @@ def _saca(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
 def _dcgan(folder: Path, config: dict[str, Any]) -> tuple[str, _Headline]:
     model = config.get("model", {})
     si, arch = model.get("si_wt_pct"), model.get("arch", "paper")
-    words = "synthetic Al-Si micrographs"
+    words = config.get("training_data") or "synthetic Al-Si micrographs"
     if si:
         words += " at Si " + ", ".join(f"{s:g}" for s in si) + " wt %"
+    if not si and arch != "paper":  # scored only as where micro train starts (its card)
+        return words, _last_loss(folder / "history.csv")
     bench = _benchmark("microstructure.json")
     # the paper's networks are scored in the main run, the others in their own run, where
     # the figure is that of the model's own seed

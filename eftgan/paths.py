@@ -12,6 +12,7 @@ from pathlib import Path
 __all__ = [
     "DEFAULT_MODELS",
     "DEFAULT_MODEL_NAME",
+    "START_MODELS",
     "default_model_dir",
     "eftgan_home",
     "shipped_models_dir",
@@ -26,6 +27,10 @@ DEFAULT_MODELS: dict[str, str] = {
     "unet-grains": "unet-grains-synthetic-v3",
     "unet-phases": "unet-phases-super1-v1",
 }
+#: The shipped model a training run of a kind starts from, instead of random weights, where
+#: the run trains its architecture (``micro train``'s ``--init auto``): a GAN that already
+#: draws real SEM micrographs, fine-tuned on the user's.
+START_MODELS: dict[str, str] = {"dcgan": "sngan-super1-v1"}
 #: The default ECNet, the model ``eftgan.load_model()`` and ``eftgan predict`` use.
 DEFAULT_MODEL_NAME = DEFAULT_MODELS["ecnet"]
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from eftgan.errors import UserError
+from eftgan.paths import START_MODELS, shipped_models_dir
 from eftgan.runstate import RunState
 from microstructure.dcgan import COND_DIM
 from microstructure.images import write_png
@@ -131,9 +132,50 @@ def test_a_run_fine_tunes_the_model_it_starts_from(tmp_path: Path, capsys) -> No
     )
     cfg = DCGANTrainConfig(init=str(tmp_path / "base"), nz=16, width=8)
     sha = json.loads((tmp_path / "base" / "config.json").read_text())["weights"]["sha256"]
-    assert cfg.fingerprint()["init"] == sha and "init" not in DCGANTrainConfig().fingerprint()
+    assert cfg.fingerprint()["init"] == sha
+    assert "init" not in DCGANTrainConfig(init="none").fingerprint()
     with pytest.raises(UserError, match=r"another architecture \(nz 16 there, 8 here\)"):
         train_dcgan(data, tmp_path / "other", init=str(tmp_path / "base"), **{**kw, "nz": 8})
     args = ["micro", "train", "--images", str(data[0]), "--out", str(tmp_path / "cli")]
     code, _, err = run(capsys, *args, "--init", str(tmp_path / "nowhere"), "--quiet")
     assert_user_error(code, err, "nowhere does not exist")
+
+
+def test_the_defaults_start_from_the_shipped_model_where_they_train_its_architecture() -> None:
+    """``init`` auto is the shipped start model for the default architecture on gray images,
+    and random weights for any other architecture or with ``none``."""
+    shipped = shipped_models_dir() / START_MODELS["dcgan"]
+    assert DCGANTrainConfig().start_folder() == shipped
+    assert DCGANTrainConfig(channels=1, batch_size=8, lr=3e-4).start_folder() == shipped
+    others = [
+        dict(channels=3), dict(nz=32), dict(width=32), dict(size=128), dict(arch="paper"),
+        dict(arch="style"), dict(si_wt_pct=[4.0]), dict(pixel_noise=True), dict(init="none"),
+    ]  # fmt: skip
+    for kw in others:
+        assert DCGANTrainConfig(**kw).start_folder() is None, kw
+    sha = json.loads((shipped / "config.json").read_text())["weights"]["sha256"]
+    assert DCGANTrainConfig().fingerprint()["init"] == sha
+
+
+@pytest.mark.slow
+def test_micro_train_says_where_its_first_weights_come_from(tmp_path: Path, capsys) -> None:
+    """One step from the shipped start model stays within a learning-rate step of its
+    weights; the log and the card say where the weights came from, also when random."""
+    from safetensors.torch import load_file
+
+    data = tmp_path / "s7"
+    write_synth_folder(data, 7.0, n=3, size=96)
+    args = ["micro", "train", "--images", str(data), "--iters", "1", "--batch-size", "3"]
+    code, _, err = run(capsys, *args, "--out", str(tmp_path / "auto"))
+    assert code == 0 and "started from the shipped model sngan-super1-v1" in err
+    shipped = load_file(shipped_models_dir() / START_MODELS["dcgan"] / "weights.safetensors")
+    tuned = load_file(tmp_path / "auto" / "weights.safetensors")
+    kernels = [k for k in shipped if k.startswith(("d.", "g_raw.")) and shipped[k].ndim == 4]
+    assert kernels and max(float((tuned[k] - shipped[k]).abs().max()) for k in kernels) < 2e-3
+    for extra, words in (
+        (["--init", "none"], "random weights (--init none)"),
+        (["--nz", "32"], "the shipped start model sngan-super1-v1 is another architecture"),
+    ):
+        out = tmp_path / extra[0].strip("-")
+        code, _, err = run(capsys, *args, "--out", str(out), *extra)
+        assert code == 0 and words in err and words in (out / "card.md").read_text()
