@@ -1229,7 +1229,7 @@ def micro_halves(
     if alsi_text:
         alsi_text = (
             "On synthetic dendritic Al-Si micrographs (`--split alsi`, `alsi_halves`; "
-            "simulated, so they decide nothing about real ones):" + alsi_text
+            "simulated, so they decide nothing about real ones), seed 0:\n" + alsi_text
         )
     val_rows = [
         [arm, f"{v['val_score']:.2f}", f"{v['all_goals_met']} of {v['n_micrographs']}",
