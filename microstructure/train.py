@@ -217,13 +217,8 @@ class DCGANTrainConfig(JSONSettings):
             return None
         if self.init != "auto":
             return Path(self.init)
-        folder = shipped_models_dir() / START_MODELS["dcgan"]
-        stored = json.loads((folder / "config.json").read_text())["model"]
-        mcfg = self.model_config()
-        if not (isinstance(mcfg, SpatialConfig) and stored["arch"] == "spatial"):
-            return None
-        same = SpatialConfig.from_dict(stored["spatial"]).as_dict() == mcfg.as_dict()
-        return folder if same else None
+        folder, start = start_model()
+        return folder if self.model_config() == start else None
 
     def validate(self, n_folders: int) -> None:
         """One-line :class:`UserError` for settings that cannot train on ``n_folders``."""
@@ -735,6 +730,13 @@ def _card(
     )
 
 
+def start_model() -> tuple[Path, SpatialConfig]:
+    """The shipped start model's folder and architecture (an unconditional ``spatial`` GAN)."""
+    folder = shipped_models_dir() / START_MODELS["dcgan"]
+    stored = json.loads((folder / "config.json").read_text())["model"]
+    return folder, SpatialConfig.from_dict(stored["spatial"])
+
+
 def start_words(cfg: DCGANTrainConfig) -> str:
     """Where a run's first weights come from, in words (for the log and the card)."""
     start, shipped = cfg.start_folder(), START_MODELS["dcgan"]
@@ -743,8 +745,10 @@ def start_words(cfg: DCGANTrainConfig) -> str:
     if start is not None:
         return f"started from the weights of {start}"
     if cfg.init == "auto":
+        m = start_model()[1]
         return (
             f"started from random weights: the shipped start model {shipped} is another "
-            "architecture (gray, unconditional, spatial, 64-pixel crops, nz 64, width 16)"
+            f"architecture ({'gray' if m.channels == 1 else 'RGB'}, unconditional, spatial, "
+            f"{m.image_size}-pixel crops, nz {m.nz}, width {m.ngf})"
         )
     return "started from random weights (--init none)"
