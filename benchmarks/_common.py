@@ -226,3 +226,14 @@ def subsample(ds: Any, idx: Sequence[int], frac: float, seed: int) -> list[int]:
     rng = np.random.default_rng(seed)
     keep = set(rng.permutation(keys)[: max(2, int(round(frac * len(keys))))].tolist())
     return [i for i in idx if ds[i].group_key in keep]
+
+
+def val_score(s: dict[str, float], floor: dict[str, float]) -> float:
+    """The score a micrograph GAN's settings are chosen by (lower is better): phase-fraction
+    error / 0.03 + s2_mae / 0.02 (the issue's goals) + texture-feature Fréchet distance / that
+    of two real sets (``floor``)."""
+    return (
+        s["phase_fraction_error"] / 0.03
+        + s["s2_mae"] / 0.02
+        + s["frechet_features"] / floor["frechet_features"]
+    )

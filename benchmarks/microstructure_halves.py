@@ -120,8 +120,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from _common import REPO, machine, merge_json, protocol_text
-from microstructure_real import N_EVAL, SUPER1, normalized, score, val_score
+from _common import REPO, machine, merge_json, protocol_text, val_score
+from microstructure_real import N_EVAL, SUPER1, normalized, score
 
 from eftgan.paths import START_MODELS
 

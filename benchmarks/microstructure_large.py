@@ -44,8 +44,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from _common import REPO, SHARED, machine, merge_json, protocol_text
-from microstructure_real import normalized, score, train_cached, val_score
+from _common import REPO, SHARED, machine, merge_json, protocol_text, val_score
+from microstructure_real import normalized, score, train_cached
 
 SUPER1 = SHARED / "reference" / "micrographs_super1"
 CACHE = REPO / "benchmarks" / ".cache" / "micro_large"

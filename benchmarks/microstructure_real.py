@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from _common import REPO, SHARED, machine, merge_json, protocol_text
+from _common import REPO, SHARED, machine, merge_json, protocol_text, val_score
 
 SUPER1 = SHARED / "reference" / "micrographs_super1"
 CACHE = REPO / "benchmarks" / ".cache" / "micro_real" / "models"
@@ -115,14 +115,6 @@ def score(real: list[np.ndarray], fake: list[np.ndarray]) -> dict[str, float]:
 
     r = compare_sets(real, fake, classes=2)
     return {k: v for k, v in r.items() if k not in ("n_real", "n_fake", "r_max_px")}
-
-
-def val_score(s: dict[str, float], floor: dict[str, float]) -> float:
-    return (
-        s["phase_fraction_error"] / 0.03
-        + s["s2_mae"] / 0.02
-        + s["frechet_features"] / floor["frechet_features"]
-    )
 
 
 def model_notes(name: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from string import Template
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULTS
+from _common import REPO, RESULTS, val_score
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 OUT = REPO / "docs" / "benchmarks.md"
@@ -1187,9 +1187,18 @@ def micro_real(r: dict[str, Any] | None) -> str:
     )
 
 
+def halves_mean_score(r: dict[str, Any]) -> float:
+    """The mean over a halves run's micrographs of :func:`_common.val_score` against each
+    one's floor (a collapse counts as inf)."""
+    return statistics.mean(
+        math.inf if "collapsed" in v else val_score(v, v["floor"])
+        for v in r["micrographs"].values()
+    )
+
+
 def halves_summary(r: dict[str, Any]) -> str:
-    """One halves run in a sentence: goals met, and the range of each figure over the
-    micrographs."""
+    """One halves run in a sentence: the mean score (:func:`_common.val_score`, a collapse
+    counting as inf), goals met, and the range of each figure over the micrographs."""
     rows = [v for v in r["micrographs"].values() if "collapsed" not in v]
 
     def span(key: str, fmt: str) -> str:
@@ -1197,6 +1206,7 @@ def halves_summary(r: dict[str, Any]) -> str:
         return f"{min(vals):{fmt}}-{max(vals):{fmt}}" if vals else "n/a"
 
     return (
+        f"score {halves_mean_score(r):.2f}; "
         f"all goals on {r['all_goals_met']} of {r['n_micrographs']}; phase-fraction error "
         f"{span('phase_fraction_error', '.3f')}, s2_mae {span('s2_mae', '.3f')}, texture FD "
         f"{span('frechet_features', '.0f')}, diversity {span('diversity_ratio', '.2f')}, "
@@ -1222,10 +1232,7 @@ def micro_halves(
         if before
         else ""
     )
-    alsi_text = "".join(
-        f"\n- `{arm}`: val score {v['val_score']:.2f}; {halves_summary(v)}"
-        for arm, v in (alsi or {}).items()
-    )
+    alsi_text = "".join(f"\n- `{arm}`: {halves_summary(v)}" for arm, v in (alsi or {}).items())
     if alsi_text:
         alsi_text = (
             "On synthetic dendritic Al-Si micrographs (`--split alsi`, `alsi_halves`; "
@@ -1266,6 +1273,7 @@ def micro_halves(
         protocol=r["protocol"],
         table=table(head, rows),
         met=f"{r['all_goals_met']} of {r['n_micrographs']}",
+        score=f"{halves_mean_score(r):.2f}",
         before=before_text,
         alsi=alsi_text,
         val=val_table,

@@ -204,8 +204,8 @@ class DCGANTrainConfig(JSONSettings):
         start = self.start_folder()
         if start is None:
             out.pop("init")
-        else:  # the weights, not where they were read from
-            out["init"] = read_model_folder(start, "dcgan")[0]["weights"]["sha256"]
+        else:  # the weights (their recorded hash, checked when they load), not the path
+            out["init"] = json.loads((start / "config.json").read_text())["weights"]["sha256"]
         return out
 
     def start_folder(self) -> Path | None:
