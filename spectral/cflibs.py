@@ -84,6 +84,7 @@ BHVO-2 while building the fit is listed in ``benchmarks/spectral_real.py``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 from collections.abc import Sequence
@@ -125,6 +126,8 @@ POLISH_EVALUATIONS = 40
 ZONE_T_RATIOS = (0.5, 0.7, 0.85, 1.2, 1.5)
 ZONE_WEIGHTS = (0.1, 0.3, 1.0)
 ZONE_EVALUATIONS = 20
+#: Ridge on the unit diagonal of a scaled normal matrix, for columns the data do not constrain.
+RIDGE = 1e-10
 #: Profile matrices kept for reuse (the fit returns to the same widths and n_e often).
 PROFILE_CACHE = 32
 START_T_K = (6000.0, 8000.0, 10000.0, 12000.0, 15000.0)
@@ -258,6 +261,9 @@ class LineModel:
         self.modelled = tuple(a[self.strong] for a in self.full)
         self.blocks = np.searchsorted(self.el, np.arange(len(self.elements) + 1))
         self.centres = lines.wavelength[self.strong]
+        #: The same plasma over the modelled lines alone, for their self-absorption.
+        self.absorbing = copy.copy(self.plasma)
+        self.absorbing.table = self.plasma.table.select(self.strong)
         #: Each line's Stark FWHM (nm) at n_e = 1e17 cm^-3 (hydrogenic, :mod:`spectral.plasma`).
         self.stark_ref = self.plasma.table.stark_ref_nm[self.strong]
         #: Multiple of those Stark widths in the profiles (0: Gaussian profiles only).
@@ -316,10 +322,10 @@ class LineModel:
         with the plasma module's own line widths (hydrogenic Stark widths, multiple 1) and
         the first zone only: an approximation where the fit chose another Stark multiple
         or a second zone."""
-        self.plasma.set_length(length_m)
+        self.absorbing.set_length(length_m)
         args = (mole_fraction[None, :], np.array([t_k]), np.array([ne_cm3]))
-        escape = self.plasma.escape_factors_t(*args)[0].double().numpy()
-        return np.clip(escape[self.strong], 0.0, 1.0)
+        escape = self.absorbing.escape_factors_t(*args)[0].double().numpy()
+        return np.clip(escape, 0.0, 1.0)
 
     def basis(
         self, t_k: float, ne_cm3: float, escape: np.ndarray | None = None
@@ -477,6 +483,8 @@ class _Problem:
     def __init__(
         self, wl: np.ndarray, y: np.ndarray, slices: Sequence[slice], valid: np.ndarray
     ) -> None:
+        from scipy.sparse import csr_matrix
+
         self.y = y
         self.slices = list(slices)
         #: A response known from a reference spectrum (:func:`calibrate_instrument`), or None.
@@ -484,37 +492,41 @@ class _Problem:
         self.sigma0 = np.zeros(len(y))
         for sl in slices:
             self.sigma0[sl] = pixel_noise(y[sl][valid[sl]])
-        # dense (a few tens of columns): scipy's per-call overhead on sparse products
-        # would cost more than the products themselves, thousands of times per fit
+        # dense (a few tens of columns), where products with other dense columns are
+        # wanted: scipy's per-call overhead would cost more than a sparse product saves
         self.response_splines = np.hstack([_spline_block(wl, s, RESPONSE_KNOT_NM) for s in slices])
         self.baseline = np.hstack([_spline_block(wl, s, BASELINE_KNOT_NM) for s in slices])
         # a floor: a clipped or quantised stretch can show no pixel-to-pixel spread at all
         self.sigma0 = np.maximum(self.sigma0, 1e-4 * float(np.abs(y).max()) + 1e-300)
         self.w = valid / (self.sigma0**2 + (MODEL_ERROR * np.maximum(y, 0.0)) ** 2)
         self.n_valid = int(valid.sum())
-        self.baseline_w = self.baseline * self.w[:, None]
-        self.a_bb = self.baseline.T @ self.baseline_w
-        self.g_b = self.baseline_w.T @ y
+        baseline_w = self.baseline * self.w[:, None]
+        self.a_bb = self.baseline.T @ baseline_w
+        self.g_b = baseline_w.T @ y
+        # the splines are local (four per pixel): sparse, their products with the dense
+        # columns cost a fraction of dense ones; and the baseline's block of the normal
+        # equations is the same in every solve, so it is factored once
+        self.baseline_sparse = csr_matrix(self.baseline)
+        self.baseline_wt = csr_matrix(baseline_w.T)
+        self.baseline_inverse = scaled_inverse(self.a_bb)
 
-    def solve(self, d: np.ndarray, n_pos: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Coefficients of ``[d, baseline]`` (the first ``n_pos`` nonnegative), the model and
-        the normal matrix (for errors)."""
+    def solve(self, d: np.ndarray, n_pos: int) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients of ``[d, baseline]`` (the first ``n_pos`` nonnegative: none or all of
+        ``d``) and the normal matrix (for errors)."""
         n = d.shape[1]
         dw = d * self.w[:, None]
         a = np.empty((n + len(self.a_bb),) * 2)
         a[:n, :n] = dw.T @ d
-        a[:n, n:] = d.T @ self.baseline_w
-        a[n:, :n] = a[:n, n:].T
+        a[n:, :n] = self.baseline_wt @ d
+        a[:n, n:] = a[n:, :n].T
         a[n:, n:] = self.a_bb
         g = np.r_[dw.T @ self.y, self.g_b]
-        coef = nonnegative_normal(a, g, n_pos)
-        model = d @ coef[: d.shape[1]] + self.baseline @ coef[d.shape[1] :]
-        return coef, model, a
+        return nonnegative_normal(a, g, n_pos, self.baseline_inverse), a
 
     def response(self, lines_sum: np.ndarray) -> np.ndarray:
         """The response along each segment that fits ``r * lines_sum + baseline`` best."""
         d = self.response_splines * lines_sum[:, None]
-        coef, _, _ = self.solve(d, 0)
+        coef, _ = self.solve(d, 0)
         r = self.response_splines @ coef[: d.shape[1]]
         for sl in self.slices:  # a spectrometer's response is positive: floor it
             mean = max(float(np.abs(r[sl]).mean()), 1e-300)
@@ -530,7 +542,9 @@ class _Problem:
         n = basis.shape[1]
         dof = max(self.n_valid - n - self.baseline.shape[1] - self.response_splines.shape[1], 1)
         for left in reversed(range(rounds)):  # rounds left after this one
-            coef, model, a = self.solve(r[:, None] * basis, n)
+            d = r[:, None] * basis
+            coef, a = self.solve(d, n)
+            model = d @ coef[:n] + self.baseline_sparse @ coef[n:]
             cost = float((self.w * (self.y - model) ** 2).sum() / dof)
             if best and cost >= best["cost"]:
                 break
@@ -541,7 +555,23 @@ class _Problem:
         return best
 
 
-def nonnegative_normal(a: np.ndarray, g: np.ndarray, n_pos: int) -> np.ndarray:
+def scaled_inverse(a: np.ndarray) -> np.ndarray:
+    """The inverse of ``a`` as :func:`nonnegative_normal` scales it (unit diagonal, a tiny
+    ridge), for a block that many problems share."""
+    scale = np.sqrt(np.maximum(np.diag(a), 1e-300))
+    return _spd_inverse(a / np.outer(scale, scale) + RIDGE * np.eye(len(a)))
+
+
+def _spd_inverse(a: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite matrix, through its Cholesky factor."""
+    from scipy.linalg import cho_factor, cho_solve
+
+    return cho_solve(cho_factor(a, check_finite=False), np.eye(len(a)), check_finite=False)
+
+
+def nonnegative_normal(
+    a: np.ndarray, g: np.ndarray, n_pos: int, tail_inverse: np.ndarray | None = None
+) -> np.ndarray:
     """Minimise ``b^T a b / 2 - g^T b`` (least squares through its normal equations) with
     ``b[:n_pos] >= 0`` and the rest free.
 
@@ -549,27 +579,43 @@ def nonnegative_normal(a: np.ndarray, g: np.ndarray, n_pos: int) -> np.ndarray:
     nonnegative least-squares problem in the first ``n_pos``: with ``S = L L^T`` its
     Cholesky factor, ``min |L^T b - L^-1 h|`` over ``b >= 0``, solved by Lawson-Hanson
     (``scipy.optimize.nnls``). Columns are scaled to unit norm first, with a tiny ridge for
-    those the data do not constrain."""
-    from scipy.linalg import cho_factor, cho_solve, solve_triangular
+    those the data do not constrain. ``tail_inverse`` (:func:`scaled_inverse` of a trailing
+    block of free coefficients that many problems share) spares its factorisation; the
+    leading coefficients are then all nonnegative (``n_pos`` their number) or all free
+    (``n_pos`` 0)."""
+    scale = np.sqrt(np.maximum(np.diag(a), 1e-300))
+    a = a / np.outer(scale, scale) + RIDGE * np.eye(len(a))
+    g = g / scale
+    n_tail = len(a) - n_pos if tail_inverse is None else len(tail_inverse)
+    head, tail = slice(0, len(a) - n_tail), slice(len(a) - n_tail, len(a))
+    if tail_inverse is not None and n_pos not in (0, head.stop):
+        raise ValueError("with a tail inverse the leading coefficients are all held or all free")
+    if not n_tail:
+        return _nonnegative_head(a, g, n_pos) / scale
+    if tail_inverse is None:
+        tail_inverse = _spd_inverse(a[tail, tail])
+    # x = a_tt^-1 [a_th, g_t]: the tail's coefficients are x[:, -1] - x[:, :-1] @ b_head
+    x = tail_inverse @ np.column_stack([a[tail, head], g[tail]])
+    b = np.zeros(len(a))
+    if head.stop:
+        eliminated = a[head, tail] @ x
+        b[head] = _nonnegative_head(
+            a[head, head] - eliminated[:, :-1], g[head] - eliminated[:, -1], n_pos
+        )
+    b[tail] = x[:, -1] - x[:, :-1] @ b[head]
+    return b / scale
+
+
+def _nonnegative_head(s_mat: np.ndarray, h: np.ndarray, n_pos: int) -> np.ndarray:
+    """``S b = h`` with every ``b >= 0`` (``n_pos`` = its length) or every ``b`` free (0)."""
+    from scipy.linalg import solve_triangular
     from scipy.optimize import nnls
 
-    scale = np.sqrt(np.maximum(np.diag(a), 1e-300))
-    a = a / np.outer(scale, scale) + 1e-10 * np.eye(len(a))
-    g = g / scale
-    p, f = slice(0, n_pos), slice(n_pos, len(a))
-    b = np.zeros(len(a))
-    if n_pos:
-        s_mat, h = a[p, p], g[p]
-        if len(a) > n_pos:
-            ff = cho_factor(a[f, f], check_finite=False)
-            eliminated = a[p, f] @ cho_solve(ff, np.c_[a[f, p], g[f]], check_finite=False)
-            s_mat, h = s_mat - eliminated[:, :-1], h - eliminated[:, -1]
-        low = np.linalg.cholesky(s_mat + 1e-12 * np.eye(n_pos))
-        rhs = solve_triangular(low, h, lower=True, check_finite=False)
-        b[p] = nnls(low.T, rhs, maxiter=50 * n_pos)[0]
-    if len(a) > n_pos:
-        b[f] = np.linalg.solve(a[f, f], g[f] - a[f, p] @ b[p])
-    return b / scale
+    if not n_pos:
+        return np.linalg.solve(s_mat, h)
+    low = np.linalg.cholesky(s_mat + 1e-12 * np.eye(n_pos))
+    rhs = solve_triangular(low, h, lower=True, check_finite=False)
+    return nnls(low.T, rhs, maxiter=50 * n_pos)[0]
 
 
 def _fit_pixels(spec: Spectrum) -> tuple[np.ndarray, np.ndarray, list[slice]]:

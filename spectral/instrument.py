@@ -224,8 +224,6 @@ class Simulator:
         that each class is a slice of it); per class the slice, the stick matrix (linear
         interpolation between fine bins: lower bin and both weights), and the class's typical
         Stark width and Doppler coefficient."""
-        from spectral.plasma import LineTable
-
         tb = self.plasma.table
         pos = (tb.lines.wavelength - f0) / self.step
         i0 = np.clip(np.floor(pos).astype(np.int64), 0, n_fine - 2)
@@ -234,12 +232,7 @@ class Simulator:
         edges = np.quantile(logw, np.linspace(0, 1, self.n_width_classes + 1))
         cls = np.clip(np.searchsorted(edges, logw, side="right") - 1, 0, self.n_width_classes - 1)
         order = np.argsort(cls, kind="stable")
-        tb = LineTable(
-            tb.lines.select(order),
-            tb.el_index[order],
-            tb.stark_ref_nm[order],
-            tb.doppler_coef[order],
-        )
+        tb = tb.select(order)
         self.plasma.table = tb
         cls, i0, w1, logw = cls[order], i0[order], w1[order], logw[order]
         classes = []
@@ -299,12 +292,7 @@ class Simulator:
                 np.maximum.at(top, p.table.el_index, own)
                 best = np.maximum(best, own / top[p.table.el_index])
         keep = best >= self.min_relative_line
-        tb = p.table
-        from spectral.plasma import LineTable
-
-        p.table = LineTable(
-            tb.lines.select(keep), tb.el_index[keep], tb.stark_ref_nm[keep], tb.doppler_coef[keep]
-        )
+        p.table = p.table.select(keep)
 
     # -- composition handling ---------------------------------------------------------------
     def _fractions(self, wt_pct: np.ndarray) -> np.ndarray:

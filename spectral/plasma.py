@@ -57,6 +57,15 @@ class LineTable:
     stark_ref_nm: np.ndarray  # (L,) Stark FWHM at n_e = 1e17 cm^-3
     doppler_coef: np.ndarray  # (L,) Doppler FWHM / sqrt(T)
 
+    def select(self, which: np.ndarray) -> LineTable:
+        """The lines that ``which`` (bool or indices, in their order) selects."""
+        return LineTable(
+            self.lines.select(which),
+            self.el_index[which],
+            self.stark_ref_nm[which],
+            self.doppler_coef[which],
+        )
+
 
 class LTEPlasma:
     """Line intensities and continuum of LTE plasmas of ``elements`` in a wavelength window."""
