@@ -982,9 +982,21 @@ def spectral_real(r: dict[str, Any] | None) -> str:
         pixels=sp["pixels"],
         n_el=sp["elements"],
         aalto_speed=f"{sp.get('aalto_fe_s_per_spectrum', float('nan')):.2f}",
+        jobs=jobs_line(sp.get("analyze_jobs")),
         diagnose=diagnose_line(r.get("diagnose"), r["bhvo2"]),
         stark=stark_line(r["bhvo2"]),
         zones=two_zone_line(r),
+    )
+
+
+def jobs_line(jobs: dict[str, Any] | None) -> str:
+    """``analyze --jobs``: the wall time of the same files one and two at a time."""
+    if not jobs:
+        return ""
+    return (
+        f"`analyze --jobs 2` on the {len(jobs['files'])} ChemCam files: "
+        f"{jobs['wall_s_jobs2']:.1f} s against {jobs['wall_s_jobs1']:.1f} s one at a time "
+        f"({jobs['speedup']:.2f} times as fast, 2 cores)."
     )
 
 

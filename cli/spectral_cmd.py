@@ -242,6 +242,14 @@ def identify(
     "temperature), auto only where one zone's fit cost is above the model_ok threshold; "
     "either keeps it where it lowers the optically thin fit's cost.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="For cflibs: fit this many files at a time, each in a process of its own (a fit "
+    "keeps one core busy): up to the number of cores.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing --plot PNGs.")
 @_wavelength_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
@@ -257,6 +265,7 @@ def analyze(
     instrument_file: Path | None,
     oxides: bool,
     zones: str,
+    jobs: int,
     force: bool,
     wavelengths: str,
     vacuum: bool,
@@ -266,7 +275,7 @@ def analyze(
     from spectral.analyze import analyze_cflibs, analyze_files
 
     frame = "vacuum" if vacuum else wavelengths
-    _check_method_options(method, refine, elements, plot_dir, instrument_file, oxides)
+    _check_method_options(method, refine, elements, plot_dir, instrument_file, oxides, jobs)
     if method == "cflibs":
         els = _element_list(elements) if elements != "auto" else None
         gases = [g for g in _element_list(nuisance) if not els or g not in els]
@@ -275,7 +284,7 @@ def analyze(
         inst = _read_instrument(instrument_file) if instrument_file else None
         rows = analyze_cflibs(
             list(files), els, gases, clip_negative, frame, plot_dir, inst, oxides,
-            zones=int(zones) if zones != "auto" else "auto",
+            zones=int(zones) if zones != "auto" else "auto", jobs=jobs, progress=len(files) > 1,
         )  # fmt: skip
     else:
         rows = analyze_files(
@@ -303,6 +312,7 @@ def _check_method_options(
     plot_dir: Path | None,
     instrument_file: Path | None,
     oxides: bool = False,
+    jobs: int = 1,
 ) -> None:
     """Options that belong to one method, given with another: one line each."""
     from eftgan.errors import UserError
@@ -313,7 +323,12 @@ def _check_method_options(
         if refine:
             raise UserError("--refine is --method saca+fit; drop it with --method cflibs")
         return
-    named = (("--elements", elements), ("--plot", plot_dir), ("--oxides", oxides or None))
+    named = (
+        ("--elements", elements),
+        ("--plot", plot_dir),
+        ("--oxides", oxides or None),
+        ("--jobs", jobs if jobs != 1 else None),
+    )
     for name, value in named:
         if value is not None:
             raise UserError(f"{name} goes with --method cflibs, not --method {method}")

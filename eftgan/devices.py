@@ -1,4 +1,5 @@
-"""Where PyTorch computes: one reading of the ``--device`` option for every command.
+"""Where PyTorch computes: one reading of the ``--device`` option for every command, and
+the CPU cores that independent jobs are spread over (:func:`map_in_processes`).
 
 ``cpu`` is the default everywhere: the shipped models are small and a laptop CPU screens the
 1 % grid in minutes. ``cuda`` runs the same code on an NVIDIA GPU (with a CUDA build of torch);
@@ -9,6 +10,8 @@ rounding: random draws are made on the CPU and moved.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -46,3 +49,52 @@ def usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def map_in_processes(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    workers: int,
+    progress: bool = False,
+    unit: str = "item",
+) -> list[Any]:
+    """``[fn(x) for x in items]``, in order, on up to ``workers`` processes of one torch and
+    one BLAS thread each (forked, on Linux), for independent jobs that each take seconds and
+    use one core well: a CPU-bound Python loop gains nothing from threads. Here, in turn,
+    where there is one worker or one item, or off Linux. A worker's exception (a
+    :class:`UserError` too) is raised here; ``progress`` shows a bar on stderr."""
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    workers = min(workers, len(items))
+    bar = tqdm(total=len(items), unit=unit, disable=not progress, leave=False)
+    if workers < 2 or not sys.platform.startswith("linux"):
+        out = []
+        for x in items:
+            out.append(fn(x))
+            bar.update()
+        bar.close()
+        return out
+    context = multiprocessing.get_context("fork")
+    results: list[Any] = [None] * len(items)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
+    try:
+        futures = {pool.submit(fn, x): i for i, x in enumerate(items)}
+        for done in as_completed(futures):
+            results[futures[done]] = done.result()
+            bar.update()
+    finally:  # on an error, the jobs not yet started are dropped
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    return results
+
+
+def _one_thread() -> None:
+    """A worker process's threads: one for torch and one for BLAS, as many workers as cores."""
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(limits=1)

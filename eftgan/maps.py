@@ -385,10 +385,12 @@ def phase_figure(rows: Any, elements: Sequence[str]) -> Any:
     return fig
 
 
-def _render(rows: Any, elements: Sequence[str], path: Path, prop: tuple | None) -> Path:
-    """Draw one map (a row of :data:`PROPERTIES`, or the phase map for None) into ``path``."""
+def _render(rows: Any, elements: Sequence[str], job: tuple[Path, tuple | None]) -> Path:
+    """Draw one map (``job``: its path, and a row of :data:`PROPERTIES`, or None for the
+    phase map)."""
     from eftgan.plotting import save_png
 
+    path, prop = job
     fig = property_figure(rows, elements, *prop[:4]) if prop else phase_figure(rows, elements)
     return save_png(fig, path, dpi=150)
 
@@ -397,23 +399,15 @@ def write_maps(rows: Any, elements: Sequence[str], out: Path) -> list[Path]:
     """Formation-energy, magnetic-moment (and, when the table has it, lattice-distortion) maps
     with their spreads, and the fcc/bcc-preference map; returns the PNG paths.
 
-    Drawing is Python-bound (text layout of the ticks and labels), so on Linux the maps are
-    drawn by forked worker processes, one per core. Elsewhere, or on one core, they are
-    drawn here in turn.
+    Drawing is Python-bound (text layout of the ticks and labels), so the maps are drawn by
+    worker processes, one per core (:func:`eftgan.devices.map_in_processes`).
     """
-    import multiprocessing
-    import sys
-    from concurrent.futures import ProcessPoolExecutor
+    import functools
 
-    from eftgan.devices import usable_cores
+    from eftgan.devices import map_in_processes, usable_cores
 
     jobs: list[tuple[Path, tuple | None]] = [
         (out / p[4], p) for p in PROPERTIES if p[0] in rows.columns and rows[p[0]].notna().any()
     ]
     jobs.append((out / "map_phase.png", None))
-    workers = min(len(jobs), usable_cores())
-    if workers < 2 or not sys.platform.startswith("linux"):
-        return [_render(rows, elements, path, prop) for path, prop in jobs]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(_render, rows, elements, path, prop) for path, prop in jobs]
-        return [f.result() for f in futures]
+    return map_in_processes(functools.partial(_render, rows, elements), jobs, usable_cores())

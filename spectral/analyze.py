@@ -128,6 +128,8 @@ def analyze_cflibs(
     instrument: dict[str, Any] | None = None,
     oxides: bool = False,
     zones: int | str = 1,
+    jobs: int = 1,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per file from :func:`spectral.cflibs.fit_cflibs` (``zones`` as there):
     ``<El>_wt_pct``, ``<El>_sd_wt_pct``, ``<El>_present`` (above
@@ -140,35 +142,65 @@ def analyze_cflibs(
     :func:`auto_elements`. With ``plot_dir``, one PNG per file (spectrum, fit, residual);
     with ``instrument`` (:func:`spectral.cflibs.calibrate_instrument`), its response and
     widths. With ``oxides``, also the whole rock (:mod:`spectral.oxides`):
-    ``<El>_rock_wt_pct`` and ``<oxide>_oxide_wt_pct`` (``SiO2_oxide_wt_pct``, ...)."""
-    from spectral.cflibs import PRESENT_WT_PCT, fit_cflibs, fit_png
+    ``<El>_rock_wt_pct`` and ``<oxide>_oxide_wt_pct`` (``SiO2_oxide_wt_pct``, ...).
+
+    The files are fitted independently, ``jobs`` at a time in their own processes
+    (:func:`eftgan.devices.map_in_processes`; a fit is seconds of one core's work), with
+    the same rows in the same order as one at a time."""
+    import functools
+
+    from eftgan.devices import map_in_processes
     from spectral.io import read_spectrum
-    from spectral.measured import calibrate_spectrum
-    from spectral.oxides import oxide_closure, oxide_name
 
     spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
-    rows = []
-    for f, spec in zip(files, spectra, strict=True):
-        air = calibrate_spectrum(spec, wavelengths)[0] if not elements else None
-        els = list(elements) if elements else auto_elements(air, nuisance)
-        res = fit_cflibs(spec, els, nuisance, wavelengths, instrument, zones=zones)
-        row: dict[str, Any] = {"file": str(f), "wavelengths": res.frame}
-        row["wavelengths_decided"] = res.frame_decided
-        for e, w, sd in zip(res.elements, res.wt_pct, res.sd_wt_pct, strict=True):
-            row[f"{e}_wt_pct"] = float(w)
-            row[f"{e}_sd_wt_pct"] = float(sd)
-            row[f"{e}_present"] = bool(w > PRESENT_WT_PCT)
-        row.update(temperature_k=res.temperature_k, ne_cm3=res.ne_cm3, fit_cost=res.cost)
-        row["stark_scale"] = res.stark_scale
-        row.update(plasma_length_m=res.length_m, fit_cost_optically_thin=res.thin_cost)
-        t2, f2 = res.second_zone or (None, None)
-        row.update(zone2_temperature_k=t2, zone2_atoms_per_atom=f2)
-        row["model_ok"] = res.model_ok
-        if oxides:
-            rock, ox = oxide_closure(dict(zip(res.elements, res.wt_pct, strict=True)))
-            row.update({f"{e}_rock_wt_pct": v for e, v in rock.items()})
-            row.update({f"{oxide_name(e)}_oxide_wt_pct": v for e, v in ox.items()})
-        if plot_dir is not None:
-            fit_png(res, Path(plot_dir) / f"{Path(f).stem}_fit.png", title=str(f))
-        rows.append(row)
-    return rows
+    options = dict(elements=elements, nuisance=nuisance, wavelengths=wavelengths)
+    options.update(plot_dir=plot_dir, instrument=instrument, oxides=oxides, zones=zones)
+    fit_one = functools.partial(_cflibs_row, **options)
+    return map_in_processes(fit_one, list(zip(files, spectra, strict=True)), jobs, progress, "file")
+
+
+def _cflibs_row(
+    file_and_spectrum: tuple[Any, Any],
+    elements: Sequence[str] | None,
+    nuisance: Sequence[str],
+    wavelengths: str,
+    plot_dir: Path | None,
+    instrument: dict[str, Any] | None,
+    oxides: bool,
+    zones: int | str,
+) -> dict[str, Any]:
+    """The row of :func:`analyze_cflibs` for one file (and its PNG)."""
+    from spectral.cflibs import fit_cflibs, fit_png
+    from spectral.measured import calibrate_spectrum
+
+    f, spec = file_and_spectrum
+    air = calibrate_spectrum(spec, wavelengths)[0] if not elements else None
+    els = list(elements) if elements else auto_elements(air, nuisance)
+    res = fit_cflibs(spec, els, nuisance, wavelengths, instrument, zones=zones)
+    if plot_dir is not None:
+        fit_png(res, Path(plot_dir) / f"{Path(f).stem}_fit.png", title=str(f))
+    return _cflibs_columns(str(f), res, oxides)
+
+
+def _cflibs_columns(file: str, res: Any, oxides: bool) -> dict[str, Any]:
+    """The columns of :func:`analyze_cflibs` from one :class:`spectral.cflibs.CFResult`."""
+    from spectral.cflibs import PRESENT_WT_PCT
+    from spectral.oxides import oxide_closure, oxide_name
+
+    row: dict[str, Any] = {"file": file, "wavelengths": res.frame}
+    row["wavelengths_decided"] = res.frame_decided
+    for e, w, sd in zip(res.elements, res.wt_pct, res.sd_wt_pct, strict=True):
+        row[f"{e}_wt_pct"] = float(w)
+        row[f"{e}_sd_wt_pct"] = float(sd)
+        row[f"{e}_present"] = bool(w > PRESENT_WT_PCT)
+    row.update(temperature_k=res.temperature_k, ne_cm3=res.ne_cm3, fit_cost=res.cost)
+    row["stark_scale"] = res.stark_scale
+    row.update(plasma_length_m=res.length_m, fit_cost_optically_thin=res.thin_cost)
+    t2, f2 = res.second_zone or (None, None)
+    row.update(zone2_temperature_k=t2, zone2_atoms_per_atom=f2)
+    row["model_ok"] = res.model_ok
+    if oxides:
+        rock, ox = oxide_closure(dict(zip(res.elements, res.wt_pct, strict=True)))
+        row.update({f"{e}_rock_wt_pct": v for e, v in rock.items()})
+        row.update({f"{oxide_name(e)}_oxide_wt_pct": v for e, v in ox.items()})
+    return row

@@ -46,6 +46,30 @@ def test_nonnegative_normal_is_as_good_as_scipy_nnls_on_overlapping_lines():
         assert ours <= np.sum((y - np.c_[x, base, -base] @ ref) ** 2) * (1 + 1e-6) + 1e-12
 
 
+def test_a_shared_tail_inverse_gives_the_solutions_of_the_full_problem():
+    """The fit eliminates its baseline with one inverse per spectrum (``scaled_inverse``);
+    the leading coefficients, all held nonnegative or all free, must come out as without it."""
+    from spectral.cflibs import nonnegative_normal, scaled_inverse
+
+    rng = np.random.default_rng(2)
+    px = np.arange(400)[:, None]
+    lines = np.exp(-0.5 * ((px - rng.uniform(0, 400, 6)) / rng.uniform(3, 30, 6)) ** 2)
+    base = np.stack([np.cos(k * np.pi * px[:, 0] / 399) for k in range(5)], 1)
+    y = lines @ np.array([1.0, 0.0, 2.0, 0.5, 0.0, 3.0]) + base @ rng.normal(size=5)
+    y = y - 0.8 * lines[:, 1] + 0.01 * rng.normal(size=400)  # one line wants to be negative
+    design = np.c_[lines, base]
+    a, g = design.T @ design, design.T @ y
+    tail = scaled_inverse(base.T @ base)
+    for n_pos in (6, 0):
+        full = nonnegative_normal(a, g, n_pos)
+        shared = nonnegative_normal(a, g, n_pos, tail)
+        assert np.allclose(shared, full, rtol=1e-8, atol=1e-10)
+    assert nonnegative_normal(a, g, 6, tail)[1] == 0.0
+    assert nonnegative_normal(a, g, 0, tail)[1] < 0
+    with pytest.raises(ValueError, match="all held or all free"):
+        nonnegative_normal(a, g, 3, tail)
+
+
 @pytest.fixture(scope="module")
 def simulated(steel_sim):
     """A steel spectrum from the project's simulator (self-absorption, Stark widths, the
@@ -154,6 +178,36 @@ def test_cli_cflibs(tmp_path, capsys, simulated):
     assert (plots / "steel_fit.png").stat().st_size > 10_000
 
 
+def test_cli_cflibs_jobs_give_the_rows_of_one_at_a_time(tmp_path, capsys, simulated, steel_sim):
+    """``--jobs 2`` fits two files in two processes: the same rows, in the files' order; a
+    file the fit refuses still gives one line and exit 2."""
+    from spectral.instrument import Conditions
+    from spectral.io import write_csv
+
+    spec, comp = simulated
+    wt = np.array([[comp.get(e, 0.0) for e in steel_sim.elements]])
+    hot = steel_sim.simulate(wt, Conditions.fixed(1, 11000.0, 1e17), np.random.default_rng(2))
+    files = [tmp_path / "a.csv", tmp_path / "b.csv"]
+    write_csv(files[0], spec.wavelength, {"counts": spec.intensity})
+    write_csv(files[1], spec.wavelength, {"counts": np.asarray(hot[0], float)})
+    args = ["--method", "cflibs", "--elements", "Fe,Cr,Ni,Mn", "--wavelengths", "air"]
+    outs = []
+    for jobs in ("1", "2"):
+        code, out, _ = run(capsys, "spectral", "analyze", *map(str, files), *args,
+                           "--jobs", jobs, "--format", "csv")  # fmt: skip
+        assert code == 0
+        outs.append(out)
+    assert outs[0] == outs[1]
+    rows = outs[1].strip().splitlines()
+    assert rows[1].startswith(str(files[0])) and rows[2].startswith(str(files[1]))
+    far = tmp_path / "far.csv"  # no line of these elements in 3000-3400 nm
+    write_csv(far, spec.wavelength + 2700.0, {"counts": spec.intensity})
+    code, _, err = run(capsys, "spectral", "analyze", str(files[0]), str(far), *args[:4],
+                       "--jobs", "2")  # fmt: skip
+    assert code == 2 and err.count("error: no line of Fe, Cr, Ni, Mn falls in") == 1
+    assert "Traceback" not in err
+
+
 def test_cli_cflibs_auto_elements(tmp_path, capsys, simulated):
     from spectral.io import write_csv
 
@@ -211,6 +265,7 @@ def test_cli_method_options_are_checked(tmp_path, capsys, simulated):
         (["--method", "cflibs", "--elements", ""], "needs --elements"),
         (["--method", "cflibs", "--elements", "Fe", "--refine"], "--refine is --method saca+fit"),
         (["--method", "cflibs", "--elements", "Fe", "--instrument", str(f)], "instrument file"),
+        (["--jobs", "2"], "--jobs goes with --method cflibs"),
     ):
         code, _, err = run(capsys, "spectral", "analyze", str(f), *args)
         assert code == 2 and says in err, (args, err)
