@@ -130,6 +130,8 @@ ZONE_EVALUATIONS = 20
 RIDGE = 1e-10
 #: Profile matrices kept for reuse (the fit returns to the same widths and n_e often).
 PROFILE_CACHE = 32
+#: Sets of one profile block per segment kept for reuse (for the widths' trials).
+PART_CACHE = 4
 START_T_K = (6000.0, 8000.0, 10000.0, 12000.0, 15000.0)
 START_NE_CM3 = (3e16, 1e17, 3e17)
 T_BOUNDS_K = (4000.0, 25000.0)
@@ -270,6 +272,7 @@ class LineModel:
         self.stark_scale = 0.0
         self.ne_profiles = 1e17
         self._profiles: dict[tuple, Any] = {}  # profile matrices by widths, Stark scale, n_e
+        self._parts: dict[tuple, Any] = {}  # one segment's profiles by segment, width, ...
         #: A second plasma zone ``(T2 in K, its atoms per atom of the first)``, or None.
         self.second_zone: tuple[float, float] | None = None
         self.wl, self.slices = wl, slices
@@ -289,14 +292,29 @@ class LineModel:
                 lorentz = self.stark_scale * self.stark_ref * (self.ne_profiles / 1e17)
             if len(self._profiles) >= PROFILE_CACHE:
                 self._profiles.pop(next(iter(self._profiles)))
-            csc = _profile_matrix(self.wl, self.slices, fwhm, self.centres, lorentz)
+            parts = [self._segment_part(i, w, lorentz) for i, w in enumerate(self.fwhm)]
+            csc = _assemble_parts(parts, (len(self.wl), len(self.centres)))
             self._profiles[key] = _column_blocks(csc, self.blocks)
         self.profiles_by_element = self._profiles[key]
+
+    def _segment_part(self, i: int, fwhm: float, lorentz: np.ndarray | None) -> Any:
+        """Segment ``i``'s profiles (:func:`_segment_part`), kept for reuse, most recently
+        used last: a stitched file's widths are tried one spectrometer at a time
+        (:func:`_best_widths`), and each trial changes one segment's profiles."""
+        key = (i, fwhm, self.stark_scale, self.ne_profiles if self.stark_scale else 0.0)
+        part = self._parts.pop(key, None)
+        if part is None:
+            part = _segment_part(self.wl, self.slices[i], fwhm, self.centres, lorentz)
+            if len(self._parts) >= PART_CACHE * len(self.slices):
+                self._parts.pop(next(iter(self._parts)))
+        self._parts[key] = part
+        return part
 
     def set_axis(self, wl: np.ndarray) -> None:
         """Put the lines on a corrected wavelength axis (same pixels) from now on."""
         self.wl = wl
         self._profiles.clear()
+        self._parts.clear()
         self.set_widths(self.fwhm)
 
     def log_intensity(self, t_k: float, ne_cm3: float, lines: tuple | None = None) -> np.ndarray:
@@ -363,23 +381,46 @@ def _profile_matrix(
     own width or, with ``lorentz`` (each line's Lorentzian FWHM, nm), its Voigt profile with
     that Gaussian, of the Gaussian's area (the pseudo-Voigt of Thompson, Cox and Hastings;
     within 5 % of the exact profile's peak)."""
+    parts = [_segment_part(wl, sl, w, centres, lorentz) for sl, w in zip(slices, fwhm, strict=True)]
+    return _assemble_parts(parts, (len(wl), len(centres)))
+
+
+def _segment_part(
+    wl: np.ndarray, sl: slice, fwhm: float, centres: np.ndarray, lorentz: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """One segment's block of :func:`_profile_matrix`: values and pixel rows line after line,
+    and each line's count (None where no line reaches the segment)."""
+    x = wl[sl]
+    inside = np.flatnonzero((centres > x[0] - 2 * fwhm) & (centres < x[-1] + 2 * fwhm))
+    if len(inside) == 0:
+        return None
+    f_l = np.zeros(len(inside)) if lorentz is None else lorentz[inside]
+    v, rows, count = _segment_profiles(x, centres[inside], fwhm, f_l)
+    counts = np.zeros(len(centres), dtype=np.int64)
+    counts[inside] = count
+    return v, (rows + sl.start).astype(np.int32), counts
+
+
+def _assemble_parts(parts: Sequence[Any], shape: tuple[int, int]):
+    """The CSC matrix of the segments' blocks (:func:`_segment_part`, in pixel order)."""
     from scipy.sparse import csc_matrix
 
-    parts = []
-    for sl, w in zip(slices, fwhm, strict=True):
-        x = wl[sl]
-        inside = np.flatnonzero((centres > x[0] - 2 * w) & (centres < x[-1] + 2 * w))
-        if len(inside) == 0:
-            continue
-        f_l = np.zeros(len(inside)) if lorentz is None else lorentz[inside]
-        v, rows, count = _segment_profiles(x, centres[inside], w, f_l)
-        counts = np.zeros(len(centres), dtype=np.int64)
-        counts[inside] = count
-        indptr = np.r_[0, np.cumsum(counts)]
-        parts.append(csc_matrix((v, rows + sl.start, indptr), (len(wl), len(centres))))
+    parts = [p for p in parts if p is not None]
     if not parts:
-        return csc_matrix((len(wl), len(centres)), dtype=np.float32)
-    return parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
+        return csc_matrix(shape, dtype=np.float32)
+    indptr = np.r_[0, np.cumsum(sum(counts for _, _, counts in parts))]
+    if len(parts) == 1:
+        return csc_matrix((parts[0][0], parts[0][1], indptr), shape)
+    # each line's column holds its segments' values one segment after the other: the
+    # segments come in pixel order, so the rows rise within a column as CSC wants
+    data = np.empty(indptr[-1], dtype=np.float32)
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    free = indptr[:-1].copy()  # each column's next free slot
+    for v, rows, counts in parts:
+        dest = np.repeat(free - (np.cumsum(counts) - counts), counts) + np.arange(len(v))
+        data[dest], indices[dest] = v, rows
+        free += counts
+    return csc_matrix((data, indices, indptr), shape)
 
 
 def _column_blocks(csc, blocks: np.ndarray) -> list:
