@@ -63,21 +63,26 @@ def map_in_processes(
     use one core well: a CPU-bound Python loop gains nothing from threads. Here, in turn,
     where there is one worker or one item, or off Linux. A worker's exception (a
     :class:`UserError` too) is raised here; ``progress`` shows a bar on stderr."""
-    import multiprocessing
     import sys
-    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from tqdm import tqdm
 
     workers = min(workers, len(items))
-    bar = tqdm(total=len(items), unit=unit, disable=not progress, leave=False)
-    if workers < 2 or not sys.platform.startswith("linux"):
+    with tqdm(total=len(items), unit=unit, disable=not progress, leave=False) as bar:
+        if workers > 1 and sys.platform.startswith("linux"):
+            return _map_forked(fn, items, workers, bar)
         out = []
         for x in items:
             out.append(fn(x))
             bar.update()
-        bar.close()
         return out
+
+
+def _map_forked(fn: Callable[[Any], Any], items: Sequence[Any], workers: int, bar: Any) -> list:
+    """:func:`map_in_processes` on ``workers`` forked processes, ticking ``bar``."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     context = multiprocessing.get_context("fork")
     results: list[Any] = [None] * len(items)
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
@@ -88,7 +93,6 @@ def map_in_processes(
             bar.update()
     finally:  # on an error, the jobs not yet started are dropped
         pool.shutdown(wait=True, cancel_futures=True)
-        bar.close()
     return results
 
 

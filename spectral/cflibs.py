@@ -546,7 +546,7 @@ class _Problem:
         self.g_b = baseline_w.T @ y
         # the splines are local (four per pixel): sparse, their products with the dense
         # columns cost a fraction of dense ones; and the baseline's block of the normal
-        # equations is the same in every solve, so it is factored once
+        # equations is the same in every solve, so it is inverted once
         self.baseline_sparse = csr_matrix(self.baseline)
         self.baseline_wt = csr_matrix(baseline_w.T)
         self.baseline_inverse = scaled_inverse(self.a_bb)
