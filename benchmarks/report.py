@@ -983,9 +983,28 @@ def spectral_real(r: dict[str, Any] | None) -> str:
         n_el=sp["elements"],
         aalto_speed=f"{sp.get('aalto_fe_s_per_spectrum', float('nan')):.2f}",
         jobs=jobs_line(sp.get("analyze_jobs")),
+        shares=shares_line(sp.get("time_shares")),
         diagnose=diagnose_line(r.get("diagnose"), r["bhvo2"]),
         stark=stark_line(r["bhvo2"]),
         zones=two_zone_line(r),
+    )
+
+
+def shares_line(shares: dict[str, Any] | None) -> str:
+    """Where the steel fit's time goes, from one run under cProfile."""
+    if not shares:
+        return ""
+    parts = {
+        "profile_builds": "building line profiles",
+        "linear_fits": "the linear fits",
+        "intensities_and_products": "line intensities and their products with the profiles",
+        "escape_factors": "escape factors",
+    }
+    said = ", ".join(f"{text} {100 * shares[key]:.0f} %" for key, text in parts.items())
+    return (
+        f"Where its time goes (one fit under cProfile, {shares['profiled_s']:.1f} s): {said}; "
+        f"{shares['model_evaluations']} model evaluations and "
+        f"{shares['profile_matrices_built']} profile matrices built."
     )
 
 

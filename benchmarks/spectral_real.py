@@ -57,8 +57,9 @@ below); writes benchmarks/results/spectral_real.json:
   ``--elements
   auto`` threshold (not used here) was set after seeing ``identify`` rank these files.
 * ``speed``: seconds per spectrum for a simulated 4001-pixel steel spectrum with ten
-  elements, median of five runs after a warm-up, and for the Aalto Fe spectrum; and the
-  wall time of ``analyze`` on the four ChemCam files with ``--jobs`` 1 and 2.
+  elements, median of five runs after a warm-up, and for the Aalto Fe spectrum; where the
+  steel fit's time goes (``time_shares``, one run under cProfile); and the wall time of
+  ``analyze`` on the four ChemCam files with ``--jobs`` 1 and 2.
 
     python benchmarks/spectral_real.py [--speed-only]
 """
@@ -267,6 +268,7 @@ def speed() -> dict[str, Any]:
         "cflibs_s_all_runs": [round(t, 3) for t in sim_ts],
         "pixels": len(spec.wavelength),
         "elements": len(els),
+        "time_shares": time_shares(lambda: fit_cflibs(spec, els, frame="air")),
     }
     if AALTO.is_dir():
         from spectral.io import read_spectrum
@@ -279,6 +281,38 @@ def speed() -> dict[str, Any]:
         out["analyze_jobs"] = jobs_speed()
     out["goal_s"] = 1.0
     return out
+
+
+def time_shares(fit) -> dict[str, Any]:
+    """Where one fit's time goes (under cProfile, which slows it): the shares of the whole
+    spent building line profiles (``LineModel.set_widths``), in the linear fits
+    (``_Problem.fit``), in the escape factors and in the rest of the model evaluations
+    (``LineModel.basis`` without the profile builds it triggers), and how many of each."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    fit()
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # (file, line, name) -> (calls, _, own, cumulative, callers)
+
+    def entry(name: str) -> tuple:
+        return next(v for k, v in stats.items() if k[0].endswith("cflibs.py") and k[2] == name)
+
+    total = max(v[3] for k, v in stats.items() if k[2] == "fit_cflibs")
+    basis, builds = entry("basis"), entry("set_widths")
+    from_basis = sum(ct for k, (_, _, _, ct) in builds[4].items() if k[2] == "basis")
+    return {
+        "profile_builds": builds[3] / total,
+        "linear_fits": entry("fit")[3] / total,
+        "escape_factors": entry("escape")[3] / total,
+        "intensities_and_products": (basis[3] - from_basis) / total,
+        "profiled_s": total,
+        "model_evaluations": basis[1],
+        "profile_matrices_built": entry("_assemble_parts")[1],
+        "linear_fits_count": entry("fit")[1],
+    }
 
 
 def jobs_speed() -> dict[str, Any]:

@@ -536,18 +536,18 @@ class _Problem:
         # dense (a few tens of columns), where products with other dense columns are
         # wanted: scipy's per-call overhead would cost more than a sparse product saves
         self.response_splines = np.hstack([_spline_block(wl, s, RESPONSE_KNOT_NM) for s in slices])
-        self.baseline = np.hstack([_spline_block(wl, s, BASELINE_KNOT_NM) for s in slices])
+        baseline = np.hstack([_spline_block(wl, s, BASELINE_KNOT_NM) for s in slices])
         # a floor: a clipped or quantised stretch can show no pixel-to-pixel spread at all
         self.sigma0 = np.maximum(self.sigma0, 1e-4 * float(np.abs(y).max()) + 1e-300)
         self.w = valid / (self.sigma0**2 + (MODEL_ERROR * np.maximum(y, 0.0)) ** 2)
         self.n_valid = int(valid.sum())
-        baseline_w = self.baseline * self.w[:, None]
-        self.a_bb = self.baseline.T @ baseline_w
+        baseline_w = baseline * self.w[:, None]
+        self.a_bb = baseline.T @ baseline_w
         self.g_b = baseline_w.T @ y
         # the splines are local (four per pixel): sparse, their products with the dense
         # columns cost a fraction of dense ones; and the baseline's block of the normal
         # equations is the same in every solve, so it is inverted once
-        self.baseline_sparse = csr_matrix(self.baseline)
+        self.baseline = csr_matrix(baseline)
         self.baseline_wt = csr_matrix(baseline_w.T)
         self.baseline_inverse = scaled_inverse(self.a_bb)
 
@@ -585,7 +585,7 @@ class _Problem:
         for left in reversed(range(rounds)):  # rounds left after this one
             d = r[:, None] * basis
             coef, a = self.solve(d, n)
-            model = d @ coef[:n] + self.baseline_sparse @ coef[n:]
+            model = d @ coef[:n] + self.baseline @ coef[n:]
             cost = float((self.w * (self.y - model) ** 2).sum() / dof)
             if best and cost >= best["cost"]:
                 break
