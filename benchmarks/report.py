@@ -915,6 +915,44 @@ def two_zone_line(r: dict[str, Any]) -> str:
     )
 
 
+def certificate_line(r: dict[str, Any]) -> str:
+    """One sentence: the BHVO-2 costs with the contents held at the certificate."""
+    held = r.get("bhvo2_certificate_cost")
+    if not held:
+        return ""
+    ratios = [q for v in held.values() for q in v["cost_ratio_range"]]
+    cheaper = sum(v["certificate_cheaper"] for v in held.values())
+    n = sum(len(v["spectra"]) for v in held.values())
+    medians = ", ".join(f"{k} {v['cost_ratio_median']:.2f}" for k, v in held.items())
+    verdict = (
+        "the model itself, not the search, puts its optimum away from the certified composition"
+        if cheaper == 0
+        else f"on {cheaper} the search missed a lower cost at the certificate"
+    )
+    return (
+        f"Held at the certified composition (plasma, instrument and ambient gas still fitted), "
+        f"the BHVO-2 fits cost {min(ratios):.2f}-{max(ratios):.2f} times the free ones "
+        f"(medians: {medians}); lower on {cheaper} of {n}: {verdict}."
+    )
+
+
+def reference_line(r: dict[str, Any]) -> str:
+    """One sentence: BHVO-2 read with an instrument learned on another BHVO-2 spectrum."""
+    ref = r.get("bhvo2_reference_instrument")
+    if not ref:
+        return ""
+    rows = [
+        f"{k} {v['rmse_wt_pct']:.1f} (free {r['bhvo2'][k]['rmse_wt_pct']:.1f})"
+        for k, v in ref.items()
+        if isinstance(v, dict) and "spectra" in v
+    ]
+    return (
+        "Read with the instrument (response, widths) learned from another spectrum of the same "
+        "instrument held at the certificate, a matrix-matched reference and so not "
+        f"calibration-free, the median RMSE is {', '.join(rows)} wt %."
+    )
+
+
 def spectral_real(r: dict[str, Any] | None) -> str:
     """``--method cflibs`` on the measured spectra: pure metals, BHVO-2, speed."""
     if not r:
@@ -987,6 +1025,8 @@ def spectral_real(r: dict[str, Any] | None) -> str:
         diagnose=diagnose_line(r.get("diagnose"), r["bhvo2"]),
         stark=stark_line(r["bhvo2"]),
         zones=two_zone_line(r),
+        held=certificate_line(r),
+        reference=reference_line(r),
     )
 
 

@@ -89,7 +89,7 @@ import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -275,6 +275,8 @@ class LineModel:
         self._parts: dict[tuple, Any] = {}  # one segment's profiles by segment, width, ...
         #: A second plasma zone ``(T2 in K, its atoms per atom of the first)``, or None.
         self.second_zone: tuple[float, float] | None = None
+        #: Held number-density shares of the leading elements (a known composition), or None.
+        self.held: np.ndarray | None = None
         self.wl, self.slices = wl, slices
         self.set_widths(fwhm)
         self.present = np.bincount(self.el, minlength=len(self.elements)) > 0
@@ -349,7 +351,10 @@ class LineModel:
         self, t_k: float, ne_cm3: float, escape: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """``B_e`` on the pixels, (P, E), each column scaled to a maximum of 1, and the scale
-        (each column's maximum before scaling, so ``c_e / scale_e`` is the density)."""
+        (each column's maximum before scaling, so ``c_e / scale_e`` is the density). With
+        :attr:`held` shares, the held elements' columns are scaled so that equal
+        amplitudes give those shares and their sum has a maximum of 1 (the fit then gives
+        them one amplitude: :attr:`_Problem.tied`)."""
         if self.stark_scale > 0:
             snapped = float(np.exp(STARK_NE_STEP * np.round(np.log(ne_cm3) / STARK_NE_STEP)))
             if snapped != self.ne_profiles:
@@ -367,6 +372,11 @@ class LineModel:
                 b[:, e] = self.profiles_by_element[e] @ inten[a:z]
         peak = b.max(0)
         peak[peak <= 0] = 1.0
+        if self.held is not None:  # the held elements' columns sum to their mix, of peak 1
+            n = len(self.held)
+            mix = float((b[:, :n] @ self.held).max()) or 1.0
+            with np.errstate(divide="ignore"):
+                peak[:n] = mix / self.held  # infinite for an absent element: a zero column
         return b / peak, peak
 
 
@@ -530,6 +540,9 @@ class _Problem:
         self.slices = list(slices)
         #: A response known from a reference spectrum (:func:`calibrate_instrument`), or None.
         self.fixed_response: np.ndarray | None = None
+        #: The number of leading columns of a basis that share one amplitude (a held
+        #: composition, :attr:`LineModel.held`); 0: every column has its own.
+        self.tied = 0
         self.sigma0 = np.zeros(len(y))
         for sl in slices:
             self.sigma0[sl] = pixel_noise(y[sl][valid[sl]])
@@ -576,14 +589,18 @@ class _Problem:
 
     def fit(self, basis: np.ndarray, rounds: int = 3) -> dict[str, Any]:
         """Alternate contents and response while the cost falls (each step minimises it over
-        one block; the response's floor can undo that, so a rise stops it)."""
+        one block; the response's floor can undo that, so a rise stops it). The contents
+        ``c`` come back per column of ``basis``, the :attr:`tied` ones equal."""
         fixed = self.fixed_response is not None
         r = np.ones(len(self.y)) if self.fixed_response is None else self.fixed_response
         best: dict[str, Any] = {}
-        n = basis.shape[1]
+        columns = basis
+        if self.tied:
+            columns = np.column_stack([basis[:, : self.tied].sum(1), basis[:, self.tied :]])
+        n = columns.shape[1]
         dof = max(self.n_valid - n - self.baseline.shape[1] - self.response_splines.shape[1], 1)
         for left in reversed(range(rounds)):  # rounds left after this one
-            d = r[:, None] * basis
+            d = r[:, None] * columns
             coef, a = self.solve(d, n)
             model = d @ coef[:n] + self.baseline @ coef[n:]
             cost = float((self.w * (self.y - model) ** 2).sum() / dof)
@@ -592,7 +609,9 @@ class _Problem:
             best = {"c": coef[:n], "model": model, "normal": a, "cost": cost, "r": r}
             if fixed or not coef[:n].any() or not left:
                 break
-            r = self.response(basis @ coef[:n])
+            r = self.response(columns @ coef[:n])
+        if self.tied:
+            best["c"] = np.r_[np.repeat(best["c"][0], self.tied), best["c"][1:]]
         return best
 
 
@@ -700,6 +719,7 @@ def fit_cflibs(
     instrument: dict[str, Any] | None = None,
     stark: bool = True,
     zones: int | str = 1,
+    composition: dict[str, float] | None = None,
 ) -> CFResult:
     """Fit the model of the module docstring to a measured spectrum; composition over
     ``elements`` (``nuisance`` species are fitted and reported apart). With ``instrument``
@@ -709,7 +729,10 @@ def fit_cflibs(
     range takes the nearest calibrated segment's. ``stark`` False keeps to Gaussian line
     profiles (no Stark widths). ``zones``: 1 (default), 2 (a second plasma zone is tried
     and kept where it lowers the cost) or ``auto`` (tried only where one zone's cost is
-    above :data:`MODEL_OK_COST`)."""
+    above :data:`MODEL_OK_COST`). ``composition`` (wt %, elements left out are absent)
+    holds the contents at a known composition: the plasma, the instrument and the ambient
+    gas are fitted as usual, the elements' amplitudes are one, so the cost says how well
+    that composition explains the spectrum (:func:`calibrate_instrument`)."""
     from spectral.measured import calibrate_spectrum
 
     if isinstance(zones, bool) or zones not in (1, 2, "auto"):
@@ -734,6 +757,9 @@ def fit_cflibs(
     prob = _Problem(wl, y, slices, valid=~saturated(y))
     if instrument is not None:
         prob.fixed_response = instrument_response(instrument, wl, slices)
+    if composition is not None:
+        lines.held = held_shares(composition, elements, lines.plasma.mass)
+        prob.tied = len(elements)
 
     def cost(p: np.ndarray) -> float:
         basis, _ = lines.basis(float(p[0]), float(np.exp(p[1])))
@@ -765,6 +791,21 @@ def fit_cflibs(
     res.frame, res.frame_decided = axis.frame, axis.decided
     res.slices = slices
     return res
+
+
+def held_shares(
+    composition: dict[str, float], elements: Sequence[str], mass: np.ndarray
+) -> np.ndarray:
+    """Number-density shares of ``elements`` (summing to 1) in a composition given in wt %
+    (``mass``: the elements' atomic masses, in their order)."""
+    unknown = sorted(set(composition) - set(elements))
+    if unknown:
+        raise ValueError(f"the composition holds {', '.join(unknown)}, not among the elements")
+    wt = np.array([max(float(composition.get(e, 0.0)), 0.0) for e in elements])
+    if not wt.sum() > 0:
+        raise ValueError("the composition has no positive content")
+    moles = wt / np.asarray(mass[: len(elements)], dtype=float)
+    return moles / moles.sum()
 
 
 def _widths_and_plasma(
@@ -1080,7 +1121,8 @@ def _result(
     weight = c * mass
     total = weight[:n_main].sum()
     wt = 100 * weight[:n_main] / total if total > 0 else np.zeros(n_main)
-    sd = _content_errors(fit, mass, n_main, total)
+    # a held composition is exact by construction
+    sd = np.zeros(n_main) if prob.tied else _content_errors(fit, mass, n_main, total)
     at_bound = not (T_BOUNDS_K[0] * 1.01 < t_k < T_BOUNDS_K[1] * 0.99)
     nuis = {
         e: float(weight[i] / total * 100) if total > 0 else 0.0
@@ -1144,10 +1186,12 @@ def calibrate_instrument(
     The reference is fitted with its own elements and Gaussian line profiles, whose widths
     then hold the reference's Stark widths: a response learned with Voigt profiles on one
     pure metal transferred worse to the other (the Aalto Fe and Ni spectra,
-    ``benchmarks/spectral_real.py``). A :class:`UserError` when the model does
-    not describe it (``model_ok`` false: the cost says the lines are not those of the stated
-    elements) or when the fitted composition differs from the stated one by more than
-    :data:`CONTRADICTION_WT_PCT`."""
+    ``benchmarks/spectral_real.py``). The fit is free first: a :class:`UserError` when the
+    model does not describe the spectrum (``model_ok`` false: the lines are not those of
+    the stated elements) or when a fitted content differs from the stated one by more than
+    :data:`CONTRADICTION_WT_PCT`. The instrument is then learned with the contents held at
+    the stated ones (for one element the two fits are the same), so that the response does
+    not absorb the free fit's errors of composition; that fit, too, must be ``model_ok``."""
     els = list(composition)
     total = sum(composition.values())
     res = fit_cflibs(spec, els, nuisance, frame, stark=False)
@@ -1155,15 +1199,33 @@ def calibrate_instrument(
     off = {e: fitted[e] - 100 * composition[e] / total for e in els}
     worst = max(off, key=lambda e: abs(off[e]))
     if not res.model_ok or abs(off[worst]) > CONTRADICTION_WT_PCT:
-        raise UserError(
-            f"{spec.source or 'the reference'} does not look like "
-            f"{', '.join(f'{e} {v:g}' for e, v in composition.items())} wt % (fit cost "
-            f"{res.cost:.2f}, {worst} off by {off[worst]:+.1f} wt %); check the file and "
-            "--composition"
+        _contradicts(
+            spec, composition, f"fit cost {res.cost:.2f}, {worst} off by {off[worst]:+.1f} wt %"
         )
+    free_cost = res.cost
+    if len(els) > 1:
+        res = fit_cflibs(spec, els, nuisance, frame, stark=False, composition=composition)
+        if not res.model_ok:
+            _contradicts(spec, composition, f"fit cost {res.cost:.2f} at that composition")
+    return instrument_record(res, composition, spec.source) | {"fit_cost_free": free_cost}
+
+
+def _contradicts(spec: Spectrum, composition: dict[str, float], why: str) -> NoReturn:
+    raise UserError(
+        f"{spec.source or 'the reference'} does not look like "
+        f"{', '.join(f'{e} {v:g}' for e, v in composition.items())} wt % ({why}); check the "
+        "file and --composition"
+    )
+
+
+def instrument_record(
+    res: CFResult, composition: dict[str, float], reference: str | None
+) -> dict[str, Any]:
+    """The instrument of a fit to a reference spectrum (:func:`calibrate_instrument`), as
+    a JSON-ready dict."""
     return {
         "kind": "eftgan-spectral-instrument",
-        "reference": spec.source,
+        "reference": reference,
         "composition_wt_pct": composition,
         "wavelengths": res.frame,
         "segments": _segment_records(res),

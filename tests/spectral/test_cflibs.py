@@ -98,6 +98,24 @@ def test_fit_reads_a_simulated_steel(simulated):
     assert 6000 < res.temperature_k < 14000
 
 
+def test_a_held_composition_is_kept_and_its_cost_says_how_well_it_explains(simulated):
+    from spectral.cflibs import fit_cflibs
+
+    spec, comp = simulated
+    els = ["Fe", "Cr", "Ni", "Mn", "Cu"]
+    free = fit_cflibs(spec, els, frame="air")
+    right = fit_cflibs(spec, els, frame="air", composition=comp)
+    assert np.allclose(right.wt_pct, [comp.get(e, 0.0) for e in els], atol=1e-6)
+    assert not right.sd_wt_pct.any()
+    assert right.model_ok and free.cost <= right.cost < 1.1 * free.cost
+    off = fit_cflibs(spec, els, frame="air", composition={"Fe": 75, "Cr": 13, "Ni": 10, "Mn": 2})
+    assert off.cost > 1.5 * right.cost  # 5 wt % of Cr moved to Fe
+    wrong = fit_cflibs(spec, els, frame="air", composition={"Fe": 20, "Cr": 60, "Cu": 20})
+    assert wrong.cost > 10 * right.cost and not wrong.model_ok
+    with pytest.raises(ValueError, match="holds Mo, not among"):
+        fit_cflibs(spec, els, frame="air", composition={"Fe": 90, "Mo": 10})
+
+
 def test_elements_without_lines_are_refused(simulated):
     from spectral.cflibs import fit_cflibs
     from spectral.io import Spectrum
