@@ -478,9 +478,12 @@ def calibrate(
     widths = ", ".join(
         f"{s['lo_nm']:.0f}-{s['hi_nm']:.0f} nm: {s['fwhm_nm']:.3f}" for s in inst["segments"]
     )
+    cost = f"fit cost {inst['fit_cost']:.2f}"
+    if len(comp) > 1:
+        cost += f" at that composition, {inst['fit_cost_free']:.2f} free"
     click.echo(
-        f"instrument from {reference} (fit cost {inst['fit_cost']:.2f}, wavelengths "
-        f"{inst['wavelengths']}); FWHM {widths} -> {out}"
+        f"instrument from {reference} ({cost}, wavelengths {inst['wavelengths']}); "
+        f"FWHM {widths} -> {out}"
     )
 
 

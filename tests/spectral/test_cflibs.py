@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -253,7 +255,9 @@ def test_calibrate_then_analyze_with_the_instrument(tmp_path, capsys, simulated)
     code, out, _ = run(
         capsys, "spectral", "calibrate", str(f), "--composition", comp, "--out", str(inst), *base
     )
-    assert code == 0 and "FWHM" in out
+    assert code == 0 and "FWHM" in out and "at that composition" in out
+    record = json.loads(inst.read_text())
+    assert record["fit_cost_free"] <= record["fit_cost"] < 1.5 * record["fit_cost_free"]
     code, _, err = run(
         capsys, "spectral", "calibrate", str(f), "--composition", "Ni", "--out", str(inst), *base
     )
