@@ -917,9 +917,10 @@ def two_zone_line(r: dict[str, Any]) -> str:
 
 def certificate_line(r: dict[str, Any]) -> str:
     """One sentence: the BHVO-2 costs with the contents held at the certificate."""
-    held = r.get("bhvo2_certificate_cost")
+    held = dict(r.get("bhvo2_certificate_cost") or {})
     if not held:
         return ""
+    distance = held.pop("other_rocks_rmse_from_certificate_wt_pct", {})
     ratios = [q for v in held.values() for q in v["cost_ratio_range"]]
     cheaper = sum(v["certificate_cheaper"] for v in held.values())
     n = sum(len(v["spectra"]) for v in held.values())
@@ -929,10 +930,20 @@ def certificate_line(r: dict[str, Any]) -> str:
         if cheaper == 0
         else f"on {cheaper} the search missed a lower cost at the certificate"
     )
+    others = "; ".join(
+        f"{name} ({rmse:.1f} wt % from BHVO-2): "
+        + ", ".join(
+            f"{k} {v['other_rock_over_certificate_median'][name]:.2f}" for k, v in held.items()
+        )
+        for name, rmse in distance.items()
+    )
+    control = (
+        f" Held at other certified rocks, over the certificate's cost: {others}." if others else ""
+    )
     return (
         f"Held at the certified composition (plasma, instrument and ambient gas still fitted), "
         f"the BHVO-2 fits cost {min(ratios):.2f}-{max(ratios):.2f} times the free ones "
-        f"(medians: {medians}); lower on {cheaper} of {n}: {verdict}."
+        f"(medians: {medians}); lower on {cheaper} of {n}: {verdict}.{control}"
     )
 
 
