@@ -730,9 +730,10 @@ def fit_cflibs(
     profiles (no Stark widths). ``zones``: 1 (default), 2 (a second plasma zone is tried
     and kept where it lowers the cost) or ``auto`` (tried only where one zone's cost is
     above :data:`MODEL_OK_COST`). ``composition`` (wt %, elements left out are absent)
-    holds the contents at a known composition: the plasma, the instrument and the ambient
-    gas are fitted as usual, the elements' amplitudes are one, so the cost says how well
-    that composition explains the spectrum (:func:`calibrate_instrument`)."""
+    holds the contents at a known composition: the elements share one amplitude in its
+    proportions, the plasma, the instrument and the ambient gas are fitted as usual, and
+    the cost says how well that composition explains the spectrum
+    (:func:`calibrate_instrument`)."""
     from spectral.measured import calibrate_spectrum
 
     if isinstance(zones, bool) or zones not in (1, 2, "auto"):
@@ -759,7 +760,7 @@ def fit_cflibs(
         prob.fixed_response = instrument_response(instrument, wl, slices)
     if composition is not None:
         lines.held = held_shares(composition, elements, lines.plasma.mass)
-        prob.tied = len(elements)
+        prob.tied = len(lines.held)  # the columns whose shares are held share an amplitude
 
     def cost(p: np.ndarray) -> float:
         basis, _ = lines.basis(float(p[0]), float(np.exp(p[1])))
