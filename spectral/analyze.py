@@ -138,7 +138,8 @@ def analyze_cflibs(
     ``plasma_length_m`` (the self-absorbing plasma's length, 0 where the optically thin fit
     was kept) and ``fit_cost_optically_thin``, ``zone2_temperature_k`` and
     ``zone2_atoms_per_atom`` (the second plasma zone, empty where none is kept),
-    ``fit_cost`` and ``model_ok``; ``elements`` None takes each file's
+    ``fit_cost`` and ``model_ok``, and the consistency columns of :func:`_reading_columns`;
+    ``elements`` None takes each file's
     :func:`auto_elements`. With ``plot_dir``, one PNG per file (spectrum, fit, residual);
     with ``instrument`` (:func:`spectral.cflibs.calibrate_instrument`), its response and
     widths. With ``oxides``, also the whole rock (:mod:`spectral.oxides`):
@@ -199,8 +200,30 @@ def _cflibs_columns(file: str, res: Any, oxides: bool) -> dict[str, Any]:
     t2, f2 = res.second_zone or (None, None)
     row.update(zone2_temperature_k=t2, zone2_atoms_per_atom=f2)
     row["model_ok"] = res.model_ok
+    row.update(_reading_columns(res))
     if oxides:
         rock, ox = oxide_closure(dict(zip(res.elements, res.wt_pct, strict=True)))
         row.update({f"{e}_rock_wt_pct": v for e, v in rock.items()})
         row.update({f"{oxide_name(e)}_oxide_wt_pct": v for e, v in ox.items()})
     return row
+
+
+def _reading_columns(res: Any) -> dict[str, Any]:
+    """The consistency columns of a :class:`spectral.cflibs.CFResult`
+    (:func:`spectral.cflibs.partial_readings`): ``<El>_wt_pct_I`` and ``<El>_wt_pct_II``
+    (read from the element's neutral or ionic lines alone), with a stitched file's
+    ``<El>_wt_pct_seg<k>`` (from its k-th segment alone, in wavelength order), empty where
+    the part has no line of the element; and ``fit_cost_by_stage`` / ``fit_cost_by_segment``,
+    the cost with those parts given amplitudes of their own."""
+    r = res.readings
+    if r is None:
+        return {}
+    cols: dict[str, Any] = {"fit_cost_by_stage": r.cost_by_stage}
+    parts = {"I": r.by_stage[:, 0], "II": r.by_stage[:, 1]}
+    if len(r.by_segment) > 1:
+        cols["fit_cost_by_segment"] = r.cost_by_segment
+        parts.update({f"seg{k}": v for k, v in enumerate(r.by_segment, start=1)})
+    for name, values in parts.items():
+        for e, v in zip(res.elements, values, strict=True):
+            cols[f"{e}_wt_pct_{name}"] = None if np.isnan(v) else float(v)
+    return cols
