@@ -796,12 +796,7 @@ def fit_cflibs(
             f"no line of {', '.join(elements)} falls in {wl[0]:.0f}-{wl[-1]:.0f} nm; "
             "give elements whose lines the spectrum covers"
         )
-    prob = _Problem(wl, y, slices, valid=~saturated(y))
-    if instrument is not None:
-        prob.fixed_response = instrument_response(instrument, wl, slices)
-    if composition is not None:
-        lines.held = held_shares(composition, elements, lines.plasma.mass)
-        prob.tied = len(lines.held)  # the columns whose shares are held share an amplitude
+    prob = _problem(lines, y, instrument, composition, len(elements))
 
     def cost(p: np.ndarray) -> float:
         basis, _ = lines.basis(float(p[0]), float(np.exp(p[1])))
@@ -832,9 +827,26 @@ def fit_cflibs(
     res.stark_scale = lines.stark_scale
     res.frame, res.frame_decided = axis.frame, axis.decided
     res.slices = slices
-    if composition is None:
-        res.readings = partial_readings(lines, prob, (t_k, ne, escape), res.response, len(elements))
     return res
+
+
+def _problem(
+    lines: LineModel,
+    y: np.ndarray,
+    instrument: dict[str, Any] | None,
+    composition: dict[str, float] | None,
+    n_main: int,
+) -> _Problem:
+    """The linear problem on the line model's pixels, with what the fit holds: a calibrated
+    instrument's response, and a known composition's shares (set in the line model and the
+    problem together: the held columns share one amplitude)."""
+    prob = _Problem(lines.wl, y, lines.slices, valid=~saturated(y))
+    if instrument is not None:
+        prob.fixed_response = instrument_response(instrument, lines.wl, lines.slices)
+    if composition is not None:
+        lines.held = held_shares(composition, lines.elements[:n_main], lines.plasma.mass)
+        prob.tied = len(lines.held)
+    return prob
 
 
 def held_shares(
@@ -1155,7 +1167,8 @@ def _result(
     fwhm: list[float],
     n_main: int,
 ) -> CFResult:
-    """The composition, its standard errors and the verdict at the fitted plasma (``T``,
+    """The composition, its standard errors, the verdict and the readings by part
+    (:func:`partial_readings`, none at a held composition) at the fitted plasma (``T``,
     ``n_e`` and the lines' escape factors)."""
     t_k, ne, escape = plasma
     basis, peak = lines.basis(t_k, ne, escape)
@@ -1186,6 +1199,7 @@ def _result(
         model=np.asarray(fit["model"]),
         nuisance=nuis,
         response=np.asarray(fit["r"]),
+        readings=None if prob.tied else partial_readings(lines, prob, plasma, fit["r"], n_main),
     )
 
 
