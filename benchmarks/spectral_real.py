@@ -199,8 +199,8 @@ def readings_row(res: Any) -> dict[str, Any]:
     return {
         "fit_cost_by_stage": r.cost_by_stage,
         "fit_cost_by_segment": r.cost_by_segment,
-        "wt_pct_neutral_lines": wt(r.by_stage[:, 0]),
-        "wt_pct_ionic_lines": wt(r.by_stage[:, 1]),
+        "wt_pct_neutral_lines": wt(r.by_stage[0]),
+        "wt_pct_ionic_lines": wt(r.by_stage[1]),
         "wt_pct_by_segment": [wt(seg) for seg in r.by_segment],
     }
 
@@ -339,7 +339,8 @@ def readings_summary(rock: dict[str, Any]) -> dict[str, Any]:
     """Per instrument, from the free BHVO-2 fits' readings: the medians over its spectra of
     the cost with each element's stages (segments) given their own amplitudes over the
     whole fit's, and per certified element of its contents read from the neutral lines,
-    the ionic lines, the fit itself and each segment, over the certificate."""
+    the ionic lines, the fit itself and each segment, over the certificate (segments by
+    position: an instrument's files here have the same segments)."""
     ref = rock["reference_wt_pct"]
     out: dict[str, Any] = {}
     for inst, v in rock.items():

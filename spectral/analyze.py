@@ -212,14 +212,15 @@ def _reading_columns(res: Any) -> dict[str, Any]:
     """The consistency columns of a :class:`spectral.cflibs.CFResult`
     (:func:`spectral.cflibs.partial_readings`): ``<El>_wt_pct_I`` and ``<El>_wt_pct_II``
     (read from the element's neutral or ionic lines alone), with a stitched file's
-    ``<El>_wt_pct_seg<k>`` (from its k-th segment alone, in wavelength order), empty where
+    ``<El>_wt_pct_seg<k>`` (from the k-th segment the fit kept alone, in wavelength order;
+    stretches without any spread are left out), empty where
     the part has no line of the element; and ``fit_cost_by_stage`` / ``fit_cost_by_segment``,
     the cost with those parts given amplitudes of their own."""
     r = res.readings
     if r is None:
         return {}
     cols: dict[str, Any] = {"fit_cost_by_stage": r.cost_by_stage}
-    parts = {"I": r.by_stage[:, 0], "II": r.by_stage[:, 1]}
+    parts = {"I": r.by_stage[0], "II": r.by_stage[1]}
     if len(r.by_segment) > 1:
         cols["fit_cost_by_segment"] = r.cost_by_segment
         parts.update({f"seg{k}": v for k, v in enumerate(r.by_segment, start=1)})

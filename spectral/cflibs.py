@@ -203,9 +203,10 @@ class PartialReadings:
     so that a reading equal to the fit's content means that part agrees with the rest.
     NaN where the element has no line of weight in the part."""
 
-    #: (elements, 2): read from the neutral lines, and from the ionic lines.
+    #: (2, elements): read from the neutral lines, and from the ionic lines.
     by_stage: np.ndarray
-    #: (segments, elements): read from one segment (spectrometer) of the file.
+    #: (segments, elements): read from one segment (spectrometer) of the file, in the
+    #: order of the segments the fit kept (stretches without any spread are left out).
     by_segment: np.ndarray
     #: The fit's cost with each element's stages (segments) given their own amplitudes.
     cost_by_stage: float
@@ -1243,42 +1244,51 @@ def partial_readings(
     too) gets an amplitude of its own in one linear fit, with the plasma, widths, escape
     factors and response held at the fit's (so that the amplitudes keep the whole fit's
     scale) and the baseline fitted again. Where the model describes the plasma, every part
-    reads what the whole fit does, within the errors, and the split hardly lowers the
-    cost; parts that disagree show which lines the composition is a compromise between."""
+    reads what the whole fit does and the split hardly lowers the cost; parts that disagree
+    show which lines the composition is a compromise between. All NaN where the fit found
+    none of the ``n_main`` elements."""
     t_k, ne, escape = plasma
     basis, peak = lines.basis(t_k, ne, escape)
-    whole = np.asarray(prob.fit(basis, response=response)["c"]) / peak * lines.plasma.mass
-    total = float(whole[:n_main].sum()) or 1.0
+    whole = prob.fit(basis, response=response)
+    scale = lines.plasma.mass / peak  # wt per unit of amplitude, up to the total
+    total = float((np.asarray(whole["c"]) * scale)[:n_main].sum())
+    if not total > 0:
+        nan = np.full((2, n_main), np.nan)
+        return PartialReadings(nan, nan[:1], float("nan"), float("nan"))
     inten = lines.intensities(t_k, ne, escape)
     stage = lines.modelled[1]
     by_stage = [_element_columns(lines, np.where(stage == s, inten, 0.0)) / peak for s in (0, 1)]
-    by_segment = []
-    for sl in prob.slices:
-        part = np.zeros_like(basis)
-        part[sl] = basis[sl]
-        by_segment.append(part)
-    stage_wt, stage_cost = _parts_read(prob, by_stage, response, peak, lines.plasma.mass, total)
-    seg_wt, seg_cost = _parts_read(prob, by_segment, response, peak, lines.plasma.mass, total)
-    return PartialReadings(stage_wt[:, :n_main].T, seg_wt[:, :n_main], stage_cost, seg_cost)
+    stage_wt, stage_cost = _parts_read(prob, by_stage, response, scale, total)
+    if len(prob.slices) == 1:  # the one segment's reading is the whole fit's
+        seg_wt = np.where(basis.max(0) >= READING_MIN_SHARE, whole["c"] * scale, np.nan)
+        seg_wt, seg_cost = 100 * seg_wt[None] / total, float(whole["cost"])
+    else:
+        by_segment = []
+        for sl in prob.slices:
+            part = np.zeros_like(basis)
+            part[sl] = basis[sl]
+            by_segment.append(part)
+        seg_wt, seg_cost = _parts_read(prob, by_segment, response, scale, total)
+    return PartialReadings(stage_wt[:, :n_main], seg_wt[:, :n_main], stage_cost, seg_cost)
 
 
 def _parts_read(
     prob: _Problem,
     parts: Sequence[np.ndarray],
     response: np.ndarray,
-    peak: np.ndarray,
-    mass: np.ndarray,
+    scale: np.ndarray,
     total: float,
 ) -> tuple[np.ndarray, float]:
     """One fit with every column of every part (each (P, E), on the whole basis's scale) an
     amplitude of its own, the parts of less than :data:`READING_MIN_SHARE` left out: the
-    readings (parts, E; wt % of ``total``, NaN where left out) and the cost."""
+    readings (parts, E; wt % of ``total`` with ``scale`` the wt per unit of amplitude, NaN
+    where left out) and the cost."""
     stacked = np.stack(parts)  # (K, P, E)
     kept = stacked.max(1) >= READING_MIN_SHARE  # (K, E)
     columns = stacked.transpose(1, 0, 2).reshape(stacked.shape[1], -1)[:, kept.reshape(-1)]
     fit = prob.fit(columns, response=response)
     wt = np.full(kept.shape, np.nan)
-    wt[kept] = 100 * np.asarray(fit["c"]) * (mass / peak)[np.nonzero(kept)[1]] / total
+    wt[kept] = 100 * np.asarray(fit["c"]) * scale[np.nonzero(kept)[1]] / total
     return wt, float(fit["cost"])
 
 
