@@ -1253,8 +1253,8 @@ def partial_readings(
     scale = lines.plasma.mass / peak  # wt per unit of amplitude, up to the total
     total = float((np.asarray(whole["c"]) * scale)[:n_main].sum())
     if not total > 0:
-        nan = np.full((2, n_main), np.nan)
-        return PartialReadings(nan, nan[:1], float("nan"), float("nan"))
+        nan = np.full((2 + len(prob.slices), n_main), np.nan)
+        return PartialReadings(nan[:2], nan[2:], float("nan"), float("nan"))
     inten = lines.intensities(t_k, ne, escape)
     stage = lines.modelled[1]
     by_stage = [_element_columns(lines, np.where(stage == s, inten, 0.0)) / peak for s in (0, 1)]
