@@ -537,3 +537,15 @@ def test_readings_show_a_stage_or_a_spectrometer_out_of_line(two_spectrometers):
         else:
             ca1, ca2 = r.by_segment[:, 2]
             assert 1.5 < ca2 / ca1 < 1.7 and 0.9 * whole < r.cost_by_segment < whole
+
+
+def test_readings_of_a_spectrum_without_lines_are_not_numbers(two_spectrometers):
+    from spectral.cflibs import _Problem, partial_readings
+
+    lines, _ = two_spectrometers
+    y = 5.0 + np.random.default_rng(1).normal(0, 0.5, len(lines.wl))
+    y -= 3 * lines.basis(10000.0, 1e17)[0].sum(1)  # dips where the lines are: no content fits
+    prob = _Problem(lines.wl, y, lines.slices, np.ones(len(y), bool))
+    r = partial_readings(lines, prob, (10000.0, 1e17, None), np.ones(len(y)), 5)
+    assert r.by_stage.shape == (2, 5) and r.by_segment.shape == (2, 5)
+    assert np.isnan(r.by_stage).all() and np.isnan(r.by_segment).all()
