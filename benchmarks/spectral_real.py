@@ -285,6 +285,11 @@ def instrument_of(path: Path) -> str:
     return path.name.split("_")[0]
 
 
+def instruments(rock: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The per-instrument entries of a :func:`scored` record (those with spectra)."""
+    return [(k, v) for k, v in rock.items() if isinstance(v, dict) and "spectra" in v]
+
+
 def certificate_costs(rock: dict[str, Any]) -> dict[str, Any]:
     """Each BHVO-2 spectrum fitted again with its contents held at the certificate (the
     plasma, instrument and ambient gas fitted as in the free fit): the cost the model gives
@@ -296,9 +301,7 @@ def certificate_costs(rock: dict[str, Any]) -> dict[str, Any]:
     others = {name: cations(oxides) for name, oxides in OTHER_ROCKS_OXIDES.items()}
     distance = {name: rmse_from_certificate(wt) for name, wt in others.items()}
     out: dict[str, Any] = {"other_rocks_rmse_from_certificate_wt_pct": distance}
-    for inst, v in rock.items():
-        if not (isinstance(v, dict) and "spectra" in v):
-            continue
+    for inst, v in instruments(rock):
         rows = []
         for s in v["spectra"]:
             path = BHVO2 / s["file"]
@@ -343,9 +346,7 @@ def readings_summary(rock: dict[str, Any]) -> dict[str, Any]:
     position: an instrument's files here have the same segments)."""
     ref = rock["reference_wt_pct"]
     out: dict[str, Any] = {}
-    for inst, v in rock.items():
-        if not (isinstance(v, dict) and "spectra" in v):
-            continue
+    for inst, v in instruments(rock):
         rows = v["spectra"]
         parts = {
             "fit": [r["wt_pct"] for r in rows],
@@ -421,9 +422,7 @@ def two_zones(rock: dict[str, Any]) -> dict[str, Any]:
     """The BHVO-2 figures with a second plasma zone (``zones=2``), per instrument, and each
     spectrum's zone: the comparison the default (one zone) rests on."""
     out = {}
-    for inst, v in rock.items():
-        if not (isinstance(v, dict) and "spectra" in v):
-            continue
+    for inst, v in instruments(rock):
         out[inst] = {
             k: v[k] for k in ("rmse_wt_pct", "rmse_whole_rock_wt_pct", "precision", "recall")
         }

@@ -632,9 +632,9 @@ class _Problem:
         one block; the response's floor can undo that, so a rise stops it). The contents
         ``c`` come back per column of ``basis``, the :attr:`tied` ones equal. ``response``
         is held for this fit (default: :attr:`fixed_response`, if any)."""
-        held = self.fixed_response if response is None else response
-        fixed = held is not None
-        r = np.ones(len(self.y)) if held is None else held
+        given = self.fixed_response if response is None else response
+        fixed = given is not None
+        r = np.ones(len(self.y)) if given is None else given
         best: dict[str, Any] = {}
         columns = basis
         if self.tied:
