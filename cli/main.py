@@ -1,7 +1,8 @@
 """Entry point of the ``eftgan`` command: a click group whose subcommands import lazily.
 
 User errors (:class:`eftgan.errors.UserError`, click usage errors) print one line to stderr and
-exit with code 2; ``--debug`` shows the traceback instead.
+exit with code 2; ``--debug``, anywhere on the command line, shows the traceback of a
+:class:`~eftgan.errors.UserError` instead.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     """Run the ``eftgan`` command with ``argv`` (default: the process's arguments) and exit:
     0 on success, 2 with one line on stderr for a user error (``--debug``: the traceback)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    debug = "--debug" in args  # taken anywhere on the line, where a user adds it last
+    if debug:
+        args = ["--debug", *(a for a in args if a != "--debug")]
     try:
         cli.main(args=args, prog_name="eftgan", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -73,9 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
-    except click.ClickException as exc:
-        if debug:
-            raise
+    except click.ClickException as exc:  # a usage error: its traceback would say nothing
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"

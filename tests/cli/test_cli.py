@@ -102,6 +102,13 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
     with pytest.raises(UserError):
         main(["--debug", "predict", str(tmp_path / "nope.cif")])
+    with pytest.raises(UserError):  # where a user adds it: last
+        main(["predict", str(tmp_path / "nope.cif"), "--debug"])
+
+
+def test_usage_errors_stay_one_line_with_debug(capsys) -> None:
+    code, _, err = run(capsys, "--debug", "predict", str(EXAMPLES[0]), "--phase", "hcp")
+    assert_user_error(code, err, "--phase")
 
 
 def test_usage_errors_are_one_line(capsys) -> None:
