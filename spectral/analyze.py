@@ -154,10 +154,24 @@ def analyze_cflibs(
     from spectral.io import read_spectrum
 
     spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
+    for spec in spectra if elements else []:
+        _require_lines(spec, elements)
     options = dict(elements=elements, nuisance=nuisance, wavelengths=wavelengths)
     options.update(plot_dir=plot_dir, instrument=instrument, oxides=oxides, zones=zones)
     fit_one = functools.partial(_cflibs_row, **options)
     return map_in_processes(fit_one, list(zip(files, spectra, strict=True)), jobs, progress, "file")
+
+
+def _require_lines(spec: Any, elements: Sequence[str]) -> None:
+    """Refuse, before any fit, a file whose range holds no NIST line of ``elements`` in air
+    or vacuum wavelengths (the fit's own check, on its modelled lines, comes later)."""
+    from spectral.atomic import load_atomic_data
+    from spectral.cflibs import no_lines
+
+    nm = load_atomic_data(elements).lines.wavelength
+    wl = spec.wavelength
+    if not ((nm > wl[0] - 1.0) & (nm < wl[-1] + 1.0)).any():
+        raise no_lines(spec.source, elements, wl)
 
 
 def _cflibs_row(

@@ -193,6 +193,9 @@ class CFResult:
     #: The contents read from each ionisation stage and each segment alone (None for a
     #: fit at a held composition).
     readings: PartialReadings | None = None
+    #: The strongest lines of the fit that stand apart, ``(air wavelength in nm, species)``
+    #: such as ``(393.37, "Ca II")``, strongest first (:func:`strongest_lines`).
+    labels: list[tuple[float, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -736,6 +739,15 @@ def _fit_pixels(spec: Spectrum) -> tuple[np.ndarray, np.ndarray, list[slice]]:
     return wl[idx], y[idx], [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
+def no_lines(source: str, elements: Sequence[str], wl: np.ndarray) -> UserError:
+    """The one-line refusal of a spectrum (file ``source``, axis ``wl``) in which none of
+    ``elements`` has a line."""
+    return UserError(
+        f"{source or 'the spectrum'}: no line of {', '.join(elements)} falls in "
+        f"{wl[0]:.0f}-{wl[-1]:.0f} nm; give elements whose lines the spectrum covers"
+    )
+
+
 def _one_blas_thread(fit):
     """Run ``fit`` with BLAS on one thread: its products are a few thousand pixels by a
     few tens of columns, where more threads cost more than they give and their spinning
@@ -793,10 +805,7 @@ def fit_cflibs(
         fwhm = fill_widths(found)
     lines = LineModel(wl, slices, fwhm, species)
     if not lines.present[: len(elements)].any():
-        raise UserError(
-            f"no line of {', '.join(elements)} falls in {wl[0]:.0f}-{wl[-1]:.0f} nm; "
-            "give elements whose lines the spectrum covers"
-        )
+        raise no_lines(spec.source, elements, wl)
     prob = _problem(lines, y, instrument, composition, len(elements))
 
     def cost(p: np.ndarray) -> float:
@@ -1201,7 +1210,44 @@ def _result(
         nuisance=nuis,
         response=np.asarray(fit["r"]),
         readings=None if prob.tied else partial_readings(lines, prob, plasma, fit["r"], n_main),
+        labels=strongest_lines(lines, lines.intensities(t_k, ne, escape), c / peak, fit["r"]),
     )
+
+
+#: Lines labelled on a fit's plot, at least this share of the spectrum's span apart.
+LABELS = 12
+LABEL_GAP = 0.02
+ROMAN = ("I", "II")
+
+
+def strongest_lines(
+    lines: LineModel, inten: np.ndarray, density: np.ndarray, response: np.ndarray
+) -> list[tuple[float, str]]:
+    """The :data:`LABELS` lines of the fit with the highest peaks that lie at least
+    :data:`LABEL_GAP` of the span apart, ``(air wavelength, species)``, strongest first. A
+    line's peak is its intensity (``inten``, per unit density) times its element's fitted
+    density (per column of the basis), times the highest value of its profile and the
+    response on the pixels it reaches, so a line is named where it, not a neighbour, makes
+    the peak."""
+    height = np.zeros(len(lines.centres))
+    for e, (a, z) in enumerate(itertools.pairwise(lines.blocks)):
+        csc = lines.profiles_by_element[e]
+        reach = np.flatnonzero(np.diff(csc.indptr))  # columns with pixels
+        if z == a or density[e] <= 0 or not len(reach):
+            continue
+        on_pixels = csc.data * response[csc.indices]
+        top = np.maximum.reduceat(on_pixels, csc.indptr[reach])
+        height[a + reach] = density[e] * inten[a + reach] * top
+    gap = LABEL_GAP * float(np.ptp(lines.wl))
+    placed: list[tuple[float, str]] = []
+    for i in np.argsort(-height):
+        if len(placed) >= LABELS or height[i] <= 0:
+            break
+        nm = float(lines.centres[i])
+        if all(abs(nm - p) >= gap for p, _ in placed):
+            element, stage = lines.elements[lines.el[i]], ROMAN[lines.modelled[1][i]]
+            placed.append((nm, f"{element} {stage}"))
+    return placed
 
 
 def _content_errors(fit: dict, mass: np.ndarray, n_main: int, total: float) -> np.ndarray:
@@ -1402,9 +1448,9 @@ def instrument_response(
     return np.maximum(r, 1e-6 * max(float(r.max()), 1e-300))
 
 
-def fit_png(result: CFResult, path, title: str = "", n_labels: int = 12):
-    """The spectrum, the fit and the residual (below), the strongest peaks of the fit labelled
-    with their wavelengths."""
+def fit_png(result: CFResult, path, title: str = ""):
+    """The spectrum, the fit and the residual (below), the fit's strongest lines labelled
+    with their species and wavelengths (:attr:`CFResult.labels`)."""
     from eftgan.plotting import pyplot, save_png
 
     plt = pyplot()
@@ -1414,13 +1460,12 @@ def fit_png(result: CFResult, path, title: str = "", n_labels: int = 12):
     wl, y, m = result.wavelength, result.intensity, result.model
     ax.plot(wl, y, lw=0.6, color="k", label="spectrum")
     ax.plot(wl, m, lw=0.6, color="tab:red", alpha=0.8, label=f"fit (cost {result.cost:.2f})")
-    top = np.argsort(-m)[: 40 * n_labels]
-    placed: list[float] = []
-    for i in top:
-        if len(placed) >= n_labels or any(abs(wl[i] - p) < 0.02 * np.ptp(wl) for p in placed):
-            continue
-        placed.append(float(wl[i]))
-        ax.annotate(f"{wl[i]:.1f}", (wl[i], m[i]), fontsize=6, ha="center", va="bottom")
+    for nm, species in result.labels:
+        i = int(np.argmin(np.abs(wl - nm)))
+        near = slice(max(i - 3, 0), i + 4)  # the peak's top, a pixel or two off the centre
+        ax.annotate(
+            f"{species} {nm:.1f}", (nm, float(m[near].max())), fontsize=6, ha="center", va="bottom"
+        )
     ax.legend(frameon=False, fontsize=8)
     ax.set_ylabel("intensity")
     ax.set_title(title, fontsize=9)

@@ -160,7 +160,7 @@ def diagnose(
 ) -> dict[str, Any]:
     """Boltzmann fits per species, Saha-Boltzmann temperatures per element and n_e (from
     H-alpha, else ``ne_cm3``, else 10^17 cm^-3 and said so)."""
-    from spectral.cflibs import LineModel, instrument_widths
+    from spectral.cflibs import LineModel, instrument_widths, no_lines
     from spectral.identify import pixel_noise
     from spectral.measured import calibrate_spectrum, segments
 
@@ -182,6 +182,8 @@ def diagnose(
     ne_h = halpha_density(wl, y, float(width_at(np.array([H_ALPHA_NM]))[0]))
     ne = ne_h or ne_cm3 or 1e17
     model = LineModel(wl, slices, widths, elements)
+    if not model.present.any():
+        raise no_lines(spec.source, elements, wl)
     lines = model.plasma.table.lines
     strength = np.exp(model.log_intensity(10000.0, 1e17))
     idx = usable_lines(lines, strength, fwhm)

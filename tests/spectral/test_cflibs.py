@@ -228,8 +228,32 @@ def test_cli_cflibs_jobs_give_the_rows_of_one_at_a_time(tmp_path, capsys, simula
     write_csv(far, spec.wavelength + 2700.0, {"counts": spec.intensity})
     code, _, err = run(capsys, "spectral", "analyze", str(files[0]), str(far), *args[:4],
                        "--jobs", "2")  # fmt: skip
-    assert code == 2 and err.count("error: no line of Fe, Cr, Ni, Mn falls in") == 1
+    assert code == 2 and err.count(f"error: {far}: no line of Fe, Cr, Ni, Mn falls in") == 1
     assert "Traceback" not in err
+
+
+def test_a_file_without_lines_is_refused_before_any_fit(tmp_path, capsys, simulated, monkeypatch):
+    """A batch with one file outside the elements' lines stops before the first fit (no
+    minutes of fits thrown away), naming that file; ``diagnose`` refuses it too."""
+    import spectral.cflibs
+    from spectral.io import write_csv
+
+    spec, _ = simulated
+    good, far = tmp_path / "good.csv", tmp_path / "far.csv"
+    write_csv(good, spec.wavelength, {"counts": spec.intensity})
+    write_csv(far, spec.wavelength + 2700.0, {"counts": spec.intensity})
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a fit started")
+
+    monkeypatch.setattr(spectral.cflibs, "fit_cflibs", no_fit)
+    args = ["--method", "cflibs", "--elements", "Fe,Ni", "--wavelengths", "air"]
+    code, _, err = run(capsys, "spectral", "analyze", str(good), str(far), *args)
+    assert code == 2 and err.startswith(f"error: {far}: no line of Fe, Ni falls in 3000-3400 nm")
+    code, _, err = run(capsys, "spectral", "diagnose", str(far), "--elements", "Fe,Ni",
+                       "--out", str(tmp_path / "dg"))  # fmt: skip
+    assert code == 2 and err.startswith(f"error: {far}: no line of Fe, Ni falls in")
+    assert not (tmp_path / "dg").exists()
 
 
 def test_cli_cflibs_auto_elements(tmp_path, capsys, simulated):
@@ -549,3 +573,27 @@ def test_readings_of_a_spectrum_without_lines_are_not_numbers(two_spectrometers)
     r = partial_readings(lines, prob, (10000.0, 1e17, None), np.ones(len(y)), 5)
     assert r.by_stage.shape == (2, 5) and r.by_segment.shape == (2, 5)
     assert np.isnan(r.by_stage).all() and np.isnan(r.by_segment).all()
+
+
+def test_the_fit_names_the_lines_of_its_highest_peaks(two_spectrometers):
+    """The plot's labels: the line that makes the fit's highest peak comes first, named by
+    its element and stage (the element whose own column is highest there), and no two
+    labels crowd each other."""
+    from spectral.cflibs import LABEL_GAP, LABELS, _element_columns, fit_cflibs
+    from spectral.io import Spectrum
+
+    lines, spectrum = two_spectrometers
+    res = fit_cflibs(Spectrum(lines.wl, spectrum(), "model"), list(lines.elements), frame="air")
+    assert len(res.labels) == LABELS
+    nm, species = res.labels[0]
+    top = int(np.argmax(res.model))
+    cols = _element_columns(lines, lines.intensities(10000.0, 1e17)) * [50, 20, 15, 10, 5]
+    assert species.split()[0] == lines.elements[int(np.argmax(cols[top]))]
+    assert abs(nm - lines.wl[top]) < 2 * (lines.wl[1] - lines.wl[0])
+    for nm, species in res.labels:  # each a modelled line of that species
+        element, stage = species.split()
+        at = np.isclose(lines.centres, nm)
+        ok = (lines.el == lines.elements.index(element)) & (lines.modelled[1] == len(stage) - 1)
+        assert (at & ok).any(), (nm, species)
+    gaps = np.diff(np.sort([nm for nm, _ in res.labels]))
+    assert gaps.min() >= LABEL_GAP * np.ptp(lines.wl)
