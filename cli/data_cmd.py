@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
-from eftgan_cli.main import echo_table
+from eftgan_cli.main import echo_json, echo_table
 
 
 @click.group()
@@ -39,7 +38,7 @@ def validate(path: Path, as_json: bool) -> None:
     flags = run_validation(ds)
     rows = [{**f.as_dict(), "masks": list(TARGET_CHECKS.get(f.check, ()))} for f in flags]
     if as_json:
-        click.echo(json.dumps(rows, indent=1))
+        echo_json(rows)
         return
     if flags:
         for r in rows:

@@ -92,6 +92,24 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
+def echo_json(payload: Any) -> None:
+    """Print ``payload`` as strict JSON: a number that is not one (NaN, infinite) as null,
+    which every JSON parser reads (``NaN`` is Python's extension, refused by others)."""
+    import json
+    import math
+
+    def strict(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: strict(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [strict(x) for x in v]
+        return v
+
+    click.echo(json.dumps(strict(payload), indent=1, allow_nan=False))
+
+
 def echo_table(rows: list[dict[str, Any]], columns: list[str], floats: str = "{:.4f}") -> None:
     """Print rows as an aligned text table."""
 

@@ -6,11 +6,11 @@ writes every output file) and prints a summary.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
+from eftgan_cli.main import echo_json
 
 
 @click.group()
@@ -258,7 +258,7 @@ def evaluate(real: Path, fake: Path, phases: str, as_json: bool) -> None:
 
     r = compare_folders(real, fake, 3 if phases == "alsi" else 2)
     if as_json:
-        click.echo(json.dumps(r, indent=1))
+        echo_json(r)
     else:
         for k, v in r.items():
             click.echo(f"{k:22s} {v:.6g}" if isinstance(v, float) else f"{k:22s} {v}")
@@ -389,7 +389,7 @@ def assimilate(
     r = filtering.assimilate(folder, out, cfg, force=force, progress=not quiet)
     keep = ("mobility_energy", "low_angle_mobility_ratio", "ensemble", "windows", "wall_s")
     if as_json:
-        click.echo(json.dumps({k: r[k] for k in keep if k in r}, indent=1))
+        echo_json({k: r[k] for k in keep if k in r})
         return
     me = r["mobility_energy"]
     click.echo(f"M sigma = {me['mean']:.4g} +- {me['std']:.2g} m^2/s")
@@ -542,7 +542,7 @@ def segment_evaluate(pred: Path, truth: Path, as_json: bool) -> None:
     phases = pred.is_dir() and any(pred.glob("*_phases.png"))
     r = evaluate_phase_folders(pred, truth) if phases else evaluate_folders(pred, truth)
     if as_json:
-        click.echo(json.dumps(r, indent=1))
+        echo_json(r)
         return
     for k, v in r.items():
         if k != "per_image":

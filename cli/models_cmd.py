@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import click
-from eftgan_cli.main import echo_table
+from eftgan_cli.main import echo_json, echo_table
 
 
 def _figure(value: float | None, unit: str) -> str:
@@ -26,7 +24,7 @@ def models(as_json: bool) -> None:
 
     found = shipped_models()
     if as_json:
-        click.echo(json.dumps([m.as_dict() for m in found], indent=1))
+        echo_json([m.as_dict() for m in found])
         return
     rows = [
         {

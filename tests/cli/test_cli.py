@@ -287,3 +287,16 @@ def test_train_eftgan_refuses_an_ensemble_ecnet(capsys, tiny_dft: Path, tmp_path
     code, _, err = run(capsys, "train", "eftgan", *args, "--ecnet", str(default_model_dir()))
     assert_user_error(code, err, "ensemble", "train ensemble")
     assert not (tmp_path / "g").exists()
+
+
+def test_printed_json_is_strict(capsys) -> None:
+    """What ``--json`` prints parses anywhere: a statistic that is not a number is null."""
+    from eftgan_cli.main import echo_json
+
+    echo_json({"frechet": float("nan"), "rows": [1.5, float("inf")], "n": 3})
+    out = capsys.readouterr().out
+    assert json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in JSON")) == {
+        "frechet": None,
+        "rows": [1.5, None],
+        "n": 3,
+    }
