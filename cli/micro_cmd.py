@@ -20,7 +20,7 @@ def micro() -> None:
 
 @micro.command()
 @click.option("--si", "si", required=True, type=float, help="Si content, wt % (0-25).")
-@click.option("--n", "n", default=20, show_default=True)
+@click.option("--n", "n", default=20, show_default=True, type=click.IntRange(min=1))
 @click.option("--size", default=256, show_default=True, help="Image size in pixels.")
 @click.option("--cooling-rate", default=10.0, show_default=True, help="K/s; sets the scale.")
 @click.option("--seed", default=0, show_default=True)
@@ -208,7 +208,7 @@ def train(
     default=None,
     help="GAN model folder (default: shipped).",
 )
-@click.option("--n", "n", default=64, show_default=True)
+@click.option("--n", "n", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--si", default=None, type=float, help="Si wt % (conditional models).")
 @click.option(
     "--size",

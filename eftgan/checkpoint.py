@@ -156,17 +156,20 @@ def write_finished_run(
 
 
 def read_model_folder(
-    folder: str | os.PathLike[str], kind: str
+    folder: str | os.PathLike[str], kind: str, option: str = "--model"
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Check and read a model folder; returns ``(config, state_dict)``.
+    """Check and read a model folder, given on the command line as ``option``; returns
+    ``(config, state_dict)``.
 
     Raises :class:`CheckpointError` with a one-line reason for a missing folder or file, a
     config that is not JSON, another format version or kind, or weights whose hash differs.
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise CheckpointError(f"{folder} is a file; give {option} the model's folder")
     if not folder.is_dir():
         raise CheckpointError(
-            f"model folder {folder} does not exist; pass --model with a trained model"
+            f"model folder {folder} does not exist; pass {option} with a trained model"
         )
     cfg_path = folder / CONFIG_FILE
     if not cfg_path.is_file():

@@ -100,7 +100,8 @@ def read_folder(
         if min(a.shape[:2]) < min_size:
             raise UserError(
                 f"{p} is {a.shape[1]}x{a.shape[0]} pixels, smaller than the {min_size}-pixel "
-                "crop; use larger images or a smaller --size"
+                "crop; use larger images, or a smaller crop (--size, where the architecture "
+                "takes one)"
             )
         imgs.append(a)
     return imgs

@@ -239,7 +239,7 @@ class DCGANTrainConfig(JSONSettings):
         if self.channels not in (None, 1, 3):
             raise UserError(f"channels must be 1 (gray) or 3 (RGB), not {self.channels}")
         if self.init not in (None, "none", "auto"):  # a missing or damaged model, early
-            read_model_folder(Path(self.init), "dcgan")
+            read_model_folder(Path(self.init), "dcgan", option="--init")
         if self.si_wt_pct is None:
             return
         if len(self.si_wt_pct) != n_folders:
@@ -304,9 +304,14 @@ def initial_weights(
     them: its last generator (the one its discriminator was trained against; the averaged one
     where it kept no other). A one-line :class:`UserError` where the model's architecture is
     not ``mcfg``'s (``arch`` and its settings)."""
-    config, state = read_model_folder(folder, "dcgan")
+    config, state = read_model_folder(folder, "dcgan", option="--init")
     stored = config["model"].get(arch_key(arch))
-    trained = type(mcfg).from_dict(stored).as_dict() if stored is not None else {}
+    if stored is None:
+        raise UserError(
+            f"--init {folder} is not a --arch {arch} model; train with its --arch or leave "
+            "--init out"
+        )
+    trained = type(mcfg).from_dict(stored).as_dict()
     wanted = mcfg.as_dict()
     if trained != wanted:
         diff = ", ".join(
@@ -574,7 +579,8 @@ class _Run:
         plt = pyplot()
         fig, axs = plt.subplots(4, 8, figsize=(8, 4.4), dpi=120)
         for i, ax in enumerate(axs.flat):
-            img = reals[i % 16] if i % 8 < 4 else fakes[(i // 8) * 4 + i % 4]
+            k = (i // 8) * 4 + i % 4  # the k-th of each half, four per row
+            img = reals[k] if i % 8 < 4 else fakes[k]
             ax.imshow(img, cmap="gray", vmin=0, vmax=1)
             ax.set_axis_off()
         fig.suptitle("training crops (left) and generated (right)", fontsize=9)
@@ -741,7 +747,7 @@ def start_words(cfg: DCGANTrainConfig) -> str:
     """Where a run's first weights come from, in words (for the log and the card)."""
     start, shipped = cfg.start_folder(), START_MODELS["dcgan"]
     if cfg.init == "auto" and start is not None:
-        return f"started from the shipped model {shipped} (--init none: random weights)"
+        return f"started from the shipped model {shipped} (use --init none for random weights)"
     if start is not None:
         return f"started from the weights of {start}"
     if cfg.init == "auto":

@@ -138,7 +138,11 @@ def test_a_run_fine_tunes_the_model_it_starts_from(tmp_path: Path, capsys) -> No
         train_dcgan(data, tmp_path / "other", init=str(tmp_path / "base"), **{**kw, "nz": 8})
     args = ["micro", "train", "--images", str(data[0]), "--out", str(tmp_path / "cli")]
     code, _, err = run(capsys, *args, "--init", str(tmp_path / "nowhere"), "--quiet")
-    assert_user_error(code, err, "nowhere does not exist")
+    assert_user_error(code, err, "nowhere does not exist", "pass --init")
+    code, _, err = run(capsys, *args, "--init", str(tmp_path / "base" / "config.json"))
+    assert_user_error(code, err, "is a file; give --init the model's folder")
+    with pytest.raises(UserError, match="base is not a --arch paper model"):
+        train_dcgan(data, tmp_path / "other", init=str(tmp_path / "base"), arch="paper", **kw)
 
 
 def test_the_defaults_start_from_the_shipped_model_where_they_train_its_architecture() -> None:
