@@ -35,7 +35,9 @@ def _amounts(text: str) -> dict[str, float]:
     return out
 
 
-def _weight_percent(text: str, wt: bool) -> dict[str, float]:
+def _weight_percent(text: str, wt: bool, atomic_hint: str = "without --wt") -> dict[str, float]:
+    """A composition's wt %, from weight percent (``wt``) or atomic amounts; ``atomic_hint``
+    says how the command takes atomic amounts, where it does."""
     from eftgan.elements import element
     from eftgan.errors import UserError
 
@@ -43,9 +45,9 @@ def _weight_percent(text: str, wt: bool) -> dict[str, float]:
     total = sum(a.values())
     if wt:
         if abs(total - 100.0) > 0.5 and abs(total - 1.0) > 0.005:
+            other = f" or give atomic amounts {atomic_hint}" if atomic_hint else ""
             raise UserError(
-                f"the weight percentages in {text!r} add up to {total:g}, not 100; fix them "
-                "or give atomic amounts without --wt"
+                f"the weight percentages in {text!r} add up to {total:g}, not 100; fix them{other}"
             )
         return {k: 100.0 * v / total for k, v in a.items()}
     mass = {k: v * element(k).atomic_mass_u for k, v in a.items()}
@@ -375,6 +377,15 @@ def _read_instrument(path: Path) -> dict[str, Any]:
     return inst
 
 
+def _content_cell(row: dict[str, Any], element: str) -> str:
+    """An element's content in the table: wt %, its standard error where the method gives
+    one, and '-' where it is called absent."""
+    cell = f"{row[element + '_wt_pct']:.3f}"
+    if element + "_sd_wt_pct" in row:
+        cell += f" +-{row[element + '_sd_wt_pct']:.2g}"
+    return cell + ("" if row[element + "_present"] else " -")
+
+
 def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
     """The rows of ``analyze`` as CSV, or as a table of contents with the fit's columns."""
     cols = list(dict.fromkeys(k for r in rows for k in r))  # files may fit different elements
@@ -385,29 +396,28 @@ def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
     short = [
         {
             "file": r["file"],
-            **{
-                e: f"{r[e + '_wt_pct']:.3f}" + ("" if r[e + "_present"] else " -")
-                for e in els
-                if e + "_wt_pct" in r
-            },
+            **{e: _content_cell(r, e) for e in els if e + "_wt_pct" in r},
+            # the frame the axis was read in, '?' where its lines did not decide it
+            "wavelengths": r["wavelengths"] + ("" if r["wavelengths_decided"] else " ?"),
         }
         for r in rows
     ]
-    extra = []
+    extra = ["wavelengths"]
     if method != "saca":
         for r, sh in zip(rows, short, strict=True):
             sh["T (K)"] = f"{r['temperature_k']:.0f}"
             sh["fit cost"] = f"{r['fit_cost']:.3g}"
             if "model_ok" in r:
                 sh["model ok"] = "yes" if r["model_ok"] else "NO"
-        extra = ["T (K)", "fit cost"] + (["model ok"] if method == "cflibs" else [])
+        extra += ["T (K)", "fit cost"] + (["model ok"] if method == "cflibs" else [])
     echo_table(short, ["file", *els, *extra])
     _print_oxides(rows, cols)
     from spectral.cflibs import MODEL_ERROR, MODEL_OK_COST, PRESENT_WT_PCT
     from spectral.dataset import PRESENCE_WT_PCT
 
     floor = PRESENT_WT_PCT if method == "cflibs" else PRESENCE_WT_PCT
-    click.echo(f"wt %; '-' marks an element called absent (below {floor:g} wt %)")
+    sd = " +- its standard error" if any("_sd_wt_pct" in c for c in cols) else ""
+    click.echo(f"wt %{sd}; '-' marks an element called absent (below {floor:g} wt %)")
     if method == "cflibs":
         click.echo(
             "fit cost: weighted residual per degree of freedom; model_ok when at most "
@@ -470,7 +480,7 @@ def calibrate(
     from spectral.io import read_spectrum
 
     refuse_existing(out, force)
-    comp = _weight_percent(composition, True)
+    comp = _weight_percent(composition, True, atomic_hint="")
     spec = read_spectrum(reference, clip_negative)
     gases = [g for g in _element_list(nuisance) if g not in comp]
     inst = calibrate_instrument(spec, comp, gases, "vacuum" if vacuum else wavelengths)

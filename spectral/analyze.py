@@ -151,11 +151,15 @@ def analyze_cflibs(
     import functools
 
     from eftgan.devices import map_in_processes
+    from spectral.cflibs import require_instrument
     from spectral.io import read_spectrum
 
     spectra = [read_spectrum(f, clip_negative) for f in files]  # bad files fail first
-    for spec in spectra if elements else []:
-        _require_lines(spec, elements)
+    for spec in spectra:  # before any fit
+        if elements:
+            _require_lines(spec, elements)
+        if instrument is not None:
+            require_instrument(instrument, spec)
     options = dict(elements=elements, nuisance=nuisance, wavelengths=wavelengths)
     options.update(plot_dir=plot_dir, instrument=instrument, oxides=oxides, zones=zones)
     fit_one = functools.partial(_cflibs_row, **options)

@@ -794,6 +794,8 @@ def fit_cflibs(
         raise ValueError(f"zones must be 1, 2 or 'auto', not {zones!r}")
     elements = list(dict.fromkeys(elements))
     species = tuple(dict.fromkeys([*elements, *nuisance]))
+    if instrument is not None:
+        require_instrument(instrument, spec)
     if instrument is not None and frame == "auto":
         frame = instrument["wavelengths"]  # the same spectrometer as the reference
     spec, axis = calibrate_spectrum(spec, frame, candidates=list(elements))
@@ -1432,6 +1434,42 @@ def _instrument_segment(instrument: dict[str, Any], nm: float) -> dict[str, Any]
         abs(nm - s["lo_nm"]), abs(nm - s["hi_nm"])))  # fmt: skip
 
 
+def instrument_mismatch(instrument: dict[str, Any], spec: Spectrum) -> str:
+    """Why ``spec`` may not come from the spectrometer that ``instrument`` was learned on:
+    a segment of it (a spectrometer, as the fit keeps it) of which no segment of the
+    instrument holds nine tenths. The tenth to spare takes up dead pixels at a segment's
+    end that one file keeps and another drops, and a frame or an offset; a file cut to a
+    shorter range still matches. Empty where every segment is held."""
+    wl, _, slices = _fit_pixels(spec)
+    mine = [(float(wl[sl][0]), float(wl[sl][-1])) for sl in slices]
+    theirs = [(s["lo_nm"], s["hi_nm"]) for s in instrument["segments"]]
+
+    def held(a: float, b: float) -> bool:
+        return any(min(b, d) - max(a, c) >= 0.9 * (b - a) for c, d in theirs)
+
+    if all(held(a, b) for a, b in mine):
+        return ""
+
+    def ranges(segs: list[tuple[float, float]]) -> str:
+        return ", ".join(f"{a:.0f}-{b:.0f}" for a, b in segs)
+
+    return (
+        f"{len(mine)} segment(s) {ranges(mine)} nm, the instrument's {len(theirs)} "
+        f"{ranges(theirs)} nm"
+    )
+
+
+def require_instrument(instrument: dict[str, Any], spec: Spectrum) -> None:
+    """Refuse, in one line, a spectrum that :func:`instrument_mismatch` says is not from the
+    instrument's spectrometer: its response and widths would be read off other pixels."""
+    why = instrument_mismatch(instrument, spec)
+    if why:
+        raise UserError(
+            f"{spec.source or 'the spectrum'} is not from the spectrometer of the instrument "
+            f"({why}); calibrate on a reference from this spectrometer or leave --instrument out"
+        )
+
+
 def _instrument_width(instrument: dict[str, Any], nm: float) -> float:
     return float(_instrument_segment(instrument, nm)["fwhm_nm"])
 
@@ -1457,15 +1495,17 @@ def fit_png(result: CFResult, path, title: str = ""):
     fig, (ax, ax_r) = plt.subplots(
         2, 1, figsize=(11, 5), dpi=110, sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
+    # no line drawn across pixels the fit left out (dead stretches, gaps between spectrometers)
     wl, y, m = result.wavelength, result.intensity, result.model
+    cut = np.flatnonzero(np.diff(wl) > 5 * np.median(np.diff(wl))) + 1
+    wl, y, m = (np.insert(a.astype(float), cut, np.nan) for a in (wl, y, m))
     ax.plot(wl, y, lw=0.6, color="k", label="spectrum")
     ax.plot(wl, m, lw=0.6, color="tab:red", alpha=0.8, label=f"fit (cost {result.cost:.2f})")
     for nm, species in result.labels:
-        i = int(np.argmin(np.abs(wl - nm)))
+        i = int(np.nanargmin(np.abs(wl - nm)))
         near = slice(max(i - 3, 0), i + 4)  # the peak's top, a pixel or two off the centre
-        ax.annotate(
-            f"{species} {nm:.1f}", (nm, float(m[near].max())), fontsize=6, ha="center", va="bottom"
-        )
+        top = float(np.nanmax(m[near]))
+        ax.annotate(f"{species} {nm:.1f}", (nm, top), fontsize=6, ha="center", va="bottom")
     ax.legend(frameon=False, fontsize=8)
     ax.set_ylabel("intensity")
     ax.set_title(title, fontsize=9)

@@ -302,6 +302,13 @@ def test_calibrate_then_analyze_with_the_instrument(tmp_path, capsys, simulated)
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert abs(float(cols["Cr_wt_pct"]) - 18.0) < 3.0 and cols["model_ok"] == "True"
     assert 0.8 < float(cols["Cr_wt_pct_II"]) / float(cols["Cr_wt_pct"]) < 1.25  # its response
+    wider = tmp_path / "wider.csv"  # a second spectrometer the reference did not have
+    more = np.linspace(720.0, 800.0, 500)
+    y = np.r_[spec.intensity, spec.intensity[:500]]
+    write_csv(wider, np.r_[spec.wavelength, more], {"counts": y})
+    code, _, err = run(capsys, "spectral", "analyze", str(wider), *args, *base)
+    assert code == 2 and err.startswith(f"error: {wider} is not from the spectrometer")
+    assert "720-800" in err and "Traceback" not in err
 
 
 def test_cli_method_options_are_checked(tmp_path, capsys, simulated):

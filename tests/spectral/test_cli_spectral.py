@@ -103,3 +103,13 @@ def test_train_bad_options(capsys, tmp_path: Path, args: list[str], needle: str)
     )
     assert_user_error(code, err, needle)
     assert not (tmp_path / "m" / "config.json").exists()
+
+
+def test_calibrate_refuses_a_composition_that_is_not_100_wt_pct(capsys, tmp_path: Path) -> None:
+    """calibrate takes wt % only: its fix is to correct them (it has no --wt to drop)."""
+    f = tmp_path / "ref.csv"
+    f.write_text("300,1\n301,2\n")
+    args = ["spectral", "calibrate", str(f), "--composition", "Fe50Ni20"]
+    code, _, err = run(capsys, *args, "--out", str(tmp_path / "i.json"))
+    assert_user_error(code, err, "add up to 70, not 100; fix them")
+    assert "--wt" not in err
