@@ -149,7 +149,16 @@ def _metallic_radius(el: Any) -> float:
 
 @cache
 def element(symbol: str) -> ElementDescriptors:
-    """Static descriptors of one element from pymatgen's tables."""
+    """Static descriptors of one element from pymatgen's tables; NaN where they have none
+    (pymatgen's warnings about that are not shown: the NaN says it)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "No (data available for|Pauling electronegativity)")
+        return _element(symbol)
+
+
+def _element(symbol: str) -> ElementDescriptors:
     from pymatgen.core.periodic_table import Element
 
     sym = canonical_symbol(symbol)

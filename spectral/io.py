@@ -71,8 +71,13 @@ def _split(line: str) -> list[str]:
 
 
 def _two_columns(lines: list[str], name: str, decimal_comma: bool | None = None) -> np.ndarray:
+    """(N, 2) wavelength and intensity from the lines of a text table: header lines before
+    the first two numbers are skipped, unless they name the intensity first and the
+    wavelength second, in which case the columns are swapped."""
     rows = []
     header_done = False
+    header: list[str] = []
+    single = 0  # lines of one number: a one-column file
     for i, raw in enumerate(lines):
         if not raw.strip() or raw.lstrip().startswith("#"):
             continue
@@ -80,6 +85,7 @@ def _two_columns(lines: list[str], name: str, decimal_comma: bool | None = None)
         if len(toks) < 2:
             if header_done:
                 raise UserError(f"{name}: line {i + 1} has fewer than two columns: {raw.strip()!r}")
+            single += bool(re.fullmatch(_NUM, toks[0]))
             continue
         dc = decimal_comma if decimal_comma is not None else ("," in toks[0] or "," in toks[1])
         try:
@@ -90,7 +96,20 @@ def _two_columns(lines: list[str], name: str, decimal_comma: bool | None = None)
                 raise UserError(
                     f"{name}: line {i + 1} is not two numbers: {raw.strip()[:60]!r}"
                 ) from None
-    return np.array(rows, dtype=np.float64).reshape(-1, 2)
+            header = [t.lower() for t in toks[:2]]
+    if not rows and single:
+        raise UserError(f"{name} has one column; a spectrum needs two: wavelength and intensity")
+    data = np.array(rows, dtype=np.float64).reshape(-1, 2)
+    return data[:, ::-1] if _intensity_first(header) else data
+
+
+def _intensity_first(header: list[str]) -> bool:
+    """Whether a header names the intensity in its first column and the wavelength in its
+    second (``intensity,wavelength``, ``counts nm``, ...)."""
+    if len(header) < 2:
+        return False
+    wave = ("wave", "lambda", "nm")
+    return any(w in header[1] for w in wave) and not any(w in header[0] for w in wave)
 
 
 def _ocean_optics(text: str, name: str) -> Spectrum:

@@ -276,6 +276,10 @@ def read_axis(
     return Axis(segs, tuple(slices), pick, decided, rms, se)
 
 
+#: The fewest pixels a spectrum's axis is read from (lines, peaks and segments need some).
+MIN_PIXELS = 20
+
+
 def calibrate_spectrum(
     spec: Spectrum,
     frame: str = "auto",
@@ -293,6 +297,11 @@ def calibrate_spectrum(
     if frame not in ("auto", *FRAMES):
         raise UserError(f"unknown wavelength frame {frame!r}; choose auto, air or vacuum")
     wl, y = spec.wavelength, spec.intensity
+    if len(wl) < MIN_PIXELS:
+        raise UserError(
+            f"{spec.source or 'the spectrum'} holds {len(wl)} pixels; reading its lines "
+            f"needs at least {MIN_PIXELS}"
+        )
     if elements is None:
         ranked = [identify(w, y, candidates)[:3] for w in (wl, vacuum_to_air(wl))]
         best = max(ranked, key=lambda top: sum(m.score for m in top))

@@ -113,3 +113,11 @@ def test_calibrate_refuses_a_composition_that_is_not_100_wt_pct(capsys, tmp_path
     code, _, err = run(capsys, *args, "--out", str(tmp_path / "i.json"))
     assert_user_error(code, err, "add up to 70, not 100; fix them")
     assert "--wt" not in err
+
+
+def test_a_spectrum_of_a_few_pixels_is_refused(capsys, tmp_path: Path) -> None:
+    f = tmp_path / "three.csv"
+    f.write_text("300,5\n301,6\n302,4\n")
+    for cmd in (["identify"], ["analyze", "--method", "cflibs", "--elements", "Fe"]):
+        code, _, err = run(capsys, "spectral", *cmd, str(f))
+        assert_user_error(code, err, "three.csv holds 3 pixels; reading its lines needs at least")

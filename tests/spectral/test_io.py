@@ -92,11 +92,22 @@ def test_jcamp_dx_affn_and_asdf(tmp_path: Path) -> None:
         ("300,1\n302,2\n301,3\n", "not strictly increasing"),
         ("300,1\n300,2\n301,3\n", "not strictly increasing"),
         ("300,1\n301,2\nabc,3\n", "not two numbers"),
+        ("intensity\n300\n301\n302\n", "has one column; a spectrum needs two"),
     ],
 )
 def test_bad_files(tmp_path: Path, text: str, needle: str) -> None:
     with pytest.raises(UserError, match=needle):
         read_spectrum(write(tmp_path, "bad.csv", text))
+
+
+@pytest.mark.parametrize("header", ["intensity,wavelength", "counts\tnm", "I;lambda (nm)"])
+def test_a_header_naming_the_intensity_first_swaps_the_columns(tmp_path, header) -> None:
+    sep = "\t" if "\t" in header else (";" if ";" in header else ",")
+    text = header + "\n" + "".join(f"{y}{sep}{w}\n" for w, y in ((300, 5), (301, 7), (302, 6)))
+    s = read_spectrum(write(tmp_path, "swapped.csv", text))
+    assert list(s.wavelength) == [300, 301, 302] and list(s.intensity) == [5, 7, 6]
+    s = read_spectrum(write(tmp_path, "plain.csv", "wavelength,intensity\n300,5\n301,7\n"))
+    assert list(s.wavelength) == [300, 301]
 
 
 def test_decreasing_axis_is_reversed_and_negative_clip(tmp_path: Path) -> None:
