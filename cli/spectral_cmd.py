@@ -526,7 +526,13 @@ def diagnose(
     """Boltzmann and Saha-Boltzmann plots of FILE, and n_e from H-alpha: the plasma's
     temperature per species, written to OUT/diagnose.json and OUT/boltzmann.png."""
     from eftgan.files import atomic_write_json, staged_dir
-    from spectral.diagnose import boltzmann_png
+    from spectral.diagnose import (
+        MIN_LINES,
+        MIN_SPAN_EV,
+        RELIABLE_R2,
+        RELIABLE_SD_SHARE,
+        boltzmann_png,
+    )
     from spectral.diagnose import diagnose as run
     from spectral.io import read_spectrum
 
@@ -536,28 +542,28 @@ def diagnose(
         report = run(spec, els, "vacuum" if vacuum else wavelengths, ne_cm3)
         atomic_write_json(tmp / "diagnose.json", report)
         boltzmann_png(report, tmp / "boltzmann.png")
+    plots = [(f"{s['element']} {'I' * s['stage']}", s) for s in report["species"]]
+    plots += [(f"{el} I+II (Saha-Boltzmann)", v) for el, v in report["saha_boltzmann"].items()]
     rows = [
         {
-            "species": f"{s['element']} {'I' * s['stage']}",
-            "lines": len(s["y"]),
-            "T (K)": f"{s['temperature_k']:.0f} ± {s['sd_temperature_k']:.0f}",
-            "r2": f"{s['r2']:.2f}",
+            "species": name,
+            "lines": len(p["y"]),
+            "T (K)": f"{p['temperature_k']:.0f} ± {p['sd_temperature_k']:.0f}",
+            "r2": f"{p['r2']:.2f}",
+            "reliable": "yes" if p["reliable"] else "NO",
         }
-        for s in report["species"]
-    ]
-    rows += [
-        {
-            "species": f"{el} I+II (Saha-Boltzmann)",
-            "lines": "",
-            "T (K)": f"{v['temperature_k']:.0f} ± {v['sd_temperature_k']:.0f}",
-            "r2": f"{v['r2']:.2f}",
-        }
-        for el, v in report["saha_boltzmann"].items()
+        for name, p in plots
     ]
     if rows:
-        echo_table(rows, ["species", "lines", "T (K)", "r2"])
-    else:
-        click.echo("no species has enough isolated lines for a Boltzmann plot")
+        echo_table(rows, ["species", "lines", "T (K)", "r2", "reliable"])
+        click.echo(
+            f"reliable: r2 >= {RELIABLE_R2:g} and the error at most {RELIABLE_SD_SHARE:.0%} of T"
+        )
+    if report["no_plot"]:
+        click.echo(
+            f"no Boltzmann plot (fewer than {MIN_LINES} usable lines over {MIN_SPAN_EV:g} eV): "
+            + ", ".join(report["no_plot"])
+        )
     click.echo(f"n_e {report['ne_cm3']:.3g} cm^-3 ({report['ne_source']}) -> {out}")
 
 

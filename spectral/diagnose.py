@@ -47,6 +47,10 @@ ISOLATION_FWHM = 1.5
 BLEND_SHARE = 0.2
 MIN_SNR = 10.0
 H_ALPHA_NM = 656.28
+#: A temperature is called reliable where its straight line explains at least this share
+#: of its points' variance and its standard error is at most this share of it.
+RELIABLE_R2 = 0.5
+RELIABLE_SD_SHARE = 0.25
 
 
 @dataclass
@@ -124,7 +128,9 @@ def halpha_density(wl: np.ndarray, y: np.ndarray, fwhm_inst: float) -> float | N
     The line is fitted with a Lorentzian on a straight baseline over +-4 of its widths (the
     Stark wings reach far: a baseline read off the window's floor would sit on them and
     narrow the line)."""
-    from scipy.optimize import curve_fit
+    import warnings
+
+    from scipy.optimize import OptimizeWarning, curve_fit
     from scipy.signal import peak_widths
 
     from spectral.identify import pixel_noise
@@ -145,7 +151,11 @@ def halpha_density(wl: np.ndarray, y: np.ndarray, fwhm_inst: float) -> float | N
         return a / (1 + ((x - centre) / (w / 2)) ** 2) + c0 + c1 * (x - x0)
 
     try:
-        p, _ = curve_fit(lorentz, wl[win], y[win], p0=(seg[i], x0, w0, float(y[win].min()), 0.0))
+        with warnings.catch_warnings():  # no covariance: not wanted, only the width
+            warnings.simplefilter("ignore", OptimizeWarning)
+            p, _ = curve_fit(
+                lorentz, wl[win], y[win], p0=(seg[i], x0, w0, float(y[win].min()), 0.0)
+            )
     except (RuntimeError, ValueError):
         return None
     w = abs(float(p[2]))
@@ -199,7 +209,16 @@ def diagnose(
         "instrument_fwhm_nm": widths,
         "ne_cm3": ne,
         "ne_source": "H-alpha Stark width" if ne_h else ("given" if ne_cm3 else "assumed"),
-        "species": [asdict(s) for s in species],
+        "species": [
+            {**asdict(s), "reliable": reliable(s.temperature_k, s.sd_temperature_k, s.r2)}
+            for s in species
+        ],
+        "no_plot": [
+            f"{e} {'I' * k}"
+            for e in elements
+            for k in (1, 2)
+            if not any(s.element == e and s.stage == k for s in species)
+        ],
         "saha_boltzmann": _saha_boltzmann(model, species, ne),
     }
 
@@ -244,35 +263,56 @@ def _saha_boltzmann(model: Any, species: list[SpeciesFit], ne: float) -> dict[st
                 break
             t = fit.temperature_k
         if fit is not None:
-            out[el] = {"temperature_k": t, "sd_temperature_k": fit.sd_temperature_k, "r2": fit.r2}
+            out[el] = {
+                "temperature_k": t,
+                "sd_temperature_k": fit.sd_temperature_k,
+                "r2": fit.r2,
+                "reliable": reliable(t, fit.sd_temperature_k, fit.r2),
+                # the points of the joint plot (the ion's shifted by the Saha balance)
+                "energy_ev": [float(x) for x in e],
+                "y": [float(x) for x in yv],
+                "stage": [1] * len(st[1].y) + [2] * len(st[2].y),
+            }
     return out
 
 
+def reliable(t_k: float, sd_k: float, r2: float) -> bool:
+    """Whether a plot's temperature can be taken as measured: see :data:`RELIABLE_R2` and
+    :data:`RELIABLE_SD_SHARE`."""
+    return bool(np.isfinite(t_k) and r2 >= RELIABLE_R2 and sd_k <= RELIABLE_SD_SHARE * t_k)
+
+
 def boltzmann_png(report: dict[str, Any], path: Path) -> Path:
-    """One panel per species: its points and the fitted line, the temperature in the title."""
+    """One panel per species (its points and the fitted line, the temperature in the title),
+    then one Saha-Boltzmann panel per element with both (neutral and shifted ionic points,
+    the joint line); a temperature that is not :func:`reliable` is marked so."""
     from eftgan.plotting import pyplot, save_png
 
     plt = pyplot()
-    sp = report["species"] or [None]
-    cols = min(3, len(sp))
-    rows = (len(sp) + cols - 1) // cols
+    panels = [(f"{s['element']} {'I' * s['stage']}", s) for s in report["species"]]
+    panels += [(f"{el} I+II (Saha-Boltzmann)", v) for el, v in report["saha_boltzmann"].items()]
+    panels = panels or [("", None)]
+    cols = min(3, len(panels))
+    rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), dpi=110, squeeze=False)
-    for ax, s in zip(axes.ravel(), sp, strict=False):
+    for ax, (name, s) in zip(axes.ravel(), panels, strict=False):
         if s is None:
             ax.text(0.5, 0.5, "no species with enough usable lines", ha="center")
             continue
         e, yv = np.asarray(s["energy_ev"]), np.asarray(s["y"])
-        ax.plot(e, yv, "o", ms=3)
+        stage = np.asarray(s.get("stage", [1] * len(e)))
+        for k, colour in ((1, "tab:blue"), (2, "tab:orange")):
+            ax.plot(e[stage == k], yv[stage == k], "o", ms=3, color=colour)
         c = np.polyfit(e, yv, 1)
-        ax.plot(e, np.polyval(c, e), "-", lw=1)
-        roman = "I" * s["stage"]
-        ax.set_title(
-            f"{s['element']} {roman}: {s['temperature_k']:.0f} ± {s['sd_temperature_k']:.0f} K",
-            fontsize=9,
+        ax.plot(e, np.polyval(c, e), "-", lw=1, color="k")
+        t, sd = s["temperature_k"], s["sd_temperature_k"]
+        doubt = "" if reliable(t, sd, s["r2"]) else f" (unreliable: r2 {s['r2']:.2f})"
+        ax.set_title(f"{name}: {t:.0f} ± {sd:.0f} K{doubt}", fontsize=8)
+        ax.set_xlabel(
+            "upper level energy (eV; ions + chi)" if "Saha" in name else "upper level energy (eV)"
         )
-        ax.set_xlabel("upper level energy (eV)")
         ax.set_ylabel(r"ln(I$\lambda$ / gA)")
-    for ax in axes.ravel()[len(sp) :]:
+    for ax in axes.ravel()[len(panels) :]:
         ax.axis("off")
     fig.tight_layout()
     return save_png(fig, path)

@@ -33,7 +33,19 @@ def test_boltzmann_temperatures_of_a_thin_plasma(thin_steel):
     for s in (fits[("Fe", 1)], fits[("Cr", 1)]):
         assert abs(s["temperature_k"] - 8000.0) < 0.15 * 8000.0, s["temperature_k"]
         assert len(s["y"]) >= 4 and s["sd_temperature_k"] > 0
+        assert s["reliable"]  # a thin LTE plasma: straight lines at its temperature
     assert report["ne_source"] == "assumed"  # no hydrogen, no H-alpha
+    missing = {(e, st) for e in ("Fe", "Cr", "Ni") for st in (1, 2)} - set(fits)
+    assert sorted(report["no_plot"]) == sorted(f"{e} {'I' * st}" for e, st in missing)
+
+
+def test_a_scattered_plot_is_not_called_reliable():
+    from spectral.diagnose import reliable
+
+    assert reliable(8000.0, 500.0, 0.9)
+    assert not reliable(38879.0, 54661.0, 0.06)  # Ca I on a ChemCam spectrum
+    assert not reliable(8000.0, 2500.0, 0.9)  # a good line, too few points to pin it
+    assert not reliable(float("nan"), float("nan"), 0.0)  # no falling line
 
 
 def test_cli_diagnose_writes_and_refuses_to_overwrite(thin_steel, tmp_path, capsys):
