@@ -239,6 +239,11 @@ def generate(
     click.echo(f"{n} generated micrographs -> {out}")
 
 
+#: Images per set below which ``evaluate`` warns that its set statistics are unreliable
+#: (a Fréchet distance from a few samples is biased upwards, a diversity noisy).
+FEW_IMAGES = 32
+
+
 @micro.command()
 @click.option("--real", required=True, type=click.Path(path_type=Path))
 @click.option("--fake", required=True, type=click.Path(path_type=Path))
@@ -257,6 +262,12 @@ def evaluate(real: Path, fake: Path, phases: str, as_json: bool) -> None:
     from microstructure.metrics import compare_folders
 
     r = compare_folders(real, fake, 3 if phases == "alsi" else 2)
+    if min(r["n_real"], r["n_fake"]) < FEW_IMAGES:
+        click.echo(
+            f"warning: {r['n_real']} real and {r['n_fake']} generated images: the Fréchet "
+            f"distances and the diversity are unreliable below {FEW_IMAGES} per set",
+            err=True,
+        )
     if as_json:
         echo_json(r)
     else:

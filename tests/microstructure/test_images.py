@@ -43,3 +43,20 @@ def test_png_round_trip_crops_and_sizes(tmp_path: Path) -> None:
     assert crops.shape == (5, 1, 32, 32) and crops.dtype == np.float32
     with pytest.raises(UserError, match="smaller than the 64-pixel crop"):
         read_folder(tmp_path, 64)
+
+
+def test_evaluate_warns_of_sets_too_small_for_its_statistics(capsys, tmp_path: Path) -> None:
+    """One generated image against four real ones: the figures come, with a warning that
+    the Fréchet distances and the diversity are unreliable; the JSON stays strict."""
+    import json
+
+    rng = np.random.default_rng(0)
+    for name, n in (("real", 4), ("fake", 1)):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            write_png(tmp_path / name / f"{i}.png", (rng.random((64, 64)) > 0.5).astype(float))
+    args = ["--real", str(tmp_path / "real"), "--fake", str(tmp_path / "fake"), "--phases", "two"]
+    code, out, err = run(capsys, "micro", "evaluate", *args, "--json")
+    assert code == 0 and "warning: 4 real and 1 generated images" in err
+    report = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
+    assert report["n_fake"] == 1 and report["frechet_features"] is None
