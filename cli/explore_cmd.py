@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from eftgan_cli.main import device_option, echo_table
+from eftgan_cli.main import ModelFolder, device_option, echo_table
 
 CANDIDATE_COLUMNS = [
     "composition",
@@ -35,7 +35,7 @@ CANDIDATE_COLUMNS = [
 @click.option(
     "--model",
     "model_dir",
-    type=click.Path(path_type=Path),
+    type=ModelFolder(),
     default=None,
     help="EFTGAN model folder [default: the shipped default where it covers --elements, else "
     "the shipped model with the fewest elements that does].",

@@ -50,6 +50,25 @@ def cli(debug: bool) -> None:
     """eftgan: machine learning for alloys (ECNet/EFTGAN for high-entropy alloys)."""
 
 
+class ModelFolder(click.ParamType):
+    """A ``--model`` value: a model folder's path, or the name of a shipped model (the names
+    ``eftgan models`` lists), which stands for its folder under ``data/models``."""
+
+    name = "folder"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from pathlib import Path
+
+        from eftgan.paths import shipped_models_dir
+
+        path = Path(value)
+        if not path.exists() and len(path.parts) == 1:
+            shipped = shipped_models_dir() / path
+            if shipped.is_dir():
+                return shipped
+        return path
+
+
 def device_option(default: str = "cpu", help: str = "Where the networks run.") -> Any:
     """The ``--device cpu|cuda|auto`` option every command that runs a network takes
     (read by :func:`eftgan.devices.resolve_device`)."""

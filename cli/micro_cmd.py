@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from eftgan_cli.main import echo_json
+from eftgan_cli.main import ModelFolder, echo_json
 
 
 @click.group()
@@ -204,7 +204,7 @@ def train(
 @click.option(
     "--model",
     "model_dir",
-    type=click.Path(path_type=Path),
+    type=ModelFolder(),
     default=None,
     help="GAN model folder (default: shipped).",
 )
@@ -431,7 +431,7 @@ def segment() -> None:
 @click.option("--out", required=True, type=click.Path(path_type=Path))
 @click.option("--pixel-size-um", default=None, type=float, help="For areas and ASTM G.")
 @click.option(
-    "--model", default=None, type=click.Path(path_type=Path),
+    "--model", default=None, type=ModelFolder(),
     help="A grain-boundary (unet-grains) or phase (unet-phases) model. [shipped grains]",
 )  # fmt: skip
 @click.option("--force", is_flag=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from eftgan_cli.main import device_option, echo_table
+from eftgan_cli.main import ModelFolder, device_option, echo_table
 
 COLUMNS = [
     "structure",
@@ -51,7 +51,7 @@ def read_structures(paths: list[Path]) -> tuple[list[Any], list[str]]:
 @click.option(
     "--model",
     "model_dir",
-    type=click.Path(path_type=Path),
+    type=ModelFolder(),
     default=None,
     help="Model folder (default: shipped model).",
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from eftgan_cli.main import device_option, echo_table
+from eftgan_cli.main import ModelFolder, device_option, echo_table
 
 
 @click.group()
@@ -183,7 +183,7 @@ def identify(
 @click.option(
     "--model",
     "model_dir",
-    type=click.Path(path_type=Path),
+    type=ModelFolder(),
     default=None,
     help="SACA model folder (default: shipped).",
 )

@@ -300,3 +300,16 @@ def test_printed_json_is_strict(capsys) -> None:
         "rows": [1.5, None],
         "n": 3,
     }
+
+
+def test_model_options_take_a_shipped_models_name(capsys) -> None:
+    """``--model NAME``, as ``eftgan models`` lists it, is that shipped model's folder."""
+    from eftgan.paths import default_model_dir
+
+    name = default_model_dir().name
+    code, by_name, _ = run(capsys, "predict", str(EXAMPLES[0]), "--model", name)
+    assert code == 0
+    code, by_path, _ = run(capsys, "predict", str(EXAMPLES[0]), "--model", str(default_model_dir()))
+    assert by_name == by_path
+    code, _, err = run(capsys, "predict", str(EXAMPLES[0]), "--model", "no-such-model")
+    assert_user_error(code, err, "no-such-model does not exist")
