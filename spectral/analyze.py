@@ -231,7 +231,7 @@ def _reading_columns(res: Any) -> dict[str, Any]:
     (:func:`spectral.cflibs.partial_readings`): ``<El>_wt_pct_I`` and ``<El>_wt_pct_II``
     (read from the element's neutral or ionic lines alone), with a stitched file's
     ``<El>_wt_pct_seg<k>`` (from the k-th segment the fit kept alone, in wavelength order;
-    stretches without any spread are left out), empty where
+    stretches without any spread are left out; ``segments_nm`` gives their ranges), empty where
     the part has no line of the element; and ``fit_cost_by_stage`` / ``fit_cost_by_segment``,
     the cost with those parts given amplitudes of their own."""
     r = res.readings
@@ -241,6 +241,10 @@ def _reading_columns(res: Any) -> dict[str, Any]:
     parts = {"I": r.by_stage[0], "II": r.by_stage[1]}
     if len(r.by_segment) > 1:
         cols["fit_cost_by_segment"] = r.cost_by_segment
+        # which range each seg<k> is: files of one instrument may keep different segments
+        cols["segments_nm"] = ";".join(
+            f"{res.wavelength[sl][0]:.0f}-{res.wavelength[sl][-1]:.0f}" for sl in res.slices
+        )
         parts.update({f"seg{k}": v for k, v in enumerate(r.by_segment, start=1)})
     for name, values in parts.items():
         for e, v in zip(res.elements, values, strict=True):

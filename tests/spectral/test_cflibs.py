@@ -532,7 +532,9 @@ def two_spectrometers():
 def test_readings_agree_where_the_model_holds(two_spectrometers):
     """Each element's content read from its neutral lines, its ionic lines and each
     spectrometer alone is the whole fit's on a spectrum of the model, and giving those parts
-    amplitudes of their own hardly lowers the cost."""
+    amplitudes of their own hardly lowers the cost; the table says which range each
+    segment's columns read."""
+    from spectral.analyze import _reading_columns
     from spectral.cflibs import fit_cflibs
     from spectral.io import Spectrum
 
@@ -545,6 +547,7 @@ def test_readings_agree_where_the_model_holds(two_spectrometers):
     np.testing.assert_allclose(r.by_stage[:, big], res.wt_pct[None, big] * [[1], [1]], rtol=0.05)
     np.testing.assert_allclose(r.by_segment[:, 1], res.wt_pct[1], rtol=0.05)  # Fe
     assert r.cost_by_stage > 0.9 * res.cost and r.cost_by_segment > 0.9 * res.cost
+    assert _reading_columns(res)["segments_nm"] == "250-340;380-470"
 
 
 def test_readings_show_a_stage_or_a_spectrometer_out_of_line(two_spectrometers):
