@@ -55,6 +55,10 @@ def _weight_percent(text: str, wt: bool, atomic_hint: str = "without --wt") -> d
     return {k: 100.0 * v / m for k, v in mass.items()}
 
 
+#: The largest ``simulate --shift`` (nm): a calibration error, not a move of the window.
+MAX_SHIFT_NM = 1.0
+
+
 @spectral.command()
 @click.option("--composition", required=True, help='e.g. "Fe68Cr18Ni10Mo2Mn2".')
 @click.option("--wt", is_flag=True, help="The amounts are weight percent (default: atomic).")
@@ -63,7 +67,7 @@ def _weight_percent(text: str, wt: bool, atomic_hint: str = "without --wt") -> d
 @click.option("--instrument", default="saca2021", show_default=True, help="saca2021 or hr4000.")
 @click.option("--no-noise", is_flag=True, help="The noiseless detector signal.")
 @click.option("--no-self-absorption", is_flag=True)
-@click.option("--shift", default=0.0, show_default=True, help="Wavelength shift (nm).")
+@click.option("--shift", default=0.0, show_default=True, help="Wavelength shift (nm), at most +-1.")
 @click.option("--seed", default=0, show_default=True, help="Noise seed.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="CSV file.")
 @click.option("--force", is_flag=True, help="Overwrite --out.")
@@ -91,7 +95,14 @@ def simulate(
     from spectral.instrument import Conditions, Simulator, get_instrument
     from spectral.io import write_csv
 
+    if out.suffix.lower() == ".png":
+        raise UserError(f"--out {out} names the CSV (its PNG goes beside it); give a .csv name")
     refuse_existing(out, force)
+    if abs(shift) > MAX_SHIFT_NM:
+        raise UserError(
+            f"--shift {shift:g} nm is beyond +-{MAX_SHIFT_NM:g} nm (the shift is a phase ramp "
+            "over the grid, which beyond that carries one end of the spectrum round to the other)"
+        )
     if not (1000.0 <= temperature <= 50000.0):
         raise UserError(f"--temperature {temperature:g} K is outside 1000-50000 K")
     if not (1e13 <= ne <= 1e20):
@@ -417,7 +428,12 @@ def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
 
     floor = PRESENT_WT_PCT if method == "cflibs" else PRESENCE_WT_PCT
     sd = " +- its standard error" if any("_sd_wt_pct" in c for c in cols) else ""
-    click.echo(f"wt %{sd}; '-' marks an element called absent (below {floor:g} wt %)")
+    absent = (
+        "called absent by the network's presence output"
+        if method == "saca"
+        else f"called absent (below {floor:g} wt %)"
+    )
+    click.echo(f"wt %{sd}; '-' marks an element {absent}")
     if method == "cflibs":
         click.echo(
             "fit cost: weighted residual per degree of freedom; model_ok when at most "
@@ -572,12 +588,29 @@ def diagnose(
 @click.option(
     "--variant", default="compact", show_default=True, help="Network: compact, paper or wide."
 )
-@click.option("--n-spectra", default=20000, show_default=True, help="Simulated spectra.")
+@click.option(
+    "--n-spectra",
+    default=20000,
+    show_default=True,
+    type=click.IntRange(min=200),
+    help="Simulated spectra (at least 200).",
+)
 @click.option("--instrument", default="saca2021", show_default=True, help="saca2021 or hr4000.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--epochs", default=40, show_default=True, help="At most this many epochs.")
+@click.option(
+    "--epochs",
+    default=40,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many epochs.",
+)
 @click.option("--patience", default=6, show_default=True)
-@click.option("--max-minutes", default=None, type=float, help="Stop after this wall time.")
+@click.option(
+    "--max-minutes",
+    default=None,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this wall time.",
+)
 @click.option("--lr", default=1e-3, show_default=True, help="(Initial) Adam learning rate.")
 @click.option(
     "--jitter",

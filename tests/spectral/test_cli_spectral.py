@@ -40,6 +40,7 @@ def test_simulate_writes_csv_and_png(capsys, tmp_path: Path, nist) -> None:
         (["--composition", "Fe", "--instrument", "hr2000"], "unknown instrument"),
         (["--composition", "Fe", "--instrument", "seed"], "now called 'saca2021'"),
         (["--composition", "Fe", "--temperature", "100"], "outside"),
+        (["--composition", "Fe", "--shift", "-20"], "--shift -20 nm is beyond +-1 nm"),
     ],
 )
 def test_simulate_bad_input(capsys, tmp_path: Path, args: list[str], needle: str) -> None:
@@ -85,6 +86,9 @@ def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nis
         (["--jitter", "0.7"], "--jitter"),
         (["--lr", "0"], "--lr"),
         (["--ema", "1"], "--ema"),
+        (["--epochs", "0"], "--epochs"),
+        (["--max-minutes", "0"], "--max-minutes"),
+        (["--n-spectra", "-5"], "--n-spectra"),
         (["--variant", "seed"], "now called 'paper'"),
         (["--instrument", "seed"], "now called 'saca2021'"),
         (["--init-from", "no/such/model"], "does not exist"),
@@ -121,3 +125,10 @@ def test_a_spectrum_of_a_few_pixels_is_refused(capsys, tmp_path: Path) -> None:
     for cmd in (["identify"], ["analyze", "--method", "cflibs", "--elements", "Fe"]):
         code, _, err = run(capsys, "spectral", *cmd, str(f))
         assert_user_error(code, err, "three.csv holds 3 pixels; reading its lines needs at least")
+
+
+def test_simulate_keeps_its_csv_apart_from_its_png(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "x.png"
+    code, _, err = run(capsys, "spectral", "simulate", "--composition", "Fe", "--out", str(out))
+    assert_user_error(code, err, "names the CSV (its PNG goes beside it)")
+    assert not out.exists()
