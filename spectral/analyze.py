@@ -76,6 +76,7 @@ def analyze_files(
                 f"--refine needs a model of the steel elements {sim.elements}; "
                 f"this one reads {model.cfg.elements}"
             )
+        _require_counts(files, x, sim.instrument)
         fit = fit_model(sim, x, wt, progress=progress)
         wt, present = fit.wt_pct, fit.wt_pct > PRESENCE_WT_PCT
     rows = []
@@ -93,6 +94,21 @@ def analyze_files(
             row["fit_cost"] = float(fit.cost[i])
         rows.append(row)
     return rows
+
+
+def _require_counts(files: Sequence[Any], x: np.ndarray, instrument: Any) -> None:
+    """Refuse, before the fit, a file that is not in counts of the model's instrument: the
+    fit leaves out pixels at its full scale as saturated, and one with most pixels there (a
+    calibrated radiance of 1e12, say) would be fitted on none."""
+    full = float(instrument.full_scale)
+    for f, row in zip(files, x, strict=True):
+        share = float((row >= full).mean())
+        if share > 0.5:
+            raise UserError(
+                f"{f}: {share:.0%} of its pixels are at or above the {instrument.name} "
+                f"instrument's full scale ({full:g} counts), so --refine, which fits counts "
+                "of that instrument, has nothing to fit; use --method cflibs for this file"
+            )
 
 
 #: Species fitted as the ambient gas by ``--method cflibs`` unless told otherwise.

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.cli.test_cli import run
+from tests.cli.test_cli import assert_user_error, run
 
 
 def _rough(wt: np.ndarray) -> np.ndarray:
@@ -118,6 +118,10 @@ def test_analyze_refine_adds_the_fitted_plasma(capsys, tmp_path: Path, steel_sim
         assert (row["Eu_present"] == "True") == (wt[10] > 0.01) or 0.005 < wt[10] < 0.02
     code, out, _ = run(capsys, "spectral", "analyze", files[0], "--refine")
     assert code == 0 and "T (K)" in out and "fit cost" in out
+    radiance = tmp_path / "radiance.csv"  # a calibrated file: far above the counts' scale
+    write_csv(radiance, steel_sim.instrument.wavelength_nm, {"r": 1e9 * data.spectra[0]})
+    code, _, err = run(capsys, "spectral", "analyze", str(radiance), "--refine")
+    assert_user_error(code, err, "of its pixels are at or above the saca2021", "--method cflibs")
 
 
 def test_a_vacuum_file_is_read_as_its_air_twin(capsys, tmp_path: Path, steel_sim) -> None:
