@@ -49,7 +49,7 @@ def analyze_files(
     (``wavelengths``) and whether the lines decided it (``wavelengths_decided``). The
     segment offsets are not applied here: resampling by a fraction of a pixel would smooth
     the lines, and the LTE fit has a shift of its own."""
-    from spectral.io import read_spectrum, resample
+    from spectral.io import read_spectrum
     from spectral.measured import calibrate_spectrum
     from spectral.predict import load_saca, predict
 
@@ -62,7 +62,7 @@ def analyze_files(
         )
         axes.append(axis)
     grid = model_grid(config)
-    x = np.stack([resample(s, grid) for s in spectra]).astype(np.float32)
+    x = np.stack([_on_grid(s, grid, a) for s, a in zip(spectra, axes, strict=True)])
     wt, prob = predict(model, x)
     present = prob > 0.5
     fit = None
@@ -94,6 +94,20 @@ def analyze_files(
             row["fit_cost"] = float(fit.cost[i])
         rows.append(row)
     return rows
+
+
+def _on_grid(spec: Any, grid: np.ndarray, axis: Any) -> np.ndarray:
+    """The spectrum on the model's grid (float32); a file that misses it is refused, with
+    the frame it was read in where that moved its ends (vacuum to air: 0.1-0.2 nm)."""
+    from spectral.io import resample
+
+    try:
+        return resample(spec, grid).astype(np.float32)
+    except UserError as err:
+        if axis.frame != "vacuum":
+            raise
+        fix = "" if axis.given else "; give --wavelengths air if they are in air"
+        raise UserError(f"{err} (its wavelengths read as vacuum ones{fix})") from None
 
 
 def _require_counts(files: Sequence[Any], x: np.ndarray, instrument: Any) -> None:

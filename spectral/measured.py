@@ -219,6 +219,8 @@ class Axis:
     offset_rms_nm: dict[str, float]
     #: Per frame, the standard error of those offsets (what :func:`decide` weighs the gap by).
     offset_se_nm: dict[str, float]
+    #: Whether the frame was given (``--wavelengths air|vacuum``) rather than read.
+    given: bool = False
 
     def to_air(self, wavelength: np.ndarray, offsets: bool = True) -> np.ndarray:
         """The file's wavelengths as air wavelengths, each segment's offset removed (with
@@ -233,12 +235,17 @@ class Axis:
     def summary(self) -> str:
         """For people: the frame, how clearly, and one line per segment."""
         how = "decided" if self.decided else "NOT decided: check it, or give --wavelengths"
+        if self.given:
+            how = "as given"
         rms = ", ".join(
             f"{k} {v:.3f} +/- {self.offset_se_nm[k]:.3f} nm" for k, v in self.offset_rms_nm.items()
         )
         rows = [f"wavelengths read as {self.frame} ({how}; RMS offset {rms})"]
         for s in self.segments:
             f = s.fits[s.frame]
+            if not f.n_lines:
+                rows.append(f"  {s.lo_nm:.1f}-{s.hi_nm:.1f} nm: no line matched, no offset")
+                continue
             rows.append(
                 f"  {s.lo_nm:.1f}-{s.hi_nm:.1f} nm: offset {s.offset_nm:+.3f} nm from "
                 f"{f.n_lines} lines, residual slope {f.slope:+.3f} nm/100 nm"
@@ -273,7 +280,7 @@ def read_axis(
         Segment(float(wl[sl][0]), float(wl[sl][-1]), pick, f)
         for sl, f in zip(slices, fits, strict=True)
     )
-    return Axis(segs, tuple(slices), pick, decided, rms, se)
+    return Axis(segs, tuple(slices), pick, decided, rms, se, given=frame != "auto")
 
 
 #: The fewest pixels a spectrum's axis is read from (lines, peaks and segments need some).

@@ -118,6 +118,8 @@ def test_analyze_refine_adds_the_fitted_plasma(capsys, tmp_path: Path, steel_sim
         assert (row["Eu_present"] == "True") == (wt[10] > 0.01) or 0.005 < wt[10] < 0.02
     code, out, _ = run(capsys, "spectral", "analyze", files[0], "--refine")
     assert code == 0 and "T (K)" in out and "fit cost" in out
+    code, _, err = run(capsys, "spectral", "analyze", files[0], "--wavelengths", "vacuum")
+    assert_user_error(code, err, "but the model needs", "(its wavelengths read as vacuum ones)")
     radiance = tmp_path / "radiance.csv"  # a calibrated file: far above the counts' scale
     write_csv(radiance, steel_sim.instrument.wavelength_nm, {"r": 1e9 * data.spectra[0]})
     code, _, err = run(capsys, "spectral", "analyze", str(radiance), "--refine")
