@@ -1219,7 +1219,6 @@ def _result(
 #: Lines labelled on a fit's plot, at least this share of the spectrum's span apart.
 LABELS = 12
 LABEL_GAP = 0.02
-ROMAN = ("I", "II")
 
 
 def strongest_lines(
@@ -1247,7 +1246,7 @@ def strongest_lines(
             break
         nm = float(lines.centres[i])
         if all(abs(nm - p) >= gap for p, _ in placed):
-            element, stage = lines.elements[lines.el[i]], ROMAN[lines.modelled[1][i]]
+            element, stage = lines.elements[lines.el[i]], "I" * (lines.modelled[1][i] + 1)
             placed.append((nm, f"{element} {stage}"))
     return placed
 
