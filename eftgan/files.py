@@ -82,11 +82,19 @@ def atomic_write_json(path: str | os.PathLike[str], payload: Any, indent: int = 
 
 
 def refuse_existing(out: str | os.PathLike[str], force: bool, what: str = "--out") -> None:
-    """A :class:`UserError` when ``out`` exists and ``force`` is not given."""
+    """A :class:`UserError` when ``out`` exists and ``force`` is not given, and, even with
+    ``force``, when ``out`` is the current folder or one that holds it: replacing it would
+    delete the user's files with it (``--out .``)."""
     out = Path(out)
     if out.exists() and not force:
         raise UserError(
             f"{out} already exists; pass --force to replace it or choose another {what}"
+        )
+    here, target = Path.cwd().resolve(), out.resolve()
+    if out.exists() and (target == here or target in here.parents):
+        raise UserError(
+            f"{what} {out} is the current folder or holds it, which --force would delete "
+            "with everything in it; give a new folder"
         )
 
 

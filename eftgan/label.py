@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from eftgan.errors import UserError
-from eftgan.files import atomic_write_json, atomic_write_text
+from eftgan.files import atomic_write_json, atomic_write_text, refuse_existing
 from eftgan.sqs import SQS_PHASES, make_sqs, sample_compositions, site_counts, smallest_size
 
 __all__ = ["LABEL_COLUMNS", "LabelJob", "label_one", "plan_jobs", "run_labels"]
@@ -206,6 +206,7 @@ def open_run(out: Path, jobs: Sequence[LabelJob], settings: Mapping, force: bool
     if out.exists() and not run_file.is_file():
         raise UserError(f"{out} exists and is not a labelling run; choose another --out")
     if out.exists() and force:
+        refuse_existing(out, force)  # never the current folder or one that holds it
         shutil.rmtree(out)
     if out.exists():
         if json.loads(run_file.read_text()) != fp:

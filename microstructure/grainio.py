@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from eftgan.errors import UserError
-from eftgan.files import atomic_write_json, atomic_writer
+from eftgan.files import atomic_write_json, atomic_writer, refuse_existing
 from eftgan.settings import JSONSettings
 
 __all__ = [
@@ -226,6 +226,7 @@ def simulate(
     )  # checks the time step before anything is removed or written
     out = Path(out)
     if force and out.exists():
+        refuse_existing(out, force)  # never the current folder or one that holds it
         shutil.rmtree(out)
     if out.exists() and (out / "run.json").exists():
         raise UserError(

@@ -68,6 +68,22 @@ def test_refuse_existing(tmp_path: Path) -> None:
     assert "\n" not in str(err.value)
 
 
+def test_force_never_replaces_the_current_folder_or_one_that_holds_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``--out . --force`` (or ``..``) would delete the user's files with the folder."""
+    here = tmp_path / "work"
+    here.mkdir()
+    (here / "keep.txt").write_text("mine")
+    monkeypatch.chdir(here)
+    for out in (".", "..", str(here)):
+        with pytest.raises(UserError, match="is the current folder or holds it"):
+            with staged_dir(out, force=True) as tmp:
+                (tmp / "a.csv").write_text("1")
+    assert (here / "keep.txt").read_text() == "mine" and _names(here) == {"keep.txt"}
+    refuse_existing(here / "keep.txt", force=True)  # what lies inside it may be replaced
+
+
 def test_staged_dir_builds_in_a_sibling_and_renames(tmp_path: Path) -> None:
     out = tmp_path / "maps"
     with staged_dir(out) as tmp:
