@@ -15,7 +15,8 @@ from eftgan_cli.main import ModelFolder, echo_json
 
 @click.group()
 def micro() -> None:
-    """Micrographs: synth, augment, normalize, train, generate, evaluate."""
+    """Micrographs: synth, augment, normalize, train, generate, evaluate; grains (grain
+    growth, rendering, data assimilation) and segment (grain boundaries and phases)."""
 
 
 @micro.command()
@@ -236,7 +237,7 @@ def generate(
     refuse_existing(out, force)
     g, _ = load_generator(model_dir)
     write_images(out, generate_images(g, n, si, seed, gray=False, size=size), force=force)
-    click.echo(f"{n} generated micrographs -> {out}")
+    click.echo(f"{n} generated micrograph{'s' if n != 1 else ''} -> {out}")
 
 
 #: Images per set below which ``evaluate`` warns that its set statistics are unreliable
@@ -369,6 +370,7 @@ def render(folder: Path, out: Path, style: str, seed: int, force: bool) -> None:
     "--obs-error",
     default=0.25,
     show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
     help="Observation error: boundary displacement (cells) along a grain's perimeter.",
 )
 @click.option(

@@ -31,6 +31,8 @@ SIDECAR_EXT = {".json", ".csv", ".txt", ".md"}
 def image_files(folder: str | os.PathLike[str]) -> list[Path]:
     """The image files of a folder (sorted); one-line errors for empty folders and strays."""
     d = Path(folder)
+    if d.is_file():
+        raise UserError(f"{d} is a file; give the folder that holds the images")
     if not d.is_dir():
         raise UserError(f"image folder {d} does not exist")
     files = []
@@ -142,6 +144,10 @@ def bin_pixels(img: np.ndarray, n: int) -> np.ndarray:
     return a.reshape(h // n, n, w // n, n, *a.shape[2:]).mean(axis=(1, 3)).astype(np.float32)
 
 
+#: The smallest side (pixels) a binned image may have: a crop needs some structure to hold.
+MIN_BINNED_PX = 16
+
+
 def normalize_folder(
     src: str | os.PathLike[str], out: str | os.PathLike[str], force: bool = False, bins: int = 1
 ) -> Path:
@@ -155,7 +161,13 @@ def normalize_folder(
     files = image_files(src)
     with staged_dir(out, force) as tmp:
         for p in files:
-            write_png(tmp / f"{p.stem}.png", stretch_contrast(bin_pixels(read_gray(p), bins)))
+            img = read_gray(p)
+            if min(img.shape[:2]) < MIN_BINNED_PX * bins:
+                raise UserError(
+                    f"{p} is {img.shape[1]}x{img.shape[0]} pixels: binned {bins} x {bins} it "
+                    f"would be under {MIN_BINNED_PX} pixels a side; give a smaller --bin"
+                )
+            write_png(tmp / f"{p.stem}.png", stretch_contrast(bin_pixels(img, bins)))
     return Path(out)
 
 

@@ -72,3 +72,10 @@ def test_grains_bad_input(capsys, tmp_path: Path, args, needle) -> None:
 def test_grains_assimilate_needs_two_snapshots(capsys, tmp_path: Path) -> None:
     code, _, err = run(capsys, "micro", "grains", "assimilate", str(tmp_path), "--quiet")
     assert_user_error(code, err, "observations.json")
+
+
+@pytest.mark.parametrize("error", ["0", "-1"])
+def test_grains_assimilate_needs_a_positive_observation_error(capsys, tmp_path, error) -> None:
+    args = ["micro", "grains", "assimilate", str(tmp_path), "--obs-error", error, "--quiet"]
+    code, _, err = run(capsys, *args)
+    assert_user_error(code, err, "--obs-error")

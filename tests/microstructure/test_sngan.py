@@ -182,6 +182,12 @@ def test_normalize_and_evaluate_cli(tmp_path, capsys):
     binned = tmp_path / "bin2"
     assert run(capsys, "micro", "normalize", str(src), "--out", str(binned), "--bin", "2")[0] == 0
     assert read_folder(binned)[0].shape == (32, 32)
+    code, _, err = run(capsys, "micro", "normalize", str(src), "--out", str(tmp_path / "b"),
+                       "--bin", "8")  # fmt: skip
+    assert_user_error(code, err, "binned 8 x 8 it would be under 16 pixels a side")
+    assert not (tmp_path / "b").exists()
+    code, _, err = run(capsys, "micro", "normalize", str(src / "a0.png"), "--out", str(src) + "x")
+    assert_user_error(code, err, "a0.png is a file; give the folder that holds the images")
     code, out_json, _ = run(
         capsys, "micro", "evaluate", "--real", str(out), "--fake", str(src), "--phases",
         "two", "--json",
