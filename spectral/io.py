@@ -71,12 +71,14 @@ def _split(line: str) -> list[str]:
 
 
 def _two_columns(lines: list[str], name: str, decimal_comma: bool | None = None) -> np.ndarray:
-    """(N, 2) wavelength and intensity from the lines of a text table: header lines before
-    the first two numbers are skipped, unless they name the intensity first and the
-    wavelength second, in which case the columns are swapped."""
+    """(N, 2) wavelength and intensity from the lines of a text table. Lines before the
+    first numbers are skipped; where the last of them is a header that names a wavelength
+    column and an intensity column (:func:`_named_columns`), those two are read, else the
+    first two."""
     rows = []
     header_done = False
     header: list[str] = []
+    cols = (0, 1)
     single = 0  # lines of one number: a one-column file
     for i, raw in enumerate(lines):
         if not raw.strip() or raw.lstrip().startswith("#"):
@@ -87,29 +89,44 @@ def _two_columns(lines: list[str], name: str, decimal_comma: bool | None = None)
                 raise UserError(f"{name}: line {i + 1} has fewer than two columns: {raw.strip()!r}")
             single += bool(re.fullmatch(_NUM, toks[0]))
             continue
-        dc = decimal_comma if decimal_comma is not None else ("," in toks[0] or "," in toks[1])
+        if not header_done:
+            cols = _named_columns(header, len(toks)) or (0, 1)
+        w, v = (toks[c] if c < len(toks) else "" for c in cols)
+        dc = decimal_comma if decimal_comma is not None else ("," in w or "," in v)
         try:
-            rows.append((_to_float(toks[0], dc), _to_float(toks[1], dc)))
+            rows.append((_to_float(w, dc), _to_float(v, dc)))
             header_done = True
         except ValueError:
             if header_done:
                 raise UserError(
                     f"{name}: line {i + 1} is not two numbers: {raw.strip()[:60]!r}"
                 ) from None
-            header = [t.lower() for t in toks[:2]]
+            header = toks
     if not rows and single:
         raise UserError(f"{name} has one column; a spectrum needs two: wavelength and intensity")
-    data = np.array(rows, dtype=np.float64).reshape(-1, 2)
-    return data[:, ::-1] if _intensity_first(header) else data
+    return np.array(rows, dtype=np.float64).reshape(-1, 2)
 
 
-def _intensity_first(header: list[str]) -> bool:
-    """Whether a header names the intensity in its first column and the wavelength in its
-    second (``intensity,wavelength``, ``counts nm``, ...)."""
-    if len(header) < 2:
-        return False
-    wave = ("wave", "lambda", "nm")
-    return any(w in header[1] for w in wave) and not any(w in header[0] for w in wave)
+_WAVE = re.compile(r"\b(wave\w*|wavelength\w*|lambda|nm|wl)\b", re.IGNORECASE)
+_INTENSITY = re.compile(
+    r"\b(intensit\w*|counts?|signal|radiance|irradiance|spectrum|i|y)\b", re.IGNORECASE
+)
+
+
+def _named_columns(header: list[str], n_fields: int) -> tuple[int, int] | None:
+    """``(wavelength column, intensity column)`` named by a header line of as many fields as
+    the data and no digits outside its units in brackets (a metadata line such as ``Laser:
+    Nd:YAG, 1064 nm`` is not one), where exactly one field names a wavelength (wave...,
+    lambda, nm) and another an intensity (intensity, counts, radiance, ...), units in
+    brackets aside; None otherwise."""
+    header = [re.sub(r"[(\[].*?[)\]]", "", h) for h in header]  # "Wavelength (nm)"
+    if len(header) != n_fields or any(ch.isdigit() for ch in "".join(header)):
+        return None
+    wave = [k for k, h in enumerate(header) if _WAVE.search(h)]
+    inten = [k for k, h in enumerate(header) if _INTENSITY.search(h) and k not in wave]
+    if len(wave) != 1 or not inten:
+        return None
+    return wave[0], inten[0]
 
 
 def _ocean_optics(text: str, name: str) -> Spectrum:

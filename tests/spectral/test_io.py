@@ -100,14 +100,22 @@ def test_bad_files(tmp_path: Path, text: str, needle: str) -> None:
         read_spectrum(write(tmp_path, "bad.csv", text))
 
 
-@pytest.mark.parametrize("header", ["intensity,wavelength", "counts\tnm", "I;lambda (nm)"])
-def test_a_header_naming_the_intensity_first_swaps_the_columns(tmp_path, header) -> None:
-    sep = "\t" if "\t" in header else (";" if ";" in header else ",")
-    text = header + "\n" + "".join(f"{y}{sep}{w}\n" for w, y in ((300, 5), (301, 7), (302, 6)))
-    s = read_spectrum(write(tmp_path, "swapped.csv", text))
-    assert list(s.wavelength) == [300, 301, 302] and list(s.intensity) == [5, 7, 6]
-    s = read_spectrum(write(tmp_path, "plain.csv", "wavelength,intensity\n300,5\n301,7\n"))
-    assert list(s.wavelength) == [300, 301]
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["intensity,wavelength", "5,300", "7,301"],
+        ["counts\tnm", "5\t300", "7\t301"],
+        ["I;lambda (nm)", "5;300", "7;301"],
+        ["Spectral radiance (W/m2/sr/nm),Wavelength (nm)", "5,300", "7,301"],
+        ["Pixel,Wavelength (nm),Intensity", "0,300,5", "1,301,7"],
+        ["Wavelength (nm),Intensity (a.u.)", "300,5", "301,7"],
+        ["Laser: Nd:YAG, 1064 nm", "300,5", "301,7"],  # metadata, not a header
+        ["Pixel,Intensity (counts/nm)", "300,5", "301,7"],  # no wavelength named: as it comes
+    ],
+)
+def test_a_header_that_names_the_columns_picks_them(tmp_path, lines) -> None:
+    s = read_spectrum(write(tmp_path, "named.csv", "\n".join(lines) + "\n"))
+    assert list(s.wavelength) == [300, 301] and list(s.intensity) == [5, 7]
 
 
 def test_decreasing_axis_is_reversed_and_negative_clip(tmp_path: Path) -> None:
