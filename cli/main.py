@@ -85,9 +85,11 @@ def main(argv: list[str] | None = None) -> None:
     """Run the ``eftgan`` command with ``argv`` (default: the process's arguments) and exit:
     0 on success, 2 with one line on stderr for a user error (``--debug``: the traceback)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args  # taken anywhere on the line, where a user adds it last
+    options = args[: args.index("--")] if "--" in args else args
+    debug = "--debug" in options  # taken anywhere before "--", where a user adds it last
     if debug:
-        args = ["--debug", *(a for a in args if a != "--debug")]
+        args.remove("--debug")
+        args.insert(0, "--debug")
     try:
         cli.main(args=args, prog_name="eftgan", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -126,7 +128,10 @@ def echo_json(payload: Any) -> None:
             return [strict(x) for x in v]
         return v
 
-    click.echo(json.dumps(strict(payload), indent=1, allow_nan=False))
+    def plain(v: Any) -> Any:  # NumPy scalars and arrays
+        return strict(v.tolist() if hasattr(v, "tolist") else v.item())
+
+    click.echo(json.dumps(strict(payload), indent=1, allow_nan=False, default=plain))
 
 
 def echo_table(rows: list[dict[str, Any]], columns: list[str], floats: str = "{:.4f}") -> None:

@@ -548,6 +548,7 @@ def diagnose(
         RELIABLE_R2,
         RELIABLE_SD_SHARE,
         boltzmann_png,
+        plots,
     )
     from spectral.diagnose import diagnose as run
     from spectral.io import read_spectrum
@@ -558,8 +559,6 @@ def diagnose(
         report = run(spec, els, "vacuum" if vacuum else wavelengths, ne_cm3)
         atomic_write_json(tmp / "diagnose.json", report)
         boltzmann_png(report, tmp / "boltzmann.png")
-    plots = [(f"{s['element']} {'I' * s['stage']}", s) for s in report["species"]]
-    plots += [(f"{el} I+II (Saha-Boltzmann)", v) for el, v in report["saha_boltzmann"].items()]
     rows = [
         {
             "species": name,
@@ -568,7 +567,7 @@ def diagnose(
             "r2": f"{p['r2']:.2f}",
             "reliable": "yes" if p["reliable"] else "NO",
         }
-        for name, p in plots
+        for name, p in plots(report)
     ]
     if rows:
         echo_table(rows, ["species", "lines", "T (K)", "r2", "reliable"])
@@ -660,7 +659,7 @@ def train(out: Path, n_spectra: int, epochs: int, force: bool, quiet: bool, **op
     if config.init_from is not None:  # a missing or damaged folder is found before simulating
         from eftgan.checkpoint import read_model_folder
 
-        read_model_folder(config.init_from, kind="saca")
+        read_model_folder(config.init_from, kind="saca", option="--init-from")
     data = simulate_set(
         n_spectra,
         config.seed,

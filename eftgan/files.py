@@ -86,15 +86,17 @@ def refuse_existing(out: str | os.PathLike[str], force: bool, what: str = "--out
     ``force``, when ``out`` is the current folder or one that holds it: replacing it would
     delete the user's files with it (``--out .``)."""
     out = Path(out)
-    if out.exists() and not force:
-        raise UserError(
-            f"{out} already exists; pass --force to replace it or choose another {what}"
-        )
+    if not out.exists():
+        return
     here, target = Path.cwd().resolve(), out.resolve()
-    if out.exists() and (target == here or target in here.parents):
+    if target == here or target in here.parents:
         raise UserError(
             f"{what} {out} is the current folder or holds it, which --force would delete "
             "with everything in it; give a new folder"
+        )
+    if not force:
+        raise UserError(
+            f"{out} already exists; pass --force to replace it or choose another {what}"
         )
 
 

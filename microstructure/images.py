@@ -163,9 +163,10 @@ def normalize_folder(
         for p in files:
             img = read_gray(p)
             if min(img.shape[:2]) < MIN_BINNED_PX * bins:
+                fix = "give a smaller --bin" if bins > 1 else "use larger images"
                 raise UserError(
                     f"{p} is {img.shape[1]}x{img.shape[0]} pixels: binned {bins} x {bins} it "
-                    f"would be under {MIN_BINNED_PX} pixels a side; give a smaller --bin"
+                    f"would be under {MIN_BINNED_PX} pixels a side; {fix}"
                 )
             write_png(tmp / f"{p.stem}.png", stretch_contrast(bin_pixels(img, bins)))
     return Path(out)

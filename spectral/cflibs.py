@@ -1464,8 +1464,9 @@ def require_instrument(instrument: dict[str, Any], spec: Spectrum) -> None:
     why = instrument_mismatch(instrument, spec)
     if why:
         raise UserError(
-            f"{spec.source or 'the spectrum'} is not from the spectrometer of the instrument "
-            f"({why}); calibrate on a reference from this spectrometer or leave --instrument out"
+            f"{spec.source or 'the spectrum'} does not match the instrument's spectrometers "
+            f"({why}); calibrate on a reference from this spectrometer over this range, or "
+            "leave --instrument out"
         )
 
 
@@ -1494,9 +1495,9 @@ def fit_png(result: CFResult, path, title: str = ""):
     fig, (ax, ax_r) = plt.subplots(
         2, 1, figsize=(11, 5), dpi=110, sharex=True, gridspec_kw={"height_ratios": [3, 1]}
     )
-    # no line drawn across pixels the fit left out (dead stretches, gaps between spectrometers)
+    # no line drawn across pixels the fit left out (between the segments it kept)
     wl, y, m = result.wavelength, result.intensity, result.model
-    cut = np.flatnonzero(np.diff(wl) > 5 * np.median(np.diff(wl))) + 1
+    cut = [sl.start for sl in result.slices[1:]]
     wl, y, m = (np.insert(a.astype(float), cut, np.nan) for a in (wl, y, m))
     ax.plot(wl, y, lw=0.6, color="k", label="spectrum")
     ax.plot(wl, m, lw=0.6, color="tab:red", alpha=0.8, label=f"fit (cost {result.cost:.2f})")

@@ -282,6 +282,13 @@ def reliable(t_k: float, sd_k: float, r2: float) -> bool:
     return bool(np.isfinite(t_k) and r2 >= RELIABLE_R2 and sd_k <= RELIABLE_SD_SHARE * t_k)
 
 
+def plots(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A :func:`diagnose` report's plots with their names: each species' Boltzmann plot
+    (``Ca I``), then each element's Saha-Boltzmann plot (``Ca I+II (Saha-Boltzmann)``)."""
+    out = [(f"{s['element']} {'I' * s['stage']}", s) for s in report["species"]]
+    return out + [(f"{el} I+II (Saha-Boltzmann)", v) for el, v in report["saha_boltzmann"].items()]
+
+
 def boltzmann_png(report: dict[str, Any], path: Path) -> Path:
     """One panel per species (its points and the fitted line, the temperature in the title),
     then one Saha-Boltzmann panel per element with both (neutral and shifted ionic points,
@@ -289,9 +296,7 @@ def boltzmann_png(report: dict[str, Any], path: Path) -> Path:
     from eftgan.plotting import pyplot, save_png
 
     plt = pyplot()
-    panels = [(f"{s['element']} {'I' * s['stage']}", s) for s in report["species"]]
-    panels += [(f"{el} I+II (Saha-Boltzmann)", v) for el, v in report["saha_boltzmann"].items()]
-    panels = panels or [("", None)]
+    panels: list[tuple[str, Any]] = plots(report) or [("", None)]
     cols = min(3, len(panels))
     rows = (len(panels) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), dpi=110, squeeze=False)
@@ -306,8 +311,8 @@ def boltzmann_png(report: dict[str, Any], path: Path) -> Path:
         c = np.polyfit(e, yv, 1)
         ax.plot(e, np.polyval(c, e), "-", lw=1, color="k")
         t, sd = s["temperature_k"], s["sd_temperature_k"]
-        doubt = "" if reliable(t, sd, s["r2"]) else f" (unreliable: r2 {s['r2']:.2f})"
-        ax.set_title(f"{name}: {t:.0f} ± {sd:.0f} K{doubt}", fontsize=8)
+        doubt = "" if s["reliable"] else " (unreliable)"
+        ax.set_title(f"{name}: {t:.0f} ± {sd:.0f} K{doubt}, r2 {s['r2']:.2f}", fontsize=8)
         ax.set_xlabel(
             "upper level energy (eV; ions + chi)" if "Saha" in name else "upper level energy (eV)"
         )

@@ -286,7 +286,9 @@ def _network_config(
         return net, None, None
     from eftgan.checkpoint import read_model_folder
 
-    init_cfg, init_state = read_model_folder(Path(config.init_from), kind="saca")
+    init_cfg, init_state = read_model_folder(
+        Path(config.init_from), kind="saca", option="--init-from"
+    )
     net = dataclasses.replace(
         SACAConfig.from_dict(init_cfg["model"]["saca"]),
         calibrated=False,

@@ -291,14 +291,18 @@ def test_train_eftgan_refuses_an_ensemble_ecnet(capsys, tiny_dft: Path, tmp_path
 
 def test_printed_json_is_strict(capsys) -> None:
     """What ``--json`` prints parses anywhere: a statistic that is not a number is null."""
+    import numpy as np
     from eftgan_cli.main import echo_json
 
-    echo_json({"frechet": float("nan"), "rows": [1.5, float("inf")], "n": 3})
+    echo_json({"frechet": float("nan"), "rows": [1.5, float("inf")], "n": np.int64(3),
+               "sd": np.float32("nan"), "r": np.array([0.5, np.nan])})  # fmt: skip
     out = capsys.readouterr().out
     assert json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in JSON")) == {
         "frechet": None,
         "rows": [1.5, None],
         "n": 3,
+        "sd": None,
+        "r": [0.5, None],
     }
 
 

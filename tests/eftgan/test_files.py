@@ -77,9 +77,10 @@ def test_force_never_replaces_the_current_folder_or_one_that_holds_it(
     (here / "keep.txt").write_text("mine")
     monkeypatch.chdir(here)
     for out in (".", "..", str(here)):
-        with pytest.raises(UserError, match="is the current folder or holds it"):
-            with staged_dir(out, force=True) as tmp:
-                (tmp / "a.csv").write_text("1")
+        for force in (True, False):  # without --force too: no hint to add it
+            with pytest.raises(UserError, match="is the current folder or holds it"):
+                with staged_dir(out, force=force) as tmp:
+                    (tmp / "a.csv").write_text("1")
     assert (here / "keep.txt").read_text() == "mine" and _names(here) == {"keep.txt"}
     refuse_existing(here / "keep.txt", force=True)  # what lies inside it may be replaced
 

@@ -307,7 +307,7 @@ def test_calibrate_then_analyze_with_the_instrument(tmp_path, capsys, simulated)
     y = np.r_[spec.intensity, spec.intensity[:500]]
     write_csv(wider, np.r_[spec.wavelength, more], {"counts": y})
     code, _, err = run(capsys, "spectral", "analyze", str(wider), *args, *base)
-    assert code == 2 and err.startswith(f"error: {wider} is not from the spectrometer")
+    assert code == 2 and err.startswith(f"error: {wider} does not match the instrument's")
     assert "720-800" in err and "Traceback" not in err
 
 

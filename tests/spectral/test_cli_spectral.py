@@ -91,7 +91,7 @@ def test_analyze_refuses_a_file_that_misses_the_model_grid(capsys, tmp_path, nis
         (["--n-spectra", "-5"], "--n-spectra"),
         (["--variant", "seed"], "now called 'paper'"),
         (["--instrument", "seed"], "now called 'saca2021'"),
-        (["--init-from", "no/such/model"], "does not exist"),
+        (["--init-from", "no/such/model"], "does not exist; pass --init-from"),
         pytest.param(
             ["--device", "cuda"],
             "no CUDA GPU",
