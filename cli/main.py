@@ -95,7 +95,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        click.echo(
+            "aborted; a training run goes on from its last checkpoint when the same command "
+            "is run again",
+            err=True,
+        )
         sys.exit(1)
     except click.ClickException as exc:  # a usage error: its traceback would say nothing
         hint = ""

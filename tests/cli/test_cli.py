@@ -317,3 +317,15 @@ def test_model_options_take_a_shipped_models_name(capsys) -> None:
     assert by_name == by_path
     code, _, err = run(capsys, "predict", str(EXAMPLES[0]), "--model", "no-such-model")
     assert_user_error(code, err, "no-such-model does not exist")
+
+
+def test_an_interrupted_command_says_how_a_run_goes_on(capsys, monkeypatch) -> None:
+    """Ctrl-C (click's Abort): exit 1 and one line that says a training run resumes."""
+    import eftgan_cli.main as cli_main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_main.cli, "invoke", interrupted)
+    code, _, err = run(capsys, "models")
+    assert code == 1 and err.strip().startswith("aborted; a training run goes on from its last")
