@@ -591,8 +591,7 @@ def diagnose(
     "--n-spectra",
     default=20000,
     show_default=True,
-    type=click.IntRange(min=200),
-    help="Simulated spectra (at least 200).",
+    help="Simulated spectra (at least 200: spectral.train.MIN_SPECTRA).",
 )
 @click.option("--instrument", default="saca2021", show_default=True, help="saca2021 or hr4000.")
 @click.option("--seed", default=0, show_default=True)
@@ -649,10 +648,13 @@ def diagnose(
 def train(out: Path, n_spectra: int, epochs: int, force: bool, quiet: bool, **options: Any) -> None:
     """Train a SACA model on simulated steel spectra (resumes an interrupted run)."""
     from eftgan.devices import resolve_device
+    from eftgan.errors import UserError
     from eftgan.runstate import check_output_folder
     from spectral.dataset import simulate_set
-    from spectral.train import train_saca
+    from spectral.train import MIN_SPECTRA, train_saca
 
+    if n_spectra < MIN_SPECTRA:
+        raise UserError(f"--n-spectra {n_spectra}: give at least {MIN_SPECTRA} spectra to train")
     check_output_folder(out, force)
     config = _train_config(epochs, options)
     resolve_device(config.device)  # before simulating

@@ -92,6 +92,11 @@ NOISE_MODES = ("fixed", "fresh")
 RUN_CONTROL = ("device", "max_minutes")
 
 
+#: The fewest spectra ``spectral train`` takes: its train/validation/test split must fill a
+#: batch and leave a validation set.
+MIN_SPECTRA = 200
+
+
 @dataclass
 class SACATrainConfig(JSONSettings):
     """Every setting of a SACA training run; JSON round-trip through :meth:`as_dict` /
@@ -337,7 +342,9 @@ class _Run:
         output started at the training set's mean) or from ``init_state``, the optimiser."""
         tr, va, te = split_indices(len(data.spectra), config.seed)
         if len(tr) < config.batch_size or len(va) == 0:
-            raise UserError(f"{len(data.spectra)} spectra are too few to train; give at least 200")
+            raise UserError(
+                f"{len(data.spectra)} spectra are too few to train; give at least {MIN_SPECTRA}"
+            )
         scale = torch.from_numpy(data.wt_pct[tr].std(0).clip(min=0.05).astype(np.float32))
         torch.manual_seed(config.seed)
         model = SACA(net_cfg)
