@@ -158,6 +158,18 @@ def _wavelength_options(command: Any) -> Any:
 @_wavelength_options
 @click.option("--top", default=10, show_default=True)
 @click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
+@click.option(
+    "--fit",
+    is_flag=True,
+    help="Select the elements with the LTE model instead (what --elements auto takes): each "
+    "with the share of the fit cost it removed, in the order taken (the first: 100).",
+)
+@click.option(
+    "--nuisance",
+    default="O,N,H",
+    show_default=True,
+    help="With --fit: species that compete but are not listed (the ambient gas).",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table")
 def identify(
     file: Path,
@@ -166,9 +178,12 @@ def identify(
     vacuum: bool,
     top: int,
     clip_negative: bool,
+    fit: bool,
+    nuisance: str,
     fmt: str,
 ) -> None:
-    """Rank elements by how well their strong lines explain the peaks of FILE."""
+    """Rank elements by how well their strong lines explain the peaks of FILE, or (--fit)
+    select those the LTE model needs."""
     from spectral.identify import identify as run
     from spectral.io import read_spectrum
     from spectral.measured import calibrate_spectrum
@@ -177,6 +192,9 @@ def identify(
     cands = _element_list(elements) or None
     spec, axis = calibrate_spectrum(spec, "vacuum" if vacuum else wavelengths, candidates=cands)
     click.echo(axis.summary(), err=True)
+    if fit:
+        _emit_selection(spec, cands, _element_list(nuisance) or [], fmt)
+        return
     matches = run(spec.wavelength, spec.intensity, cands)[:top]
     rows = [
         {
@@ -187,6 +205,25 @@ def identify(
         for m in matches
     ]
     _emit(rows, ["element", "score", "matched_lines"], fmt)
+
+
+def _emit_selection(spec: Any, candidates: list[str] | None, gases: list[str], fmt: str) -> None:
+    """``identify --fit``: the elements :func:`spectral.cflibs.select_elements` takes, with
+    the share of the fit cost each removed, and the best one it refused."""
+    from spectral.cflibs import SELECT_MIN_DROP, select_elements
+
+    sel = select_elements(spec, candidates, gases)
+    rows = [
+        {"element": e, "cost_drop_pct": round(100 * d, 2)} for e, d in sel.path if e not in gases
+    ]
+    _emit(rows, ["element", "cost_drop_pct"], fmt)
+    if sel.refused:
+        e, d = sel.refused
+        click.echo(
+            f"next: {e}, {100 * d:.2f} % of the cost, under the {100 * SELECT_MIN_DROP:.1f} % "
+            "an element must remove",
+            err=True,
+        )
 
 
 @spectral.command()
@@ -217,7 +254,8 @@ def identify(
 @click.option(
     "--elements",
     default=None,
-    help="For cflibs: the elements to fit, e.g. Fe,Cr,Ni,Mn,Cu,Ti, or auto (those identify finds).",
+    help="For cflibs: the elements to fit, e.g. Fe,Cr,Ni,Mn,Cu,Ti, or auto (those identify --fit "
+    "selects).",
 )
 @click.option(
     "--nuisance",

@@ -127,25 +127,17 @@ def _require_counts(files: Sequence[Any], x: np.ndarray, instrument: Any) -> Non
 
 #: Species fitted as the ambient gas by ``--method cflibs`` unless told otherwise.
 DEFAULT_NUISANCE = ("O", "N", "H")
-#: ``--elements auto`` takes the elements that :func:`spectral.identify.identify` scores at
-#: least this high, at most :data:`AUTO_MAX_ELEMENTS` of them.
-AUTO_MIN_SCORE = 0.2
-AUTO_MAX_ELEMENTS = 12
 
 
 def auto_elements(spec: Any, nuisance: Sequence[str]) -> list[str]:
-    """The elements :func:`spectral.identify.identify` finds in an air-calibrated spectrum
-    (gases of ``nuisance`` left to the ambient part)."""
-    from spectral.identify import identify
+    """The elements :func:`spectral.cflibs.select_elements` finds in an air-calibrated
+    spectrum, the ambient gas of ``nuisance`` competing with them and left out."""
+    from spectral.cflibs import select_elements
 
-    found = [
-        m.element
-        for m in identify(spec.wavelength, spec.intensity)
-        if m.score >= AUTO_MIN_SCORE and m.element not in nuisance
-    ]
+    found = select_elements(spec, nuisance=nuisance).elements
     if not found:
         raise UserError(f"{spec.source}: no element identified; give --elements")
-    return found[:AUTO_MAX_ELEMENTS]
+    return list(found)
 
 
 def analyze_cflibs(

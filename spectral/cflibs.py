@@ -155,6 +155,12 @@ SHIFT_WINDOW_NM = 20.0
 MIN_SHIFT_PX = 0.1
 #: An element counts as present above this content (wt %).
 PRESENT_WT_PCT = 0.5
+#: :func:`select_elements` takes a candidate while it lowers the fit cost by at least this
+#: share, among at most this many of the best that ``identify`` ranks.
+SELECT_MIN_DROP = 0.005
+SELECT_POOL = 24
+#: Candidates of a step whose cost is also searched over the plasma grid.
+SELECT_SHORTLIST = 4
 
 
 @dataclass
@@ -840,6 +846,90 @@ def fit_cflibs(
     res.frame, res.frame_decided = axis.frame, axis.decided
     res.slices = slices
     return res
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What :func:`select_elements` finds: the elements (nuisance species left out), and
+    the path of the selection, each species it took (nuisance ones included) with the share
+    of the fit cost it removed, in the order taken; the best candidate it refused and that
+    share (None when none was left); the plasma of the last grid search and the final
+    cost."""
+
+    elements: tuple[str, ...]
+    path: tuple[tuple[str, float], ...]
+    refused: tuple[str, float] | None
+    temperature_k: float
+    ne_cm3: float
+    cost: float
+
+
+@_one_blas_thread
+def select_elements(
+    spec: Spectrum,
+    candidates: Sequence[str] | None = None,
+    nuisance: Sequence[str] = (),
+    min_drop: float = SELECT_MIN_DROP,
+) -> Selection:
+    """The elements present in an air-calibrated spectrum, by forward selection with the
+    LTE model: one species at a time, the candidate whose column lowers the fit cost most,
+    while it lowers it by at least ``min_drop`` of the cost. The contents, response and
+    baseline are fitted as in :func:`fit_cflibs`, with Gaussian profiles of the measured
+    widths, optically thin; each step tries every candidate at the plasma of the last
+    step and its :data:`SELECT_SHORTLIST` best over the whole starting grid.
+
+    Elements are judged together, not one by one: a line shared by two elements goes to
+    the one whose other lines agree, so a heavy element with thousands of lines (W, Hf,
+    Ta), which lands a few on any peaks by chance, is taken only when its lines explain
+    what the others leave. The ``nuisance`` species (the ambient gas) compete like the
+    others and are left out of the result: taken first, their many lines would soak up
+    a metal's before it is tried. The candidates are the :data:`SELECT_POOL` best that
+    :func:`spectral.identify.identify` ranks with a positive line score (default: its
+    candidates). The share is scale-free: on a measured spectrum the cost is set by the
+    major elements' misfit (NIST transition probabilities, self-absorption), and a minor
+    element's lines lower it by about a percent."""
+    from spectral.identify import identify
+
+    gases = list(dict.fromkeys(nuisance))
+    ranked = identify(spec.wavelength, spec.intensity, candidates)
+    pool = [m.element for m in ranked if m.line_score > 0 and m.element not in gases]
+    if not pool[:SELECT_POOL]:
+        return Selection((), (), None, float("nan"), float("nan"), float("nan"))
+    wl, y, slices = _fit_pixels(spec)
+    fwhm = fill_widths([peak_fwhm(wl[sl], y[sl]) for sl in slices])
+    lines = LineModel(wl, slices, fwhm, [*pool[:SELECT_POOL], *gases])
+    prob = _Problem(wl, y, slices, valid=~saturated(y))
+    bases: dict[tuple[float, float], np.ndarray] = {}
+
+    def cost(columns: list[int], plasma: tuple[float, float]) -> float:
+        if plasma not in bases:
+            bases[plasma] = lines.basis(*plasma)[0]
+        return float(prob.fit(bases[plasma][:, columns], rounds=2)["cost"])
+
+    grid = [(t, ne) for t in START_T_K for ne in START_NE_CM3]
+    left = list(np.flatnonzero(lines.present))
+    taken: list[int] = []
+    plasma, current = grid[0], float("inf")
+    path: list[tuple[str, float]] = []
+    refused = None
+    while left:
+        trials = {i: cost([*taken, i], plasma) for i in left}
+        # an element may fit only at another plasma (its stage, its excitation): the
+        # shortlist is tried over the whole grid
+        for i in sorted(left, key=trials.__getitem__)[:SELECT_SHORTLIST]:
+            trials[i] = min(cost([*taken, i], p) for p in grid)
+        best = min(trials, key=trials.__getitem__)
+        drop = 1.0 - trials[best] / current if taken else 1.0
+        if drop < min_drop:
+            refused = (lines.elements[best], drop)
+            break
+        taken.append(best)
+        left.remove(best)
+        path.append((lines.elements[best], drop))
+        plasma = min(grid, key=lambda p: cost(taken, p))
+        current = cost(taken, plasma)
+    elements = tuple(e for e, _ in path if e not in gases)
+    return Selection(elements, tuple(path), refused, *plasma, current)
 
 
 def _problem(
