@@ -1159,6 +1159,47 @@ def spectral_pure_metals(r: dict[str, Any] | None) -> str:
     )
 
 
+def spectral_identify(r: dict[str, Any] | None) -> str:
+    """Element identification, line scores against the selection by the fit: the threshold,
+    the development files and BHVO-2 per instrument with the ``--elements auto`` fits."""
+    if not r:
+        return ""
+    names = {"scores": "line scores (before)", "selection": "selection by the fit (now)"}
+    dev_rows = []
+    for key, per in r["development"].items():
+        for name, files in per.items():
+            if files:
+                wrong = sorted({e for f in files for e in f["wrong"]})
+                dev_rows.append([
+                    key, names[name], len(files), sum(f["right"] for f in files),
+                    sum(len(f["missed"]) for f in files), ", ".join(wrong) or "none",
+                ])  # fmt: skip
+    rows = [
+        [inst, names[name], f"{m['precision']:.2f}", f"{m['recall']:.2f}",
+         ", ".join(m["wrong"]) or "none", f"{m['fit_rmse_wt_pct']:.2f}",
+         f"{m['fit_precision']:.2f}", f"{m['fit_recall']:.2f}"]
+        for inst, per in r.get("bhvo2", {}).items()
+        for name, m in per.items() if name in names
+    ]  # fmt: skip
+    th = r["threshold"]
+    rule = ", ".join(
+        f"{k} {v['rule_gives']:g} (largest share of a wrong element "
+        f"{v['largest_share_of_a_wrong_element']:.4f})"
+        for k, v in th.items()
+        if isinstance(v, dict)
+    )
+    head = ["instrument", "method", "precision", "recall", "wrong elements", "fit RMSE (wt %)"]
+    return snippet(
+        "spectral_identify",
+        machine=r["machine"],
+        protocol=r["protocol"],
+        used=f"{th['used']:g}",
+        rule=rule,
+        development=table(["files", "method", "n", "right", "missed", "wrong elements"], dev_rows),
+        bhvo2=table([*head, "fit precision", "fit recall"], rows),
+    )
+
+
 def measured_pure_metals(rows: list[dict[str, Any]]) -> str:
     """One sentence: the measured pure metals analysed with the same candidates."""
     done = [m["analysis"] for m in rows if "analysis" in m]
@@ -1214,6 +1255,7 @@ def spectral_fields(r: dict[str, Any]) -> Fields:
         "spectral_errors": spectral_errors(load("spectral_errors.json")),
         "spectral_real": spectral_real(load("spectral_real.json")),
         "spectral_pure_metals": spectral_pure_metals(load("spectral_pure_metals.json")),
+        "spectral_identify": spectral_identify(load("spectral_identify.json")),
     }
 
 
