@@ -852,9 +852,9 @@ def fit_cflibs(
 class Selection:
     """What :func:`select_elements` finds: the elements (nuisance species left out), and
     the path of the selection, each species it took (nuisance ones included) with the share
-    of the fit cost it removed, in the order taken; the best candidate it refused and that
-    share (None when none was left); the plasma of the last grid search and the final
-    cost."""
+    of the fit cost it removed, in the order taken (the first 1: nothing came before it);
+    the best candidate it refused and that share (None when none was left); the plasma of
+    the last grid search and the final cost."""
 
     elements: tuple[str, ...]
     path: tuple[tuple[str, float], ...]
