@@ -353,7 +353,23 @@ def analyze(
                 f"clear from its lines (read as {r['wavelengths']}); give --wavelengths",
                 err=True,
             )
+    _warn_not_steel(rows)
     _print_analysis(rows, method if not refine or method == "cflibs" else "saca+fit", fmt)
+
+
+def _warn_not_steel(rows: list[dict[str, Any]]) -> None:
+    """One warning per file whose lines the SACA model's elements explain too little of."""
+    from spectral.analyze import MIN_LINES_EXPLAINED
+
+    for r in rows:
+        share = r.get("lines_explained")
+        if share is not None and share < MIN_LINES_EXPLAINED:
+            click.echo(
+                f"warning: {r['file']}: the elements SACA reads explain {share:.0%} of its line "
+                f"signal (under {MIN_LINES_EXPLAINED:.0%}): not a steel, so its composition "
+                "does not hold; try --method cflibs --elements auto",
+                err=True,
+            )
 
 
 def _check_method_options(

@@ -64,6 +64,7 @@ def analyze_files(
     grid = model_grid(config)
     x = np.stack([_on_grid(s, grid, a) for s, a in zip(spectra, axes, strict=True)])
     wt, prob = predict(model, x)
+    explained = steel_lines_share(x, grid, config, model.cfg.elements)
     present = prob > 0.5
     fit = None
     if refine:
@@ -83,6 +84,7 @@ def analyze_files(
     for i, f in enumerate(files):
         row: dict[str, Any] = {"file": str(f), "wavelengths": axes[i].frame}
         row["wavelengths_decided"] = axes[i].decided
+        row["lines_explained"] = float(explained[i])
         for j, el in enumerate(model.cfg.elements):
             row[f"{el}_wt_pct"] = float(wt[i, j])
             row[f"{el}_present"] = bool(present[i, j])
@@ -94,6 +96,29 @@ def analyze_files(
             row["fit_cost"] = float(fit.cost[i])
         rows.append(row)
     return rows
+
+
+#: Below this share of its line signal explained by the model's elements, a file is not of
+#: the kind SACA reads, and ``analyze`` says so (:func:`steel_lines_share`).
+MIN_LINES_EXPLAINED = 0.3
+
+
+def steel_lines_share(
+    x: np.ndarray, grid: np.ndarray, config: dict[str, Any], elements: Sequence[str]
+) -> np.ndarray:
+    """Per spectrum on the model's grid, the share of its line signal that the lines of the
+    model's elements explain (:func:`spectral.cflibs.explained_share`, at the model
+    instrument's median resolution). SACA reads any spectrum as a steel; this says when
+    the spectrum is not one: 0.64-0.90 for simulated steels and pure Fe and Ni, 0.37 and
+    0.43 for the measured Aalto Ni and Fe, at most 0.25 for a simulated basalt, brass, Al
+    and Ti alloy, 0.04-0.07 for the measured BHVO-2 basalt (``benchmarks/saca_domain.py``).
+    It costs a fit of the model's elements per file, a few tens of milliseconds."""
+    from spectral.cflibs import explained_share
+    from spectral.instrument import current_instrument_name, get_instrument
+
+    inst = get_instrument(current_instrument_name(config["model"]["instrument"]))
+    on_grid = np.interp(grid, inst.wavelength_nm, inst.fwhm())
+    return explained_share(grid, x, elements, float(np.median(on_grid)))
 
 
 def _on_grid(spec: Any, grid: np.ndarray, axis: Any) -> np.ndarray:

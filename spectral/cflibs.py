@@ -161,6 +161,8 @@ SELECT_MIN_DROP = 0.005
 SELECT_POOL = 24
 #: Candidates of a step whose cost is also searched over the plasma grid.
 SELECT_SHORTLIST = 4
+#: Temperatures (K) at which :func:`explained_share` fits a spectrum's elements.
+SHARE_T_K = (7000.0, 9000.0, 11000.0, 13000.0)
 
 
 @dataclass
@@ -930,6 +932,30 @@ def select_elements(
         current = cost(taken, plasma)
     elements = tuple(e for e, _ in path if e not in gases)
     return Selection(elements, tuple(path), refused, *plasma, current)
+
+
+@_one_blas_thread
+def explained_share(
+    wl: np.ndarray, spectra: np.ndarray, elements: Sequence[str], fwhm_nm: float
+) -> np.ndarray:
+    """Per spectrum (the rows of ``spectra``, on the one evenly spread axis ``wl``): the
+    share of its line signal that the lines of ``elements`` explain, ``1 - c / c_0``, with
+    ``c`` the cost of the fit of those elements (contents, response and baseline as in
+    :func:`fit_cflibs`, Gaussian profiles of ``fwhm_nm``, optically thin, the lowest over
+    :data:`SHARE_T_K` at 1e17 cm^-3) and ``c_0`` that of the baseline alone.
+
+    It asks whether a spectrum is made of those elements at all, not what their contents
+    are: a steel's lines are mostly Fe, Cr, Ni, Mo and Mn lines, a basalt's are not, and
+    no composition of the steel elements changes that."""
+    slices = [slice(0, len(wl))]
+    lines = LineModel(wl, slices, [fwhm_nm], elements)
+    bases = [lines.basis(t_k, 1e17)[0] for t_k in SHARE_T_K]
+    out = np.zeros(len(spectra))
+    for k, y in enumerate(np.asarray(spectra, dtype=np.float64)):
+        prob = _Problem(wl, y, slices, valid=~saturated(y))
+        alone = prob.fit(np.zeros((len(wl), 0)))["cost"]
+        out[k] = 1.0 - min(prob.fit(b)["cost"] for b in bases) / alone
+    return out
 
 
 def _problem(
