@@ -1200,6 +1200,30 @@ def spectral_identify(r: dict[str, Any] | None) -> str:
     )
 
 
+def saca_domain(r: dict[str, Any] | None) -> str:
+    """Is it a steel: the share of the line signal SACA's elements explain, per file."""
+    if not r:
+        return ""
+    rows = [
+        [x.get("file") or f"{x['sample']}, {x['temperature_k']:.0f} K", part,
+         "yes" if x["steel_kind"] else "no", f"{x['lines_explained']:.3f}",
+         "yes" if x["flagged"] else "no"]
+        for part in ("simulated", "aalto", "bhvo2")
+        for x in r.get(part, [])
+    ]  # fmt: skip
+    th = r["threshold"]
+    return snippet(
+        "saca_domain",
+        machine=r["machine"],
+        protocol=r["protocol"],
+        used=f"{th['used']:g}",
+        rule=f"{th['rule_gives']:g}",
+        low=f"{th['lowest_steel_kind']:.3f}",
+        high=f"{th['highest_other']:.3f}",
+        table=table(["file", "set", "SACA's kind", "lines explained", "flagged"], rows),
+    )
+
+
 def measured_pure_metals(rows: list[dict[str, Any]]) -> str:
     """One sentence: the measured pure metals analysed with the same candidates."""
     done = [m["analysis"] for m in rows if "analysis" in m]
@@ -1256,6 +1280,7 @@ def spectral_fields(r: dict[str, Any]) -> Fields:
         "spectral_real": spectral_real(load("spectral_real.json")),
         "spectral_pure_metals": spectral_pure_metals(load("spectral_pure_metals.json")),
         "spectral_identify": spectral_identify(load("spectral_identify.json")),
+        "saca_domain": saca_domain(load("saca_domain.json")),
     }
 
 
