@@ -952,6 +952,8 @@ def explained_share(
     bases = [lines.basis(t_k, 1e17)[0] for t_k in SHARE_T_K]
     out = np.zeros(len(spectra))
     for k, y in enumerate(np.asarray(spectra, dtype=np.float64)):
+        if not np.ptp(y) > 0:  # a flat spectrum has no line signal to explain: share 0
+            continue
         prob = _Problem(wl, y, slices, valid=~saturated(y))
         alone = prob.fit(np.zeros((len(wl), 0)))["cost"]
         out[k] = 1.0 - min(prob.fit(b)["cost"] for b in bases) / alone

@@ -156,6 +156,17 @@ def test_select_elements_finds_a_simulated_steel(simulated):
     assert sel.refused is not None and sel.refused[1] < 0.005 <= min(d for _, d in sel.path)
 
 
+def test_explained_share_of_a_steel_and_of_a_flat_spectrum(simulated):
+    """The steel elements explain most of a steel's line signal; a flat spectrum has none
+    to explain (share 0, not a division by zero)."""
+    from spectral.cflibs import explained_share
+
+    spec, comp = simulated
+    flat = np.full_like(spec.intensity, 100.0)
+    share = explained_share(spec.wavelength, np.stack([spec.intensity, flat]), list(comp), 0.15)
+    assert share[0] > 0.5 and share[1] == 0.0
+
+
 def test_select_elements_on_measured_nickel(aalto):
     """On the Aalto Ni spectrum ``identify`` scores Hf, Ti, Ta and W at 0.36-0.46 (their lines
     sit beside Ni's); the selection by the fit takes Ni alone, the air's N and O apart."""
