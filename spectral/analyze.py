@@ -33,7 +33,9 @@ def analyze_files(
     progress: bool = False,
     wavelengths: str = "auto",
 ) -> list[dict[str, Any]]:
-    """One row per file: ``file``, ``<El>_wt_pct`` and ``<El>_present`` for each element.
+    """One row per file: ``file``, ``<El>_wt_pct`` and ``<El>_present`` for each element,
+    and ``lines_explained`` (:func:`steel_lines_share`: whether the file is of the kind the
+    model reads at all).
 
     With ``refine``, SACA's composition is the start of a fit of the LTE model to the
     spectrum (:func:`spectral.refine.refine`): the composition is the fit's, an element is
@@ -112,7 +114,7 @@ def steel_lines_share(
     the spectrum is not one: 0.64-0.90 for simulated steels and pure Fe and Ni, 0.37 and
     0.43 for the measured Aalto Ni and Fe, at most 0.25 for a simulated basalt, brass, Al
     and Ti alloy, 0.04-0.07 for the measured BHVO-2 basalt (``benchmarks/saca_domain.py``).
-    It costs a fit of the model's elements per file, a few tens of milliseconds."""
+    It costs the model's line profiles once and five linear fits per file."""
     from spectral.cflibs import explained_share
     from spectral.instrument import current_instrument_name, get_instrument
 
