@@ -162,7 +162,7 @@ def _wavelength_options(command: Any) -> Any:
     "--fit",
     is_flag=True,
     help="Select the elements with the LTE model instead (what --elements auto takes): each "
-    "with the share of the fit cost it removed, in the order taken (the first: 100).",
+    "with the share of the fit cost left before it that it removed, in the order taken.",
 )
 @click.option(
     "--nuisance",
@@ -210,9 +210,12 @@ def identify(
 def _emit_selection(spec: Any, candidates: list[str] | None, gases: list[str], fmt: str) -> None:
     """``identify --fit``: the elements :func:`spectral.cflibs.select_elements` takes, with
     the share of the fit cost each removed, and the best one it refused."""
+    from eftgan.errors import UserError
     from spectral.cflibs import SELECT_MIN_DROP, select_elements
 
     sel = select_elements(spec, candidates, gases)
+    if not sel.elements:
+        raise UserError(f"{spec.source}: no element's lines lower the fit's cost; check the file")
     rows = [
         {"element": e, "cost_drop_pct": round(100 * d, 2)} for e, d in sel.path if e not in gases
     ]
@@ -365,9 +368,9 @@ def _warn_not_steel(rows: list[dict[str, Any]]) -> None:
         share = r.get("lines_explained")
         if share is not None and share < MIN_LINES_EXPLAINED:
             click.echo(
-                f"warning: {r['file']}: the elements SACA reads explain {share:.0%} of its line "
-                f"signal (under {MIN_LINES_EXPLAINED:.0%}): not a steel, so its composition "
-                "does not hold; try --method cflibs --elements auto",
+                f"warning: {r['file']}: the lines of the elements SACA reads explain "
+                f"{share:.0%} of it (under {MIN_LINES_EXPLAINED:.0%}): it does not look like a "
+                "steel, so do not trust SACA's composition; try --method cflibs --elements auto",
                 err=True,
             )
 

@@ -854,9 +854,9 @@ def fit_cflibs(
 class Selection:
     """What :func:`select_elements` finds: the elements (nuisance species left out), and
     the path of the selection, each species it took (nuisance ones included) with the share
-    of the fit cost it removed, in the order taken (the first 1: nothing came before it);
-    the best candidate it refused and that share (None when none was left); the plasma of
-    the last grid search and the final cost."""
+    of the fit cost left before it that it removed, in the order taken (the first: of the
+    baseline's alone; the shares do not add up); the best candidate it refused and that
+    share (None when none was left); the plasma of the last step and the final cost."""
 
     elements: tuple[str, ...]
     path: tuple[tuple[str, float], ...]
@@ -875,7 +875,8 @@ def select_elements(
 ) -> Selection:
     """The elements present in an air-calibrated spectrum, by forward selection with the
     LTE model: one species at a time, the candidate whose column lowers the fit cost most,
-    while it lowers it by at least ``min_drop`` of the cost. The contents, response and
+    while it lowers it by at least ``min_drop`` of the cost (at first, the cost of the
+    baseline alone: a spectrum without lines gives none). The contents, response and
     baseline are fitted as in :func:`fit_cflibs`, with Gaussian profiles of the measured
     widths, optically thin; each step tries every candidate at the plasma of the last
     step and its :data:`SELECT_SHORTLIST` best over the whole starting grid.
@@ -895,12 +896,12 @@ def select_elements(
     gases = list(dict.fromkeys(nuisance))
     ranked = identify(spec.wavelength, spec.intensity, candidates)
     pool = [m.element for m in ranked if m.line_score > 0 and m.element not in gases]
-    if not pool[:SELECT_POOL]:
+    pool = pool[:SELECT_POOL]
+    if not pool:
         return Selection((), (), None, float("nan"), float("nan"), float("nan"))
     wl, y, slices = _fit_pixels(spec)
-    fwhm = fill_widths([peak_fwhm(wl[sl], y[sl]) for sl in slices])
-    lines = LineModel(wl, slices, fwhm, [*pool[:SELECT_POOL], *gases])
-    prob = _Problem(wl, y, slices, valid=~saturated(y))
+    lines = LineModel(wl, slices, instrument_widths(wl, y, slices), [*pool, *gases])
+    prob = _problem(lines, y, None, None, 0)
     bases: dict[tuple[float, float], np.ndarray] = {}
 
     def cost(columns: list[int], plasma: tuple[float, float]) -> float:
@@ -911,25 +912,24 @@ def select_elements(
     grid = [(t, ne) for t in START_T_K for ne in START_NE_CM3]
     left = list(np.flatnonzero(lines.present))
     taken: list[int] = []
-    plasma, current = grid[0], float("inf")
+    plasma, current = grid[0], cost([], grid[0])  # the baseline alone
     path: list[tuple[str, float]] = []
     refused = None
     while left:
-        trials = {i: cost([*taken, i], plasma) for i in left}
+        trials = {i: (cost([*taken, i], plasma), plasma) for i in left}
         # an element may fit only at another plasma (its stage, its excitation): the
-        # shortlist is tried over the whole grid
+        # shortlist is tried over the whole grid (the best is always among it)
         for i in sorted(left, key=trials.__getitem__)[:SELECT_SHORTLIST]:
-            trials[i] = min(cost([*taken, i], p) for p in grid)
+            trials[i] = min((cost([*taken, i], p), p) for p in grid)
         best = min(trials, key=trials.__getitem__)
-        drop = 1.0 - trials[best] / current if taken else 1.0
+        drop = 1.0 - trials[best][0] / current
         if drop < min_drop:
             refused = (lines.elements[best], drop)
             break
         taken.append(best)
         left.remove(best)
         path.append((lines.elements[best], drop))
-        plasma = min(grid, key=lambda p: cost(taken, p))
-        current = cost(taken, plasma)
+        current, plasma = trials[best]
     elements = tuple(e for e, _ in path if e not in gases)
     return Selection(elements, tuple(path), refused, *plasma, current)
 
@@ -954,9 +954,10 @@ def explained_share(
     for k, y in enumerate(np.asarray(spectra, dtype=np.float64)):
         if not np.ptp(y) > 0:  # a flat spectrum has no line signal to explain: share 0
             continue
-        prob = _Problem(wl, y, slices, valid=~saturated(y))
+        prob = _problem(lines, y, None, None, 0)
         alone = prob.fit(np.zeros((len(wl), 0)))["cost"]
-        out[k] = 1.0 - min(prob.fit(b)["cost"] for b in bases) / alone
+        if alone > 0:
+            out[k] = 1.0 - min(prob.fit(b)["cost"] for b in bases) / alone
     return out
 
 

@@ -148,5 +148,5 @@ def test_analyze_says_when_a_file_is_not_a_steel(capsys, tmp_path: Path, nist) -
     assert code == 0
     rows = {Path(r["file"]).stem: r for r in csv.DictReader(io.StringIO(out))}
     assert float(rows["steel"]["lines_explained"]) > 0.5 > float(rows["brass"]["lines_explained"])
-    warned = [ln for ln in err.splitlines() if "not a steel" in ln]
+    warned = [ln for ln in err.splitlines() if "does not look like a steel" in ln]
     assert len(warned) == 1 and "brass.csv" in warned[0] and "--elements auto" in warned[0]
