@@ -148,11 +148,11 @@ def threshold(dev: list[dict[str, Any]]) -> dict[str, Any]:
     beside it, the smallest share of a true element there."""
     false, true = [0.0], [1.0]
     for row in dev:
-        allowed = set(row["truth"]) | set(row.get("impurities", ()))
-        for element, drop in (step for step in row["path"] if step[0] not in GASES):
-            (true if element in row["truth"] else false if element not in allowed else []).append(
-                drop
-            )
+        for element, drop in row["path"]:
+            if element in row["truth"]:
+                true.append(drop)
+            elif element not in {*GASES, *row.get("impurities", ())}:
+                false.append(drop)
     top = max(false)
     digits = 10 ** np.floor(np.log10(top)) if top > 0 else FLOOR
     return {
