@@ -148,6 +148,9 @@ def test_two_objectives_give_a_pareto_batch():
     s = suggest(space, frame, 3, "qnehvi", seed=0, restarts=2, raw_samples=64).frame
     assert {"mean_f1", "std_f1", "mean_f2", "std_f2", "acquisition"} <= set(s.columns)
     assert (s.z < 0.2).all(), "the front lies at z = 0"
+    from botorch.acquisition.multi_objective import logei
+
+    assert logei._C is None, "BoTorch's C++ kernel (compiled on first use) was loaded"
 
 
 def test_observations_are_checked_and_duplicates_merged():
