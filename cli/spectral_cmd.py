@@ -156,7 +156,12 @@ def _wavelength_options(command: Any) -> Any:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--elements", default=None, help="Candidates, e.g. Fe,Ni,Cr (default: ~60).")
 @_wavelength_options
-@click.option("--top", default=10, show_default=True)
+@click.option(
+    "--top",
+    default=10,
+    show_default=True,
+    help="How many of the ranking to list (--fit lists every element it takes).",
+)
 @click.option("--clip-negative", is_flag=True, help="Clip negative intensities to zero.")
 @click.option(
     "--fit",

@@ -156,12 +156,15 @@ def _require_counts(files: Sequence[Any], x: np.ndarray, instrument: Any) -> Non
 DEFAULT_NUISANCE = ("O", "N", "H")
 
 
-def auto_elements(spec: Any, nuisance: Sequence[str]) -> list[str]:
+def auto_elements(
+    spec: Any, nuisance: Sequence[str], instrument: dict[str, Any] | None = None
+) -> list[str]:
     """The elements :func:`spectral.cflibs.select_elements` finds in an air-calibrated
-    spectrum, the ambient gas of ``nuisance`` competing with them and left out."""
+    spectrum, the ambient gas of ``nuisance`` competing with them and left out (with the
+    widths and response of ``instrument``, where one is given)."""
     from spectral.cflibs import select_elements
 
-    found = select_elements(spec, nuisance=nuisance).elements
+    found = select_elements(spec, nuisance=nuisance, instrument=instrument).elements
     if not found:
         raise UserError(f"{spec.source}: no element identified; give --elements")
     return list(found)
@@ -242,8 +245,10 @@ def _cflibs_row(
     from spectral.measured import calibrate_spectrum
 
     f, spec = file_and_spectrum
-    air = calibrate_spectrum(spec, wavelengths)[0] if not elements else None
-    els = list(elements) if elements else auto_elements(air, nuisance)
+    els = list(elements or [])
+    if not els:  # the frame as the fit takes it: a calibrated instrument's, unless given
+        frame = instrument["wavelengths"] if instrument and wavelengths == "auto" else wavelengths
+        els = auto_elements(calibrate_spectrum(spec, frame)[0], nuisance, instrument)
     res = fit_cflibs(spec, els, nuisance, wavelengths, instrument, zones=zones)
     if plot_dir is not None:
         fit_png(res, Path(plot_dir) / f"{Path(f).stem}_fit.png", title=str(f))

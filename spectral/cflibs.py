@@ -872,6 +872,7 @@ def select_elements(
     candidates: Sequence[str] | None = None,
     nuisance: Sequence[str] = (),
     min_drop: float = SELECT_MIN_DROP,
+    instrument: dict[str, Any] | None = None,
 ) -> Selection:
     """The elements present in an air-calibrated spectrum, by forward selection with the
     LTE model: one species at a time, the candidate whose column lowers the fit cost most,
@@ -890,7 +891,9 @@ def select_elements(
     :func:`spectral.identify.identify` ranks with a positive line score (default: its
     candidates). The share is scale-free: on a measured spectrum the cost is set by the
     major elements' misfit (NIST transition probabilities, self-absorption), and a minor
-    element's lines lower it by about a percent."""
+    element's lines lower it by about a percent. With ``instrument``
+    (:func:`calibrate_instrument`), its widths and response are used, as in
+    :func:`fit_cflibs`."""
     from spectral.identify import identify
 
     gases = list(dict.fromkeys(nuisance))
@@ -900,8 +903,12 @@ def select_elements(
     if not pool:
         return Selection((), (), None, float("nan"), float("nan"), float("nan"))
     wl, y, slices = _fit_pixels(spec)
-    lines = LineModel(wl, slices, instrument_widths(wl, y, slices), [*pool, *gases])
-    prob = _problem(lines, y, None, None, 0)
+    if instrument is None:
+        widths = instrument_widths(wl, y, slices)
+    else:
+        widths = [_instrument_width(instrument, float(np.mean(wl[sl]))) for sl in slices]
+    lines = LineModel(wl, slices, widths, [*pool, *gases])
+    prob = _problem(lines, y, instrument, None, 0)
     bases: dict[tuple[float, float], np.ndarray] = {}
 
     def cost(columns: list[int], plasma: tuple[float, float]) -> float:

@@ -156,6 +156,25 @@ def test_select_elements_finds_a_simulated_steel(simulated):
     assert sel.refused is not None and sel.refused[1] < 0.005 <= min(d for _, d in sel.path)
 
 
+def test_select_elements_takes_a_calibrated_instrument(simulated):
+    """With an instrument, the selection fits with its response: the one learned from the
+    spectrum itself fits about as well as a free response, one tilted tenfold across the range
+    fits worse."""
+    from spectral.cflibs import calibrate_instrument, select_elements
+
+    spec, comp = simulated
+    inst = calibrate_instrument(spec, comp, frame="air")
+    cands = ["Fe", "Cr", "Ni", "Mn", "Cu", "Ti"]
+    free, own = select_elements(spec, cands), select_elements(spec, cands, instrument=inst)
+    for seg in inst["segments"]:
+        seg["response"] = list(
+            np.array(seg["response"]) * np.geomspace(0.1, 1.0, len(seg["response"]))
+        )
+    tilted = select_elements(spec, cands, instrument=inst)
+    assert set(own.elements[:2]) == {"Fe", "Cr"} and own.cost < 1.5 * free.cost
+    assert tilted.cost > 1.3 * own.cost
+
+
 def test_explained_share_of_a_steel_and_of_a_flat_spectrum(simulated):
     """The steel elements explain most of a steel's line signal; a flat spectrum has none
     to explain (share 0, not a division by zero)."""
@@ -348,6 +367,10 @@ def test_calibrate_then_analyze_with_the_instrument(tmp_path, capsys, simulated)
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert abs(float(cols["Cr_wt_pct"]) - 18.0) < 3.0 and cols["model_ok"] == "True"
     assert 0.8 < float(cols["Cr_wt_pct_II"]) / float(cols["Cr_wt_pct"]) < 1.25  # its response
+    auto = ["--method", "cflibs", "--elements", "auto", "--instrument", str(inst)]
+    code, out, _ = run(capsys, "spectral", "analyze", str(f), *auto, *base, "--format", "csv")
+    header = out.strip().splitlines()[0].split(",")
+    assert code == 0 and {"Fe_wt_pct", "Cr_wt_pct", "Ni_wt_pct"} <= set(header)
     wider = tmp_path / "wider.csv"  # a second spectrometer the reference did not have
     more = np.linspace(720.0, 800.0, 500)
     y = np.r_[spec.intensity, spec.intensity[:500]]
