@@ -95,9 +95,9 @@ below); writes benchmarks/results/spectral_real.json:
   wt %, n_e at its bound); before this run, a prototype of it was run on the first ChemCam
   and SuperCam spectra (cost 9.06 to 8.82 and 6.79 to 6.72, RMSE 6.24 to 6.51 and 5.33 to
   5.25 wt %) and on the Aalto spectra (cost down by 23 and 14 %), and it is kept for the
-  simulated recovery and the lower costs, whatever this run's RMSE. The
-  ``--elements
-  auto`` threshold (not used here) was set after seeing ``identify`` rank these files.
+  simulated recovery and the lower costs, whatever this run's RMSE. ``--elements auto``
+  (not used here) is measured by ``benchmarks/spectral_identify.py``: its threshold was
+  set on the Aalto spectra, after a prototype's selection paths on these files were seen.
 * ``speed``: seconds per spectrum for a simulated 4001-pixel steel spectrum with ten
   elements, median of five runs after a warm-up, and for the Aalto Fe spectrum; where the
   steel fit's time goes (``time_shares``, one run under cProfile); and the wall time of
