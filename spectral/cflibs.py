@@ -461,18 +461,20 @@ def _segment_part(
 
 
 def _assemble_parts(parts: Sequence[Any], shape: tuple[int, int]):
-    """The CSC matrix of the segments' blocks (:func:`_segment_part`, in pixel order)."""
+    """The CSC matrix of the segments' blocks (:func:`_segment_part`, in pixel order), in
+    double precision: its products with the double intensities would otherwise convert its
+    values on every model evaluation (the profiles are computed in single precision)."""
     from scipy.sparse import csc_matrix
 
     parts = [p for p in parts if p is not None]
     if not parts:
-        return csc_matrix(shape, dtype=np.float32)
+        return csc_matrix(shape, dtype=np.float64)
     indptr = np.r_[0, np.cumsum(sum(counts for _, _, counts in parts))]
     if len(parts) == 1:
-        return csc_matrix((parts[0][0], parts[0][1], indptr), shape)
+        return csc_matrix((parts[0][0].astype(np.float64), parts[0][1], indptr), shape)
     # each line's column holds its segments' values one segment after the other: the
     # segments come in pixel order, so the rows rise within a column as CSC wants
-    data = np.empty(indptr[-1], dtype=np.float32)
+    data = np.empty(indptr[-1], dtype=np.float64)
     indices = np.empty(indptr[-1], dtype=np.int32)
     free = indptr[:-1].copy()  # each column's next free slot
     for v, rows, counts in parts:
