@@ -1028,6 +1028,7 @@ def spectral_real(r: dict[str, Any] | None) -> str:
             rock,
         ),
         speed=f"{sp['cflibs_s_per_spectrum']:.2f}",
+        speed_machine=sp.get("machine", "the same machine"),
         pixels=sp["pixels"],
         n_el=sp["elements"],
         aalto_speed=f"{sp.get('aalto_fe_s_per_spectrum', float('nan')):.2f}",
