@@ -1208,11 +1208,15 @@ def saca_domain(r: dict[str, Any] | None) -> str:
     rows = [
         [x.get("file") or f"{x['sample']}, {x['temperature_k']:.0f} K", part,
          "yes" if x["steel_kind"] else "no", f"{x['lines_explained']:.3f}",
-         "yes" if x["flagged"] else "no"]
+         "yes" if x["flagged"] else "no", reading(x.get("saca_wt_pct")),
+         f"{x['reading_cost_ratio']:.2f}" if "reading_cost_ratio" in x else "",
+         {True: "yes", False: "no"}.get(x.get("reading_flagged"), "")]
         for part in ("simulated", "aalto", "bhvo2")
         for x in r.get(part, [])
     ]  # fmt: skip
-    th = r["threshold"]
+    th, rd = r["threshold"], r.get("readings") or {}
+    head = ["file", "set", "SACA's kind", "lines explained", "flagged", "SACA's reading (wt %)",
+            "reading cost ratio", "reading flagged"]  # fmt: skip
     return snippet(
         "saca_domain",
         machine=r["machine"],
@@ -1221,8 +1225,23 @@ def saca_domain(r: dict[str, Any] | None) -> str:
         rule=f"{th['rule_gives']:g}",
         low=f"{th['lowest_steel_kind']:.3f}",
         high=f"{th['highest_other']:.3f}",
-        table=table(["file", "set", "SACA's kind", "lines explained", "flagged"], rows),
+        readings=(
+            f"SACA's readings of {rd['simulated_steels']} simulated steels have reading cost "
+            f"ratios up to {rd['largest_ratio']:.2f} (median, 90th and 99th percentiles "
+            f"{', '.join(f'{q:.2f}' for q in rd['ratio_percentiles_50_90_99'])}); the rule "
+            f"gives {rd['rule_gives']:g}, and `analyze` warns above {rd['used']:g}."
+            if rd
+            else ""
+        ),
+        table=table(head, rows),
     )
+
+
+def reading(wt: dict[str, float] | None) -> str:
+    """SACA's reading as ``Fe 70.3, Cr 17.8``, largest first."""
+    if not wt:
+        return ""
+    return ", ".join(f"{e} {v:.1f}" for e, v in sorted(wt.items(), key=lambda kv: -kv[1]))
 
 
 def measured_pure_metals(rows: list[dict[str, Any]]) -> str:

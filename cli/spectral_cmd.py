@@ -366,18 +366,29 @@ def analyze(
 
 
 def _warn_not_steel(rows: list[dict[str, Any]]) -> None:
-    """One warning per file whose lines the SACA model's elements explain too little of."""
-    from spectral.analyze import MIN_LINES_EXPLAINED
+    """One warning per file whose lines the SACA model's elements explain too little of, or
+    whose lines do not allow the composition read."""
+    from spectral.analyze import MAX_READING_COST_RATIO, MIN_LINES_EXPLAINED
 
     for r in rows:
-        share = r.get("lines_explained")
+        share, ratio = r.get("lines_explained"), r.get("reading_cost_ratio")
         if share is not None and share < MIN_LINES_EXPLAINED:
-            click.echo(
-                f"warning: {r['file']}: the lines of the elements SACA reads explain "
-                f"{share:.0%} of it (under {MIN_LINES_EXPLAINED:.0%}): it does not look like a "
-                "steel, so do not trust SACA's composition; try --method cflibs --elements auto",
-                err=True,
+            why = (
+                f"the lines of the elements SACA reads explain {share:.0%} of it (under "
+                f"{MIN_LINES_EXPLAINED:.0%}): it does not look like a steel"
             )
+        elif ratio is not None and ratio > MAX_READING_COST_RATIO:
+            why = (
+                f"its lines fit {ratio:.2f} times worse at the composition read than at the "
+                f"best mix of the same elements (over {MAX_READING_COST_RATIO})"
+            )
+        else:
+            continue
+        click.echo(
+            f"warning: {r['file']}: {why}, so do not trust that composition; try --method "
+            "cflibs --elements auto",
+            err=True,
+        )
 
 
 def _check_method_options(

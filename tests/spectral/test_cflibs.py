@@ -175,6 +175,21 @@ def test_select_elements_takes_a_calibrated_instrument(simulated):
     assert tilted.cost > 1.3 * own.cost
 
 
+def test_held_cost_ratio_tells_a_reading_the_lines_do_not_allow(simulated):
+    """The steel's own composition costs about what free contents do; a reading with Cr and
+    Ni swapped costs more, and one without Ni, whose lines are there, more still; a reading
+    without any content gives NaN."""
+    from spectral.cflibs import held_cost_ratio
+
+    spec, comp = simulated
+    els = ["Fe", "Cr", "Ni", "Mn"]
+    wt = np.array([[comp[e] for e in els], [70.0, 10.0, 18.0, 2.0], [60.0, 40.0, 0.0, 0.0]])
+    wt = np.r_[wt, np.zeros((1, 4))]
+    ratio = held_cost_ratio(spec.wavelength, np.tile(spec.intensity, (4, 1)), els, 0.15, wt)
+    assert 1.0 <= ratio[0] < 1.1 and ratio[1] > 1.2 and ratio[2] > 1.35, ratio
+    assert np.isnan(ratio[3])
+
+
 def test_explained_share_of_a_steel_and_of_a_flat_spectrum(simulated):
     """The steel elements explain most of a steel's line signal; a flat spectrum has none
     to explain (share 0, not a division by zero)."""

@@ -136,17 +136,25 @@ def test_simulate_keeps_its_csv_apart_from_its_png(capsys, tmp_path: Path) -> No
 
 def test_analyze_says_when_a_file_is_not_a_steel(capsys, tmp_path: Path, nist) -> None:
     """SACA reads any spectrum as a steel; ``analyze`` warns where the elements it reads
-    explain little of the lines (a brass), and not for a steel."""
-    files = {"steel": "Fe68Cr18Ni10Mo2Mn2", "brass": "Cu65Zn35"}
+    explain little of the lines (a brass), or where its lines do not allow the composition
+    read (pure Ni, which SACA reads as a stainless steel), and not for a steel."""
+    files = {"steel": "Fe68Cr18Ni10Mo2Mn2", "brass": "Cu65Zn35", "nickel": "Ni"}
     for name, comp in files.items():
         out = str(tmp_path / f"{name}.csv")
         args = ["--composition", comp, "--wt", "--out", out]
         code, _, _ = run(capsys, "spectral", "simulate", *args)
         assert code == 0
-    args = [str(tmp_path / "steel.csv"), str(tmp_path / "brass.csv"), "--wavelengths", "air"]
+    args = [*(str(tmp_path / f"{name}.csv") for name in files), "--wavelengths", "air"]
     code, out, err = run(capsys, "spectral", "analyze", *args, "--format", "csv")
     assert code == 0
     rows = {Path(r["file"]).stem: r for r in csv.DictReader(io.StringIO(out))}
     assert float(rows["steel"]["lines_explained"]) > 0.5 > float(rows["brass"]["lines_explained"])
-    warned = [ln for ln in err.splitlines() if "does not look like a steel" in ln]
-    assert len(warned) == 1 and "brass.csv" in warned[0] and "--elements auto" in warned[0]
+    assert (
+        float(rows["steel"]["reading_cost_ratio"])
+        < 1.35
+        < float(rows["nickel"]["reading_cost_ratio"])
+    ), "SACA misreads pure Ni; the ratio says so"
+    warned = [ln for ln in err.splitlines() if ln.startswith("warning:")]
+    assert len(warned) == 2 and all("--elements auto" in ln for ln in warned), err
+    assert "brass.csv" in warned[0] and "does not look like a steel" in warned[0]
+    assert "nickel.csv" in warned[1] and "times worse at the composition read" in warned[1]
