@@ -982,8 +982,10 @@ def held_cost_ratio(
     the lines are fitted with the contents held at a reading (``wt_pct``, one row per
     spectrum over ``elements``) than with free contents, as the ratio of the two costs
     (each the lowest over :data:`SHARE_T_K` at 1e17 cm^-3; the model of
-    :func:`explained_share`, whose response and baseline are free in both). At least 1:
-    the free contents include the held ones; NaN where the reading has no content.
+    :func:`explained_share`, whose response and baseline are free in both). About 1 or
+    more: the free contents include the held ones (the alternating fit of contents and
+    response can end a little apart, 0.999 on a brass); NaN where the reading has no
+    content.
 
     It asks whether a reading is a composition of those elements that the spectrum's
     lines allow, not whether it is the best one: the model is too coarse to rank steels
