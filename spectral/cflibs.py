@@ -882,9 +882,7 @@ def select_elements(
     baseline alone: a spectrum without lines gives none). The contents, response and
     baseline are fitted as in :func:`fit_cflibs`, with Gaussian profiles of the measured
     widths, optically thin; each step tries every candidate at the plasma of the last
-    step and its :data:`SELECT_SHORTLIST` best over the whole starting grid, each trial
-    both at the response of the fit so far and with a response of its own, the lower
-    cost kept (so that a candidate never raises the cost at that plasma).
+    step and its :data:`SELECT_SHORTLIST` best over the whole starting grid.
 
     Elements are judged together, not one by one: a line shared by two elements goes to
     the one whose other lines agree, so a heavy element with thousands of lines (W, Hf,
@@ -915,47 +913,34 @@ def select_elements(
     prob = _problem(lines, y, instrument, None, 0)
     bases: dict[tuple[float, float], np.ndarray] = {}
 
-    def fit(columns: list[int], plasma: tuple[float, float], response=None) -> dict[str, Any]:
+    def cost(columns: list[int], plasma: tuple[float, float]) -> float:
         if plasma not in bases:
             bases[plasma] = lines.basis(*plasma)[0]
-        return prob.fit(bases[plasma][:, columns], rounds=2, response=response)
+        return float(prob.fit(bases[plasma][:, columns], rounds=2)["cost"])
 
     grid = [(t, ne) for t in START_T_K for ne in START_NE_CM3]
     left = list(np.flatnonzero(lines.present))
     taken: list[int] = []
-    plasma, now = grid[0], fit([], grid[0])  # the baseline alone
+    plasma, current = grid[0], cost([], grid[0])  # the baseline alone
     path: list[tuple[str, float]] = []
     refused = None
     while left:
-        # after the first, each candidate is tried at the response of the fit so far as
-        # well as with its own: at the fit's plasma the first holds that fit (the
-        # candidate's content 0), so a trial never costs more than the fit so far; the
-        # response fitted alone moved the cost by about 1 % either way, more than a
-        # minor element's lines remove
-        response = now["r"] if taken else None
-
-        def cost(i: int, p: tuple[float, float], r=response) -> tuple[float, Any]:
-            own = float(fit([*taken, i], p)["cost"])
-            return (min(own, float(fit([*taken, i], p, r)["cost"])) if r is not None else own), p
-
-        trials = {i: cost(i, plasma) for i in left}
+        trials = {i: (cost([*taken, i], plasma), plasma) for i in left}
         # an element may fit only at another plasma (its stage, its excitation): the
         # shortlist is tried over the whole grid (the best is always among it)
         for i in sorted(left, key=trials.__getitem__)[:SELECT_SHORTLIST]:
-            trials[i] = min(cost(i, p) for p in grid)
+            trials[i] = min((cost([*taken, i], p), p) for p in grid)
         best = min(trials, key=trials.__getitem__)
-        drop = 1.0 - trials[best][0] / now["cost"]
+        drop = 1.0 - trials[best][0] / current
         if drop < min_drop:
             refused = (lines.elements[best], drop)
             break
         taken.append(best)
         left.remove(best)
         path.append((lines.elements[best], drop))
-        plasma = trials[best][1]
-        # the response fitted again with the element taken, where that fits better
-        now = min(fit(taken, plasma, response), fit(taken, plasma), key=lambda f: f["cost"])
+        current, plasma = trials[best]
     elements = tuple(e for e, _ in path if e not in gases)
-    return Selection(elements, tuple(path), refused, *plasma, float(now["cost"]))
+    return Selection(elements, tuple(path), refused, *plasma, current)
 
 
 @_one_blas_thread
