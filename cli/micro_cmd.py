@@ -235,7 +235,15 @@ def generate(
     from microstructure.generate import generate_images, load_generator, write_images
 
     refuse_existing(out, force)
-    g, _ = load_generator(model_dir)
+    g, config = load_generator(model_dir)
+    trained = config["model"].get("si_wt_pct") or []
+    if si is not None and trained and not min(trained) <= si <= max(trained):
+        click.echo(
+            f"warning: Si {si:g} wt % is outside the contents the model was trained on "
+            f"({min(trained):g}-{max(trained):g} wt %): its images there are extrapolated, "
+            "not checked against any micrograph",
+            err=True,
+        )
     write_images(out, generate_images(g, n, si, seed, gray=False, size=size), force=force)
     click.echo(f"{n} generated micrograph{'s' if n != 1 else ''} -> {out}")
 

@@ -79,3 +79,13 @@ def test_grains_assimilate_needs_a_positive_observation_error(capsys, tmp_path, 
     args = ["micro", "grains", "assimilate", str(tmp_path), "--obs-error", error, "--quiet"]
     code, _, err = run(capsys, *args)
     assert_user_error(code, err, "--obs-error")
+
+
+def test_generate_warns_outside_the_trained_si_contents(capsys, tmp_path: Path) -> None:
+    """The shipped conditional model was trained at Al-4, 7 and 10Si: between them it
+    interpolates quietly, beyond them it says that the images are extrapolated."""
+    for si, warned in (("8.5", False), ("20", True)):
+        out = tmp_path / f"si{si}"
+        code, _, err = run(capsys, "micro", "generate", "--n", "1", "--si", si, "--out", str(out))
+        assert code == 0 and len(list(out.glob("*.png"))) == 1
+        assert ("outside the contents the model was trained on (4-10 wt %)" in err) == warned
