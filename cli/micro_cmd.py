@@ -236,6 +236,7 @@ def generate(
 
     refuse_existing(out, force)
     g, config = load_generator(model_dir)
+    images = generate_images(g, n, si, seed, gray=False, size=size)  # checks --si first
     trained = config["model"].get("si_wt_pct") or []
     if si is not None and trained and not min(trained) <= si <= max(trained):
         click.echo(
@@ -244,7 +245,7 @@ def generate(
             "not checked against any micrograph",
             err=True,
         )
-    write_images(out, generate_images(g, n, si, seed, gray=False, size=size), force=force)
+    write_images(out, images, force=force)
     click.echo(f"{n} generated micrograph{'s' if n != 1 else ''} -> {out}")
 
 
