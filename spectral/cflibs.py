@@ -163,6 +163,12 @@ SELECT_POOL = 24
 SELECT_SHORTLIST = 4
 #: Temperatures (K) at which :func:`explained_share` fits a spectrum's elements.
 SHARE_T_K = (7000.0, 9000.0, 11000.0, 13000.0)
+#: Temperatures (K) at which :func:`held_cost_ratio` fits a reading and free contents. Every
+#: 1000 K: with :data:`SHARE_T_K`'s 2000 K steps a right reading of a plasma between two of
+#: them cost up to 1.34 times the free contents (hot plasmas; 300 simulated steels read by
+#: SACA, ``benchmarks/saca_domain.py``), every 1000 K at most 1.14 (every 500 K and at three
+#: n_e 1.12, at five times the time).
+READING_T_K = tuple(float(t) for t in range(6000, 14001, 1000))
 
 
 @dataclass
@@ -981,7 +987,7 @@ def held_cost_ratio(
     """Per spectrum (rows of ``spectra`` on the evenly spread axis ``wl``): how much worse
     the lines are fitted with the contents held at a reading (``wt_pct``, one row per
     spectrum over ``elements``) than with free contents, as the ratio of the two costs
-    (each the lowest over :data:`SHARE_T_K` at 1e17 cm^-3; the model of
+    (each the lowest over :data:`READING_T_K` at 1e17 cm^-3; the model of
     :func:`explained_share`, whose response and baseline are free in both). About 1 or
     more: the free contents include the held ones (the alternating fit of contents and
     response can end a little apart, 0.999 on a brass); NaN where the reading has no
@@ -994,14 +1000,14 @@ def held_cost_ratio(
     one read absent whose lines are, raises the cost by a quarter or more."""
     slices = [slice(0, len(wl))]
     lines = LineModel(wl, slices, [fwhm_nm], elements)
-    free_bases = [lines.basis(t_k, 1e17)[0] for t_k in SHARE_T_K]
+    free_bases = [lines.basis(t_k, 1e17)[0] for t_k in READING_T_K]
     out = np.full(len(spectra), np.nan)
     for k, (y, wt) in enumerate(zip(np.asarray(spectra, float), wt_pct, strict=True)):
         reading = {e: float(w) for e, w in zip(elements, wt, strict=True) if w > 0}
         if not reading:
             continue
         prob = _problem(lines, y, None, reading, len(elements))  # the reading held
-        held = min(prob.fit(lines.basis(t_k, 1e17)[0])["cost"] for t_k in SHARE_T_K)
+        held = min(prob.fit(lines.basis(t_k, 1e17)[0])["cost"] for t_k in READING_T_K)
         prob.tied = 0  # and free
         free = min(prob.fit(b)["cost"] for b in free_bases)
         out[k] = held / free if free > 0 else np.nan
