@@ -487,6 +487,10 @@ def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
         for r in rows
     ]
     extra = ["wavelengths"]
+    if any("reading_ok" in r for r in rows):  # SACA's verdict (the fit's is model_ok)
+        for r, sh in zip(rows, short, strict=True):
+            sh["reading ok"] = "yes" if r.get("reading_ok") else "NO"
+        extra.append("reading ok")
     if method != "saca":
         for r, sh in zip(rows, short, strict=True):
             sh["T (K)"] = f"{r['temperature_k']:.0f}"

@@ -35,8 +35,9 @@ def analyze_files(
 ) -> list[dict[str, Any]]:
     """One row per file: ``file``, ``<El>_wt_pct`` and ``<El>_present`` for each element,
     ``lines_explained`` (:func:`steel_lines_share`: whether the file is of the kind the
-    model reads at all) and ``reading_cost_ratio`` (:func:`reading_cost_ratio`: whether its
-    lines allow the composition read).
+    model reads at all), ``reading_cost_ratio`` (:func:`reading_cost_ratio`: whether its
+    lines allow the composition read) and ``reading_ok``, the verdict of the two (at
+    least :data:`MIN_LINES_EXPLAINED` and at most :data:`MAX_READING_COST_RATIO`).
 
     With ``refine``, SACA's composition is the start of a fit of the LTE model to the
     spectrum (:func:`spectral.refine.refine`): the composition is the fit's, an element is
@@ -90,6 +91,9 @@ def analyze_files(
         row["wavelengths_decided"] = axes[i].decided
         row["lines_explained"] = float(explained[i])
         row["reading_cost_ratio"] = float(ratio[i])
+        row["reading_ok"] = bool(
+            explained[i] >= MIN_LINES_EXPLAINED and ratio[i] <= MAX_READING_COST_RATIO
+        )
         for j, el in enumerate(model.cfg.elements):
             row[f"{el}_wt_pct"] = float(wt[i, j])
             row[f"{el}_present"] = bool(present[i, j])

@@ -154,6 +154,7 @@ def test_analyze_says_when_a_file_is_not_a_steel(capsys, tmp_path: Path, nist) -
         < 1.35
         < float(rows["nickel"]["reading_cost_ratio"])
     ), "SACA misreads pure Ni; the ratio says so"
+    assert [rows[n]["reading_ok"] for n in files] == ["True", "False", "False"]
     warned = [ln for ln in err.splitlines() if ln.startswith("warning:")]
     assert len(warned) == 2 and all("--elements auto" in ln for ln in warned), err
     assert "brass.csv" in warned[0] and "does not look like a steel" in warned[0]
