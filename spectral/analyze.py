@@ -147,7 +147,8 @@ def reading_cost_ratio(
     explain the spectrum, so :func:`steel_lines_share` lets it pass, but the Ni lines are
     there and the Cr lines are not (ratio 1.59; the pure Fe, read as Fe 85 / Cr 14, 1.25).
     It misreads simulated pure Fe, pure Ni and a manganese steel too, outside the
-    compositions it was trained on (1.45-5.3). About 0.03 s per file."""
+    compositions it was trained on (1.45-5.3). About 0.03 s per file. The threshold was set
+    on the ``saca2021`` model's grid; for a model of another instrument it is uncalibrated."""
     from spectral.cflibs import held_cost_ratio
 
     return held_cost_ratio(grid, x, elements, _model_fwhm(grid, config), wt_pct)
@@ -279,13 +280,13 @@ def _cflibs_row(
     zones: int | str,
 ) -> dict[str, Any]:
     """The row of :func:`analyze_cflibs` for one file (and its PNG)."""
-    from spectral.cflibs import fit_cflibs, fit_png
+    from spectral.cflibs import fit_cflibs, fit_png, instrument_frame
     from spectral.measured import calibrate_spectrum
 
     f, spec = file_and_spectrum
     els = list(elements or [])
     if not els:  # the frame as the fit takes it: a calibrated instrument's, unless given
-        frame = instrument["wavelengths"] if instrument and wavelengths == "auto" else wavelengths
+        frame = instrument_frame(instrument, wavelengths)
         els = auto_elements(calibrate_spectrum(spec, frame)[0], nuisance, instrument)
     res = fit_cflibs(spec, els, nuisance, wavelengths, instrument, zones=zones)
     if plot_dir is not None:

@@ -812,12 +812,11 @@ def fit_cflibs(
     species = tuple(dict.fromkeys([*elements, *nuisance]))
     if instrument is not None:
         require_instrument(instrument, spec)
-    if instrument is not None and frame == "auto":
-        frame = instrument["wavelengths"]  # the same spectrometer as the reference
+    frame = instrument_frame(instrument, frame)
     spec, axis = calibrate_spectrum(spec, frame, candidates=list(elements))
     wl, y, slices = _fit_pixels(spec)
     if instrument is not None:
-        fwhm = [_instrument_width(instrument, float(np.mean(wl[sl]))) for sl in slices]
+        fwhm = instrument_widths_on(instrument, wl, slices)
     else:
         found = [peak_fwhm(wl[sl], y[sl]) for sl in slices]
         fwhm = fill_widths(found)
@@ -914,7 +913,8 @@ def select_elements(
     if instrument is None:
         widths = instrument_widths(wl, y, slices)
     else:
-        widths = [_instrument_width(instrument, float(np.mean(wl[sl]))) for sl in slices]
+        require_instrument(instrument, spec)
+        widths = instrument_widths_on(instrument, wl, slices)
     lines = LineModel(wl, slices, widths, [*pool, *gases])
     prob = _problem(lines, y, instrument, None, 0)
     bases: dict[tuple[float, float], np.ndarray] = {}
@@ -996,8 +996,9 @@ def held_cost_ratio(
     It asks whether a reading is a composition of those elements that the spectrum's
     lines allow, not whether it is the best one: the model is too coarse to rank steels
     that differ by a few wt % (on simulated steels a wrong steel's reading costs about as
-    much as the right one), but an element read at 15 wt % whose lines are not there, or
-    one read absent whose lines are, raises the cost by a quarter or more."""
+    much as the right one), but where the elements' lines make up the spectrum
+    (:func:`explained_share`), an element read at 15 wt % whose lines are not there, or one
+    read absent whose lines are, raises the cost by a quarter or more."""
     slices = [slice(0, len(wl))]
     lines = LineModel(wl, slices, [fwhm_nm], elements)
     free_bases = [lines.basis(t_k, 1e17)[0] for t_k in READING_T_K]
@@ -1642,8 +1643,20 @@ def require_instrument(instrument: dict[str, Any], spec: Spectrum) -> None:
         )
 
 
-def _instrument_width(instrument: dict[str, Any], nm: float) -> float:
-    return float(_instrument_segment(instrument, nm)["fwhm_nm"])
+def instrument_widths_on(
+    instrument: dict[str, Any], wl: np.ndarray, slices: Sequence[slice]
+) -> list[float]:
+    """The calibrated instrument width (nm) of each segment of a spectrum's pixels, from the
+    calibrated segment it falls in (else the nearest)."""
+    return [
+        float(_instrument_segment(instrument, float(np.mean(wl[sl])))["fwhm_nm"]) for sl in slices
+    ]
+
+
+def instrument_frame(instrument: dict[str, Any] | None, frame: str) -> str:
+    """The air/vacuum frame to read a spectrum in: the calibrated instrument's where
+    ``frame`` is ``auto`` (the same spectrometer as the reference), else ``frame``."""
+    return instrument["wavelengths"] if instrument is not None and frame == "auto" else frame
 
 
 def instrument_response(

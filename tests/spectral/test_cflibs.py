@@ -351,7 +351,7 @@ def test_cli_cflibs_auto_elements(tmp_path, capsys, simulated):
     assert "next: " in err and "an element must remove" in err
 
 
-def test_calibrate_then_analyze_with_the_instrument(tmp_path, capsys, simulated):
+def test_calibrate_then_analyze_with_the_instrument(tmp_path, capsys, simulated, monkeypatch):
     from spectral.io import write_csv
 
     spec, _ = simulated
@@ -382,10 +382,21 @@ def test_calibrate_then_analyze_with_the_instrument(tmp_path, capsys, simulated)
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert abs(float(cols["Cr_wt_pct"]) - 18.0) < 3.0 and cols["model_ok"] == "True"
     assert 0.8 < float(cols["Cr_wt_pct_II"]) / float(cols["Cr_wt_pct"]) < 1.25  # its response
+    import spectral.cflibs
+
+    selected = spectral.cflibs.select_elements
+    given = []  # what --elements auto hands the selection
+
+    def spy(*args, **kwargs):
+        given.append(kwargs.get("instrument"))
+        return selected(*args, **kwargs)
+
+    monkeypatch.setattr(spectral.cflibs, "select_elements", spy)
     auto = ["--method", "cflibs", "--elements", "auto", "--instrument", str(inst)]
     code, out, _ = run(capsys, "spectral", "analyze", str(f), *auto, *base, "--format", "csv")
     header = out.strip().splitlines()[0].split(",")
     assert code == 0 and {"Fe_wt_pct", "Cr_wt_pct", "Ni_wt_pct"} <= set(header)
+    assert given == [json.loads(inst.read_text())], "the selection uses the calibrated instrument"
     wider = tmp_path / "wider.csv"  # a second spectrometer the reference did not have
     more = np.linspace(720.0, 800.0, 500)
     y = np.r_[spec.intensity, spec.intensity[:500]]
