@@ -1157,7 +1157,24 @@ def spectral_pure_metals(r: dict[str, Any] | None) -> str:
             ],
             analysis,
         ),
+        stress=stress_line(r.get("simulated_stress")),
     )
+
+
+def stress_line(s: dict[str, Any] | None) -> str:
+    """One sentence: the pure metals that the fit's model describes less well."""
+    if not s:
+        return ""
+    names = {"long_plasma": "a 3 mm plasma", "two_zones": "two zones", "tilt": "a response ramp"}
+    parts = [
+        f"{names.get(cond, cond)} {sum(v['right'] for v in by.values())} of "
+        f"{sum(v['files'] for v in by.values())} right (lowest "
+        f"{min(v['lowest_right_wt_pct'] for v in by.values()):.1f} wt %), "
+        f"{sum(v['wrong_but_model_ok'] for v in by.values())} wrong with model_ok"
+        for cond, by in s.items()
+        if isinstance(by, dict) and "saca2021" in by
+    ]
+    return f"Under stress (both presets, {s['machine']}): " + "; ".join(parts) + "."
 
 
 def spectral_identify(r: dict[str, Any] | None) -> str:
