@@ -21,7 +21,11 @@ The instrument function is a Gaussian (the lines' own Stark widths: below) whose
 measured on the spectrum itself, per
 segment (the lower quartile of the half-maximum widths of its strongest peaks, which also
 hold the lines' Stark and Doppler widths), then scaled by the one of :data:`WIDTH_SCALES`
-that fits best, all segments together and then each on its own (spectrometers differ). The
+that fits best, all segments together and then each on its own (spectrometers differ).
+Where no calibrated instrument is given and Stark widths are on, the instrument function
+may have Lorentzian wings (one of :data:`WINGS` times the Gaussian's FWHM, added to each
+line's Lorentzian: a Voigt instrument function), tried at the best widths: a Gaussian
+alone fitted the measured spectra with widths 1.8-4.4 times those of their peaks. The
 wavelength offsets and the air/vacuum frame come from
 :func:`spectral.measured.calibrate_spectrum`; what is left of the axis error (an offset and
 a dispersion slope per segment) is measured against the model at the starting plasma with
@@ -125,6 +129,9 @@ GAUSS_AREA = 1.0644670194312262
 #: Multiples of the hydrogenic Stark widths among which the fit picks the lines' (the first
 #: is tried with every instrument width, the others at the best of those).
 STARK_SCALES = (1.0, 0.5, 2.0)
+#: Lorentzian wings of the instrument function, as FWHM per FWHM of its Gaussian core, among
+#: which the fit picks a spectrum's (0: a Gaussian instrument function).
+WINGS = (0.0, 0.25, 0.5, 1.0)
 #: Cost evaluations of the Nelder-Mead polish of ``(T, n_e)``.
 POLISH_EVALUATIONS = 40
 #: A second plasma zone's temperatures (times the first's) and atoms (per atom of the first)
@@ -200,6 +207,8 @@ class CFResult:
     axis_correction: list[tuple[float, float]] = field(default_factory=list)
     #: The multiple of the hydrogenic Stark widths in the line profiles (0: Gaussian only).
     stark_scale: float = 0.0
+    #: The instrument function's Lorentzian wings, FWHM per FWHM of its Gaussian (:data:`WINGS`).
+    wings: float = 0.0
     #: The second plasma zone kept, ``(T2 in K, its atoms per atom of the first)``, or None;
     #: and the cost of the one-zone fit (before self-absorption) it is measured against.
     second_zone: tuple[float, float] | None = None
@@ -314,6 +323,8 @@ class LineModel:
         self.stark_ref = self.plasma.table.stark_ref_nm[self.strong]
         #: Multiple of those Stark widths in the profiles (0: Gaussian profiles only).
         self.stark_scale = 0.0
+        #: Lorentzian wings of the instrument function, FWHM per FWHM of its Gaussian core.
+        self.wings = 0.0
         self.ne_profiles = 1e17
         self._profiles: dict[tuple, Any] = {}  # profile matrices by widths, Stark scale, n_e
         self._parts: dict[tuple, Any] = {}  # one segment's profiles by segment, width, ...
@@ -325,13 +336,19 @@ class LineModel:
         self.set_widths(fwhm)
         self.present = np.bincount(self.el, minlength=len(self.elements)) > 0
 
-    def set_widths(self, fwhm: Sequence[float], stark_scale: float | None = None) -> None:
+    def set_widths(
+        self, fwhm: Sequence[float], stark_scale: float | None = None, wings: float | None = None
+    ) -> None:
         """Spread the lines with these instrument widths (nm, one per segment) and, when
-        ``stark_scale`` is above 0, that multiple of their Stark widths, from now on."""
+        ``stark_scale`` is above 0, that multiple of their Stark widths, and with ``wings``
+        (:attr:`wings`), from now on."""
         self.fwhm = list(fwhm)
         if stark_scale is not None:
             self.stark_scale = stark_scale
-        key = (tuple(self.fwhm), self.stark_scale, self.ne_profiles if self.stark_scale else 0.0)
+        if wings is not None:
+            self.wings = wings
+        ne = self.ne_profiles if self.stark_scale else 0.0
+        key = (tuple(self.fwhm), self.stark_scale, ne, self.wings)
         if key not in self._profiles:
             lorentz = None
             if self.stark_scale > 0:
@@ -347,9 +364,12 @@ class LineModel:
         """Segment ``i``'s profiles (:func:`_segment_part`), kept for reuse, most recently
         used last: a stitched file's widths are tried one spectrometer at a time
         (:func:`_best_widths`), and each trial changes one segment's profiles."""
-        key = (i, fwhm, self.stark_scale, self.ne_profiles if self.stark_scale else 0.0)
+        key = (i, fwhm, self.stark_scale, self.ne_profiles if self.stark_scale else 0.0, self.wings)
         part = self._parts.pop(key, None)
         if part is None:
+            if self.wings > 0:  # Lorentzians convolve by adding their FWHMs
+                base = np.zeros(len(self.centres)) if lorentz is None else lorentz
+                lorentz = base + self.wings * fwhm
             part = _segment_part(self.wl, self.slices[i], fwhm, self.centres, lorentz)
             if len(self._parts) >= PART_CACHE * len(self.slices):
                 self._parts.pop(next(iter(self._parts)))
@@ -838,7 +858,8 @@ def fit_cflibs(
     # a calibrated instrument's widths already hold its reference's Stark widths
     voigt = stark and instrument is None
     profiles = ((0.0,), STARK_SCALES) if voigt else ((0.0,),)
-    fwhm, opt = _widths_and_plasma(lines, fwhm, own, cost, np.array(start), scales, profiles)
+    wings = WINGS if voigt else (0.0,)
+    fwhm, opt = _widths_and_plasma(lines, fwhm, own, cost, np.array(start), scales, profiles, wings)
     t_k, ne = float(opt.x[0]), float(np.exp(opt.x[1]))
     one_zone = float(opt.fun)
     if zones == 2 or (zones == "auto" and one_zone > MODEL_OK_COST):
@@ -851,7 +872,7 @@ def fit_cflibs(
     res = _result(spec, lines.wl, y, lines, prob, (t_k, ne, escape), fwhm, len(elements))
     res.thin_cost, res.length_m, res.axis_correction = thin_cost, length, correction
     res.one_zone_cost, res.second_zone = one_zone, lines.second_zone
-    res.stark_scale = lines.stark_scale
+    res.stark_scale, res.wings = lines.stark_scale, lines.wings
     res.frame, res.frame_decided = axis.frame, axis.decided
     res.slices = slices
     return res
@@ -1057,6 +1078,7 @@ def _widths_and_plasma(
     start: np.ndarray,
     width_scales: Sequence[float] = WIDTH_SCALES,
     profiles: Sequence[Sequence[float]] = ((0.0,), STARK_SCALES),
+    wings: Sequence[float] = (0.0,),
 ):
     """The line profiles and the plasma ``(T, log n_e)`` of the lowest cost, from the
     measured widths and a starting plasma. Each kind of profile in ``profiles`` (its Stark
@@ -1065,14 +1087,17 @@ def _widths_and_plasma(
     since the lower cost at the start does not always stay lower; the better one gets the
     other half. The line model keeps the winner."""
     if len(profiles) == 1:
-        widths, _ = _best_widths(lines, fwhm, lambda: cost(start), own, profiles[0], width_scales)
+        widths, _ = _best_widths(
+            lines, fwhm, lambda: cost(start), own, profiles[0], width_scales, wings
+        )
         return widths, _polish(cost, start, POLISH_EVALUATIONS)
     arms = []
     for scales in profiles:
-        widths, _ = _best_widths(lines, fwhm, lambda: cost(start), own, scales, width_scales)
-        arms.append((_polish(cost, start, POLISH_EVALUATIONS // 2), widths, lines.stark_scale))
-    opt, widths, stark = min(arms, key=lambda arm: arm[0].fun)
-    lines.set_widths(widths, stark)
+        widths, _ = _best_widths(lines, fwhm, lambda: cost(start), own, scales, width_scales, wings)
+        polished = _polish(cost, start, POLISH_EVALUATIONS // 2)
+        arms.append((polished, widths, lines.stark_scale, lines.wings))
+    opt, widths, stark, wing = min(arms, key=lambda arm: arm[0].fun)
+    lines.set_widths(widths, stark, wing)
     return widths, _polish(cost, opt.x, POLISH_EVALUATIONS - POLISH_EVALUATIONS // 2)
 
 
@@ -1192,6 +1217,7 @@ def _best_widths(
     own: list[bool],
     stark_scales: Sequence[float] = (0.0,),
     width_scales: Sequence[float] = WIDTH_SCALES,
+    wings: Sequence[float] = (0.0,),
 ) -> tuple[list[float], float]:
     """The line widths with the lowest cost, and that cost, by coordinates: one multiple of
     all the given widths (``width_scales``) at the first of ``stark_scales`` (multiples
@@ -1200,6 +1226,7 @@ def _best_widths(
     peaks of their own, :data:`MIN_WIDTH_PEAKS`), since each spectrometer has its own
     resolution. The line model keeps them."""
     best, best_stark, best_cost = fwhm, stark_scales[0], float("inf")
+    lines.set_widths(fwhm, wings=wings[0])
     trials = [(stark_scales[0], k) for k in width_scales] + [(x, None) for x in stark_scales[1:]]
     for stark, k in trials:
         trial = [k * w for w in fwhm] if k is not None else best
@@ -1207,7 +1234,13 @@ def _best_widths(
         c = cost()
         if c < best_cost:
             best, best_stark, best_cost = trial, stark, c
-    lines.set_widths(best, best_stark)
+    best_wings = wings[0]
+    for x in wings[1:]:  # the instrument function's wings, at the best widths so far
+        lines.set_widths(best, best_stark, x)
+        c = cost()
+        if c < best_cost:
+            best_wings, best_cost = x, c
+    lines.set_widths(best, best_stark, best_wings)
     for i in range(len(best) if len(best) > 1 else 0):
         if not own[i]:
             continue
@@ -1265,7 +1298,12 @@ def _self_absorption(
         own, stark_scales = widths
         absorbed = _absorbed_cost(lines, prob, x, length)
         _best_widths(
-            lines, lines.fwhm, lambda: absorbed(np.array([t, np.log(n)])), own, stark_scales
+            lines,
+            lines.fwhm,
+            lambda: absorbed(np.array([t, np.log(n)])),
+            own,
+            stark_scales,
+            wings=(lines.wings,),  # the thin fit's wings kept
         )
         t, n = _absorbed_polish(lines, prob, (t, n), x, length)
     _, _, escape = _absorbed(lines, prob, (t, n), length, x)

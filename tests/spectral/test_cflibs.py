@@ -702,3 +702,26 @@ def test_the_fit_names_the_lines_of_its_highest_peaks(two_spectrometers):
         assert (at & ok).any(), (nm, species)
     gaps = np.diff(np.sort([nm for nm, _ in res.labels]))
     assert gaps.min() >= LABEL_GAP * np.ptp(lines.wl)
+
+
+def test_the_instrument_function_s_wings_are_found_where_the_lines_have_them():
+    """Lines drawn with a Voigt instrument function (Lorentzian wings of half the Gaussian
+    core's FWHM, no Stark widths) are fitted with wings and read right; lines without
+    wings get none."""
+    from spectral.cflibs import LineModel, fit_cflibs
+    from spectral.io import Spectrum
+
+    wl = np.linspace(300.0, 500.0, 4001)
+    rng = np.random.default_rng(0)
+    fits = {}
+    for wings in (0.0, 0.5):
+        lines = LineModel(wl, [slice(0, len(wl))], [0.12], ["Fe", "Cr"])
+        lines.set_widths([0.12], 0.0, wings)
+        basis, peak = lines.basis(10000.0, 1e17)
+        y = 1000 * basis @ (np.array([0.8, 0.2]) * peak / peak.max()) + 5.0
+        spec = Spectrum(wl, y + rng.normal(0, 0.5, len(wl)), f"wings {wings}")
+        fits[wings] = fit_cflibs(spec, ["Fe", "Cr"], frame="air")
+    assert fits[0.0].wings == 0.0 and fits[0.5].wings > 0.0
+    for res in fits.values():
+        wt = dict(zip(res.elements, res.wt_pct, strict=True))
+        assert abs(wt["Fe"] - 80.0) < 3.0 and res.model_ok, (res.wings, wt, res.cost)
