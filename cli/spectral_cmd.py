@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -377,7 +378,7 @@ def _warn_not_steel(rows: list[dict[str, Any]]) -> None:
                 f"the lines of the elements SACA reads explain {share:.0%} of it (under "
                 f"{MIN_LINES_EXPLAINED:.0%}): it does not look like a steel"
             )
-        elif ratio is not None and ratio != ratio:  # NaN: a reading without any content
+        elif ratio is not None and math.isnan(ratio):  # a reading without any content
             why = "the composition read holds nothing to check against its lines"
         elif ratio is not None and ratio > MAX_READING_COST_RATIO:
             why = (

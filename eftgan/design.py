@@ -506,9 +506,10 @@ class Suggestion:
 
 def _python_hypervolume_kernel() -> None:
     """Keep BoTorch's log-hypervolume improvement on its pure-PyTorch path. Its fused C++
-    kernel is compiled on first use, with ``-march=native``: 28 s on a 2-core machine (76 s
-    on a slower one), against about 0.1 s that it saves per suggestion of our sizes, and
-    only where a C++ compiler is found; one path gives the same batch with or without one."""
+    kernel is compiled on first use, with ``-march=native``: 28 s on a 2-core machine (and
+    the two-objective test took 31-76 s in fresh test runs), against about 0.1 s that it
+    saves per suggestion of our sizes, and only where a C++ compiler is found; one path
+    gives the same batch with or without one."""
     from botorch.acquisition.multi_objective import logei
 
     if getattr(logei, "_C", None) is None:

@@ -1226,7 +1226,7 @@ def _best_widths(
     peaks of their own, :data:`MIN_WIDTH_PEAKS`), since each spectrometer has its own
     resolution. The line model keeps them."""
     best, best_stark, best_cost = fwhm, stark_scales[0], float("inf")
-    lines.set_widths(fwhm, wings=wings[0])
+    lines.wings = wings[0]  # the trials below build the profiles
     trials = [(stark_scales[0], k) for k in width_scales] + [(x, None) for x in stark_scales[1:]]
     for stark, k in trials:
         trial = [k * w for w in fwhm] if k is not None else best
