@@ -160,6 +160,9 @@ SA_EVALUATIONS = 30
 SHIFT_WINDOW_NM = 20.0
 #: A wavelength correction below this share of a pixel everywhere is not applied.
 MIN_SHIFT_PX = 0.1
+#: The largest offset (nm) of a segment's axis that :func:`coarse_offsets` searches for: the
+#: air-vacuum difference at 1000 nm (0.28) and a spectrometer's calibration error besides.
+COARSE_REACH_NM = 0.6
 #: An element counts as present above this content (wt %).
 PRESENT_WT_PCT = 0.5
 #: :func:`select_elements` takes a candidate while it lowers the fit cost by at least this
@@ -1184,17 +1187,93 @@ def axis_correction(
     return shift, lines
 
 
+def coarse_offsets(
+    wl: np.ndarray,
+    lines_data: np.ndarray,
+    lines_model: np.ndarray,
+    w: np.ndarray,
+    slices: Sequence[slice],
+    reach_nm: float = COARSE_REACH_NM,
+) -> np.ndarray:
+    """The offset (nm) of each segment's data from the model, over whole pixels out to
+    ``reach_nm`` and refined by a parabola: the shift at which the model's lines
+    (``lines_model``: with the response, without the baseline), scaled, explain most of
+    the data's (``lines_data``: the data less the model's baseline), in the weights ``w``.
+    A matched filter over the whole segment, for offsets beyond the single pixel that the
+    Gauss-Newton steps of :func:`axis_correction` can see: a segment whose lines the axis
+    reading could not match (:mod:`spectral.measured`) can sit several pixels off."""
+    out = np.zeros(len(slices))
+    for i, sl in enumerate(slices):
+        x, d, m, ws = wl[sl], lines_data[sl], lines_model[sl], w[sl]
+        step = float(np.median(np.diff(x))) if len(x) > 1 else 0.0
+        reach = int(reach_nm / step) if step > 0 else 0
+        if reach < 1 or not np.any(m > 0):
+            continue
+        lags = np.arange(-reach, reach + 1)
+        gain = np.full(len(lags), -np.inf)
+        for j, lag in enumerate(lags):  # the data at x match the model at x - s
+            ms = np.interp(x - lag * step, x, m, left=0.0, right=0.0)
+            num, den = float((ws * d * ms).sum()), float((ws * ms * ms).sum())
+            if den > 0:
+                gain[j] = num * abs(num) / den  # the residual removed by the best scale
+        k = int(np.argmax(gain))
+        frac = 0.0
+        if 0 < k < len(lags) - 1 and np.isfinite(gain[k - 1 : k + 2]).all():
+            a, b, c = gain[k - 1 : k + 2]
+            curve = a - 2 * b + c
+            frac = 0.5 * (a - c) / curve if curve < 0 else 0.0
+        out[i] = (lags[k] + frac) * step
+    return out
+
+
+def _segment_costs(prob: _Problem, model: np.ndarray, slices: Sequence[slice]) -> np.ndarray:
+    """The weighted squared residual of each segment."""
+    r2 = prob.w * (prob.y - model) ** 2
+    return np.array([float(r2[sl].sum()) for sl in slices])
+
+
+def _coarse_axis(
+    lines: LineModel, prob: _Problem, plasma: tuple[float, float], basis: np.ndarray, fit: dict
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Move each segment by its :func:`coarse_offsets` where that is a pixel or more; a
+    segment whose own residual it raises is put back (and the rest tried again), and the
+    whole is kept only where it lowers the cost. Returns the fit after it and the offsets
+    applied (nm per segment); the line model keeps the axis."""
+    lines_model = fit["r"] * (basis @ fit["c"])
+    lines_data = prob.y - (fit["model"] - lines_model)
+    found = coarse_offsets(lines.wl, lines_data, lines_model, prob.w, lines.slices)
+    steps = np.array([np.median(np.diff(lines.wl[sl])) for sl in lines.slices])
+    move = np.abs(found) >= steps
+    before, costs = lines.wl, _segment_costs(prob, fit["model"], lines.slices)
+    while move.any():
+        shift = np.zeros(len(before))
+        for sl, s, m in zip(lines.slices, found, move, strict=True):
+            shift[sl] = s if m else 0.0
+        lines.set_axis(before - shift)
+        trial = prob.fit(lines.basis(*plasma)[0], rounds=2)
+        worse = move & (_segment_costs(prob, trial["model"], lines.slices) > costs)
+        if not worse.any():
+            if trial["cost"] < fit["cost"]:
+                return trial, np.where(move, found, 0.0)
+            break
+        move &= ~worse
+    lines.set_axis(before)
+    return fit, np.zeros(len(found))
+
+
 def _correct_axis(
     lines: LineModel, prob: _Problem, t_k: float, ne: float
 ) -> list[tuple[float, float]]:
-    """Up to two rounds of :func:`axis_correction` at the plasma ``(T, n_e)``; the line
-    model keeps the corrected axis. A round is applied only where its shift reaches
-    :data:`MIN_SHIFT_PX` of a pixel somewhere (a simulated spectrum or a well calibrated
-    file is left as it is) and kept only where it lowers the cost."""
-    total = [(0.0, 0.0)] * len(lines.slices)
+    """Each segment's offset beyond a pixel (:func:`_coarse_axis`), then up to two rounds
+    of :func:`axis_correction` at the plasma ``(T, n_e)``; the line model keeps the
+    corrected axis. A round is applied only where its shift reaches :data:`MIN_SHIFT_PX`
+    of a pixel somewhere (a simulated spectrum or a well calibrated file is left as it is)
+    and kept only where it lowers the cost."""
     steps = np.concatenate([np.full(sl.stop - sl.start, np.median(np.diff(lines.wl[sl])))
                             for sl in lines.slices])  # fmt: skip
-    fit = prob.fit(lines.basis(t_k, ne)[0], rounds=2)
+    basis = lines.basis(t_k, ne)[0]
+    fit, coarse = _coarse_axis(lines, prob, (t_k, ne), basis, prob.fit(basis, rounds=2))
+    total = [(float(c), 0.0) for c in coarse]
     for _ in range(2):
         shift, found = axis_correction(lines.wl, prob.y, fit["model"], prob.w, lines.slices)
         if not np.any(np.abs(shift) > MIN_SHIFT_PX * steps):
