@@ -69,6 +69,17 @@ def test_grains_bad_input(capsys, tmp_path: Path, args, needle) -> None:
     assert not out.exists()
 
 
+def test_grains_simulate_warns_where_low_angle_boundaries_outrun_high_angle_ones(
+    capsys, tmp_path: Path
+) -> None:
+    args = ["micro", "grains", "simulate", "--size", "32", "--grains", "8", "--steps", "20"]
+    args += ["--snapshots", "2", "--quiet"]
+    code, _, err = run(capsys, *args, "--anisotropy", "3", "--out", str(tmp_path / "a"))
+    assert code == 0 and "--anisotropy 3 makes low-angle boundaries more mobile" in err
+    code, _, err = run(capsys, *args, "--anisotropy", "0.5", "--out", str(tmp_path / "b"))
+    assert code == 0 and "warning" not in err
+
+
 def test_grains_assimilate_needs_two_snapshots(capsys, tmp_path: Path) -> None:
     code, _, err = run(capsys, "micro", "grains", "assimilate", str(tmp_path), "--quiet")
     assert_user_error(code, err, "observations.json")
