@@ -227,6 +227,7 @@ def analyze_cflibs(
     :data:`spectral.cflibs.PRESENT_WT_PCT`), ``temperature_k``, ``ne_cm3``, ``instrument_wings``
     (the instrument function's Lorentzian wings, FWHM per FWHM of its Gaussian), ``stark_scale``
     (the line profiles' multiple of the Stark widths, 0 for Gaussian ones),
+    ``saturation_broadening`` (whether the self-absorbed lines were widened),
     ``plasma_length_m`` (the self-absorbing plasma's length, 0 where the optically thin fit
     was kept) and ``fit_cost_optically_thin``, ``zone2_temperature_k`` and
     ``zone2_atoms_per_atom`` (the second plasma zone, empty where none is kept),
@@ -309,6 +310,7 @@ def _cflibs_columns(file: str, res: Any, oxides: bool) -> dict[str, Any]:
     row.update(temperature_k=res.temperature_k, ne_cm3=res.ne_cm3, fit_cost=res.cost)
     row["stark_scale"] = res.stark_scale
     row["instrument_wings"] = res.wings
+    row["saturation_broadening"] = res.saturation
     row.update(plasma_length_m=res.length_m, fit_cost_optically_thin=res.thin_cost)
     t2, f2 = res.second_zone or (None, None)
     row.update(zone2_temperature_k=t2, zone2_atoms_per_atom=f2)

@@ -16,7 +16,8 @@ For each sample of a batch (temperature ``T``, electron density ``n_e``, composi
   ``phi(0)`` the peak of the line's Voigt profile, and the curve of growth of a homogeneous
   slab for the integrated line (:meth:`LTEPlasma.escape_factor`: Ladenburg-Reiche for the
   Lorentzian part, whose wings keep growing, ``(1 - exp(-tau)) / tau`` for the Gaussian
-  part). The self-absorbed line keeps the profile of a thin one (no dip, no broadening).
+  part). The self-absorbed line keeps the profile of a thin one (no dip, no broadening;
+  :func:`saturation_broadening` gives the widening, which the CF-LIBS fit may use).
 * **Stark widths** from a hydrogenic scaling, ``w = C lambda^2 n*^4 / z^2 (n_e / 10^17)``
   (FWHM, nm) with ``n*^2 = 13.6 z^2 / (chi_s - E_k)`` the upper level's effective quantum number,
   capped at ``n*^4 = 100``; ``C = 1e-8`` puts Fe I lines at 0.01-0.05 nm at ``10^17 cm^-3``, the
@@ -31,6 +32,7 @@ time-integrated spectrum is one LTE state here), pressure shifts.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -339,3 +341,31 @@ def escape_factor_fast(
     i = pos.sub_(lo - 0.5 * step).mul_(1.0 / step).clamp_(0, n - 1).long()  # log 0 -> node 0
     share = lorentz_share if overwrite else lorentz_share.clone()
     return share.mul_(torch.take(tab[1], i)).add_(torch.take(tab[0], i))
+
+
+def saturation_broadening(escape: np.ndarray) -> np.ndarray:
+    """How much wider than its optically thin profile a self-absorbed Lorentzian line
+    leaves a homogeneous slab, from its escape factor (the Ladenburg-Reiche curve of
+    growth of :meth:`LTEPlasma.escape_factor`). The emergent profile
+    ``1 - exp(-tau_0 / (1 + x^2))`` (``x`` in half widths) has its half maximum at
+    ``x = sqrt(tau_0 / a - 1)``, ``a = -ln((1 + exp(-tau_0)) / 2)``: 1 for a thin line and
+    ``sqrt(tau_0 / ln 2)`` for a thick one, whose centre saturates while its wings keep
+    growing. The line-centre depth ``tau_0`` is read back from the escape factor, which
+    falls monotonically with it, so the factor needs nothing the escape factors do not
+    hold. A line mostly Doppler-broadened widens less (its Gaussian wings fall fast): for
+    it this overstates the widening."""
+    escapes, widths = _broadening_table()
+    esc = np.clip(np.asarray(escape, dtype=np.float64), 0.0, 1.0)
+    return np.interp(esc, escapes, widths)
+
+
+@functools.lru_cache(maxsize=1)
+def _broadening_table() -> tuple[np.ndarray, np.ndarray]:
+    """The Lorentzian escape factor (rising) and the widening factor, on a grid of
+    line-centre optical depths from 3e-4 to 6.6e7."""
+    tau = np.exp(np.linspace(18.0, -8.0, 2049))  # falling depth: rising escape factor
+    a = np.log(2.0) - np.log1p(np.exp(-tau))  # -ln((1 + exp(-tau)) / 2)
+    width = np.sqrt(np.maximum(tau / a - 1.0, 1.0))
+    t = torch.from_numpy(tau)
+    escape = LTEPlasma.escape_factor(t, torch.ones_like(t)).numpy()
+    return escape, width

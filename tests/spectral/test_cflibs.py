@@ -593,6 +593,41 @@ def test_a_self_absorbed_plasma_is_found_with_its_temperature_and_density():
     assert res.cost < 0.5 * res.thin_cost
 
 
+def test_saturated_lines_are_widened_with_their_area_kept_and_the_fit_finds_them():
+    """Self-absorbed lines leave a plasma wider than thin ones (their centres saturate);
+    the line model widens them where asked, keeping each line's emission, and the fit
+    keeps the widening where the spectrum has it and leaves it off where it has not."""
+    from spectral.cflibs import LineModel, fit_cflibs
+    from spectral.io import Spectrum
+
+    wl = np.linspace(250.0, 450.0, 4001)
+    els = ["Si", "Fe", "Ca", "Mg", "Al"]
+    truth = np.array([50.0, 20.0, 15.0, 10.0, 5.0])
+    lines = LineModel(wl, [slice(0, len(wl))], [0.08], els)
+    mole = truth / lines.plasma.mass
+    escape = lines.escape(mole / mole.sum(), 9000.0, 1.6e17, 1e-3)
+    thin, peak_thin = lines.basis(9000.0, 1.6e17, escape)
+    lines.saturation = True
+    wide, peak_wide = lines.basis(9000.0, 1.6e17, escape)
+    ca = els.index("Ca")  # Ca II 393/397 nm: far from thin
+    areas = (thin * peak_thin).sum(0), (wide * peak_wide).sum(0)
+    np.testing.assert_allclose(areas[1], areas[0], rtol=0.05)  # each line's emission kept
+    assert peak_wide[ca] < 0.5 * peak_thin[ca]  # spread wider, so lower
+    y_by = {}
+    for saturated in (False, True):
+        lines.saturation = saturated
+        basis, peak = lines.basis(9000.0, 1.6e17, escape)
+        y = (basis * peak) @ mole
+        y_by[saturated] = 1000 * y / y.max() + 5.0
+    rng = np.random.default_rng(0)
+    for saturated, y in y_by.items():
+        spec = Spectrum(wl, y + rng.normal(0, 0.5, len(wl)), "saturated")
+        res = fit_cflibs(spec, els, frame="air")
+        assert res.saturation is saturated and res.model_ok
+        np.testing.assert_allclose(res.wt_pct, truth, atol=2.0)
+        assert res.cost < 0.5 * res.thin_cost
+
+
 def test_a_second_zone_is_found_where_the_plasma_has_one():
     from spectral.cflibs import LineModel, fit_cflibs
     from spectral.io import Spectrum

@@ -125,3 +125,20 @@ def test_float32_radiances_match_the_textbook_formulas_in_float64(steel_sim) -> 
     on = ref > 0  # lines of the elements a sample has
     assert on.mean() > 0.5 and np.all(fast[~on] == 0)
     assert np.abs(fast[on] / ref[on] - 1).max() < 1e-3
+
+
+def test_saturation_broadening_is_the_half_width_of_the_emergent_line() -> None:
+    """A slab's Lorentzian line of centre depth tau_0 leaves it as 1 - exp(-tau_0 L(x)):
+    its half width, measured on a fine grid, is what the escape factor alone gives back."""
+    import torch
+
+    from spectral.plasma import LTEPlasma, saturation_broadening
+
+    x = np.linspace(0.0, 400.0, 400_001)  # in half widths of the thin line
+    for tau in (0.05, 1.0, 10.0, 300.0, 3000.0):
+        emergent = -np.expm1(-tau / (1 + x**2))
+        half = x[emergent >= emergent[0] / 2][-1]
+        t = torch.tensor([tau], dtype=torch.float64)
+        escape = LTEPlasma.escape_factor(t, torch.ones_like(t)).numpy()
+        assert float(saturation_broadening(escape)[0]) == pytest.approx(half, rel=0.01), tau
+    assert float(saturation_broadening(np.array([1.0]))[0]) == pytest.approx(1.0, abs=1e-3)
