@@ -27,11 +27,13 @@ may have Lorentzian wings (one of :data:`WINGS` times the Gaussian's FWHM, added
 line's Lorentzian: a Voigt instrument function), tried at the best widths: a Gaussian
 alone fitted the measured spectra with widths 1.8-4.4 times those of their peaks. The
 wavelength offsets and the air/vacuum frame come from
-:func:`spectral.measured.calibrate_spectrum`; what is left of the axis error (an offset and
-a dispersion slope per segment) is measured against the model at the starting plasma with
-every modelled line (:func:`axis_correction`) and subtracted from the axis where it lowers
-the cost. Pixels at the spectrum's maximum in a run (saturated) and stretches without any
-spread (dead) are left out.
+:func:`spectral.measured.calibrate_spectrum`; what is left of the axis error is measured
+against the model at the starting plasma with every modelled line and subtracted from the
+axis where it lowers the cost: first each segment's offset in whole pixels
+(:func:`coarse_offsets`, for a spectrometer whose lines the axis reading could not match),
+then an offset and a dispersion slope per segment (:func:`axis_correction`). Pixels at the
+spectrum's maximum in a run (saturated) and stretches without any spread (dead) are left
+out.
 
 The fit is a variable projection. For given ``(T, n_e)`` the model is linear in ``c`` and
 ``b`` once ``r`` is fixed, and in ``r`` and ``b`` once ``c`` is: alternating least squares
@@ -57,11 +59,12 @@ times too high. So each length gets its own ``(T, n_e)``, polished under its esc
 (:func:`_self_absorption`, searching from 1 mm to the nearest minimum of the cost); the
 length of the lowest cost is kept, or none (optically thin) when none lowers it, and the
 line widths are chosen again under it. A line far from thin also leaves the plasma
-wider than it was emitted (its centre saturates while its wings keep growing): without a
-calibrated instrument, the fit then tries each self-absorbed line with its Stark width
-times its :func:`spectral.plasma.saturation_broadening`, kept where the cost falls
-(``saturation`` in the result; the project's simulator keeps thin profiles, so on its
-spectra it stays off). The result reports both
+wider than it was emitted (its centre saturates while its wings keep growing): with Stark
+widths on and no calibrated instrument, the fit then tries every self-absorbed line at
+once with its Lorentzian widened by its :func:`spectral.plasma.saturation_broadening`
+(:func:`_try_saturation`; where the saturated lines carry enough of the emission), kept
+where the cost falls (``saturation`` in the result; the project's simulator keeps thin
+profiles, so on its spectra it stays off). The result reports both
 costs. On the measured pure Fe and Ni spectra this lowers the cost by 23 and 14 %
 (``benchmarks/spectral_real.py``); the stage takes over half of a fit's time (1.9 s for a
 simulated 4001-pixel steel spectrum, 0.8 s without it).
@@ -457,16 +460,7 @@ class LineModel:
         :attr:`held` shares, the held elements' columns are scaled so that equal
         amplitudes give those shares and their sum has a maximum of 1 (the fit then gives
         them one amplitude: :attr:`_Problem.tied`)."""
-        inten = self.intensities(t_k, ne_cm3, escape)
-        wide = self._saturated(escape)
-        if wide is None:
-            b = _element_columns(self, inten)
-        else:  # the widened lines out of the thin profiles, and in with their own
-            lines, factor = wide
-            thin = inten.copy()
-            thin[lines] = 0.0
-            b = _element_columns(self, thin)
-            b += self._widened_columns(lines, factor * (ne_cm3 / 1e17), inten[lines])
+        b = self.columns(self.intensities(t_k, ne_cm3, escape), escape, ne_cm3)
         peak = b.max(0)
         peak[peak <= 0] = 1.0
         if self.held is not None:  # the held elements' columns sum to their mix, of peak 1
@@ -475,6 +469,22 @@ class LineModel:
             with np.errstate(divide="ignore"):
                 peak[:n] = mix / self.held  # infinite for an absent element: a zero column
         return b / peak, peak
+
+    def columns(
+        self, inten: np.ndarray, escape: np.ndarray | None = None, ne_cm3: float = 1e17
+    ) -> np.ndarray:
+        """(P, E): each element's lines of intensities ``inten`` spread over the pixels;
+        with :attr:`saturation` and the ``escape`` factors, the lines that saturation
+        widens with profiles of their own (at ``n_e``)."""
+        wide = self._saturated(escape)
+        if wide is None:
+            return _element_columns(self, inten)
+        lines, factor = wide  # out of the thin profiles, and in with their own
+        thin = inten.copy()
+        thin[lines] = 0.0
+        return _element_columns(self, thin) + self._widened_columns(
+            lines, factor, inten[lines], ne_cm3
+        )
 
     def _saturated(self, escape: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
         """The lines that self-absorption widens by more than :data:`MIN_SATURATION`, and
@@ -488,16 +498,22 @@ class LineModel:
         return (lines, factor[lines]) if len(lines) else None
 
     def _widened_columns(
-        self, lines: np.ndarray, factor: np.ndarray, inten: np.ndarray
+        self, lines: np.ndarray, factor: np.ndarray, inten: np.ndarray, ne_cm3: float
     ) -> np.ndarray:
         """(P, E): ``lines`` (indices into the modelled lines) of intensities ``inten``,
-        summed per element, each with a Lorentzian of its Stark width at 1e17 cm^-3 times
-        ``factor`` (times the Stark multiple of Voigt profiles; with Gaussian ones, whose
-        fitted width holds the thin lines' Stark widths, the hydrogenic width itself) and
-        the instrument's Gaussian and wings as they are."""
-        stark = (self.stark_scale or 1.0) * self.stark_ref[lines] * factor
+        summed per element, their Lorentzian widened by ``factor`` and the instrument's
+        Gaussian and wings as they are. With Voigt profiles the Lorentzian is the line's
+        Stark width (its multiple, at the profiles' ``n_e``) times ``factor``; with
+        Gaussian ones, whose fitted width holds the thin lines' Stark widths, the widening
+        alone: the hydrogenic Stark width at ``ne_cm3`` times ``factor - 1`` (so that both
+        meet the thin profile where the factor is 1)."""
+        if self.stark_scale > 0:
+            thin = self.stark_scale * self.stark_ref[lines] * (self.ne_profiles / 1e17)
+            lorentz = thin * factor
+        else:
+            lorentz = self.stark_ref[lines] * (ne_cm3 / 1e17) * (factor - 1.0)
         parts = [
-            _segment_part(self.wl, sl, w, self.centres[lines], stark + self.wings * w)
+            _segment_part(self.wl, sl, w, self.centres[lines], lorentz + self.wings * w)
             for sl, w in zip(self.slices, self.fwhm, strict=True)
         ]
         profiles = _assemble_parts(parts, (len(self.wl), len(lines)))
@@ -927,7 +943,10 @@ def fit_cflibs(
     # the widths are chosen again under self-absorption, in the family the thin fit chose
     again = [lines.stark_scale, *(s for s in STARK_SCALES if s != lines.stark_scale)]
     refit = (own, again if lines.stark_scale > 0 else [0.0]) if instrument is None else None
-    t_k, ne, length, escape, thin_cost = _self_absorption(lines, prob, t_k, ne, refit)
+    # the saturated lines' widening: not with Gaussian profiles asked for (stark False),
+    # nor with a calibrated instrument (its response was learned without it)
+    widen = stark and instrument is None
+    t_k, ne, length, escape, thin_cost = _self_absorption(lines, prob, t_k, ne, refit, widen)
     fwhm = list(lines.fwhm)
     res = _result(spec, lines.wl, y, lines, prob, (t_k, ne, escape), fwhm, len(elements))
     res.thin_cost, res.length_m, res.axis_correction = thin_cost, length, correction
@@ -1301,6 +1320,8 @@ def _coarse_axis(
     found = coarse_offsets(lines.wl, lines_data, lines_model, prob.w, lines.slices)
     steps = np.array([np.median(np.diff(lines.wl[sl])) for sl in lines.slices])
     move = np.abs(found) >= steps
+    if not move.any():
+        return fit, np.zeros(len(found))
     before, costs = lines.wl, _segment_costs(prob, fit["model"], lines.slices)
     while move.any():
         shift = np.zeros(len(before))
@@ -1396,10 +1417,12 @@ def _self_absorption(
     t_k: float,
     ne: float,
     widths: tuple[list[bool], Sequence[float]] | None = None,
+    widen: bool = False,
 ) -> tuple[float, float, float, np.ndarray | None, float]:
     """The self-absorbed plasma of lowest cost, ``(T, n_e, length, escape factors, thin
     cost)``: length 0 and no escape factors (optically thin) where no length of
-    :data:`LENGTHS_M` lowers the cost of the thin fit at ``(T, n_e)``.
+    :data:`LENGTHS_M` lowers the cost of the thin fit at ``(T, n_e)``. With ``widen``, the
+    saturated lines' widening is tried at the length kept (:func:`_try_saturation`).
 
     The escape factors depend on the composition, which depends on them, and on the plasma,
     which the optically thin fit chose without them. Strong lines darkened by self-absorption
@@ -1430,13 +1453,8 @@ def _self_absorption(
     if not cost < thin:
         return t_k, ne, 0.0, None, thin
     length = LENGTHS_M[i]
-    if widths is not None and _saturated_share(lines, (t, n), length, x) >= SATURATED_SHARE:
-        lines.saturation = True  # the self-absorbed lines widened: polished, kept if better
-        widened = _polished_length(lines, prob, (t_k, ne), length, thin_densities)
-        if widened[0] < cost:
-            cost, t, n, x = widened
-        else:
-            lines.saturation = False
+    if widen:
+        t, n, x = _try_saturation(lines, prob, (cost, t, n, x), length, (t_k, ne), thin_densities)
     if widths is not None:
         own, stark_scales = widths
         absorbed = _absorbed_cost(lines, prob, x, length)
@@ -1451,6 +1469,31 @@ def _self_absorption(
         t, n = _absorbed_polish(lines, prob, (t, n), x, length)
     _, _, escape = _absorbed(lines, prob, (t, n), length, x)
     return t, n, length, escape, thin
+
+
+def _try_saturation(
+    lines: LineModel,
+    prob: _Problem,
+    kept: tuple[float, float, float, np.ndarray],
+    length_m: float,
+    thin_plasma: tuple[float, float],
+    thin_densities: np.ndarray,
+) -> tuple[float, float, np.ndarray]:
+    """The plasma and densities ``(T, n_e, densities)`` of ``kept`` (``(cost, T, n_e,
+    densities)`` of the self-absorbed fit over ``length_m``), or of the same length polished
+    from the optically thin fit's plasma with every saturated line widened
+    (:attr:`LineModel.saturation`, all or none), whichever costs less; the line model keeps
+    the choice. Tried only where :func:`_saturated_share` reaches :data:`SATURATED_SHARE`,
+    since the polish takes a third of a second."""
+    cost, t, n, x = kept
+    if _saturated_share(lines, (t, n), length_m, x) < SATURATED_SHARE:
+        return t, n, x
+    lines.saturation = True
+    widened = _polished_length(lines, prob, thin_plasma, length_m, thin_densities)
+    if widened[0] < cost:
+        return widened[1], widened[2], widened[3]
+    lines.saturation = False
+    return t, n, x
 
 
 def _saturated_share(
@@ -1674,7 +1717,7 @@ def partial_readings(
         return PartialReadings(nan[:2], nan[2:], float("nan"), float("nan"))
     inten = lines.intensities(t_k, ne, escape)
     stage = lines.modelled[1]
-    by_stage = [_element_columns(lines, np.where(stage == s, inten, 0.0)) / peak for s in (0, 1)]
+    by_stage = [lines.columns(np.where(stage == s, inten, 0.0), escape, ne) / peak for s in (0, 1)]
     stage_wt, stage_cost = _parts_read(prob, by_stage, response, scale, total)
     if len(prob.slices) == 1:  # the one segment's reading is the whole fit's
         seg_wt = np.where(basis.max(0) >= READING_MIN_SHARE, whole["c"] * scale, np.nan)
