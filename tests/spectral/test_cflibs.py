@@ -603,6 +603,25 @@ def test_a_self_absorbed_plasma_is_found_with_its_temperature_and_density():
     assert res.cost < 0.5 * res.thin_cost
 
 
+def test_a_self_absorbed_plasma_with_stark_widths_is_read_with_voigt_profiles():
+    """The profile family is chosen on the optically thin fit; there Gaussian profiles with
+    wings beat the Voigt ones by 1 % on this spectrum, with n_e at its upper bound, and
+    the fit read Fe 32 wt % for 20 with ``model_ok``: an arm at a bound loses."""
+    from spectral.cflibs import fit_cflibs
+    from spectral.io import Spectrum
+
+    lines, truth, mole, escape = _absorbed_basalt()
+    lines.set_widths([0.08], 1.0)  # the lines' own Stark widths at 1.6e17 cm^-3
+    basis, peak = lines.basis(9000.0, 1.6e17, escape)
+    y = (basis * peak) @ mole
+    y = 1000 * y / y.max() + 5.0
+    spec = Spectrum(lines.wl, y + np.random.default_rng(0).normal(0, 0.5, len(y)), "voigt")
+    res = fit_cflibs(spec, list(lines.elements), frame="air")
+    assert res.stark_scale > 0 and res.model_ok
+    assert 1.2e17 < res.ne_cm3 < 2.2e17
+    np.testing.assert_allclose(res.wt_pct, truth, atol=1.0)
+
+
 def test_saturated_lines_are_widened_with_their_area_kept_and_the_fit_finds_them():
     """Self-absorbed lines leave a plasma wider than thin ones (their centres saturate);
     the line model widens them where asked, keeping each line's emission, and the fit
