@@ -1183,12 +1183,15 @@ def _widths_and_plasma(
     return widths, _polish(cost, opt.x, POLISH_EVALUATIONS - POLISH_EVALUATIONS // 2)
 
 
+def _near_bound(x: float, bounds: tuple[float, float], margin: float) -> bool:
+    """Whether ``x`` lies within ``margin`` (a share of the bound) of either of ``bounds``."""
+    return not bounds[0] * (1 + margin) < x < bounds[1] * (1 - margin)
+
+
 def _at_bound(p: np.ndarray) -> bool:
     """Whether a plasma ``(T, log n_e)`` sits at a bound of the search (within 0.5 %)."""
-    t_lo, t_hi = T_BOUNDS_K
-    ne_lo, ne_hi = np.log(NE_BOUNDS_CM3)
-    return bool(
-        p[0] < t_lo * 1.005 or p[0] > t_hi * 0.995 or p[1] < ne_lo + 0.005 or p[1] > ne_hi - 0.005
+    return _near_bound(float(p[0]), T_BOUNDS_K, 0.005) or _near_bound(
+        float(np.exp(p[1])), NE_BOUNDS_CM3, 0.005
     )
 
 
@@ -1617,7 +1620,7 @@ def _result(
     wt = 100 * weight[:n_main] / total if total > 0 else np.zeros(n_main)
     # a held composition is exact by construction
     sd = np.zeros(n_main) if prob.tied else _content_errors(fit, mass, n_main, total)
-    at_bound = not (T_BOUNDS_K[0] * 1.01 < t_k < T_BOUNDS_K[1] * 0.99)
+    at_bound = _near_bound(t_k, T_BOUNDS_K, 0.01)
     nuis = {
         e: float(weight[i] / total * 100) if total > 0 else 0.0
         for i, e in enumerate(lines.elements[n_main:], start=n_main)
