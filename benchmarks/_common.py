@@ -237,3 +237,11 @@ def val_score(s: dict[str, float], floor: dict[str, float]) -> float:
         + s["s2_mae"] / 0.02
         + s["frechet_features"] / floor["frechet_features"]
     )
+
+
+def training_half_pf_error(row: dict[str, Any]) -> float:
+    """How far a halves run's generated phase fraction is from that of the crops it was
+    trained on (the floor's second set: crops of the training half); a collapse counts as 1."""
+    if "collapsed" in row:
+        return 1.0
+    return abs(row["phase_fraction_fake"] - row["floor"]["phase_fraction_fake"])

@@ -24,7 +24,7 @@ from string import Template
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, RESULTS, val_score
+from _common import REPO, RESULTS, training_half_pf_error, val_score
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 OUT = REPO / "docs" / "benchmarks.md"
@@ -1460,17 +1460,17 @@ def micro_halves(
             "simulated, so they decide nothing about real ones), seed 0:\n" + alsi_text
         )
     val_rows = [
-        [arm, f"{v['val_score']:.2f}", f"{v['all_goals_met']} of {v['n_micrographs']}",
+        [arm, f"{v['val_score']:.2f}", f"{mean_training_half_pf_error(v):.4f}",
+         f"{v['all_goals_met']} of {v['n_micrographs']}",
          f"{statistics.mean(m['train_s'] for m in v['micrographs'].values()):.0f}"]
         for arm, v in (val or {}).items()
     ]  # fmt: skip
     val_table = "(not run)"
     if val_rows:
-        val_table = table(["settings", "val score", "all goals met", "train s"], val_rows)
+        head = ["settings", "val score", "training-half pf error", "all goals met", "train s"]
+        val_table = table(head, val_rows)
         seeded = dict.fromkeys(k.rsplit("_seed", 1)[0] for k in val or {} if "_seed" in k)
-        val_table += "".join(
-            seed_spread(val or {}, arm) + seed_comparison(val or {}, arm) for arm in seeded
-        )
+        val_table += "".join(halves_seeds(val or {}, arm) for arm in seeded)
     head = ["micrograph", "phase-fraction error", "s2_mae", "texture FD", "S2 FD", "diversity",
             "particle area W1", "aspect ratio W1", "train s", "warnings", "goals met"]  # fmt: skip
     rows = []
@@ -1504,14 +1504,32 @@ def micro_halves(
     )  # fmt: skip
 
 
-def seed_scores(val: dict[str, Any], arm: str) -> dict[int, float]:
-    """``arm``'s val score by training seed (records ``<arm>`` and ``<arm>_seed<K>``)."""
-    runs = {0: val[arm]["val_score"]} if arm in val else {}
+def mean_training_half_pf_error(run: dict[str, Any]) -> float:
+    """A halves run's mean over its micrographs of :func:`_common.training_half_pf_error`."""
+    return statistics.mean(training_half_pf_error(m) for m in run["micrographs"].values())
+
+
+def seed_scores(
+    val: dict[str, Any], arm: str, figure: Callable[[dict[str, Any]], float] | None = None
+) -> dict[int, float]:
+    """``arm``'s val score (or ``figure`` of each run) by training seed (records ``<arm>``
+    and ``<arm>_seed<K>``)."""
+    fig = figure or (lambda run: run["val_score"])
+    runs = {0: fig(val[arm])} if arm in val else {}
     return runs | {
-        int(k.rsplit("_seed", 1)[1]): v["val_score"]
-        for k, v in val.items()
-        if k.startswith(f"{arm}_seed")
+        int(k.rsplit("_seed", 1)[1]): fig(v) for k, v in val.items() if k.startswith(f"{arm}_seed")
     }
+
+
+def halves_seeds(val: dict[str, Any], arm: str) -> str:
+    """The seed spread of ``arm`` and its comparison with the settings its rule names."""
+    against = COMPARED_WITH.get(arm, "default")
+    text = seed_spread(val, arm) + seed_comparison(val, arm, against)
+    if arm in COMPARED_WITH:
+        text += seed_comparison(
+            val, arm, against, mean_training_half_pf_error, "has a training-half pf error"
+        )
+    return text
 
 
 def seed_spread(val: dict[str, Any], arm: str = "default") -> str:
@@ -1529,11 +1547,21 @@ def seed_spread(val: dict[str, Any], arm: str = "default") -> str:
     )
 
 
-def seed_comparison(val: dict[str, Any], arm: str, against: str = "default") -> str:
-    """A sentence comparing the mean val scores of two settings run at several seeds: the
-    difference and its standard error (each mean's from its own scores), the yardstick of
-    the rules in ``microstructure_halves.py``."""
-    mine, theirs = seed_scores(val, arm), seed_scores(val, against)
+#: The settings each arm's rule compares it with (``default`` where not named).
+COMPARED_WITH = {"histogram": "super1_init"}
+
+
+def seed_comparison(
+    val: dict[str, Any],
+    arm: str,
+    against: str = "default",
+    figure: Callable[[dict[str, Any]], float] | None = None,
+    name: str = "scores",
+) -> str:
+    """A sentence comparing the means of two settings run at several seeds (of the val
+    score, or of ``figure``): the difference and its standard error (each mean's from its
+    own runs), the yardstick of the rules in ``microstructure_halves.py``."""
+    mine, theirs = seed_scores(val, arm, figure), seed_scores(val, against, figure)
     if arm == against or len(mine) < 2 or len(theirs) < 2:
         return ""
     diff = statistics.mean(theirs.values()) - statistics.mean(mine.values())
@@ -1541,9 +1569,12 @@ def seed_comparison(val: dict[str, Any], arm: str, against: str = "default") -> 
         statistics.variance(mine.values()) / len(mine)
         + statistics.variance(theirs.values()) / len(theirs)
     )
+    digits = 1 if figure is None else 4
+    side = "lower" if diff >= 0 else "higher"
     return (
-        f" {arm} scores {diff:.1f} lower than {against} on average ({len(mine)} and "
-        f"{len(theirs)} seeds): {diff / se:.1f} standard errors of the difference ({se:.1f})."
+        f" {arm} {name} {abs(diff):.{digits}f} {side} than {against} on average ({len(mine)} "
+        f"and {len(theirs)} seeds): {abs(diff) / se:.1f} standard errors of the difference "
+        f"({se:.{digits}f})."
     )
 
 

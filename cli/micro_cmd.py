@@ -139,6 +139,13 @@ def _condition_si(condition_si: str | None, images: tuple[Path, ...]) -> tuple[f
     "for paper [0.0005].",
 )
 @click.option(
+    "--histogram",
+    default=None,
+    type=float,
+    help="Weight of a term in G's loss that holds the generated gray-level histogram, and so "
+    "the phase fractions, to the training crops' [0: off; 10 was tried, see the docs].",
+)
+@click.option(
     "--channels",
     type=click.Choice(["1", "3"]),
     default=None,
@@ -168,6 +175,7 @@ def train(
     width: int | None,
     batch_size: int | None,
     lr: float | None,
+    histogram: float | None,
     channels: str | None,
     init: str,
     seed: int,
@@ -183,6 +191,7 @@ def train(
         size=size,
         batch_size=batch_size,
         lr=lr,
+        histogram=histogram,
         nz=nz,
         channels=int(channels) if channels else None,
         width=width,

@@ -235,6 +235,8 @@ class DCGANTrainConfig(JSONSettings):
                 raise UserError(
                     f"{name} {lr:g} is not a learning rate; give a value such as 0.0002"
                 )
+        if c.histogram is not None and c.histogram < 0:
+            raise UserError(f"--histogram {c.histogram:g} is negative; give 0 (off) or more")
         if c.loss not in ("bce", "hinge"):
             raise UserError(f"unknown loss {c.loss!r}; choose bce or hinge")
         _check_size(c.arch, int(c.size or 0), c.upsampling, c.padding)
@@ -372,8 +374,8 @@ def gray_level_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
 
     A micrograph's phase fractions are its gray-level histogram cut at the phases'
     thresholds, and a discriminator that judges texture barely sees a few per cent of
-    matrix pixels drawn too dark: a generator trained on it alone leaves the histogram's
-    valleys filled, and the minor phase comes out too large. This term pulls the generated
+    pixels drawn on the wrong side of a threshold: a generator trained on it alone can miss
+    its training images' phase fractions by a few hundredths. This term pulls the generated
     histogram onto the real one directly, as in histogram-matched texture synthesis (Risser
     et al. 2017), during training instead of after it. The real batch carries the same
     folders (conditions) as the generated one, so the target is the right mix for a

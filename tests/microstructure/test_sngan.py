@@ -89,6 +89,29 @@ def test_diff_augment_shifts_and_cuts_alike_for_one_generator():
     assert set(np.round(a[kept].numpy(), 6)) <= set(np.round(x.numpy().ravel(), 6))
 
 
+def test_gray_level_distance_is_the_histograms_gap_and_pulls_a_batch_onto_the_real_one():
+    from microstructure.train import DCGANTrainConfig, gray_level_distance
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.where(torch.rand(8, 1, 16, 16, generator=g) < 0.1, -0.5, 0.6)  # 10 % dark
+    shuffled = real.flatten()[torch.randperm(real.numel(), generator=g)].reshape(real.shape)
+    assert float(gray_level_distance(shuffled, real)) == 0.0  # where the pixels sit: no matter
+    assert float(gray_level_distance(real + 0.2, real)) == pytest.approx(0.2)
+    # a batch with 30 % of its pixels dark, moved by the term's gradient, loses the excess
+    fake = torch.where(torch.rand(8, 1, 16, 16, generator=g) < 0.3, -0.5, 0.6).requires_grad_()
+    opt = torch.optim.SGD([fake], lr=200.0)
+    for _ in range(50):
+        opt.zero_grad()
+        gray_level_distance(fake, real).backward()
+        opt.step()
+    dark = float((fake.detach() < 0.05).float().mean())
+    assert 0.08 < dark < 0.12
+    assert "histogram" not in DCGANTrainConfig().fingerprint()  # older runs still resume
+    assert DCGANTrainConfig(histogram=10.0).fingerprint()["histogram"] == 10.0
+    with pytest.raises(UserError, match="negative"):
+        DCGANTrainConfig(histogram=-1.0).validate(1)
+
+
 def test_texture_features_separate_textures_and_score_diversity():
     from microstructure.features import diversity_ratio, feature_frechet, texture_features
 
