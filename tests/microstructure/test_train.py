@@ -79,9 +79,10 @@ def test_synth_augment_train_generate_cli(capsys, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_bit_for_bit(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("histogram", [0.0, 1.0])
+def test_killed_run_resumes_bit_for_bit(tmp_path: Path, monkeypatch, histogram: float) -> None:
     """Killed right after its first checkpoint, a run resumes there and ends with the weights
-    and history of an uninterrupted run."""
+    and history of an uninterrupted run (with the gray-level term too)."""
     data = [tmp_path / "s4", tmp_path / "s10"]
     for folder, si in zip(data, (4.0, 10.0), strict=True):
         write_synth_folder(folder, si, n=3, size=96)
@@ -89,6 +90,7 @@ def test_killed_run_resumes_bit_for_bit(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(RunState, "save", dies_after(real_save))
     kw = dict(si_wt_pct=[4.0, 10.0], iters=8, batch_size=3, nz=16, width=8, checkpoint_every=4)
+    kw["histogram"] = histogram
     cut = tmp_path / "cut"
     with pytest.raises(KeyboardInterrupt):
         train_dcgan(data, cut, progress=False, **kw)
