@@ -135,7 +135,7 @@ def time_breakdown(n: int = 20) -> dict[str, float]:
     parts = {"crops": 0.0, "g_forward": 0.0, "d_step": 0.0, "g_step": 0.0, "ema": 0.0}
     for i in range(n + 5):
         t = [time.perf_counter()]
-        real, c, z, _ = run.batch(None)
+        real, c, z = run.batch(None)
         t.append(time.perf_counter())
         fake = run.g(z, c)
         t.append(time.perf_counter())

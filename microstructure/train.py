@@ -368,39 +368,21 @@ def diff_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x * (~cut)[:, None].to(x.dtype)
 
 
-def gray_level_distance(fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The Wasserstein-1 distance between the gray levels of a generated batch and a target
-    of as many values (per channel, pooled over the batch; the mean gap between their sorted
-    values). ``target`` is (n, channels, ...): a real batch, or each image's
-    :func:`gray_levels`.
+def gray_level_distance(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """The Wasserstein-1 distance between the gray levels of a generated and a real batch
+    (per channel, pooled over the batch; the mean gap between their sorted values).
 
     A micrograph's phase fractions are its gray-level histogram cut at the phases'
     thresholds, and a discriminator that judges texture barely sees a few per cent of
     pixels drawn on the wrong side of a threshold: a generator trained on it alone can miss
     its training images' phase fractions by a few hundredths. This term pulls the generated
     histogram onto the real one directly, as in histogram-matched texture synthesis (Risser
-    et al. 2017), during training instead of after it."""
+    et al. 2017), during training instead of after it. The real batch carries the same
+    folders (conditions) as the generated one, so the target is the right mix for a
+    conditional model too."""
     f = fake.transpose(0, 1).reshape(fake.shape[1], -1).sort(dim=1).values
-    r = target.transpose(0, 1).reshape(target.shape[1], -1).sort(dim=1).values
+    r = real.transpose(0, 1).reshape(real.shape[1], -1).sort(dim=1).values
     return (f - r).abs().mean()
-
-
-#: Random crops whose pixels give a training folder's :func:`gray_levels`.
-LEVEL_CROPS = 512
-
-
-def gray_levels(images: list[np.ndarray], size: int, seed: int) -> torch.Tensor:
-    """The gray-level quantiles of a folder's training crops, (channels, size²) in [-1, 1]:
-    one crop's worth, at the ranks ``(k + 1/2) / size²``, read from :data:`LEVEL_CROPS`
-    random crops (drawn as training draws them, from a generator of their own). The target
-    of :func:`gray_level_distance` for each image of a batch, so that a batch is pulled onto
-    the distribution of all its folders' crops, not onto the chance histogram of the real
-    batch beside it; a conditional batch gets the mix of its folders."""
-    crops = random_crops(images, LEVEL_CROPS, size, np.random.default_rng(seed))
-    pixels = crops.transpose(1, 0, 2, 3).reshape(crops.shape[1], -1)
-    ranks = (np.arange(size * size) + 0.5) / (size * size)
-    levels = np.quantile(pixels, ranks, axis=1).T.astype(np.float32)
-    return torch.from_numpy(levels) * 2 - 1
 
 
 def d_losses(loss: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -492,7 +474,6 @@ class _Run:
     opt_d: torch.optim.Optimizer
     rng: np.random.Generator  # crops
     gen: torch.Generator  # noise and augmentation
-    levels: torch.Tensor | None = None  # each folder's gray_levels, where cfg.histogram
 
     @classmethod
     def build(cls, cfg: DCGANTrainConfig, sets: list[list[np.ndarray]]) -> _Run:
@@ -517,11 +498,7 @@ class _Run:
         ema = copy.deepcopy(g).requires_grad_(False).eval()  # only ever generates
         rng = np.random.default_rng(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
-        size = int(cfg.size or 64)
-        levels = (
-            torch.stack([gray_levels(s, size, cfg.seed) for s in sets]) if cfg.histogram else None
-        )
-        return cls(cfg, sets, g, d, ema, opt_g, opt_d, rng, gen, levels)
+        return cls(cfg, sets, g, d, ema, opt_g, opt_d, rng, gen)
 
     def track(self, state: RunState) -> None:
         """Register everything a resumed run needs with ``state``."""
@@ -537,11 +514,8 @@ class _Run:
             return self.g.noise(n, self.gen)
         return torch.randn(n, self.g.cfg.nz, generator=self.gen)
 
-    def batch(
-        self, conds: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor | None, Any, np.ndarray]:
-        """Real crops in [-1, 1], their condition vectors (or None), noise, and the folder
-        of each crop (the generated images' too)."""
+    def batch(self, conds: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
+        """Real crops in [-1, 1], their condition vectors (or None) and noise."""
         n = self.cfg.batch_size
         assert n is not None
         which = self.rng.integers(len(self.sets), size=n)
@@ -549,15 +523,13 @@ class _Run:
         crops = np.concatenate([random_crops(self.sets[k], 1, size, self.rng) for k in which])
         real = torch.from_numpy(crops) * 2 - 1
         c = conds[torch.from_numpy(which)] if conds is not None else None
-        return real, c, self.noise(n), which
+        return real, c, self.noise(n)
 
     def seen(self, x: torch.Tensor) -> torch.Tensor:
         """What D is shown of a batch: augmented (:func:`diff_augment`) or as it is."""
         return diff_augment(x, self.gen) if self.cfg.augment else x
 
-    def step(
-        self, real: torch.Tensor, c: torch.Tensor | None, z: Any, which: np.ndarray, it: int
-    ) -> dict:
+    def step(self, real: torch.Tensor, c: torch.Tensor | None, z: Any, it: int) -> dict:
         """One discriminator and one generator step; returns the losses and D's mean outputs."""
         g, d, loss = self.g, self.d, str(self.cfg.loss)
         fake = g(z, c)
@@ -570,9 +542,8 @@ class _Run:
         # skips the weight gradients of D's backward pass.
         d.requires_grad_(False)
         loss_g = g_loss(loss, d.logits(self.seen(fake), c))
-        if self.levels is not None:
-            target = self.levels[torch.from_numpy(which)]
-            loss_g = loss_g + float(self.cfg.histogram) * gray_level_distance(fake, target)
+        if self.cfg.histogram:
+            loss_g = loss_g + self.cfg.histogram * gray_level_distance(fake, real)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
