@@ -758,6 +758,7 @@ def _card(
         f"width {mcfg.ngf}.\n\n- images: {images}\n"
         f"- seed {cfg.seed}, {cfg.iters} iterations, wall time {wall:.0f} s\n"
         + f"- {start_words(cfg)}\n"
+        + (f"- gray-level term in G's loss, weight {cfg.histogram:g}\n" if cfg.histogram else "")
     )
 
 
