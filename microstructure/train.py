@@ -114,7 +114,9 @@ class DCGANTrainConfig(JSONSettings):
         pixel_noise: ``spatial`` only: per-pixel noise inputs in the generator
             (:class:`microstructure.sngan.SpatialConfig`).
         histogram: weight of the gray-level term of G's loss (:func:`gray_level_distance`;
-            0: none).
+            0: none). Off by default: at 10 it held the phase fractions closer to the
+            training crops' but doubled the texture FD on two of Super1's four validation
+            micrographs (``benchmarks/microstructure_halves.py --arm histogram``).
         batch_size: crops per iteration.
         lr: Adam learning rate of the generator (of both networks for ``paper``, unless
             ``lr_d`` is given).
