@@ -501,12 +501,20 @@ class LineModel:
         self, lines: np.ndarray, factor: np.ndarray, inten: np.ndarray, ne_cm3: float
     ) -> np.ndarray:
         """(P, E): ``lines`` (indices into the modelled lines) of intensities ``inten``,
-        summed per element, their Lorentzian widened by ``factor`` and the instrument's
-        Gaussian and wings as they are. With Voigt profiles the Lorentzian is the line's
-        Stark width (its multiple, at the profiles' ``n_e``) times ``factor``; with
-        Gaussian ones, whose fitted width holds the thin lines' Stark widths, the widening
-        alone: the hydrogenic Stark width at ``ne_cm3`` times ``factor - 1`` (so that both
-        meet the thin profile where the factor is 1)."""
+        summed per element, with the profiles of :meth:`widened_profiles`."""
+        profiles = self.widened_profiles(lines, factor, ne_cm3)
+        weights = np.zeros((len(lines), len(self.elements)))
+        weights[np.arange(len(lines)), self.el[lines]] = inten
+        return np.asarray(profiles @ weights)
+
+    def widened_profiles(self, lines: np.ndarray, factor: np.ndarray, ne_cm3: float) -> Any:
+        """(P, len(lines)) sparse: the profiles of ``lines`` (indices into the modelled
+        lines) with their Lorentzian widened by ``factor`` and the instrument's Gaussian and
+        wings as they are. With Voigt profiles the Lorentzian is the line's Stark width (its
+        multiple, at the profiles' ``n_e``) times ``factor``; with Gaussian ones, whose
+        fitted width holds the thin lines' Stark widths, the widening alone: the hydrogenic
+        Stark width at ``ne_cm3`` times ``factor - 1`` (so that both meet the thin profile
+        where the factor is 1)."""
         if self.stark_scale > 0:
             thin = self.stark_scale * self.stark_ref[lines] * (self.ne_profiles / 1e17)
             lorentz = thin * factor
@@ -516,10 +524,7 @@ class LineModel:
             _segment_part(self.wl, sl, w, self.centres[lines], lorentz + self.wings * w)
             for sl, w in zip(self.slices, self.fwhm, strict=True)
         ]
-        profiles = _assemble_parts(parts, (len(self.wl), len(lines)))
-        weights = np.zeros((len(lines), len(self.elements)))
-        weights[np.arange(len(lines)), self.el[lines]] = inten
-        return np.asarray(profiles @ weights)
+        return _assemble_parts(parts, (len(self.wl), len(lines)))
 
 
 def _element_columns(lines: LineModel, inten: np.ndarray) -> np.ndarray:
@@ -1640,7 +1645,9 @@ def _result(
         nuisance=nuis,
         response=np.asarray(fit["r"]),
         readings=None if prob.tied else partial_readings(lines, prob, plasma, fit["r"], n_main),
-        labels=strongest_lines(lines, lines.intensities(t_k, ne, escape), c / peak, fit["r"]),
+        labels=strongest_lines(
+            lines, lines.intensities(t_k, ne, escape), c / peak, fit["r"], escape, ne
+        ),
     )
 
 
@@ -1649,24 +1656,40 @@ LABELS = 12
 LABEL_GAP = 0.02
 
 
+def _profile_tops(csc: Any, response: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of a CSC matrix of profiles that reach a pixel, and the highest value of
+    each (its profile times ``response``)."""
+    reach = np.flatnonzero(np.diff(csc.indptr))
+    if not len(reach):
+        return reach, np.zeros(0)
+    return reach, np.maximum.reduceat(csc.data * response[csc.indices], csc.indptr[reach])
+
+
 def strongest_lines(
-    lines: LineModel, inten: np.ndarray, density: np.ndarray, response: np.ndarray
+    lines: LineModel,
+    inten: np.ndarray,
+    density: np.ndarray,
+    response: np.ndarray,
+    escape: np.ndarray | None = None,
+    ne_cm3: float = 1e17,
 ) -> list[tuple[float, str]]:
     """The :data:`LABELS` lines of the fit with the highest peaks that lie at least
     :data:`LABEL_GAP` of the span apart, ``(air wavelength, species)``, strongest first. A
     line's peak is its intensity (``inten``, per unit density) times its element's fitted
     density (per column of the basis), times the highest value of its profile and the
     response on the pixels it reaches, so a line is named where it, not a neighbour, makes
-    the peak."""
-    height = np.zeros(len(lines.centres))
-    for e, (a, z) in enumerate(itertools.pairwise(lines.blocks)):
-        csc = lines.profiles_by_element[e]
-        reach = np.flatnonzero(np.diff(csc.indptr))  # columns with pixels
-        if z == a or density[e] <= 0 or not len(reach):
-            continue
-        on_pixels = csc.data * response[csc.indices]
-        top = np.maximum.reduceat(on_pixels, csc.indptr[reach])
-        height[a + reach] = density[e] * inten[a + reach] * top
+    the peak. Lines that saturation widens (``escape``, as :meth:`LineModel.columns`)
+    count with their widened, lower peaks."""
+    top = np.zeros(len(lines.centres))
+    for e, a in enumerate(lines.blocks[:-1]):
+        reach, tops = _profile_tops(lines.profiles_by_element[e], response)
+        top[a + reach] = tops
+    wide = lines._saturated(escape)
+    if wide is not None:
+        top[wide[0]] = 0.0
+        reach, tops = _profile_tops(lines.widened_profiles(*wide, ne_cm3), response)
+        top[wide[0][reach]] = tops
+    height = np.maximum(density, 0.0)[lines.el] * inten * top
     gap = LABEL_GAP * float(np.ptp(lines.wl))
     placed: list[tuple[float, str]] = []
     for i in np.argsort(-height):

@@ -655,6 +655,24 @@ def test_saturated_lines_are_widened_with_their_area_kept_and_the_fit_finds_them
     assert not fit_cflibs(spec, els, frame="air", stark=False).saturation
 
 
+def test_labels_rank_saturated_lines_by_their_widened_peaks():
+    """With saturation on, the fit's plot names the line of the model's highest peak first:
+    ranked by its thin profile, Ca II 393 nm would come first, though widening has taken
+    its peak below Mg I 383 nm's."""
+    from spectral.cflibs import strongest_lines
+
+    lines, _, mole, escape = _absorbed_basalt()
+    lines.saturation = True
+    inten = lines.intensities(9000.0, 1.6e17, escape)
+    flat = np.ones(len(lines.wl))
+    model = lines.columns(inten, escape, 1.6e17) @ mole
+    top = lines.wl[int(np.argmax(model))]
+    nm, species = strongest_lines(lines, inten, mole, flat, escape, 1.6e17)[0]
+    assert abs(nm - top) < 0.1 and species == "Mg I"
+    nm_thin, species_thin = strongest_lines(lines, inten, mole, flat)[0]
+    assert species_thin == "Ca II" and abs(nm_thin - top) > 5
+
+
 def test_a_second_zone_is_found_where_the_plasma_has_one():
     from spectral.cflibs import LineModel, fit_cflibs
     from spectral.io import Spectrum
