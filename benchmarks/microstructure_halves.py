@@ -150,6 +150,26 @@ benchmarks/results/microstructure.json:
   Written after it: 7.10 (texture FD 495 and 276 on the first two micrographs, against
   ``super1_init``'s 278-417 and 199-228), training-half error 0.0090; not run further.
 
+* ``--arm lr4x_init``: the defaults (from the start model) with both learning rates four
+  times the recipe's (G 0.0004, D 0.0016; the two time scales kept). Added after hand runs
+  on the synthetic Al-Si halves (``/tmp`` scripts, not in the JSON; 600 iterations from the
+  start model, scored on the right half as here): the phase-fraction error fell from 0.026
+  (seed 0) and 0.037 (seed 1) to 0.007 and 0.016 on Al-7Si and from 0.033 to 0.016 on
+  Al-10Si (seed 0), the texture FD from 512 / 768 / 599 to 320 / 511 / 144, and the dark
+  particles came out as thin curved needles instead of smudges; at twice the rates 0.022
+  on Al-7Si, at batch 64 0.022 in 2.4 times the time. The average of G's weights (decay
+  0.99) carries the gain: the last G at four times the rates was at 0.024 / 0.031. Rule,
+  written before its validation runs: seed 0 first, seeds 1-4 only if seed 0 scores below
+  6.5 (``super1_init``'s seeds scored 5.50-6.16); it then replaces the recipe's rates only
+  if over seeds 0-4 (1) its mean validation score is not higher than ``super1_init``'s
+  (5.85) by more than twice the standard error of the difference, (2) all goals are met on
+  at least as many micrograph-seeds (11 of 20), (3) no micrograph warns of collapse or
+  falls below a diversity ratio of 0.8, and (4) ``--split alsi --arm lr4x_init`` at seeds
+  0-2 meets all goals on at least 5 of the 6 micrograph-seeds (the defaults: 0 of 2 at
+  seed 0). Simulated micrographs decide nothing alone, so (4) can only keep the change
+  out, and (1)-(3) ask that Super1 lose nothing. Then the synthetic conditional goals are
+  re-measured with it and the test halves are read once.
+
     python benchmarks/microstructure_halves.py [--iters 600] [--split val --arm width32]
         [--seed 0] [--split alsi --arm super1_init]
 """
@@ -202,6 +222,9 @@ ARMS: dict[str, dict[str, Any]] = {
     # the defaults with G's gray-level term (microstructure.train.gray_level_distance)
     "histogram": {"init": str(START_MODEL), "histogram": 10.0},
     "histogram3": {"init": str(START_MODEL), "histogram": 3.0},
+    # both learning rates four times the recipe's, from the start model: on the synthetic
+    # Al-Si halves the averaged G reached the training phase fraction in 600 steps
+    "lr4x_init": {"init": str(START_MODEL), "lr": 4e-4, "lr_d": 1.6e-3},
 }
 #: Si contents (wt %) of the synthetic micrographs of ``--split alsi``.
 ALSI_WT_PCT = (7.0, 10.0)
