@@ -135,8 +135,16 @@ def _condition_si(condition_si: str | None, images: tuple[Path, ...]) -> tuple[f
     "--lr",
     default=None,
     type=float,
-    help="Learning rate: the generator's for spatial [0.0001; D keeps 0.0004], both networks' "
+    help="Learning rate: the generator's for spatial and style [0.0001], both networks' "
     "for paper [0.0005].",
+)
+@click.option(
+    "--lr-d",
+    "lr_d",
+    default=None,
+    type=float,
+    help="The discriminator's learning rate [spatial and style 0.0004; paper: --lr's]. "
+    "--lr 0.0004 --lr-d 0.0016 is worth a try on micrographs unlike Super1's (see the docs).",
 )
 @click.option(
     "--histogram",
@@ -175,6 +183,7 @@ def train(
     width: int | None,
     batch_size: int | None,
     lr: float | None,
+    lr_d: float | None,
     histogram: float | None,
     channels: str | None,
     init: str,
@@ -191,6 +200,7 @@ def train(
         size=size,
         batch_size=batch_size,
         lr=lr,
+        lr_d=lr_d,
         histogram=histogram,
         nz=nz,
         channels=int(channels) if channels else None,

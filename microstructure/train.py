@@ -232,7 +232,7 @@ class DCGANTrainConfig(JSONSettings):
         assert c.batch_size is not None and c.lr is not None and c.lr_d is not None
         if c.iters < 1 or c.batch_size < 1 or c.checkpoint_every < 1:
             raise UserError("iters, batch size and checkpoint interval must be at least 1")
-        for name, lr in (("--lr", c.lr), ("lr_d", c.lr_d)):
+        for name, lr in (("--lr", c.lr), ("--lr-d", c.lr_d)):
             if not 0 < lr < 1:
                 raise UserError(
                     f"{name} {lr:g} is not a learning rate; give a value such as 0.0002"

@@ -15,6 +15,7 @@ from tests.cli.test_cli import assert_user_error, run
         (["synth", "--si", "30"], "outside 0-25"),
         (["synth", "--si", "7", "--size", "8"], "too small"),
         (["train", "--images", "nowhere", "--lr", "0"], "not a learning rate"),
+        (["train", "--images", "nowhere", "--lr-d", "2"], "--lr-d 2 is not a learning rate"),
         (["train", "--images", "nowhere", "--condition-si", "4,x"], "not a list of numbers"),
         (["train", "--images", "nowhere", "--condition-si", "4,7"], "one --condition-si value"),
     ],

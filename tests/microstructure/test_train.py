@@ -172,8 +172,10 @@ def test_micro_train_says_where_its_first_weights_come_from(tmp_path: Path, caps
     data = tmp_path / "s7"
     write_synth_folder(data, 7.0, n=3, size=96)
     args = ["micro", "train", "--images", str(data), "--iters", "1", "--batch-size", "3"]
-    code, _, err = run(capsys, *args, "--out", str(tmp_path / "auto"))
+    code, _, err = run(capsys, *args, "--out", str(tmp_path / "auto"), "--lr-d", "0.0008")
     assert code == 0 and "started from the shipped model sngan-super1-v1" in err
+    train = json.loads((tmp_path / "auto" / "config.json").read_text())["train"]
+    assert (train["lr"], train["lr_d"]) == (1e-4, 8e-4)  # --lr-d reaches D alone
     shipped = load_file(shipped_models_dir() / START_MODELS["dcgan"] / "weights.safetensors")
     tuned = load_file(tmp_path / "auto" / "weights.safetensors")
     kernels = [k for k in shipped if k.startswith(("d.", "g_raw.")) and shipped[k].ndim == 4]
