@@ -333,6 +333,7 @@ def analyze(
 ) -> None:
     """Composition (wt %) and element presence for each spectrum file."""
     from spectral.analyze import analyze_cflibs, analyze_files
+    from spectral.cflibs import SUPPORT_WT_PCT
 
     frame = "vacuum" if vacuum else wavelengths
     _check_method_options(method, refine, elements, plot_dir, instrument_file, oxides, jobs)
@@ -363,6 +364,15 @@ def analyze(
                 err=True,
             )
     _warn_not_steel(rows)
+    for r in rows:
+        if r.get("unsupported"):
+            els = r["unsupported"].replace(";", ", ")
+            click.echo(
+                f"warning: {r['file']}: {els} read at {SUPPORT_WT_PCT:g} wt % or more, but "
+                f"the fit hardly needs the lines of {els}: a content the spectrum does not "
+                "show (model_ok false); check the --elements list",
+                err=True,
+            )
     _print_analysis(rows, method if not refine or method == "cflibs" else "saca+fit", fmt)
 
 
@@ -503,7 +513,7 @@ def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
         extra += ["T (K)", "fit cost"] + (["model ok"] if method == "cflibs" else [])
     echo_table(short, ["file", *els, *extra])
     _print_oxides(rows, cols)
-    from spectral.cflibs import MODEL_ERROR, MODEL_OK_COST, PRESENT_WT_PCT
+    from spectral.cflibs import MODEL_ERROR, MODEL_OK_COST, PRESENT_WT_PCT, SUPPORT_WT_PCT
     from spectral.dataset import PRESENCE_WT_PCT
 
     floor = PRESENT_WT_PCT if method == "cflibs" else PRESENCE_WT_PCT
@@ -518,7 +528,8 @@ def _print_analysis(rows: list[dict[str, Any]], method: str, fmt: str) -> None:
         click.echo(
             "fit cost: weighted residual per degree of freedom; model_ok when at most "
             f"{MODEL_OK_COST:g} (the noise and {MODEL_ERROR:.0%} line-strength errors explain "
-            "the rest)"
+            f"the rest) and every content of {SUPPORT_WT_PCT:g} wt % or more shows in the "
+            "spectrum's lines"
         )
     elif method == "saca+fit":
         click.echo(
@@ -629,6 +640,7 @@ def diagnose(
         RELIABLE_SD_SHARE,
         boltzmann_png,
         plots,
+        temperature_text,
     )
     from spectral.diagnose import diagnose as run
     from spectral.io import read_spectrum
@@ -643,7 +655,7 @@ def diagnose(
         {
             "species": name,
             "lines": len(p["y"]),
-            "T (K)": f"{p['temperature_k']:.0f} ± {p['sd_temperature_k']:.0f}",
+            "T (K)": temperature_text(p).removesuffix(" (unreliable)").removesuffix(" K"),
             "r2": f"{p['r2']:.2f}",
             "reliable": "yes" if p["reliable"] else "NO",
         }

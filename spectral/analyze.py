@@ -315,6 +315,7 @@ def _cflibs_columns(file: str, res: Any, oxides: bool) -> dict[str, Any]:
     t2, f2 = res.second_zone or (None, None)
     row.update(zone2_temperature_k=t2, zone2_atoms_per_atom=f2)
     row["model_ok"] = res.model_ok
+    row["unsupported"] = ";".join(res.unsupported)
     row.update(_reading_columns(res))
     if oxides:
         rock, ox = oxide_closure(dict(zip(res.elements, res.wt_pct, strict=True)))

@@ -209,10 +209,7 @@ def diagnose(
         "instrument_fwhm_nm": widths,
         "ne_cm3": ne,
         "ne_source": "H-alpha Stark width" if ne_h else ("given" if ne_cm3 else "assumed"),
-        "species": [
-            {**asdict(s), "reliable": reliable(s.temperature_k, s.sd_temperature_k, s.r2)}
-            for s in species
-        ],
+        "species": [_species_record(s) for s in species],
         "no_plot": [
             f"{e} {'I' * k}"
             for e in elements
@@ -221,6 +218,16 @@ def diagnose(
         ],
         "saha_boltzmann": _saha_boltzmann(model, species, ne),
     }
+
+
+def _species_record(s: SpeciesFit) -> dict[str, Any]:
+    """A Boltzmann plot for the report (strict JSON): where its points do not fall with
+    energy there is no temperature (``null``). A rising plot is what self-absorption of
+    the strong low-lying lines gives, as in a pure metal's plasma."""
+    rec = {**asdict(s), "reliable": reliable(s.temperature_k, s.sd_temperature_k, s.r2)}
+    if not np.isfinite(s.temperature_k):
+        rec.update(temperature_k=None, sd_temperature_k=None)
+    return rec
 
 
 def _species_fits(lines: Any, idx: np.ndarray, areas: np.ndarray) -> list[SpeciesFit]:
@@ -282,6 +289,14 @@ def reliable(t_k: float, sd_k: float, r2: float) -> bool:
     return bool(np.isfinite(t_k) and r2 >= RELIABLE_R2 and sd_k <= RELIABLE_SD_SHARE * t_k)
 
 
+def temperature_text(plot: dict[str, Any]) -> str:
+    """A plot's temperature as the table and the PNG show it."""
+    t, sd = plot["temperature_k"], plot["sd_temperature_k"]
+    if t is None:
+        return "none (the points rise with energy)"
+    return f"{t:.0f} ± {sd:.0f} K" + ("" if plot["reliable"] else " (unreliable)")
+
+
 def plots(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """A :func:`diagnose` report's plots with their names: each species' Boltzmann plot
     (``Ca I``), then each element's Saha-Boltzmann plot (``Ca I+II (Saha-Boltzmann)``)."""
@@ -310,9 +325,7 @@ def boltzmann_png(report: dict[str, Any], path: Path) -> Path:
             ax.plot(e[stage == k], yv[stage == k], "o", ms=3, color=colour)
         c = np.polyfit(e, yv, 1)
         ax.plot(e, np.polyval(c, e), "-", lw=1, color="k")
-        t, sd = s["temperature_k"], s["sd_temperature_k"]
-        doubt = "" if s["reliable"] else " (unreliable)"
-        ax.set_title(f"{name}: {t:.0f} ± {sd:.0f} K{doubt}, r2 {s['r2']:.2f}", fontsize=8)
+        ax.set_title(f"{name}: {temperature_text(s)}, r2 {s['r2']:.2f}", fontsize=8)
         ax.set_xlabel(
             "upper level energy (eV; ions + chi)" if "Saha" in name else "upper level energy (eV)"
         )

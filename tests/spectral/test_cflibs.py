@@ -142,6 +142,20 @@ def test_measured_pure_metals_read_right(aalto):
         assert res.frame == "vacuum" and res.frame_decided
 
 
+def test_a_content_the_spectrum_does_not_show_is_not_model_ok(aalto):
+    """At's two weak lines let it take 99 wt % of pure Fe at a cost under the threshold: the
+    fit hardly needs them, so the reading is not ``model_ok``; Fe's own reading is."""
+    from spectral.cflibs import fit_cflibs
+    from spectral.io import read_spectrum
+
+    spec = read_spectrum(aalto / "Fe_spectrum.csv", True)
+    diluted = fit_cflibs(spec, ["Fe", "At"], ("O", "N", "H"))
+    assert diluted.wt_pct[1] > 50 and diluted.cost < 3  # what the check is there for
+    assert diluted.unsupported == ("At",) and not diluted.model_ok
+    alone = fit_cflibs(spec, ["Fe"], ("O", "N", "H"))
+    assert alone.unsupported == () and alone.model_ok
+
+
 def test_select_elements_finds_a_simulated_steel(simulated):
     """The forward selection takes the four metals of the steel, majors first, and none of
     the six other candidates (W and Hf have thousands of lines, some on any peak)."""

@@ -71,3 +71,22 @@ def test_halpha_density_inverts_the_stark_width():
     ne = halpha_density(wl, y, fwhm_inst=0.05)
     assert ne is not None and abs(ne / 2e17 - 1.0) < 0.05
     assert halpha_density(wl, np.ones_like(wl), 0.05) is None  # no line, no density
+
+
+def test_a_rising_plot_has_no_temperature_and_the_json_stays_strict(aalto, tmp_path, capsys):
+    """On the measured pure Fe spectrum, with the Fe I lines that Cr's do not touch, the
+    points rise with energy (self-absorbed strong lines): no temperature, written as null,
+    never as NaN."""
+    out = tmp_path / "fe"
+    path = str(aalto / "Fe_spectrum.csv")
+    args = ["spectral", "diagnose", path, "--elements", "Fe,Cr", "--out", str(out)]
+    code, text, err = run(capsys, *args)
+    assert code == 0, err
+    assert "none (the points rise with energy)" in text
+
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} in diagnose.json")
+
+    report = json.loads((out / "diagnose.json").read_text(), parse_constant=refuse)
+    fe = next(s for s in report["species"] if (s["element"], s["stage"]) == ("Fe", 1))
+    assert fe["temperature_k"] is None and not fe["reliable"]
