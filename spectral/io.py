@@ -15,7 +15,9 @@ Formats (detected from the content, not the extension):
   ``XFACTOR``, ``YFACTOR``, ``FIRSTX``, ``LASTX``, ``NPOINTS`` honoured; ``XUNITS`` of nm,
   micrometres or 1/cm (converted to nm).
 
-Checks (:func:`check_spectrum`): empty or one-point data, NaN or infinite values, negative
+Checks (:func:`check_spectrum`): empty or one-point data, NaN or infinite wavelengths, missing
+pixels (an intensity of NaN or infinity: a dead pixel or a gap between detectors) left out
+and counted in ``meta["missing_pixels"]`` (refused when they are half the file), negative
 intensities (clip them yourself, or pass ``clip_negative=True``, if your dark subtraction
 leaves noise below zero), wavelengths that are not strictly monotonic (a decreasing axis is
 reversed). Each failure is a :class:`~eftgan.errors.UserError` naming the file and the fix.
@@ -359,8 +361,9 @@ def check_spectrum(spec: Spectrum, clip_negative: bool = False) -> Spectrum:
     y = np.asarray(spec.intensity, dtype=np.float64)
     if w.size < 2:
         raise UserError(f"{name} holds no spectrum (fewer than two data points)")
-    if not (np.isfinite(w).all() and np.isfinite(y).all()):
-        raise UserError(f"{name} contains NaN or infinite values; remove or fill them")
+    if not np.isfinite(w).all():
+        raise UserError(f"{name} contains NaN or infinite wavelengths; remove those rows")
+    w, y = _drop_missing(spec, w, y)
     d = np.diff(w)
     if (d < 0).all():
         w, y = w[::-1], y[::-1]
@@ -379,6 +382,21 @@ def check_spectrum(spec: Spectrum, clip_negative: bool = False) -> Spectrum:
         y = np.clip(y, 0, None)
     spec.wavelength, spec.intensity = w, y
     return spec
+
+
+def _drop_missing(spec: Spectrum, w: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels that have an intensity; those without one are masked by leaving them out
+    (the fit and the resampling see the axis around them) and counted in ``spec.meta``."""
+    ok = np.isfinite(y)
+    missing = int((~ok).sum())
+    if missing * 2 >= len(y) or ok.sum() < 2:
+        raise UserError(
+            f"{spec.source or 'spectrum'}: {missing} of its {len(y)} pixels have no value (NaN "
+            "or infinity); give a file with the measured values"
+        )
+    if missing:
+        spec.meta["missing_pixels"] = missing
+    return w[ok], y[ok]
 
 
 def resample(spec: Spectrum, grid_nm: np.ndarray) -> np.ndarray:

@@ -156,6 +156,24 @@ def test_a_content_the_spectrum_does_not_show_is_not_model_ok(aalto):
     assert alone.unsupported == () and alone.model_ok
 
 
+def test_dead_pixels_are_masked_in_a_measured_spectrum(aalto, tmp_path):
+    """Pixels without a value (NaN, here across the strong Fe I 371.99 nm line and in a
+    scatter over the spectrum) are left out: the fit reads pure Fe as before."""
+    import pandas as pd
+
+    from spectral.cflibs import fit_cflibs
+    from spectral.io import read_spectrum
+
+    df = pd.read_csv(aalto / "Fe_spectrum.csv")
+    dead = np.abs(df["wavelength"] - 372.1).argsort()[:3].tolist() + list(range(900, 8000, 700))
+    df.loc[dead, "spectrum"] = np.nan
+    df.to_csv(tmp_path / "fe_dead.csv", index=False, na_rep="nan")
+    spec = read_spectrum(tmp_path / "fe_dead.csv", True)
+    assert spec.meta["missing_pixels"] == len(dead)
+    res = fit_cflibs(spec, ["Fe", "Ni", "Cr", "Mn"], ("O", "N", "H"))
+    assert res.wt_pct[0] > 95 and res.model_ok
+
+
 def test_select_elements_finds_a_simulated_steel(simulated):
     """The forward selection takes the four metals of the steel, majors first, and none of
     the six other candidates (W and Hf have thousands of lines, some on any peak)."""

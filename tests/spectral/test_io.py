@@ -87,7 +87,8 @@ def test_jcamp_dx_affn_and_asdf(tmp_path: Path) -> None:
     [
         ("", "empty"),
         ("300,1\n", "fewer than two"),
-        ("300,1\n301,nan\n302,3\n", "NaN"),
+        ("300,1\n301,nan\n302,inf\n", "2 of its 3 pixels have no value"),
+        ("300,1\nnan,2\n302,3\n", "NaN or infinite wavelengths"),
         ("300,1\n301,-5\n302,3\n", "negative"),
         ("300,1\n302,2\n301,3\n", "not strictly increasing"),
         ("300,1\n300,2\n301,3\n", "not strictly increasing"),
@@ -98,6 +99,12 @@ def test_jcamp_dx_affn_and_asdf(tmp_path: Path) -> None:
 def test_bad_files(tmp_path: Path, text: str, needle: str) -> None:
     with pytest.raises(UserError, match=needle):
         read_spectrum(write(tmp_path, "bad.csv", text))
+
+
+def test_pixels_without_a_value_are_left_out_and_counted(tmp_path: Path) -> None:
+    s = read_spectrum(write(tmp_path, "dead.csv", "300,1\n301,nan\n302,3\n303,4\n"))
+    assert np.allclose(s.wavelength, [300, 302, 303]) and np.allclose(s.intensity, [1, 3, 4])
+    assert s.meta["missing_pixels"] == 1
 
 
 @pytest.mark.parametrize(
