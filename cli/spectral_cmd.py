@@ -357,6 +357,13 @@ def analyze(
             wavelengths=frame,
         )
     for r in rows:
+        if r.get("wavelengths_lines"):
+            click.echo(
+                f"warning: {r['file']}: read in {r['wavelengths']} wavelengths as given, but "
+                f"its lines fit {r['wavelengths_lines']} wavelengths clearly better; check "
+                "--wavelengths",
+                err=True,
+            )
         if not r["wavelengths_decided"]:
             click.echo(
                 f"warning: {r['file']}: whether its wavelengths are in air or vacuum is not "

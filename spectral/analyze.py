@@ -89,6 +89,7 @@ def analyze_files(
     for i, f in enumerate(files):
         row: dict[str, Any] = {"file": str(f), "wavelengths": axes[i].frame}
         row["wavelengths_decided"] = axes[i].decided
+        row["wavelengths_lines"] = axes[i].lines_frame or ""
         row["lines_explained"] = float(explained[i])
         row["reading_cost_ratio"] = float(ratio[i])
         row["reading_ok"] = bool(
@@ -303,6 +304,7 @@ def _cflibs_columns(file: str, res: Any, oxides: bool) -> dict[str, Any]:
 
     row: dict[str, Any] = {"file": file, "wavelengths": res.frame}
     row["wavelengths_decided"] = res.frame_decided
+    row["wavelengths_lines"] = res.lines_frame or ""
     for e, w, sd in zip(res.elements, res.wt_pct, res.sd_wt_pct, strict=True):
         row[f"{e}_wt_pct"] = float(w)
         row[f"{e}_sd_wt_pct"] = float(sd)

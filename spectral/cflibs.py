@@ -224,6 +224,8 @@ class CFResult:
     nuisance: dict[str, float] = field(default_factory=dict)
     frame: str = "air"
     frame_decided: bool = False
+    #: Where the frame was given: the other one, where the lines clearly fit it better.
+    lines_frame: str | None = None
     thin_cost: float = float("nan")
     length_m: float = 0.0
     response: np.ndarray | None = field(default=None, repr=False)
@@ -967,6 +969,7 @@ def fit_cflibs(
     res.one_zone_cost, res.second_zone = one_zone, lines.second_zone
     res.stark_scale, res.wings, res.saturation = lines.stark_scale, lines.wings, lines.saturation
     res.frame, res.frame_decided = axis.frame, axis.decided
+    res.lines_frame = axis.lines_frame
     res.slices = slices
     return res
 

@@ -221,6 +221,9 @@ class Axis:
     offset_se_nm: dict[str, float]
     #: Whether the frame was given (``--wavelengths air|vacuum``) rather than read.
     given: bool = False
+    #: Where the frame was given: the other frame, where the lines clearly fit it better
+    #: (:func:`decide`); else None.
+    lines_frame: str | None = None
 
     def to_air(self, wavelength: np.ndarray, offsets: bool = True) -> np.ndarray:
         """The file's wavelengths as air wavelengths, each segment's offset removed (with
@@ -276,11 +279,13 @@ def read_axis(
         )
     rms, se = offset_rms(fits)
     pick, decided = decide(rms, se) if frame == "auto" else (frame, True)
+    best, clear = decide(rms, se)
     segs = tuple(
         Segment(float(wl[sl][0]), float(wl[sl][-1]), pick, f)
         for sl, f in zip(slices, fits, strict=True)
     )
-    return Axis(segs, tuple(slices), pick, decided, rms, se, given=frame != "auto")
+    other = best if clear and best != pick else None
+    return Axis(segs, tuple(slices), pick, decided, rms, se, frame != "auto", other)
 
 
 #: The fewest pixels a spectrum's axis is read from (lines, peaks and segments need some).

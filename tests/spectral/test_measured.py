@@ -83,3 +83,15 @@ def test_the_measured_files_are_in_vacuum(aalto, nist) -> None:
         assert (axis.frame, axis.decided) == ("vacuum", True), (f.name, axis.summary())
         assert axis.offset_rms_nm["vacuum"] < 0.08 and spec.meta["wavelength_frame"] == "vacuum"
         assert np.all(np.diff(spec.wavelength) > 0)
+
+
+def test_a_given_frame_that_the_lines_contradict_is_said(aalto, nist) -> None:
+    """``--wavelengths air`` on a file in vacuum wavelengths: read as given, and the axis
+    names the frame its lines clearly fit better, for ``analyze`` to warn."""
+    from spectral.io import read_spectrum
+
+    spec = read_spectrum(aalto / "Fe_spectrum.csv", clip_negative=True)
+    _, given = calibrate_spectrum(spec, "air")
+    assert (given.frame, given.lines_frame) == ("air", "vacuum")
+    _, right = calibrate_spectrum(spec, "vacuum")
+    assert right.lines_frame is None
