@@ -310,6 +310,9 @@ def _cflibs_columns(file: str, res: Any, oxides: bool) -> dict[str, Any]:
         row[f"{e}_sd_wt_pct"] = float(sd)
         row[f"{e}_present"] = bool(w > PRESENT_WT_PCT)
     row.update(temperature_k=res.temperature_k, ne_cm3=res.ne_cm3, fit_cost=res.cost)
+    # per segment: the shift at its centre (nm) and the slope (nm per 100 nm) the fit put
+    # on top of the axis reading: the wavelength calibration learned from the spectrum
+    row["axis_correction_nm"] = ";".join(f"{a:+.4f}/{b:+.4f}" for a, b in res.axis_correction)
     row["stark_scale"] = res.stark_scale
     row["instrument_wings"] = res.wings
     row["saturation_broadening"] = res.saturation

@@ -296,6 +296,9 @@ def test_cli_cflibs(tmp_path, capsys, simulated):
     header, row = out.strip().splitlines()[:2]
     cols = dict(zip(header.split(","), row.split(","), strict=True))
     assert cols["model_ok"] == "True" and 60 < float(cols["Fe_wt_pct"]) < 80
+    assert cols["unsupported"] == "" and cols["wavelengths_lines"] == ""
+    shift, slope = map(float, cols["axis_correction_nm"].split(";")[0].split("/"))
+    assert abs(shift) < 0.05 and abs(slope) < 0.05  # the simulated axis is right
     # the simulator's plasma absorbs its strong lines over 1 mm, and the fit sees it
     assert float(cols["plasma_length_m"]) > 0
     assert float(cols["fit_cost"]) < float(cols["fit_cost_optically_thin"])
