@@ -150,13 +150,19 @@ def image_statistics(
 
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to the rows of ``a`` and ``b``."""
-    from scipy.linalg import sqrtm
+    """Fréchet distance between Gaussians fitted to the rows of ``a`` and ``b``. With fewer
+    rows than features the covariances are singular; their product's square root is still
+    the one the distance needs, so scipy's warning about it is not passed on."""
+    import warnings
+
+    from scipy.linalg import LinAlgWarning, sqrtm
 
     mu1, mu2 = a.mean(0), b.mean(0)
     c1 = np.atleast_2d(np.cov(a, rowvar=False))
     c2 = np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = sqrtm(c1 @ c2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LinAlgWarning)
+        covmean = sqrtm(c1 @ c2)
     if np.iscomplexobj(covmean):
         covmean = covmean.real
     return float(((mu1 - mu2) ** 2).sum() + np.trace(c1 + c2 - 2 * covmean))

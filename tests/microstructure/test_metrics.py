@@ -47,3 +47,15 @@ def test_compare_sets_tells_7_from_12_si() -> None:
         "lineal_path_mae",
         "frechet_s2",
     }
+
+
+def test_frechet_distance_of_too_few_samples_warns_nothing():
+    """Two samples of 20 features: singular covariances, whose product's square root scipy
+    warns about; the distance is still finite and the warning is not passed on."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = frechet_distance(rng.random((2, 20)), rng.random((6, 20)))
+    assert np.isfinite(d) and d > 0
