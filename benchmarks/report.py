@@ -1548,7 +1548,7 @@ def seed_spread(val: dict[str, Any], arm: str = "default") -> str:
 
 
 #: The settings each arm's rule compares it with (``default`` where not named).
-COMPARED_WITH = {"histogram": "super1_init"}
+COMPARED_WITH = {"histogram": "super1_init", "one_lr_init": "super1_init"}
 
 
 def seed_comparison(
