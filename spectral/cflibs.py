@@ -45,10 +45,10 @@ cost over a coarse grid and a Nelder-Mead polish. Pixel weights are
 differences) and ``f =`` :data:`MODEL_ERROR` the share of a line that the model cannot be
 asked to get right (NIST transition probabilities are good to 10-25 %). The cost is the
 weighted residual per degree of freedom; :data:`MODEL_OK_COST` is the largest value taken as
-"the model explains the spectrum" (``model_ok``, also false when the temperature or the
-electron density sits at a bound of the search or no line was fitted, or when a content is
-not in the spectrum: an element read at :data:`SUPPORT_WT_PCT` or more whose lines the fit
-can do without, :func:`unsupported`).
+"the model explains the spectrum" (``model_ok``, also false when the temperature sits at a
+bound of the search or no line was fitted, or when a content is not in the spectrum: an
+element read at :data:`SUPPORT_WT_PCT` or more whose lines the fit can do without,
+:func:`unsupported`).
 
 **Self-absorption** of the strong lines (resonance lines of the major element above all)
 comes last. Each plasma length of :data:`LENGTHS_M` gives every line its escape factor (the
@@ -1638,7 +1638,9 @@ def _result(
     wt = 100 * weight[:n_main] / total if total > 0 else np.zeros(n_main)
     # a held composition is exact by construction
     sd = np.zeros(n_main) if prob.tied else _content_errors(fit, mass, n_main, total)
-    at_bound = _near_bound(t_k, T_BOUNDS_K, 0.01) or _near_bound(ne, NE_BOUNDS_CM3, 0.01)
+    # T only: with one element and Gaussian profiles, n_e is barely tied (through the
+    # ionisation balance) and can rest at a bound of a fit that describes the spectrum
+    at_bound = _near_bound(t_k, T_BOUNDS_K, 0.01)
     missing = () if prob.tied else unsupported(prob, basis, fit, wt, lines.elements[:n_main])
     nuis = {
         e: float(weight[i] / total * 100) if total > 0 else 0.0
