@@ -70,19 +70,10 @@ def analyze_files(
     wt, prob = predict(model, x)
     explained = steel_lines_share(x, grid, config, model.cfg.elements)
     present = prob > 0.5
-    fit = None
-    if refine:
-        from spectral.dataset import PRESENCE_WT_PCT, simulator
-        from spectral.refine import refine as fit_model
+    fit = _refined(files, x, wt, config, model.cfg.elements, progress) if refine else None
+    if fit is not None:
+        from spectral.dataset import PRESENCE_WT_PCT
 
-        sim = simulator(config["model"]["instrument"])
-        if tuple(sim.elements) != tuple(model.cfg.elements):
-            raise UserError(
-                f"--refine needs a model of the steel elements {sim.elements}; "
-                f"this one reads {model.cfg.elements}"
-            )
-        _require_counts(files, x, sim.instrument)
-        fit = fit_model(sim, x, wt, progress=progress)
         wt, present = fit.wt_pct, fit.wt_pct > PRESENCE_WT_PCT
     ratio = reading_cost_ratio(x, grid, config, model.cfg.elements, wt)
     rows = []
@@ -161,6 +152,30 @@ def _model_fwhm(grid: np.ndarray, config: dict[str, Any]) -> float:
 
     inst = get_instrument(current_instrument_name(config["model"]["instrument"]))
     return float(np.median(np.interp(grid, inst.wavelength_nm, inst.fwhm())))
+
+
+def _refined(
+    files: Sequence[Any],
+    x: np.ndarray,
+    wt: np.ndarray,
+    config: dict[str, Any],
+    elements: Sequence[str],
+    progress: bool,
+) -> Any:
+    """The LTE fit (:func:`spectral.refine.refine`) of the spectra ``x`` on the model's grid,
+    from SACA's contents ``wt``; the model must read the simulator's steel elements and the
+    files must be in counts of its instrument."""
+    from spectral.dataset import simulator
+    from spectral.refine import refine
+
+    sim = simulator(config["model"]["instrument"])
+    if tuple(sim.elements) != tuple(elements):
+        raise UserError(
+            f"--refine needs a model of the steel elements {sim.elements}; this one reads "
+            f"{elements}"
+        )
+    _require_counts(files, x, sim.instrument)
+    return refine(sim, x, wt, progress=progress)
 
 
 def _on_grid(spec: Any, grid: np.ndarray, axis: Any) -> np.ndarray:
