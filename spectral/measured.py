@@ -278,8 +278,8 @@ def read_axis(
             }
         )
     rms, se = offset_rms(fits)
-    pick, decided = decide(rms, se) if frame == "auto" else (frame, True)
     best, clear = decide(rms, se)
+    pick, decided = (best, clear) if frame == "auto" else (frame, True)
     segs = tuple(
         Segment(float(wl[sl][0]), float(wl[sl][-1]), pick, f)
         for sl, f in zip(slices, fits, strict=True)
