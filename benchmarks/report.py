@@ -1459,6 +1459,7 @@ def micro_halves(
             "On synthetic dendritic Al-Si micrographs (`--split alsi`, `alsi_halves`; "
             "simulated, so they decide nothing about real ones), seed 0:\n" + alsi_text
         )
+    val = with_averaged_g(val or {})
     val_rows = [
         [arm, f"{v['val_score']:.2f}", f"{mean_training_half_pf_error(v):.4f}",
          f"{v['all_goals_met']} of {v['n_micrographs']}",
@@ -1521,9 +1522,64 @@ def seed_scores(
     }
 
 
+#: The runs that score both of G's weights (``weights`` ``g_raw``, with ``averaged_g`` in
+#: each row) and the name of the record :func:`with_averaged_g` makes of their averaged G:
+#: the defaults, re-run on the machine of the arms compared with them.
+SCORES_BOTH = "no_ema_init"
+AVERAGED_G = "super1_init_here"
+
+
+def with_averaged_g(val: dict[str, Any]) -> dict[str, Any]:
+    """``val`` with a record of the averaged G beside each run of :data:`SCORES_BOTH`
+    (its scores, goals and validation score, the run's warnings and times)."""
+    out = dict(val)
+    for key, run in val.items():
+        if key.split("_seed")[0] != SCORES_BOTH or "val_score_averaged_g" not in run:
+            continue
+        rows = {name: averaged_g_row(m, run["goals"]) for name, m in run["micrographs"].items()}
+        met = sum(all(m["goals_met"].values()) for m in rows.values())
+        out[key.replace(SCORES_BOTH, AVERAGED_G)] = run | {
+            "micrographs": rows, "val_score": run["val_score_averaged_g"], "all_goals_met": met
+        }  # fmt: skip
+    return out
+
+
+def averaged_g_row(row: dict[str, Any], goals: dict[str, float]) -> dict[str, Any]:
+    """A halves row scored on the run's averaged G, with its goals."""
+    avg = row["averaged_g"]
+    met = {
+        "phase_fraction_error": avg["phase_fraction_error"] <= goals["phase_fraction_error"],
+        "s2_mae": avg["s2_mae"] <= goals["s2_mae"],
+        "diversity": avg["diversity_ratio"] >= goals["diversity_ratio"],
+        "no_collapse_warning": not row["warnings"],
+        "train_s": row["train_s"] <= goals["train_s"],
+    }
+    keep = ("floor", "train_s", "warnings")
+    return avg | {k: row[k] for k in keep} | {"goals_met": met}
+
+
+def paired_comparison(val: dict[str, Any], arm: str, against: str) -> str:
+    """A sentence comparing two scorings of the same runs, seed by seed: the mean of the
+    differences and its standard error (from the differences)."""
+    mine, theirs = seed_scores(val, arm), seed_scores(val, against)
+    seeds = sorted(set(mine) & set(theirs))
+    if len(seeds) < 2:
+        return ""
+    diffs = [theirs[k] - mine[k] for k in seeds]
+    diff, se = statistics.mean(diffs), statistics.stdev(diffs) / math.sqrt(len(diffs))
+    side = "lower" if diff >= 0 else "higher"
+    return (
+        f" Paired over the same runs ({len(seeds)} seeds), {arm} scores {abs(diff):.2f} "
+        f"{side} than {against}: {abs(diff) / se:.1f} standard errors of the mean "
+        f"difference ({se:.2f})."
+    )
+
+
 def halves_seeds(val: dict[str, Any], arm: str) -> str:
     """The seed spread of ``arm`` and its comparison with the settings its rule names."""
     against = COMPARED_WITH.get(arm, "default")
+    if arm == SCORES_BOTH:
+        return seed_spread(val, arm) + paired_comparison(val, arm, against)
     text = seed_spread(val, arm) + seed_comparison(val, arm, against)
     if arm in COMPARED_WITH:
         text += seed_comparison(
@@ -1548,7 +1604,12 @@ def seed_spread(val: dict[str, Any], arm: str = "default") -> str:
 
 
 #: The settings each arm's rule compares it with (``default`` where not named).
-COMPARED_WITH = {"histogram": "super1_init", "one_lr_init": "super1_init"}
+COMPARED_WITH = {
+    "histogram": "super1_init",
+    "one_lr_init": "super1_init",
+    "no_ema_init": AVERAGED_G,
+    "no_augment_init": AVERAGED_G,
+}
 
 
 def seed_comparison(
