@@ -1609,6 +1609,7 @@ COMPARED_WITH = {
     "one_lr_init": "super1_init",
     "no_ema_init": AVERAGED_G,
     "no_augment_init": AVERAGED_G,
+    "no_sn_init": AVERAGED_G,
 }
 
 

@@ -72,8 +72,9 @@ WATCH_FROM = 200
 #: printed, and the default, set from the literature before any run. Fine-tuned from the
 #: start model on Super1's validation halves (``benchmarks/microstructure_halves.py``, five
 #: seeds each), one learning rate scored 0.06 lower than the two time scales (0.4 standard
-#: errors: no better), the last G instead of its average 1.1 higher (1.7) and no
-#: augmentation 2.1 higher (15.7), so each of the three stays; see ``docs/microstructure.md``.
+#: errors: no better), the last G instead of its average 1.1 higher (1.7), no augmentation
+#: 2.1 higher (15.7) and no spectral norm (start model included) 0.38 higher (2.9), so each
+#: stays; see ``docs/microstructure.md``.
 RECIPES: dict[str, dict[str, Any]] = {
     "paper": {
         "nz": 1000, "width": 64, "batch_size": 64, "lr": 5e-4, "lr_d": 5e-4,
