@@ -276,6 +276,21 @@ from eftgan.paths import START_MODELS
 N_TRAIN_CROPS = 256
 #: The model ``--arm super1_init`` starts from: ``micro train``'s shipped start model.
 START_MODEL = REPO / "data" / "models" / START_MODELS["dcgan"]
+
+
+def no_sn_start_model() -> Path:
+    """The start model of ``--arm no_sn_init``: trained as ``sngan-super1-v1``'s card says
+    (the 10 normalised Super1 train micrographs, 1500 iterations, seed 0, random weights),
+    without spectral normalisation; written once into the benchmark cache, then kept."""
+    from microstructure.train import train_dcgan
+
+    folder = REPO / "benchmarks" / ".cache" / "sngan-super1-nosn"
+    if not (folder / "weights.safetensors").is_file():
+        train_dcgan([normalized("train")], folder, iters=1500, seed=0, init="none",
+                    spectral_norm=False, progress=False)  # fmt: skip
+    return folder
+
+
 #: Settings compared on the validation micrographs (``--split val``); each starts from random
 #: weights (``init`` none) unless it says otherwise, as the defaults did when the arms ran.
 ARMS: dict[str, dict[str, Any]] = {
@@ -311,8 +326,8 @@ ARMS: dict[str, dict[str, Any]] = {
     # the defaults without differentiable augmentation, from the start model
     "no_augment_init": {"init": str(START_MODEL), "augment": False},
     # no spectral norm anywhere: a start model trained as the shipped one without it, then
-    # fine-tuned without it (the path is made when the arm runs)
-    "no_sn_init": {"init": lambda: no_sn_start_model(), "spectral_norm": False},
+    # fine-tuned without it (the model is made when the arm runs)
+    "no_sn_init": {"init": no_sn_start_model, "spectral_norm": False},
 }
 #: Si contents (wt %) of the synthetic micrographs of ``--split alsi``.
 ALSI_WT_PCT = (7.0, 10.0)
@@ -329,19 +344,6 @@ def alsi_folder() -> Path:
         folder.mkdir(parents=True)
         for seed, si in enumerate(ALSI_WT_PCT):
             write_png(folder / f"al{si:g}si.png", synthesize(si, 512, 10.0, seed=seed)[0])
-    return folder
-
-
-def no_sn_start_model() -> Path:
-    """The start model of ``--arm no_sn_init``: trained as ``sngan-super1-v1``'s card says
-    (the 10 normalised Super1 train micrographs, 1500 iterations, seed 0, random weights),
-    without spectral normalisation; written once into the benchmark cache, then kept."""
-    from microstructure.train import train_dcgan
-
-    folder = REPO / "benchmarks" / ".cache" / "sngan-super1-nosn"
-    if not (folder / "weights.safetensors").is_file():
-        train_dcgan([normalized("train")], folder, iters=1500, seed=0, init="none",
-                    spectral_norm=False, progress=False)  # fmt: skip
     return folder
 
 
